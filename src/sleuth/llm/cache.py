@@ -1,0 +1,63 @@
+"""On-disk response cache keyed by model, messages and parameters (SQLite, safe across processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sleuth.llm.base import ChatModel, Completion, GenParams, Message
+
+
+def cache_key(model: str, messages: list[Message], params: GenParams, json_schema: dict[str, Any] | None) -> str:
+    payload = json.dumps(
+        {"model": model, "messages": messages, "params": params.as_dict(), "schema": json_schema},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class CachedModel:
+    """A `ChatModel` that answers repeated requests from disk and forwards the rest to `inner`.
+
+    Only deterministic requests are worth caching, but the key holds every parameter, so a cached
+    temperature>0 reply is simply replayed: turn the cache off when you want fresh samples.
+    """
+
+    def __init__(self, inner: ChatModel, path: Path, model_name: str = "") -> None:
+        self.inner = inner
+        self.model_name = model_name or getattr(inner, "model", "")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
+        self._lock = asyncio.Lock()
+
+    async def complete(
+        self,
+        messages: list[Message],
+        *,
+        params: GenParams | None = None,
+        json_schema: dict[str, Any] | None = None,
+        agent: str = "",
+    ) -> Completion:
+        params = params or GenParams()
+        key = cache_key(self.model_name, messages, params, json_schema)
+        row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            data = json.loads(row[0])
+            return Completion(text=data["text"], model=data["model"], prompt_tokens=data["prompt_tokens"],
+                              completion_tokens=data["completion_tokens"], latency_s=0.0, cached=True,
+                              agent=agent)
+        completion = await self.inner.complete(messages, params=params, json_schema=json_schema, agent=agent)
+        record = {k: getattr(completion, k) for k in ("text", "model", "prompt_tokens", "completion_tokens")}
+        async with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(record)))
+        return completion
+
+    def close(self) -> None:
+        self._db.close()

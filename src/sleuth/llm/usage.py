@@ -1,0 +1,100 @@
+"""Per-run accounting: every call's tokens and latency, and the raw text of failed calls."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from sleuth.llm.base import ChatModel, Completion, GenParams, Message
+
+
+@dataclass
+class CallRecord:
+    agent: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cached: bool
+    started_at: float
+
+
+class AgentUsage(BaseModel):
+    """Totals for one agent role (or for the whole run)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.latency_s if self.latency_s else 0.0
+
+
+@dataclass
+class UsageLog:
+    """What one run spent, call by call; `errors` keeps raw model output that failed to parse."""
+
+    calls: list[CallRecord] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, completion: Completion, started_at: float) -> None:
+        self.calls.append(
+            CallRecord(completion.agent, completion.prompt_tokens, completion.completion_tokens,
+                       completion.latency_s, completion.cached, started_at)
+        )
+
+    def add_error(self, agent: str, message: str, raw_outputs: list[str]) -> None:
+        self.errors.append({"agent": agent, "message": message, "raw_outputs": raw_outputs})
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
+
+    def by_agent(self) -> dict[str, AgentUsage]:
+        totals: dict[str, AgentUsage] = defaultdict(AgentUsage)
+        for call in self.calls:
+            for key in (call.agent or "other", "total"):
+                usage = totals[key]
+                usage.calls += 1
+                usage.prompt_tokens += call.prompt_tokens
+                usage.completion_tokens += call.completion_tokens
+                usage.latency_s += call.latency_s
+        return dict(totals)
+
+    def write(self, path: Path) -> None:
+        """Append the run's calls and errors as JSON lines (the run log)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            for call in self.calls:
+                fh.write(json.dumps({"type": "call", **asdict(call)}) + "\n")
+            for error in self.errors:
+                fh.write(json.dumps({"type": "error", **error}) + "\n")
+
+
+class MeteredModel:
+    """Wraps a `ChatModel` and records each call in a `UsageLog` (one per run)."""
+
+    def __init__(self, inner: ChatModel, log: UsageLog | None = None) -> None:
+        self.inner = inner
+        self.log = log if log is not None else UsageLog()
+
+    async def complete(
+        self,
+        messages: list[Message],
+        *,
+        params: GenParams | None = None,
+        json_schema: dict[str, Any] | None = None,
+        agent: str = "",
+    ) -> Completion:
+        started = time.time()
+        completion = await self.inner.complete(messages, params=params, json_schema=json_schema, agent=agent)
+        completion.agent = agent
+        self.log.add(completion, started)
+        return completion

@@ -1,0 +1,57 @@
+"""The retrieval interfaces (Retriever, Embedder, Reranker) and the records they pass around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Filter = dict[str, Any]
+"""A metadata filter in Chroma's `where` syntax, e.g. `{"source": "wiki.jsonl"}`."""
+
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrievable unit of text (a chunk of a document), with a stable content-hash id."""
+
+    id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned for a query, with the retriever's score (higher is better)."""
+
+    passage: Passage
+    score: float
+    retriever: str = ""
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Finds the passages that best match a query."""
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors (so a dot product is a cosine)."""
+
+    dim: int
+
+    def embed(self, texts: list[str]) -> Vectors: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Re-scores hits for a query with a stronger (slower) model."""
+
+    def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]: ...

@@ -1,0 +1,156 @@
+"""Fakes shipped with the library: a scripted LLM, a deterministic hash embedder, a static retriever."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sleuth.llm.base import Completion, GenParams, Message
+from sleuth.retrieval.base import Filter, Hit, Passage, Vectors
+
+
+@dataclass
+class Call:
+    """One request the scripted LLM received."""
+
+    messages: list[Message]
+    agent: str
+    json_schema: dict[str, Any] | None
+    params: GenParams
+
+    @property
+    def schema_name(self) -> str:
+        return (self.json_schema or {}).get("title", "")
+
+    @property
+    def prompt(self) -> str:
+        """All message contents joined: handy for asserting what the model was shown."""
+        return "\n".join(m["content"] for m in self.messages)
+
+
+Reply = str | dict[str, Any] | Callable[[Call], "str | dict[str, Any]"]
+"""A scripted reply: text, a dict sent as JSON, or a function of the call."""
+
+
+class ScriptedLLM:
+    """A `ChatModel` that replies from a script and records every call (like dspy's DummyLM).
+
+    Replies are picked, in order of precedence, by `fn(call)`, by the calling agent's role
+    (`by_agent`), by the output schema's title (`by_schema`), then from the `replies` queue.
+    A queue given for a key is consumed in order; its last entry repeats when `repeat_last` is set.
+
+    Args:
+        replies: default replies, in order.
+        by_agent: role name -> reply or list of replies.
+        by_schema: JSON-schema title (the pydantic class name) -> reply or list of replies.
+        fn: a function choosing the reply for any call.
+        repeat_last: keep answering with the last reply of a list when it runs out.
+    """
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] = (),
+        *,
+        by_agent: dict[str, Reply | list[Reply]] | None = None,
+        by_schema: dict[str, Reply | list[Reply]] | None = None,
+        fn: Callable[[Call], str | dict[str, Any]] | None = None,
+        repeat_last: bool = True,
+        prompt_tokens: int = 10,
+    ) -> None:
+        self.calls: list[Call] = []
+        self._default: deque[Reply] = deque(replies)
+        self._by_agent = {k: _queue(v) for k, v in (by_agent or {}).items()}
+        self._by_schema = {k: _queue(v) for k, v in (by_schema or {}).items()}
+        self._fn = fn
+        self._repeat_last = repeat_last
+        self._prompt_tokens = prompt_tokens
+        self.model = "scripted"
+
+    async def complete(
+        self,
+        messages: list[Message],
+        *,
+        params: GenParams | None = None,
+        json_schema: dict[str, Any] | None = None,
+        agent: str = "",
+    ) -> Completion:
+        call = Call(list(messages), agent, json_schema, params or GenParams())
+        self.calls.append(call)
+        reply = self._pick(call)
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        return Completion(text=text, model=self.model, prompt_tokens=self._prompt_tokens,
+                          completion_tokens=max(1, len(text.split())), agent=agent)
+
+    def calls_for(self, agent: str) -> list[Call]:
+        return [c for c in self.calls if c.agent == agent]
+
+    def _pick(self, call: Call) -> str | dict[str, Any]:
+        if self._fn is not None:
+            return self._fn(call)
+        for table, key in ((self._by_agent, call.agent), (self._by_schema, call.schema_name)):
+            if key in table:
+                return self._next(table[key], call)
+        if self._default:
+            return self._next(self._default, call)
+        raise AssertionError(f"ScriptedLLM has no reply for agent={call.agent!r} schema={call.schema_name!r}")
+
+    def _next(self, queue: deque[Reply], call: Call) -> str | dict[str, Any]:
+        if not queue:
+            raise AssertionError(f"ScriptedLLM ran out of replies for agent={call.agent!r}")
+        reply = queue[0] if (self._repeat_last and len(queue) == 1) else queue.popleft()
+        return reply(call) if callable(reply) else reply
+
+
+def _queue(value: Reply | list[Reply]) -> deque[Reply]:
+    return deque(value if isinstance(value, list) else [value])
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbedder:
+    """A deterministic bag-of-words embedder: each token hashed to a bucket, vector L2-normalised.
+
+    Texts that share words get a positive cosine, texts that share none get ~0, which is enough to
+    test ranking logic without loading a model.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    def embed(self, texts: list[str]) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                bucket = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")
+                out[row, bucket % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+
+class StaticRetriever:
+    """A `Retriever` over a fixed list of passages, ranked by shared-word count (ties: input order)."""
+
+    def __init__(self, passages: Iterable[Passage]) -> None:
+        self.passages = list(passages)
+        self.queries: list[str] = []
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        self.queries.append(query)
+        words = set(_TOKEN.findall(query.lower()))
+        scored = []
+        for index, passage in enumerate(self.passages):
+            if where and any(passage.metadata.get(key) != value for key, value in where.items()):
+                continue
+            overlap = len(words & set(_TOKEN.findall(f"{passage.title} {passage.text}".lower())))
+            if overlap:
+                scored.append((-overlap, index, passage))
+        scored.sort(key=lambda item: (item[0], item[1]))
+        return [Hit(passage, float(-neg), "static") for neg, _, passage in scored[:k]]
