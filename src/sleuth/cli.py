@@ -15,20 +15,26 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(llm_cmd.app, name="llm")
+eval_app = typer.Typer(help="Measure answers, retrieval, citations and correction lag.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 
 def _register_optional() -> None:
-    """Attach the command groups of each sub-package (each module exposes `register(app)`)."""
+    """Attach each command module: `register(app)` adds top-level commands, `register_eval(eval_app)`
+    adds `sleuth eval ...` commands. A module not written yet is skipped."""
     import importlib
 
-    for module in ("index", "agents", "feedback", "prompts", "optimize", "evals", "server"):
+    for module in ("index", "agents", "feedback", "prompts", "optimize", "evals", "server", "demo"):
         try:
             mod = importlib.import_module(f"sleuth.commands.{module}")
         except ModuleNotFoundError as exc:
             if exc.name != f"sleuth.commands.{module}":
                 raise
             continue
-        mod.register(app)
+        if hasattr(mod, "register"):
+            mod.register(app)
+        if hasattr(mod, "register_eval"):
+            mod.register_eval(eval_app)
 
 
 _register_optional()

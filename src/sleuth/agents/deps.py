@@ -1,0 +1,40 @@
+"""What agent nodes are given: the LLM, the retriever, the feedback patches, the prompts, the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sleuth.agents.events import EventLog
+from sleuth.config import Settings
+from sleuth.feedback.base import NoPatches, PatchSource
+from sleuth.llm.base import ChatModel
+from sleuth.prompts.sets import PromptSet
+from sleuth.retrieval.base import Passage, Retriever
+
+
+@dataclass
+class AgentDeps:
+    """Dependencies of one run (LangGraph's `context`); state lives in the graph, not here.
+
+    Args:
+        llm: the chat model (wrap it in `MeteredModel` per run to collect usage).
+        retriever: searches the collection.
+        prompts: role -> prompt text.
+        settings: limits and defaults (rounds, batch sizes, k).
+        patches: user corrections relevant to a query (PatchRAG); empty by default.
+        lookup: passage id -> passage, for citation verification of passages not in this run's hits.
+        events: where the run reports progress.
+        collection: the collection searched (scopes the patches).
+        tenant: the tenant whose patches apply.
+    """
+
+    llm: ChatModel
+    retriever: Retriever
+    prompts: PromptSet
+    settings: Settings
+    patches: PatchSource = field(default_factory=NoPatches)
+    lookup: Callable[[str], Passage | None] | None = None
+    events: EventLog = field(default_factory=EventLog)
+    collection: str = "demo"
+    tenant: str | None = None
