@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import platformdirs
 import pytest
+
+SHARED_MODELS_DIR = Path(os.environ.get("SLEUTH_MODELS_DIR") or Path(platformdirs.user_data_dir("sleuth")) / "models")
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +18,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(key)
     home = tmp_path / "sleuth-home"
     monkeypatch.setenv("SLEUTH_HOME", str(home))
+    # One shared copy of the joined model weights (491 MB) instead of one per test home.
+    monkeypatch.setenv("SLEUTH_MODELS_DIR", str(SHARED_MODELS_DIR))
     return home
 
 

@@ -15,7 +15,7 @@ LocalModelName = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 class Settings(BaseSettings):
     """Every tunable of sleuth. Build it once (`Settings()`) and pass it down."""
 
-    model_config = SettingsConfigDict(env_prefix="SLEUTH_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SLEUTH_", env_file=None, extra="ignore", populate_by_name=True)
 
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("sleuth")))
     """The one data directory: indexes, patches, runs, model cache."""
@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     local_parallel: int = 2
     """Slots of the embedded server (requests decoded together)."""
     local_start_timeout_s: float = 180.0
+    models_dir_override: Path | None = Field(default=None, alias="SLEUTH_MODELS_DIR")
+    """Where joined model weights are cached; unset: `home/models`. Tests share one copy this way."""
 
     # --- retrieval -----------------------------------------------------------------------------------
     collection: str = "demo"
@@ -83,7 +85,7 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.models_dir_override or self.home / "models"
 
     @property
     def indexes_dir(self) -> Path:

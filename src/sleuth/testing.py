@@ -154,3 +154,80 @@ class StaticRetriever:
                 scored.append((-overlap, index, passage))
         scored.sort(key=lambda item: (item[0], item[1]))
         return [Hit(passage, float(-neg), "static") for neg, _, passage in scored[:k]]
+
+
+class FakeOpenAIServer:
+    """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks (threaded, stdlib only).
+
+    Args:
+        reply: function of the request body (dict) returning the reply text.
+        delay_s: seconds to wait before answering each request (simulates generation time).
+        statuses: HTTP status codes to answer with first, one per request, before normal replies
+            (e.g. `[500, 429]` to exercise retries).
+    """
+
+    def __init__(
+        self,
+        reply: Callable[[dict[str, Any]], str] = lambda body: "ok",
+        *,
+        delay_s: float = 0.0,
+        statuses: Iterable[int] = (),
+    ) -> None:
+        import http.server
+        import threading
+        import time
+
+        self.requests: list[dict[str, Any]] = []
+        self._statuses = deque(statuses)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                self._send(200, {"status": "ok"})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                outer.requests.append(body)
+                if outer._statuses:
+                    status = outer._statuses.popleft()
+                    self._send(status, {"error": {"message": f"scripted {status}", "type": "server_error"}})
+                    return
+                if delay_s:
+                    time.sleep(delay_s)
+                text = reply(body)
+                self._send(200, {
+                    "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
+                    "model": body.get("model", "fake"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": max(1, len(text.split())),
+                              "total_tokens": 5 + max(1, len(text.split()))},
+                })
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -1,0 +1,85 @@
+"""The OpenAI-compatible client against a real local HTTP server: retries, timeouts, clear errors."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from sleuth.llm import CachedModel, GenParams, LLMUnavailableError, OpenAICompatModel
+from sleuth.testing import FakeOpenAIServer, ScriptedLLM
+
+pytestmark = pytest.mark.allow_llm
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_reply_usage_and_json_schema_are_passed() -> None:
+    with FakeOpenAIServer(lambda body: '{"x": 1}') as server:
+        client = OpenAICompatModel(server.base_url, "m", max_retries=0)
+        reply = await client.complete([{"role": "user", "content": "hi"}], json_schema={"title": "X"},
+                                      params=GenParams(max_tokens=7, stop=("</s>",)), agent="reader")
+        await client.aclose()
+    assert reply.text == '{"x": 1}' and reply.agent == "reader" and reply.prompt_tokens == 5
+    body = server.requests[0]
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["max_tokens"] == 7 and body["stop"] == ["</s>"]
+
+
+async def test_retries_on_5xx_and_429_then_succeeds() -> None:
+    with FakeOpenAIServer(lambda body: "fine", statuses=[500, 429]) as server:
+        client = OpenAICompatModel(server.base_url, max_retries=3)
+        reply = await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert reply.text == "fine"
+    assert len(server.requests) == 3
+
+
+async def test_gives_up_after_max_retries_naming_the_url() -> None:
+    with FakeOpenAIServer(statuses=[503] * 10) as server:
+        client = OpenAICompatModel(server.base_url, max_retries=1)
+        with pytest.raises(LLMUnavailableError, match=server.base_url):
+            await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert len(server.requests) == 2
+
+
+async def test_unreachable_url_fails_fast_with_the_url() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    client = OpenAICompatModel(url, max_retries=1, timeout_s=10)
+    start = time.monotonic()
+    with pytest.raises(LLMUnavailableError, match=url):
+        await client.complete([{"role": "user", "content": "hi"}])
+    assert time.monotonic() - start < 10
+
+
+async def test_hung_server_hits_the_hard_timeout() -> None:
+    with FakeOpenAIServer(lambda body: "late", delay_s=5) as server:
+        client = OpenAICompatModel(server.base_url, timeout_s=0.5, request_timeout_s=30, max_retries=3)
+        start = time.monotonic()
+        with pytest.raises(LLMUnavailableError, match="did not answer within"):
+            await client.complete([{"role": "user", "content": "hi"}])
+        assert time.monotonic() - start < 3
+        await client.aclose()
+
+
+async def test_cache_replays_identical_requests_only(tmp_path) -> None:
+    inner = ScriptedLLM(["first", "second", "third"], repeat_last=False)
+    cache = CachedModel(inner, tmp_path / "cache.sqlite", "m")
+    messages = [{"role": "user", "content": "q"}]
+    a = await cache.complete(messages)
+    b = await cache.complete(messages)
+    c = await cache.complete(messages, params=GenParams(temperature=0.7))
+    assert (a.text, b.text, c.text) == ("first", "first", "second")
+    assert b.cached and not a.cached and len(inner.calls) == 2
+    cache.close()
+    reopened = CachedModel(ScriptedLLM([]), tmp_path / "cache.sqlite", "m")
+    assert (await reopened.complete(messages)).text == "first"
+    other_model = CachedModel(ScriptedLLM(["fresh"]), tmp_path / "cache.sqlite", "other")
+    assert (await other_model.complete(messages)).text == "fresh"
+
