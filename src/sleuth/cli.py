@@ -24,7 +24,7 @@ def _register_optional() -> None:
     adds `sleuth eval ...` commands. A module not written yet is skipped."""
     import importlib
 
-    for module in ("index", "agents", "feedback", "prompts", "optimize", "evals", "server", "demo"):
+    for module in ("index", "agents", "ask", "feedback", "prompts", "optimize", "evals", "server", "demo"):
         try:
             mod = importlib.import_module(f"sleuth.commands.{module}")
         except ModuleNotFoundError as exc:

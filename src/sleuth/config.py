@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     llm_api_key: str = "sk-no-key"
     llm_model: str = "local"
     """Model name sent to the server; llama.cpp ignores it, OpenAI/vLLM need the real one."""
-    llm_timeout_s: float = 120.0
-    """Hard limit on one call, retries included."""
+    llm_timeout_s: float = 300.0
+    """Hard limit on one call, retries included (a 0.5B model on two CPU cores needs minutes for long prompts)."""
     llm_request_timeout_s: float = 60.0
     """Limit on one HTTP request to the LLM server."""
     llm_connect_timeout_s: float = 5.0
@@ -78,10 +78,35 @@ class Settings(BaseSettings):
     """Weight of sim(query, patch query) against sim(query, patch evidence)."""
     patch_top_k: int = 3
     patch_min_score: float = 0.55
+    patch_require_evidence: bool = False
+    """True: reject a patch without evidence. False: keep it, flagged 'no-evidence' (never silently trusted)."""
+    patch_max_chars: int = 8000
+    """Longest query, answer or evidence a patch may carry; longer is rejected with a clear message."""
+    patch_duplicate_threshold: float = 0.9
+    """cos(patch query, other patch query) at which two patches count as near-duplicates (or conflicts)."""
+
+    # --- optimization --------------------------------------------------------------------------------
+    reflection_base_url: str | None = None
+    """OpenAI-compatible endpoint of the model that rewrites prompts (GEPA reflection); unset: the task model."""
+    reflection_model: str | None = None
+    """Model name for the reflection endpoint; unset: `llm_model`."""
+    reflection_api_key: str | None = None
+    reflection_max_tokens: int = 768
+    reflection_temperature: float = 0.7
+    optimize_concurrency: int = 4
+    """Rollouts of one evaluation batch in flight at once (bounded further by `llm_concurrency`)."""
 
     # --- server --------------------------------------------------------------------------------------
     host: str = "127.0.0.1"
     port: int = 8000
+    server_max_body_bytes: int = 64_000
+    """Largest request body a write endpoint accepts (413 above)."""
+    server_rate_per_minute: float = 60.0
+    """Writes per minute one token may make on average (token bucket refill; 429 when empty)."""
+    server_rate_burst: int = 20
+    """Writes one token may make back to back (token bucket capacity)."""
+    server_max_jobs: int = 64
+    """Research/ask jobs running at once; more wait their turn (LLM calls are bounded by `llm_concurrency`)."""
 
     @property
     def models_dir(self) -> Path:

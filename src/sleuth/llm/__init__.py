@@ -48,7 +48,10 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
         request_timeout_s=settings.llm_request_timeout_s,
         connect_timeout_s=settings.llm_connect_timeout_s,
         max_retries=settings.llm_max_retries,
-        concurrency=settings.llm_concurrency,
+        # The embedded server decodes `local_parallel` requests at once; more in flight would only queue
+        # inside llama.cpp, where the wait counts against each call's timeout.
+        concurrency=settings.llm_concurrency if server is None and settings.llm_base_url else min(
+            settings.llm_concurrency, settings.local_parallel),
     )
     model: ChatModel = CachedModel(client, settings.cache_path, settings.llm_model) if settings.llm_cache else client
     try:

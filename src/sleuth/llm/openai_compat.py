@@ -84,7 +84,9 @@ class OpenAICompatModel:
                 "json_schema": {"name": json_schema.get("title", "output"), "schema": json_schema},
             }
         try:
-            async with asyncio.timeout(self.timeout_s):
+            # The concurrency slot is taken before the clock starts: waiting for our turn behind other
+            # readers is not the server being slow.
+            async with self._limit, asyncio.timeout(self.timeout_s):
                 return await self._complete_with_retries(kwargs, agent)
         except TimeoutError as exc:
             raise LLMUnavailableError(
@@ -109,10 +111,9 @@ class OpenAICompatModel:
         )
         async for attempt in retrying:
             with attempt:
-                async with self._limit:
-                    start = time.perf_counter()
-                    response = await self._client.chat.completions.create(**kwargs)
-                    latency = time.perf_counter() - start
+                start = time.perf_counter()
+                response = await self._client.chat.completions.create(**kwargs)
+                latency = time.perf_counter() - start
         choice = response.choices[0]
         usage = response.usage
         return Completion(
