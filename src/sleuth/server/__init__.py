@@ -1,1 +1,1 @@
-"""sleuth.server"""
+"""The HTTP API and web page: `sleuth.server.app.create_app(settings, sleuth=...)`, run by `sleuth serve`."""

@@ -1,0 +1,220 @@
+"""The FastAPI app: research/ask/optimize jobs with live SSE progress, feedback, health, and the web page."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from sleuth.config import Settings
+from sleuth.server.auth import AuditLog, Principal, RateLimiter, Role, TokenStore
+from sleuth.server.db import ServerDB
+from sleuth.server.feedback_routes import router as feedback_router
+from sleuth.server.guards import Admin, AdminWrite, BodySizeLimit, Reader, ReaderWrite, ServerState, State
+from sleuth.server.jobs import Job, JobRegistry, new_job_id
+from sleuth.server.optimize import Optimizer, make_optimizer
+from sleuth.server.runner import FacadeRunner, JobKind, Runner, RunRequest
+from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest, ResearchRequest
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sleuth: Any = None,
+    runner: Runner | None = None,
+    patches: Any = None,
+    optimizer: Optimizer | None = None,
+) -> FastAPI:
+    """Build the API server.
+
+    Args:
+        settings: limits, SLEUTH_HOME (tokens, audit log, finished jobs live in `server.sqlite` there).
+        sleuth: a `sleuth.api.Sleuth` facade that runs research and ask jobs.
+        runner: runs jobs instead of the facade (tests inject fakes here).
+        patches: the feedback `PatchStore`; default: the facade's patches when they can be written.
+        optimizer: runs optimization jobs; default: `sleuth.optimizers.jobs` when installed, else 501.
+
+    With neither `sleuth` nor `runner`, the app connects the configured LLM and opens the patch store
+    when it starts (`sleuth serve`).
+    """
+    settings = settings or Settings()
+    db = ServerDB.for_home(settings.home)
+    state = ServerState(
+        settings=settings, tokens=TokenStore(db), audit=AuditLog(db),
+        limiter=RateLimiter(settings.server_rate_per_minute, settings.server_rate_burst),
+        jobs=JobRegistry(db, max_running=settings.server_max_jobs),
+        runner=runner or (FacadeRunner(sleuth) if sleuth is not None else None),
+        patches=patches if patches is not None else _writable(getattr(sleuth, "patches", None)),
+        optimizer=optimizer or make_optimizer(settings, sleuth),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if state.runner is None:
+                await _open_defaults(state, stack)
+            # Import the agents now, so the first job does not pay for loading LangGraph.
+            await asyncio.to_thread(importlib.import_module, "sleuth.agents.research")
+            try:
+                yield
+            finally:
+                await state.jobs.shutdown()
+
+    app = FastAPI(title="sleuth", version=_version(), lifespan=lifespan,
+                  description="Deep research that searches, never guesses, and learns from corrections. "
+                              "Authenticate with `Authorization: Bearer <token>` (`sleuth token create`).")
+    app.state.sleuth = state
+    app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
+    app.include_router(feedback_router)
+    _add_job_routes(app)
+    _add_page_routes(app)
+    return app
+
+
+def _add_job_routes(app: FastAPI) -> None:
+    def submit(state: ServerState, kind: JobKind, body: ResearchRequest, who: Principal) -> Job:
+        if state.runner is None:
+            raise HTTPException(503, "this server has no model to run jobs with")
+        runner = state.runner
+        request = RunRequest(question=body.question.strip(), collection=body.collection, tenant=who.tenant,
+                             prompts=body.prompts, variant=getattr(body, "variant", "always"))
+        if not request.question:
+            raise HTTPException(422, "the question is empty")
+        return state.jobs.submit(kind, body.model_dump(), lambda emit: runner.run(kind, request, emit),
+                                 token_id=who.token_id, tenant=who.tenant)
+
+    @app.post("/v1/research", status_code=202, response_model=JobCreated, tags=["jobs"])
+    async def start_research(body: ResearchRequest, who: ReaderWrite,
+                             state: State) -> JobCreated:
+        """Start a deep-research job; follow it at `events_url`, fetch the report at `result_url`."""
+        return _created(submit(state, "research", body, who))
+
+    @app.post("/v1/ask", tags=["jobs"])
+    async def ask(body: AskRequest, who: ReaderWrite,
+                  state: State) -> dict[str, Any]:
+        """A short answer. `wait=true` answers when done (the job runs on if the client leaves);
+        `wait=false` returns the job id at once."""
+        job = submit(state, "ask", body, who)
+        if not body.wait:
+            return _created(job).model_dump()
+        await state.jobs.wait(job)
+        return job.summary()
+
+    @app.get("/v1/jobs", tags=["jobs"])
+    async def list_jobs(who: Reader, state: State,
+                        limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+        """Your tenant's newest jobs (admins: everyone's), without results."""
+        jobs = state.jobs.recent(tenant=who.tenant, everyone=who.role is Role.admin, limit=limit)
+        return [{k: v for k, v in job.summary().items() if k != "result"} for job in jobs]
+
+    @app.get("/v1/research/{job_id}", tags=["jobs"])
+    @app.get("/v1/jobs/{job_id}", tags=["jobs"])
+    async def get_job(job_id: str, who: Reader, state: State, events: bool = False) -> dict[str, Any]:
+        """A job's status and, once finished, its result (`events=true` adds every event so far)."""
+        return _job_for(state, job_id, who).summary(with_events=events)
+
+    @app.get("/v1/research/{job_id}/events", tags=["jobs"])
+    @app.get("/v1/jobs/{job_id}/events", tags=["jobs"])
+    async def job_events(request: Request, job_id: str, who: Reader, state: State,
+                         after: int = Query(-1, description="Send only events with a larger seq.")
+                         ) -> EventSourceResponse:
+        """Server-sent events: every event of the run in order (from the start, or after `after` /
+        `Last-Event-ID`), then one `result` event with the finished job."""
+        job = _job_for(state, job_id, who)
+        last_id = request.headers.get("last-event-id", "")
+        if last_id.lstrip("-").isdigit():
+            after = max(after, int(last_id))
+
+        async def stream() -> AsyncIterator[ServerSentEvent]:
+            async for event in state.jobs.follow(job, after=after):
+                yield ServerSentEvent(data=json.dumps(event), id=str(event["seq"]))
+            yield ServerSentEvent(data=json.dumps(job.summary()), event="result")
+
+        return EventSourceResponse(stream(), ping=15)
+
+    @app.post("/v1/optimize", status_code=202, response_model=JobCreated, tags=["admin"])
+    async def optimize(body: OptimizeRequest, who: AdminWrite,
+                       state: State) -> JobCreated:
+        """Start a prompt-optimization job (admins)."""
+        if state.optimizer is None:
+            raise HTTPException(501, "prompt optimization is not available on this server: the optimizer "
+                                     "module (sleuth.optimizers.jobs) is not installed")
+        if body.dataset != "demo" and not (state.settings.home / "datasets" / body.dataset).exists():
+            raise HTTPException(404, f"no dataset {body.dataset!r} under SLEUTH_HOME/datasets")
+        optimizer, job_id = state.optimizer, new_job_id("optimize")
+        job = state.jobs.submit("optimize", body.model_dump(), lambda emit: optimizer(body, job_id, emit),
+                                token_id=who.token_id, tenant=who.tenant, job_id=job_id)
+        return _created(job, base="/v1/optimize")
+
+    @app.get("/v1/optimize/{job_id}", tags=["admin"])
+    async def optimize_status(job_id: str, who: Admin,
+                              state: State) -> dict[str, Any]:
+        job = _job_for(state, job_id, who)
+        if job.kind != "optimize":
+            raise HTTPException(404, f"no optimization job {job_id!r}")
+        return job.summary()
+
+    @app.get("/v1/health", response_model=Health, tags=["meta"])
+    async def health(state: State) -> Health:
+        return Health(version=_version(), jobs_in_flight=state.jobs.in_flight, jobs_running=state.jobs.running,
+                      llm_concurrency=state.settings.llm_concurrency, optimizer=state.optimizer is not None)
+
+
+def _add_page_routes(app: FastAPI) -> None:
+    static = resources.files("sleuth.server") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(str(static / "index.html"), media_type="text/html")
+
+
+def _job_for(state: ServerState, job_id: str, who: Principal) -> Job:
+    job = state.jobs.get(job_id)
+    if job is None or not who.can_touch(job.tenant):
+        raise HTTPException(404, f"no job {job_id!r}")
+    return job
+
+
+def _created(job: Job, base: str = "") -> JobCreated:
+    base = base or ("/v1/research" if job.kind == "research" else "/v1/jobs")
+    return JobCreated(id=job.id, kind=job.kind, status=job.status.value, result_url=f"{base}/{job.id}",
+                      events_url=f"/v1/jobs/{job.id}/events")
+
+
+def _writable(patches: Any) -> Any:
+    return patches if all(hasattr(patches, name) for name in ("add", "list", "get", "retract")) else None
+
+
+async def _open_defaults(state: ServerState, stack: AsyncExitStack) -> None:
+    """Connect the configured LLM and open the patch store (`sleuth serve`)."""
+    from sleuth.api import Sleuth
+    from sleuth.feedback import open_patch_store
+    from sleuth.llm import connect
+
+    llm = await stack.enter_async_context(connect(state.settings))
+    patches = open_patch_store(state.settings)
+    if hasattr(patches, "close"):
+        stack.callback(patches.close)
+    sleuth = Sleuth(state.settings, llm=llm, patches=patches)
+    state.runner = FacadeRunner(sleuth)
+    state.patches = state.patches or patches
+    state.optimizer = state.optimizer or make_optimizer(state.settings, sleuth)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sleuth")
+    except PackageNotFoundError:
+        return "0"

@@ -1,0 +1,77 @@
+"""Request and response bodies of the HTTP API (validated at the boundary, shown in the OpenAPI docs)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+"""Collection and prompt-set names: no paths, so a caller cannot point the server at arbitrary files."""
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResearchRequest(_Body):
+    question: str = Field(min_length=1, max_length=4000)
+    collection: str | None = Field(None, pattern=NAME_PATTERN)
+    """Indexed collection to search; default: the server's collection."""
+    prompts: str | None = Field(None, pattern=NAME_PATTERN)
+    """Prompt-set name; default: the built-in set."""
+
+
+class AskRequest(ResearchRequest):
+    variant: Literal["always", "free", "closed"] = "always"
+    wait: bool = True
+    """True: answer when done (the job still runs on if the client leaves). False: return the job id."""
+
+
+class JobCreated(BaseModel):
+    id: str
+    kind: str
+    status: str
+    events_url: str
+    result_url: str
+
+
+class FeedbackRequest(_Body):
+    """A correction of an answer: the question, the corrected answer, and what supports it."""
+
+    query: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+    evidence: str = ""
+    evidence_passage_ids: list[str] = Field(default_factory=list, max_length=50)
+    collection: str | None = Field(None, pattern=NAME_PATTERN)
+    supersedes: str | None = None
+    """Id of an active patch (of your tenant) this correction replaces."""
+    note: str = Field("", max_length=2000)
+
+
+class OptimizeRequest(_Body):
+    """An optimization job (see `sleuth optimize`); the server picks the output folder."""
+
+    dataset: str = Field("demo", pattern=NAME_PATTERN)
+    """`demo` (bundled) or the name of a dataset folder under `SLEUTH_HOME/datasets/`."""
+    agent: Literal["ask", "research"] = "ask"
+    method: Literal["gepa", "textgrad"] = "gepa"
+    metric: str = Field("em", pattern=NAME_PATTERN)
+    budget: int = Field(40, ge=1, le=10_000)
+    """Metric calls the optimizer may spend."""
+    roles: list[str] | None = None
+    limit: int | None = Field(None, ge=1)
+    val_limit: int = Field(10, ge=1)
+    seed_prompts: str = Field("minimal", pattern=NAME_PATTERN)
+    minibatch_size: int = Field(3, ge=1)
+    seed: int = 0
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    jobs_in_flight: int
+    """Queued or running."""
+    jobs_running: int
+    llm_concurrency: int
+    optimizer: bool

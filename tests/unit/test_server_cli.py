@@ -1,0 +1,51 @@
+"""`sleuth token create|list|revoke`: the secret is printed once, stored only as a hash, and revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+
+from typer.testing import CliRunner
+
+from sleuth.cli import app
+from sleuth.config import Settings
+from sleuth.server.auth import Role, TokenStore
+from sleuth.server.db import ServerDB
+
+
+def test_token_create_prints_the_secret_last_and_stores_only_its_hash() -> None:
+    result = CliRunner().invoke(app, ["token", "create", "--role", "corrector", "--tenant", "acme",
+                                      "--name", "ann"])
+    assert result.exit_code == 0, result.output
+    secret = result.stdout.strip().splitlines()[-1]
+    assert secret.startswith("slt_") and len(secret) > 30
+    store = TokenStore(ServerDB.for_home(Settings().home))
+    principal = store.authenticate(secret)
+    assert principal is not None and principal.role is Role.corrector and principal.tenant == "acme"
+    with sqlite3.connect(Settings().home / "server.sqlite") as conn:
+        stored = conn.execute("SELECT hash FROM tokens").fetchall()
+        dump = "\n".join(conn.iterdump())
+    assert stored == [(hashlib.sha256(secret.encode()).hexdigest(),)]
+    assert secret not in dump
+
+    listed = CliRunner().invoke(app, ["token", "list", "--json"])
+    tokens = json.loads(listed.stdout)
+    assert [(t["role"], t["tenant"], t["name"]) for t in tokens] == [("corrector", "acme", "ann")]
+    assert secret not in listed.stdout
+
+    revoked = CliRunner().invoke(app, ["token", "revoke", tokens[0]["id"]])
+    assert revoked.exit_code == 0
+    assert store.authenticate(secret) is None
+    again = CliRunner().invoke(app, ["token", "revoke", tokens[0]["id"]])
+    assert again.exit_code != 0 and "no live token" in again.output
+
+
+def test_token_create_refuses_an_unknown_role_and_defaults_tenants() -> None:
+    bad = CliRunner().invoke(app, ["token", "create", "--role", "root"])
+    assert bad.exit_code != 0 and "unknown role" in bad.output
+    reader = CliRunner().invoke(app, ["token", "create", "--role", "reader"]).stdout.strip().splitlines()[-1]
+    admin = CliRunner().invoke(app, ["token", "create", "--role", "admin"]).stdout.strip().splitlines()[-1]
+    store = TokenStore(ServerDB.for_home(Settings().home))
+    assert store.authenticate(reader).tenant == "default"  # never silently every tenant
+    assert store.authenticate(admin).tenant is None

@@ -1,0 +1,165 @@
+"""Server jobs: they outlive the client, survive a restart once finished, and share one LLM bound."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from sleuth.agents.events import Event
+from sleuth.config import Settings
+from sleuth.feedback.store import PatchStore
+from sleuth.llm.openai_compat import OpenAICompatModel
+from sleuth.server.app import create_app
+from sleuth.server.db import ServerDB
+from sleuth.server.fake import fake_sleuth, openai_body_reply, serve_in_thread
+from sleuth.server.jobs import JobRegistry, JobStatus
+from sleuth.server.runner import RunRequest
+from sleuth.testing import FakeOpenAIServer, HashEmbedder
+
+
+class GatedRunner:
+    """A runner that emits one event, then waits for `gate` (a thread-safe event) before answering."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    async def run(self, kind: str, request: RunRequest, emit: Any) -> dict[str, Any]:
+        emit(Event(type="run_started", data={"question": request.question}))
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
+        emit(Event(type="run_finished"))
+        return {"answer": f"answer to {request.question}", "citations": []}
+
+
+def wait_for(client: httpx.Client, path: str, status: str, timeout_s: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(path).json()
+        if job["status"] == status:
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never reached {status}: {job}")
+
+
+def test_a_job_runs_on_after_its_client_disconnects() -> None:
+    runner = GatedRunner()
+    app = create_app(Settings(), runner=runner)
+    secret = app.state.sleuth.tokens.create("reader", tenant="acme")[1]
+    headers = {"Authorization": f"Bearer {secret}"}
+    with serve_in_thread(app) as url, httpx.Client(base_url=url, headers=headers) as client:
+        job_id = client.post("/v1/research", json={"question": "q1"}).json()["id"]
+        with client.stream("GET", f"/v1/jobs/{job_id}/events") as stream:  # leave after the first event
+            first = next(line for line in stream.iter_lines() if line.startswith("data:"))
+        assert '"run_started"' in first
+        # A blocking ask whose client gives up: the request is cut, the job is not.
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/v1/ask", json={"question": "q2"}, timeout=0.3)
+        running = {j["request"]["question"]: j for j in client.get("/v1/jobs").json()}
+        assert running["q1"]["status"] == running["q2"]["status"] == "running"
+        runner.gate.set()
+        done = wait_for(client, f"/v1/research/{job_id}", "succeeded")
+        ask = wait_for(client, f"/v1/jobs/{running['q2']['id']}", "succeeded")
+    assert done["result"]["answer"] == "answer to q1" and ask["result"]["answer"] == "answer to q2"
+
+
+async def test_a_restart_keeps_finished_jobs_tokens_and_patches() -> None:
+    settings = Settings(max_rounds=1, patch_min_score=0.3)
+    store = PatchStore(settings.patches_path, HashEmbedder())
+    app = create_app(settings, sleuth=fake_sleuth(settings, patches=store))
+    secret = app.state.sleuth.tokens.create("corrector", tenant="acme")[1]
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a", headers=headers) as c:
+        patch = (await c.post("/v1/feedback", json={"query": "What is Lilu?", "answer": "a storm demon",
+                                                    "evidence": "Lilu is a storm demon."})).json()
+        job_id = (await c.post("/v1/research", json={"question": "What is Alû?"})).json()["id"]
+        first_sse = (await c.get(f"/v1/jobs/{job_id}/events")).text
+        before = (await c.get(f"/v1/research/{job_id}", params={"events": "true"})).json()
+    await app.state.sleuth.jobs.shutdown()
+    store.close()
+
+    # A new process: new app, new store objects, same SLEUTH_HOME.
+    store2 = PatchStore(settings.patches_path, HashEmbedder())
+    app2 = create_app(settings, sleuth=fake_sleuth(settings, patches=store2))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app2), base_url="http://b", headers=headers) as c:
+        after = (await c.get(f"/v1/research/{job_id}", params={"events": "true"})).json()
+        replay = (await c.get(f"/v1/jobs/{job_id}/events")).text
+        patches = (await c.get("/v1/feedback")).json()
+    store2.close()
+    assert before["status"] == "succeeded" and after == before
+    assert replay == first_sse
+    assert [p["id"] for p in patches] == [patch["id"]]
+
+
+async def test_a_job_cut_by_a_stop_is_reported_interrupted_not_left_running() -> None:
+    db = ServerDB.for_home(Settings().home)
+    registry = JobRegistry(db)
+    runner = GatedRunner()
+    job = registry.submit("research", {"question": "q"},
+                          lambda emit: runner.run("research", RunRequest("q"), emit))
+    await asyncio.sleep(0.05)
+    assert registry.get(job.id).status is JobStatus.running
+    # A crashed process never records the end: the next one marks the job interrupted on start.
+    assert JobRegistry(db).get(job.id).status is JobStatus.interrupted
+    await registry.shutdown()  # a clean stop records it too
+    assert job.status is JobStatus.interrupted and "stopped" in (job.error or "")
+
+
+async def test_a_failing_job_reports_its_error() -> None:
+    registry = JobRegistry(ServerDB.for_home(Settings().home))
+
+    async def boom(emit: Any) -> None:
+        raise ValueError("the question is empty")
+
+    job = await registry.wait(registry.submit("ask", {}, boom))
+    assert job.status is JobStatus.failed and job.error == "ValueError: the question is empty"
+
+
+@pytest.mark.allow_llm  # a real OpenAI-compatible client, against a local fake server
+async def test_many_jobs_share_one_bounded_llm_concurrency() -> None:
+    lock, state = threading.Lock(), {"now": 0, "peak": 0, "calls": 0}
+
+    def reply(body: dict[str, Any]) -> str:
+        with lock:
+            state["now"] += 1
+            state["calls"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.03)
+        with lock:
+            state["now"] -= 1
+        return openai_body_reply(body)
+
+    settings = Settings(max_rounds=1, llm_concurrency=3)
+    with FakeOpenAIServer(reply) as fake:
+        llm = OpenAICompatModel(fake.base_url, "fake", concurrency=settings.llm_concurrency, max_retries=0)
+        app = create_app(settings, sleuth=fake_sleuth(settings, llm=llm))
+        secret = app.state.sleuth.tokens.create("reader", tenant="acme")[1]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a",
+                                     headers={"Authorization": f"Bearer {secret}"}) as client:
+            ids = [(await client.post("/v1/research", json={"question": f"What is Lilu? ({i})"})).json()["id"]
+                   for i in range(10)]
+            assert app.state.sleuth.jobs.in_flight > 1
+            jobs = [await app.state.sleuth.jobs.wait(app.state.sleuth.jobs.get(i)) for i in ids]
+        await llm.aclose()
+    assert all(job.status is JobStatus.succeeded for job in jobs)
+    assert state["calls"] >= 40  # four model calls per run
+    assert state["peak"] == settings.llm_concurrency  # saturated, never above the bound
+
+
+async def test_old_finished_jobs_leave_memory_but_stay_readable() -> None:
+    registry = JobRegistry(ServerDB.for_home(Settings().home), keep_finished=2)
+
+    async def work(emit: Any) -> dict[str, Any]:
+        emit(Event(type="answer", data={"answer": "x"}))
+        return {"answer": "x"}
+
+    jobs = [await registry.wait(registry.submit("ask", {"i": i}, work)) for i in range(5)]
+    assert len(registry._jobs) == 2
+    oldest = registry.get(jobs[0].id)
+    assert oldest is not jobs[0] and oldest.status is JobStatus.succeeded
+    assert oldest.result == {"answer": "x"} and [e["type"] for e in oldest.events] == ["answer"]
+    assert [j.id for j in registry.recent()] == [j.id for j in reversed(jobs)]
