@@ -1,0 +1,231 @@
+"""`sleuth index`, `sleuth search` and `sleuth eval retrieval`: build, inspect, query and score collections."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sleuth.commands.common import console, err_console, fail, settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from sleuth.retrieval.index import Collection, IngestReport
+
+index_app = typer.Typer(help="Build and inspect search collections (BM25 + dense vectors).", no_args_is_help=True)
+
+MODE_HELP = "bm25, dense or hybrid (reciprocal-rank fusion of both)."
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")
+    app.command("search")(search)
+
+
+def register_eval(eval_app: typer.Typer) -> None:
+    eval_app.command("retrieval")(eval_retrieval)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Known retrieval errors become a clean message and a non-zero exit."""
+    from sleuth.retrieval.datasets import DatasetError
+    from sleuth.retrieval.embedders import EmbedderError
+    from sleuth.retrieval.filters import FilterError
+    from sleuth.retrieval.index import CollectionError
+
+    try:
+        yield
+    except (CollectionError, EmbedderError, DatasetError, FilterError) as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def _progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar (on stderr, so `--json` stdout stays pure) fed by (done, total) callbacks."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _open(name: str | None) -> Collection:
+    from sleuth.retrieval.index import open_collection
+
+    return open_collection(settings(), name)
+
+
+def _print_report(report: IngestReport, collection: Collection) -> None:
+    for file in report.files:
+        if file.error:
+            err_console.print(f"[red]✗[/] {file.source}: {file.error}", highlight=False, soft_wrap=True)
+            continue
+        detail = f"{file.added} added, {file.skipped} unchanged"
+        if file.updated or file.removed:
+            detail += f", {file.updated} updated, {file.removed} removed"
+        console.print(f"[green]✓[/] {file.source}: {detail}", highlight=False, soft_wrap=True)
+        for warning in file.warnings:
+            err_console.print(f"  [yellow]![/] {warning}", highlight=False, soft_wrap=True)
+    if report.ignored:
+        err_console.print(f"ignored {len(report.ignored)} file(s) of unsupported type")
+    console.print(f"collection {collection.name!r}: {collection.count} passages "
+                  f"({report.added} added, {len(report.errors)} file error(s))")
+
+
+@index_app.command("add")
+def add(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (jsonl, txt, md, html, pdf).")],
+    collection: str | None = typer.Option(None, "--collection", "-c", help="Default: SLEUTH_COLLECTION."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Index files into a collection (re-adding an unchanged file is a no-op)."""
+    from dataclasses import asdict
+
+    with _errors(), _open(collection) as target:
+        with _progress_bar(f"indexing into {target.name}", quiet=False) as progress:
+            report = target.add(paths, progress)
+        if json_out:
+            print(json.dumps({"collection": target.name, "passages": target.count,
+                              "files": [asdict(f) for f in report.files], "ignored": report.ignored}))
+        else:
+            _print_report(report, target)
+    if report.files and len(report.errors) == len(report.files):
+        raise SystemExit(1)
+
+
+@index_app.command("stats")
+def stats(
+    collection: str | None = typer.Option(None, "--collection", "-c"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Passages, sources and storage of a collection."""
+    with _errors(), _open(collection) as target:
+        info = target.stats()
+    if json_out:
+        print(json.dumps(info))
+        return
+    console.print(f"[bold]{info['collection']}[/]: {info['passages']} passages from {info['sources']} "
+                  f"source(s); embedder {info['embedder'] or '(none yet)'}; {info['path']}")
+    for file in info["files"]:
+        console.print(f"  {file['passages']:>7}  {file['source']}", highlight=False, soft_wrap=True)
+
+
+@index_app.command("delete")
+def delete(
+    source: str = typer.Option(..., "--source", "-s", help="A source path as added (see `index stats`)."),
+    collection: str | None = typer.Option(None, "--collection", "-c"),
+) -> None:
+    """Remove a source file's passages from a collection."""
+    with _errors(), _open(collection) as target:
+        removed = target.delete_source(source)
+    if not removed:
+        fail(f"no source {source!r} in collection {target.name!r} (see `sleuth index stats`)")
+    console.print(f"removed {removed} passages of {source}")
+
+
+def search(
+    query: str = typer.Argument(..., help="The search query."),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help=MODE_HELP),
+    k: int = typer.Option(0, "-k", help="Hits to return (default SLEUTH_SEARCH_K)."),
+    collection: str | None = typer.Option(None, "--collection", "-c"),
+    where: str | None = typer.Option(None, help='Metadata filter as JSON, e.g. \'{"record_source": "musique"}\'.'),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Search a collection and print the best passages."""
+    from sleuth.retrieval.index import MODES
+
+    if mode not in MODES:
+        fail(f"unknown mode {mode!r}: use {', '.join(MODES)}")
+    try:
+        filter_ = json.loads(where) if where else None
+    except json.JSONDecodeError as exc:
+        fail(f"--where is not valid JSON: {exc.msg}")
+    with _errors(), _open(collection) as target:
+        if target.count == 0 and target.name == "demo":
+            from sleuth.retrieval.index import ensure_demo_collection
+
+            with _progress_bar("indexing the bundled demo corpus (first use)") as progress:
+                ensure_demo_collection(target.settings, progress).close()
+        if target.count == 0:
+            fail(f"collection {target.name!r} is empty: add files with `sleuth index add PATH`")
+        hits = target.retriever(mode).search(query, k or target.settings.search_k, where=filter_)  # type: ignore[arg-type]
+    if json_out:
+        print(json.dumps([{"id": h.passage.id, "score": h.score, "title": h.passage.title,
+                           "text": h.passage.text, "source": h.passage.source,
+                           "metadata": h.passage.metadata} for h in hits]))
+        return
+    for rank, hit in enumerate(hits, start=1):
+        text = hit.passage.text if len(hit.passage.text) < 300 else hit.passage.text[:300] + "…"
+        console.print(f"[bold]{rank}. {hit.passage.title or '(untitled)'}[/]  [dim]{hit.passage.id} "
+                      f"score {hit.score:.4f}[/]", highlight=False, soft_wrap=True)
+        console.print(f"   {text}", highlight=False, soft_wrap=True)
+
+
+def eval_retrieval(
+    questions: Annotated[Path | None, typer.Option(help="questions.jsonl (id, question, gold_passage_ids).")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl the gold ids refer to.")] = None,
+    beir: Annotated[Path | None, typer.Option(help="A BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+                    ] = None,
+    mode: Annotated[list[str] | None, typer.Option("--mode", "-m", help=MODE_HELP + " Repeat for several; "
+                                                   "default: all three.")] = None,
+    collection: str | None = typer.Option(None, "--collection", "-c",
+                                          help="Collection to index the corpus into (default: eval-<hash>)."),
+    limit: int = typer.Option(0, help="Score only the first N queries (0: all)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object {mode: {metric: value}}."),
+) -> None:
+    """Recall@k, all-gold@k, nDCG@10 and MRR@10 of each search mode on a question set."""
+    from sleuth.retrieval.datasets import load_beir, load_questions
+    from sleuth.retrieval.evaluate import evaluate_retriever
+    from sleuth.retrieval.index import MODES, open_collection
+
+    mode = mode or list(MODES)
+    bad = [m for m in mode if m not in MODES]
+    if bad:
+        fail(f"unknown mode {bad[0]!r}: use {', '.join(MODES)}")
+    with _errors():
+        if beir is not None:
+            corpus, queries = load_beir(beir)
+        elif questions is not None and corpus is not None:
+            queries = load_questions(questions)
+        else:
+            fail("give --questions and --corpus, or --beir DIR")
+        assert corpus is not None
+        if limit:
+            queries = queries[:limit]
+        if not corpus.exists():
+            fail(f"no such corpus: {corpus}")
+        name = collection or f"eval-{hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]}"
+        with open_collection(settings(), name) as target:
+            with _progress_bar(f"indexing {corpus.name}") as progress:
+                report = target.add([corpus], progress)
+            if report.errors:
+                fail(f"cannot index {corpus}: {report.errors[0].error}")
+            results: dict[str, Any] = {}
+            for m in mode:
+                with _progress_bar(f"{m}: searching") as progress:
+                    results[m] = evaluate_retriever(target.retriever(m), queries, progress=progress)  # type: ignore[arg-type]
+    if json_out:
+        print(json.dumps(results))
+        return
+    _print_metrics(results)
+
+
+def _print_metrics(results: dict[str, dict[str, float]]) -> None:
+    metrics = [key for key in next(iter(results.values())) if key != "queries"]
+    table = Table(title=f"retrieval ({int(next(iter(results.values()))['queries'])} queries)")
+    table.add_column("mode")
+    for key in metrics:
+        table.add_column(key, justify="right")
+    for m, values in results.items():
+        table.add_row(m, *(f"{values[key]:.3f}" for key in metrics))
+    console.print(table)

@@ -1,0 +1,204 @@
+"""BM25: a `bm25s` sparse index with one shared tokeniser, saved to and loaded from a directory."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NUMBA_MIN_DOCS = 50_000
+"""Below this many documents numpy scoring takes about a millisecond, so the numba backend's JIT compile
+(seconds, paid once per process) would cost more than it saves; above it numba is several times faster."""
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's own default token pattern
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """Scoring parameters: k1 = 1.5 and b = 0.75 as rank-bm25's `BM25Okapi`, with Lucene's idf.
+
+    Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)), is always positive. The classic Robertson idf
+    (rank-bm25's, and bm25s's method="robertson") is 0 or negative for a term in half the documents or
+    more: in a small collection a word found in 2 of 4 passages would match nothing. bm25s floors that idf
+    at 0, while rank-bm25 replaces it with 0.25 x the mean idf, so the two libraries only agree where no
+    query term is that common. The rank-bm25 test therefore compares both variants: method="robertson"
+    against stock `BM25Okapi`, and this default against `BM25Okapi` given Lucene's idf.
+    """
+
+    k1: float = 1.5
+    b: float = 0.75
+    method: str = "lucene"
+
+
+class Tokenizer:
+    """Lowercase words of two or more characters, English stop words dropped, Snowball-stemmed.
+
+    The same tokeniser is used for documents and queries (and by the rank-bm25 reference test).
+    Stemming is memoised per word: corpora repeat a small vocabulary many times.
+    """
+
+    def __init__(self, stem: bool = True) -> None:
+        from bm25s.stopwords import STOPWORDS_EN
+
+        self._stopwords = frozenset(STOPWORDS_EN)
+        self._stemmer = None
+        if stem:
+            import Stemmer
+
+            self._stemmer = Stemmer.Stemmer("english")
+        self._stems: dict[str, str] = {}
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in _WORD.findall(text.lower()) if w not in self._stopwords]
+        if self._stemmer is None:
+            return words
+        stems = self._stems
+        missing = [w for w in set(words) if w not in stems]
+        if missing:
+            stems.update(zip(missing, self._stemmer.stemWords(missing), strict=True))
+        return [stems[w] for w in words]
+
+    def many(self, texts: list[str]) -> list[list[str]]:
+        return [self(text) for text in texts]
+
+
+class BM25Index:
+    """A BM25 index over documents numbered 0..n-1 (callers keep the number -> passage id map)."""
+
+    def __init__(self, model: Any, tokenizer: Tokenizer, params: BM25Params, num_docs: int) -> None:
+        self._model = model
+        self.tokenizer = tokenizer
+        self.params = params
+        self.num_docs = num_docs
+
+    @classmethod
+    def build(cls, texts: list[str], params: BM25Params | None = None,
+              tokenizer: Tokenizer | None = None, backend: str = "auto") -> BM25Index:
+        """Index `texts` (an empty list gives an index that finds nothing).
+
+        Args:
+            backend: "numpy", "numba", or "auto" (numba from `NUMBA_MIN_DOCS` documents when installed).
+        """
+        tokenizer = tokenizer or Tokenizer()
+        params = params or BM25Params()
+        return cls.from_tokens([tokenizer(text) for text in texts], params, tokenizer, backend)
+
+    @classmethod
+    def from_tokens(cls, tokens: list[list[str]], params: BM25Params, tokenizer: Tokenizer,
+                    backend: str = "auto") -> BM25Index:
+        if not tokens:
+            return cls(None, tokenizer, params, 0)
+        model = _new_model(params, len(tokens), backend)
+        model.index(tokens, show_progress=False)
+        return cls(model, tokenizer, params, len(tokens))
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The top `k` (document number, score) pairs with a positive score, best first.
+
+        Args:
+            mask: optional 0/1 weights per document; documents weighted 0 are never returned.
+        """
+        return self.search_tokens(self.tokenizer(query), k, mask)
+
+    def search_tokens(self, tokens: list[str], k: int, mask: np.ndarray | None = None,
+                      ) -> list[tuple[int, float]]:
+        if self._model is None or k <= 0:
+            return []
+        weights = None if mask is None else mask.astype(np.float32)
+        docs, scores = self._model.retrieve([tokens], k=min(k, self.num_docs), show_progress=False,
+                                            weight_mask=weights)
+        return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"params": asdict(self.params), "num_docs": self.num_docs}
+        if self._model is not None:
+            self._model.save(str(directory), show_progress=False)
+        (directory / "sleuth-bm25.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, directory: Path, tokenizer: Tokenizer | None = None, mmap: bool = False,
+             backend: str = "auto") -> BM25Index:
+        import bm25s
+
+        meta = json.loads((directory / "sleuth-bm25.json").read_text())
+        params = BM25Params(**meta["params"])
+        tokenizer = tokenizer or Tokenizer()
+        if meta["num_docs"] == 0:
+            return cls(None, tokenizer, params, 0)
+        model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False,
+                                backend=_backend(meta["num_docs"], backend))
+        return cls(model, tokenizer, params, meta["num_docs"])
+
+
+def _backend(num_docs: int, choice: str = "auto") -> str:
+    if choice == "numpy" or (choice == "auto" and num_docs < NUMBA_MIN_DOCS):
+        return "numpy"
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "numba"
+
+
+def _new_model(params: BM25Params, num_docs: int, backend: str = "auto") -> Any:
+    import bm25s
+
+    return bm25s.BM25(k1=params.k1, b=params.b, method=params.method,
+                      backend=_backend(num_docs, backend))
+
+
+class BM25Files:
+    """The BM25 index of a collection on disk, with the passage ids it numbers and the store generation it
+    was built from.
+
+    Each build goes to a fresh folder `gen-<generation>`; a small `CURRENT` file, replaced atomically, names
+    the folder in use. A crash mid-build leaves `CURRENT` pointing at the previous complete index.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, index: BM25Index, ids: list[str], generation: int) -> None:
+        import os
+        import shutil
+        import tempfile
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        folder = self.root / f"gen-{generation}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.root))
+        index.save(staging)
+        (staging / "ids.json").write_text(json.dumps(ids))
+        os.replace(staging, folder)
+        pointer = self.root / ".CURRENT.tmp"
+        pointer.write_text(json.dumps({"folder": folder.name, "generation": generation}))
+        os.replace(pointer, self.root / "CURRENT")
+        for old in self.root.iterdir():  # earlier builds and abandoned staging folders
+            if old.is_dir() and old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def generation(self) -> int | None:
+        pointer = self.root / "CURRENT"
+        if not pointer.exists():
+            return None
+        return int(json.loads(pointer.read_text())["generation"])
+
+    def read(self, tokenizer: Tokenizer | None = None, backend: str = "auto",
+             ) -> tuple[BM25Index, list[str], int] | None:
+        pointer = self.root / "CURRENT"
+        if not pointer.exists():
+            return None
+        try:
+            current = json.loads(pointer.read_text())
+            folder = self.root / current["folder"]
+            index = BM25Index.load(folder, tokenizer, backend=backend)
+            ids = json.loads((folder / "ids.json").read_text())
+        except (OSError, ValueError, KeyError):  # damaged files: the caller rebuilds from the store
+            return None
+        return index, ids, int(current["generation"])

@@ -1,0 +1,65 @@
+"""Chunking: split long text into overlapping passages that break at paragraph, sentence or word ends."""
+
+from __future__ import annotations
+
+import hashlib
+
+# Preferred break points, best first: a chunk should end at a paragraph, else a sentence, else a word.
+_BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ")
+
+
+def passage_id(title: str, text: str) -> str:
+    """The stable content-hash id of a passage: first 16 hex of sha1(title + "\\n" + text).
+
+    The same convention as the shared evaluation corpora, so re-ingesting a file gives the same ids.
+    """
+    return hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:16]
+
+
+def chunk_text(text: str, size: int, overlap: int) -> list[str]:
+    """Split `text` into chunks of at most `size` characters, consecutive chunks sharing about `overlap`.
+
+    Args:
+        text: the document text.
+        size: the largest chunk, in characters (> 0).
+        overlap: characters repeated at the start of the next chunk (0 <= overlap < size), so a fact
+            that straddles a boundary is whole in at least one chunk.
+
+    Returns:
+        The non-empty, stripped chunks in document order; `[text.strip()]` when it already fits.
+    """
+    if size <= 0:
+        raise ValueError("chunk size must be positive")
+    if not 0 <= overlap < size:
+        raise ValueError("chunk overlap must be at least 0 and smaller than the chunk size")
+    text = text.strip()
+    if len(text) <= size:
+        return [text] if text else []
+    chunks: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            end = _break_before(text, start, end)
+        chunk = text[start:end].strip()
+        if chunk:
+            chunks.append(chunk)
+        if end >= len(text):
+            break
+        # Step back by the overlap, then forward to a word start so no chunk begins mid-word.
+        next_start = max(end - overlap, start + 1)
+        if next_start < end:
+            space = text.find(" ", next_start, end)
+            next_start = space + 1 if space != -1 else next_start
+        start = next_start
+    return chunks
+
+
+def _break_before(text: str, start: int, end: int) -> int:
+    """The best break point in the second half of text[start:end] (so chunks stay reasonably full)."""
+    floor = start + (end - start) // 2
+    for mark in _BREAKS:
+        at = text.rfind(mark, floor, end)
+        if at != -1:
+            return at + len(mark)
+    return end

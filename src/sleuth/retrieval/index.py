@@ -1,0 +1,354 @@
+"""Collections: named, persistent passage indexes (SQLite store, BM25, Chroma vectors) and their retrievers.
+
+The public entry point of retrieval:
+
+    collection = open_collection(settings, "papers")
+    report = collection.add([Path("docs/")])
+    hits = collection.retriever("hybrid").search("what is RRF?", k=8)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from sleuth.config import Settings
+from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever
+from sleuth.retrieval.bm25 import BM25Files, BM25Index, BM25Params, Tokenizer
+from sleuth.retrieval.filters import fields, matches
+from sleuth.retrieval.ingest import ChunkingConfig, collect_files, iter_batches, load_file
+from sleuth.retrieval.store import PassageStore
+
+Mode = Literal["bm25", "dense", "hybrid"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+Progress = Callable[[int, int], None]
+
+_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+_EMBED_BATCH = 256  # passages per embedding call: progress granularity, and what is held in memory
+
+
+class CollectionError(RuntimeError):
+    """A collection cannot be opened or used as asked (bad name, embedder mismatch, ...)."""
+
+
+@dataclass
+class FileReport:
+    """What adding one file did."""
+
+    source: str
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    """Passages already indexed unchanged (a re-added file), or duplicates of passages held elsewhere."""
+    removed: int = 0
+    """Passages of an earlier version of the file that the new version no longer has."""
+    error: str | None = None
+    """Why the file was not indexed at all."""
+    warnings: list[str] = field(default_factory=list)
+    """Problems with parts of the file (e.g. malformed jsonl lines); the rest was indexed."""
+
+
+@dataclass
+class IngestReport:
+    """What `Collection.add` did, file by file."""
+
+    files: list[FileReport] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    """Files in the given directories whose type is not supported."""
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def skipped(self) -> int:
+        return sum(f.skipped for f in self.files)
+
+    @property
+    def errors(self) -> list[FileReport]:
+        return [f for f in self.files if f.error]
+
+
+def open_collection(settings: Settings, name: str | None = None, *, embedder: Embedder | None = None,
+                    ) -> Collection:
+    """Open (creating if needed) the collection `name` (default `settings.collection`).
+
+    Args:
+        embedder: the embedder for dense vectors; default: built from settings on first dense use, so
+            BM25-only work never loads a model.
+    """
+    return Collection(settings, name or settings.collection, embedder=embedder)
+
+
+def ensure_demo_collection(settings: Settings, progress: Progress | None = None, *,
+                           embedder: Embedder | None = None) -> Collection:
+    """The "demo" collection over the bundled demo corpus, indexed on first use (fast afterwards)."""
+    from importlib.resources import as_file, files
+
+    collection = open_collection(settings, "demo", embedder=embedder)
+    with as_file(files("sleuth") / "data" / "demo" / "corpus.jsonl") as corpus:
+        report = collection.add([Path(corpus)], progress)
+    if report.errors:
+        raise CollectionError(f"cannot index the demo corpus: {report.errors[0].error}")
+    return collection
+
+
+class Collection:
+    """A named set of passages with a BM25 index and dense vectors, persisted under `SLEUTH_HOME/indexes`.
+
+    The SQLite passage store is the record of what is committed; BM25 and the vectors follow it (see
+    `store.py`), so a crash mid-ingest never leaves half a file searchable.
+    """
+
+    def __init__(self, settings: Settings, name: str, *, embedder: Embedder | None = None) -> None:
+        if not _NAME.match(name):
+            raise CollectionError(f"invalid collection name {name!r}: use letters, digits, '.', '_' or '-' "
+                                  "(at most 63, starting and ending with a letter or digit)")
+        self.settings = settings
+        self.name = name
+        self.path = settings.indexes_dir / name
+        self.store = PassageStore(self.path / "passages.sqlite")
+        self._bm25_files = BM25Files(self.path / "bm25")
+        self._bm25: tuple[BM25Index, list[str], int] | None = None
+        self._bm25_lock = threading.Lock()  # one rebuild at a time when threads search together
+        self._lazy_lock = threading.RLock()  # one embedder / Chroma client per collection, not one per thread
+        self._tokenizer = Tokenizer()
+        self._embedder = embedder
+        self._vectors: Any = None
+        self._reranker: Any = None
+        self._filter_cache: tuple[int, list[dict[str, Any]]] | None = None
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def count(self) -> int:
+        return self.store.count()
+
+    # --- adding and removing ------------------------------------------------------------------------
+    def add(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
+        """Index files and directories. Re-adding an unchanged file does nothing; a changed file replaces
+        its earlier version. Bad files are reported per file and never stop the others.
+
+        Args:
+            progress: called with (passages embedded so far, passages to embed).
+        """
+        files, ignored = collect_files([Path(p) for p in paths])
+        config = ChunkingConfig(self.settings.chunk_size, self.settings.chunk_overlap,
+                                self.settings.max_file_bytes)
+        report = IngestReport(ignored=[str(p) for p in ignored])
+        work = []
+        for loaded in (load_file(path, config) for path in files):
+            file_report = FileReport(loaded.source, error=loaded.error, warnings=loaded.line_errors)
+            report.files.append(file_report)
+            if loaded.error:
+                continue
+            unique = list({p.id: p for p in reversed(loaded.passages)}.values())[::-1]  # first one wins
+            file_report.skipped = len(loaded.passages) - len(unique)
+            if self.store.source_digest(loaded.source) == loaded.digest:
+                file_report.skipped += len(unique)
+                continue
+            work.append((file_report, loaded.digest, unique, self._needs_vectors(loaded.source, unique)))
+        total = sum(len(embed) for *_, embed in work)
+        done = 0
+        if progress:
+            progress(0, total)
+        for file_report, digest, passages, embed in work:
+            if embed:
+                vectors = self._vector_store()
+                self.store.set_state("vectors_pending", "1")  # a crash now leaves orphans to clean up
+                for batch in iter_batches(embed, _EMBED_BATCH):
+                    vectors.upsert(batch, self._embed_passages(batch))
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+            change = self.store.replace_source(file_report.source, digest, passages)
+            if change.removed and self._has_vectors():
+                self._vector_store().delete(change.removed)
+            self.store.set_state("vectors_pending", "0")
+            file_report.added, file_report.updated = len(change.added), len(change.updated)
+            file_report.removed = len(change.removed)
+            file_report.skipped += change.unchanged
+        if work:
+            self._current_bm25()  # build now so the first search is fast
+        return report
+
+    def delete_source(self, source: str | Path) -> int:
+        """Remove everything indexed from `source` (a path as given to `add`, or as `stats()` lists it).
+
+        Returns:
+            The number of passages removed (0 when the source is not in the collection).
+        """
+        candidates = [str(source)]
+        if Path(source).exists() or not Path(source).is_absolute():
+            candidates.insert(0, str(Path(source).resolve()))
+        for candidate in candidates:
+            if self.store.source_digest(candidate) is not None:
+                self.store.set_state("vectors_pending", "1")  # a crash before the vector delete: orphans
+                removed = self.store.delete_source(candidate)
+                if removed and self._has_vectors():
+                    self._vector_store().delete(removed)
+                self.store.set_state("vectors_pending", "0")
+                return len(removed)
+        return 0
+
+    # --- reading ------------------------------------------------------------------------------------
+    def get(self, passage_id: str) -> Passage | None:
+        return self.store.get(passage_id)
+
+    def stats(self) -> dict[str, Any]:
+        sources = self.store.sources()
+        return {
+            "collection": self.name,
+            "passages": self.count,
+            "sources": len(sources),
+            "files": sources,
+            "generation": self.store.generation,
+            "embedder": self.store.state("embedder"),
+            "vector_store": self.settings.chroma_url or str(self.path / "chroma"),
+            "path": str(self.path),
+        }
+
+    def retriever(self, mode: Mode = "hybrid") -> Retriever:
+        """A retriever over this collection; reranked when `settings.reranker_path` is set."""
+        if mode == "bm25":
+            base: Retriever = _BM25Retriever(self)
+        elif mode == "dense":
+            base = _DenseRetriever(self)
+        elif mode == "hybrid":
+            from sleuth.retrieval.hybrid import HybridRetriever
+
+            base = HybridRetriever([_BM25Retriever(self), _DenseRetriever(self)])
+        else:
+            raise CollectionError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        if self.settings.reranker_path is None:
+            return base
+        from sleuth.retrieval.rerank import FlagCrossEncoder, RerankingRetriever
+
+        if self._reranker is None:
+            self._reranker = FlagCrossEncoder(self.settings.reranker_path)
+        return RerankingRetriever(base, self._reranker)
+
+    def bm25_search(self, query: str, k: int, where: Filter | None = None) -> list[Hit]:
+        index, ids, generation = self._current_bm25()
+        mask = None
+        if where:
+            values = self._filter_values(generation, ids)
+            mask = np.fromiter((matches(v, where) for v in values), dtype=bool, count=len(ids))
+        pairs = index.search(query, k, mask)
+        found = self.store.get_many([ids[i] for i, _ in pairs])
+        return [Hit(found[ids[i]], score, "bm25") for i, score in pairs if ids[i] in found]
+
+    def dense_search(self, query: str, k: int, where: Filter | None = None) -> list[Hit]:
+        if self.store.state("embedder") is None:  # nothing embedded yet: no need to load a model
+            return []
+        vector = self.embedder.embed([query])[0]
+        # Ask for a few extra: vectors of a crashed, uncommitted add are ignored until the next add.
+        pairs = self._vector_store().query(vector, k + 8, where)
+        found = self.store.get_many([pid for pid, _ in pairs])
+        return [Hit(found[pid], score, "dense") for pid, score in pairs if pid in found][:k]
+
+    # --- internals ----------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        with self._lazy_lock:
+            if self._embedder is None:
+                from sleuth.retrieval.embedders import load_embedder
+
+                self._embedder = load_embedder(self.settings)
+        identity = f"{getattr(self._embedder, 'name', type(self._embedder).__name__)}:{self._embedder.dim}"
+        recorded = self.store.state("embedder")
+        if recorded is None:
+            self.store.set_state("embedder", identity)
+        elif recorded != identity:
+            raise CollectionError(
+                f"collection {self.name!r} holds vectors from embedder {recorded}, not {identity}: "
+                "use the same SLEUTH_EMBEDDER_PATH, or index into a new collection")
+        return self._embedder
+
+    def _filter_values(self, generation: int, ids: list[str]) -> list[dict[str, Any]]:
+        """What filters see for each BM25 document, in BM25 order; read once per generation."""
+        with self._lazy_lock:
+            if self._filter_cache is None or self._filter_cache[0] != generation:
+                by_id = {p.id: fields(p) for p in self.store.iter_passages()}
+                self._filter_cache = (generation, [by_id.get(pid, {}) for pid in ids])
+            return self._filter_cache[1]
+
+    def _needs_vectors(self, source: str, passages: list[Passage]) -> list[Passage]:
+        """Passages that are new to the collection or whose content changed within this source."""
+        known = self.store.get_many([p.id for p in passages])
+        return [p for p in passages if p.id not in known or (
+            known[p.id].source == source and (known[p.id].text, known[p.id].title, known[p.id].metadata)
+            != (p.text, p.title, json.loads(json.dumps(p.metadata, default=str))))]
+
+    def _embed_passages(self, passages: list[Passage]) -> np.ndarray:
+        return self.embedder.embed([f"{p.title}\n{p.text}" if p.title else p.text for p in passages])
+
+    def _has_vectors(self) -> bool:
+        return self._vectors is not None or self.store.state("embedder") is not None
+
+    def _vector_store(self) -> Any:
+        with self._lazy_lock:
+            if self._vectors is None:
+                from sleuth.retrieval.dense import ChromaVectors, chroma_client
+
+                client = chroma_client(self.settings.chroma_url, self.path / "chroma")
+                self._vectors = ChromaVectors(client, f"sleuth-{self.name}")
+                if self.store.state("vectors_pending") == "1":  # an earlier add crashed: drop its orphans
+                    orphans = sorted(self._vectors.ids() - self.store.all_ids())
+                    self._vectors.delete(orphans)
+                    self.store.set_state("vectors_pending", "0")
+            return self._vectors
+
+    def _current_bm25(self) -> tuple[BM25Index, list[str], int]:
+        """The BM25 index for the store's current generation: cached, else read, else rebuilt."""
+        generation = self.store.generation
+        if self._bm25 is not None and self._bm25[2] == generation:
+            return self._bm25
+        with self._bm25_lock:
+            return self._load_or_build_bm25(generation)
+
+    def _load_or_build_bm25(self, generation: int) -> tuple[BM25Index, list[str], int]:
+        if self._bm25 is not None and self._bm25[2] == generation:  # another thread just did it
+            return self._bm25
+        if self._bm25_files.generation() == generation:
+            self._bm25 = self._bm25_files.read(self._tokenizer, self.settings.bm25_backend)
+        if self._bm25 is None or self._bm25[2] != generation or self._bm25[0].params != BM25Params():
+            # stale (a crash between commit and rebuild), missing, or built with other parameters
+            generation, passages = self.store.snapshot()
+            index = BM25Index.build([f"{p.title}\n{p.text}" for p in passages], tokenizer=self._tokenizer,
+                                    backend=self.settings.bm25_backend)
+            ids = [p.id for p in passages]
+            self._bm25_files.write(index, ids, generation)
+            self._bm25 = (index, ids, generation)
+        assert self._bm25 is not None
+        return self._bm25
+
+
+class _BM25Retriever:
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        return self.collection.bm25_search(query, k, where)
+
+
+class _DenseRetriever:
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        return self.collection.dense_search(query, k, where)

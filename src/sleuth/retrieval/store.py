@@ -1,0 +1,228 @@
+"""The passage store: one SQLite file per collection holding passages, sources and the commit generation.
+
+It is the record of what is committed. The BM25 files and the Chroma vectors are derived from it: a crash
+between writing vectors and committing here leaves extra vectors that searches ignore (and the next add
+removes), and BM25 files built from an older generation are rebuilt on the next search.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sleuth.retrieval.base import Passage
+
+# Named, ordered schema migrations, recorded in `_migrations` so an existing store upgrades in place.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_initial", """
+        CREATE TABLE passages (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            source TEXT NOT NULL,
+            metadata TEXT NOT NULL
+        );
+        CREATE INDEX passages_source ON passages(source);
+        CREATE TABLE sources (
+            source TEXT PRIMARY KEY,
+            digest TEXT NOT NULL,
+            passages INTEGER NOT NULL,
+            added_at REAL NOT NULL
+        );
+        CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO state VALUES ('generation', '0');
+    """),
+]
+
+
+@dataclass
+class SourceChange:
+    """What committing a new version of a source changed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    """Passages already there unchanged, or held by another source (duplicates)."""
+
+
+class PassageStore:
+    """Passages of one collection, keyed by id, in insertion order (`seq`)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        # One connection shared by the threads of a process (parallel readers search at once):
+        # explicit transactions must not interleave on it.
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            # executescript commits on its own, so the migration and its record go in one script.
+            self._db.executescript(f"BEGIN; {sql}; INSERT INTO _migrations VALUES ('{name}', {time.time()}); "
+                                   "COMMIT;")
+
+    # --- reads --------------------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """Bumped by every commit that changes the passages (what derived indexes are checked against)."""
+        return int(self.state("generation") or 0)
+
+    def state(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+
+    def source_digest(self, source: str) -> str | None:
+        row = self._db.execute("SELECT digest FROM sources WHERE source = ?", (source,)).fetchone()
+        return row[0] if row else None
+
+    def sources(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT source, passages, added_at FROM sources ORDER BY source")
+        return [{"source": s, "passages": n, "added_at": t} for s, n, t in rows]
+
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._db.execute(f"SELECT id FROM passages WHERE id IN ({marks})", chunk))
+        return found
+
+    def get(self, passage_id: str) -> Passage | None:
+        row = self._db.execute("SELECT id, title, text, source, metadata FROM passages WHERE id = ?",
+                               (passage_id,)).fetchone()
+        return _passage(row) if row else None
+
+    def get_many(self, ids: list[str]) -> dict[str, Passage]:
+        out: dict[str, Passage] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id, title, text, source, metadata FROM passages WHERE id IN ({marks})", chunk)
+            out.update((row[0], _passage(row)) for row in rows)
+        return out
+
+    def iter_passages(self) -> Iterator[Passage]:
+        """Every passage in insertion order (the order BM25 numbers documents in)."""
+        rows = self._db.execute("SELECT id, title, text, source, metadata FROM passages ORDER BY seq")
+        for row in rows:
+            yield _passage(row)
+
+    def snapshot(self) -> tuple[int, list[Passage]]:
+        """The generation and every passage, read in one transaction so the two agree."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                return self.generation, list(self.iter_passages())
+            finally:
+                self._db.execute("COMMIT")
+
+    def all_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT id FROM passages")}
+
+    # --- writes (each one transaction) --------------------------------------------------------------
+    def replace_source(self, source: str, digest: str, passages: list[Passage]) -> SourceChange:
+        """Make `passages` the content of `source`, in one transaction.
+
+        A passage whose id is new is added; one this source already holds is updated if its text, title or
+        metadata changed; one another source holds is left alone (a duplicate); ids the source held before
+        but no longer has are removed.
+        """
+        keep = {p.id for p in passages}
+        change = SourceChange()
+        with self._transaction():
+            old = {r[0]: r[1:] for r in self._db.execute(
+                "SELECT id, title, text, metadata FROM passages WHERE source = ?", (source,))}
+            change.removed = sorted(set(old) - keep)
+            for chunk in _chunks(change.removed, 500):
+                self._db.execute(f"DELETE FROM passages WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            for p in passages:
+                row = (p.title, p.text, json.dumps(p.metadata, ensure_ascii=False, default=str))
+                if p.id in old:
+                    if old[p.id] != row:
+                        self._db.execute("UPDATE passages SET title = ?, text = ?, metadata = ? WHERE id = ?",
+                                         (*row, p.id))
+                        change.updated.append(p.id)
+                    else:
+                        change.unchanged += 1
+                    continue
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO passages (id, title, text, source, metadata) VALUES (?, ?, ?, ?, ?)",
+                    (p.id, p.title, p.text, source, row[2]))
+                if cursor.rowcount:
+                    change.added.append(p.id)
+                else:
+                    change.unchanged += 1
+            self._db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?)",
+                             (source, digest, len(passages), time.time()))
+            if change.added or change.updated or change.removed:
+                self._bump()
+        return change
+
+    def delete_source(self, source: str) -> list[str]:
+        """Remove a source and its passages; returns the removed passage ids."""
+        with self._transaction():
+            ids = [r[0] for r in self._db.execute("SELECT id FROM passages WHERE source = ?", (source,))]
+            self._db.execute("DELETE FROM passages WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM sources WHERE source = ?", (source,))
+            if ids:
+                self._bump()
+        return ids
+
+    def _bump(self) -> None:
+        self._db.execute("UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
+
+
+def _passage(row: tuple[str, str, str, str, str]) -> Passage:
+    return Passage(id=row[0], title=row[1], text=row[2], source=row[3], metadata=json.loads(row[4]))
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

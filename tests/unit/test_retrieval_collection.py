@@ -1,0 +1,200 @@
+"""Collections: incremental, idempotent ingest, delete, search modes, filters, persistence, crash safety."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sleuth.config import Settings
+from sleuth.retrieval.index import Collection, CollectionError, ensure_demo_collection, open_collection
+from sleuth.testing import HashEmbedder
+
+DOCS = [
+    {"id": "otter", "title": "Sea otter", "text": "Sea otters use rocks as tools to open shellfish.", "kind": "animal"},
+    {"id": "heron", "title": "Grey heron", "text": "The grey heron hunts fish in shallow water.", "kind": "animal"},
+    {"id": "paris", "title": "Paris", "text": "Paris is the capital of France, on the river Seine.", "kind": "city"},
+    {"id": "rome", "title": "Rome", "text": "Rome is the capital of Italy, built on seven hills.", "kind": "city"},
+]
+
+
+def _jsonl(path: Path, docs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def collection() -> Collection:
+    return open_collection(Settings(), "test", embedder=HashEmbedder())
+
+
+def test_add_search_and_get(collection: Collection, tmp_path: Path) -> None:
+    calls = []
+    report = collection.add([_jsonl(tmp_path / "docs.jsonl", DOCS)], progress=lambda d, t: calls.append((d, t)))
+    assert (report.added, report.skipped, report.errors) == (4, 0, [])
+    assert calls[0] == (0, 4) and calls[-1] == (4, 4)
+    assert collection.count == 4
+    for mode in ("bm25", "dense", "hybrid"):
+        hits = collection.retriever(mode).search("which capital city is on the river Seine", 2)
+        assert hits[0].passage.id == "paris", mode
+        assert hits[0].passage.metadata == {"kind": "city"}
+    otter = collection.get("otter")
+    assert otter is not None and otter.title == "Sea otter" and otter.source == str((tmp_path / "docs.jsonl").resolve())
+    assert collection.get("nope") is None
+
+
+def test_re_adding_is_idempotent_and_a_changed_file_replaces_its_old_version(collection: Collection,
+                                                                                tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "docs.jsonl", DOCS)
+    collection.add([path])
+    generation = collection.store.generation
+    again = collection.add([path])
+    assert (again.added, again.skipped) == (0, 4)
+    assert collection.store.generation == generation  # nothing rebuilt
+    _jsonl(path, [*DOCS[:3], {"id": "oslo", "title": "Oslo", "text": "Oslo is the capital of Norway."}])
+    changed = collection.add([path])
+    assert (changed.added, changed.files[0].removed, changed.skipped) == (1, 1, 3)
+    assert collection.get("rome") is None and collection.count == 4
+    for mode in ("bm25", "dense"):
+        ids = [h.passage.id for h in collection.retriever(mode).search("capital of Italy seven hills", 4)]
+        assert "rome" not in ids
+    # a record whose text changed under the same id is updated, in BM25 and in the vectors
+    _jsonl(path, [*DOCS[:2], {"id": "paris", "title": "Paris", "text": "Paris hosts the Louvre museum."}])
+    report = collection.add([path])
+    assert report.files[0].updated == 1
+    assert collection.retriever("bm25").search("Louvre museum", 1)[0].passage.id == "paris"
+    assert collection.retriever("dense").search("Louvre museum", 1)[0].passage.id == "paris"
+
+
+def test_bad_files_are_reported_and_the_rest_is_indexed(collection: Collection, tmp_path: Path) -> None:
+    good = _jsonl(tmp_path / "good.jsonl", DOCS)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "bad.txt").write_bytes("caf\xe9".encode("latin-1"))
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(json.dumps({"id": "ok", "text": "a fine line"}) + "\n{broken\n", encoding="utf-8")
+    report = collection.add([tmp_path / "empty.txt", good, tmp_path / "bad.txt", mixed])
+    errors = {Path(f.source).name: f.error for f in report.errors}
+    assert set(errors) == {"empty.txt", "bad.txt"}
+    assert "UTF-8" in errors["bad.txt"]
+    assert report.files[3].warnings == ["line 2: invalid JSON (Expecting property name enclosed in double quotes "
+                                        "at column 2)"]
+    assert collection.count == 5
+
+
+def test_delete_source(collection: Collection, tmp_path: Path) -> None:
+    first = _jsonl(tmp_path / "a.jsonl", DOCS[:2])
+    _jsonl(tmp_path / "b.jsonl", DOCS[2:])
+    collection.add([tmp_path])
+    assert collection.stats()["sources"] == 2
+    assert collection.delete_source(first) == 2
+    assert collection.delete_source(first) == 0
+    assert collection.count == 2
+    for mode in ("bm25", "dense", "hybrid"):
+        assert {h.passage.id for h in collection.retriever(mode).search("otters heron fish rocks", 4)} <= {"paris", "rome"}
+
+
+def test_where_filters_in_every_mode(collection: Collection, tmp_path: Path) -> None:
+    collection.add([_jsonl(tmp_path / "docs.jsonl", DOCS)])
+    for mode in ("bm25", "dense", "hybrid"):
+        hits = collection.retriever(mode).search("capital city fish", 4, where={"kind": "animal"})
+        assert hits and {h.passage.id for h in hits} <= {"otter", "heron"}, mode
+        both = collection.retriever(mode).search("capital", 4, where={"kind": {"$in": ["city"]}, "title": "Rome"})
+        assert [h.passage.id for h in both] == ["rome"], mode
+
+
+def test_collection_persists_across_processes(tmp_path: Path) -> None:
+    with open_collection(Settings(), "kept", embedder=HashEmbedder()) as first:
+        first.add([_jsonl(tmp_path / "docs.jsonl", DOCS)])
+    reopened = open_collection(Settings(), "kept", embedder=HashEmbedder())
+    assert reopened.count == 4
+    assert reopened.retriever("hybrid").search("grey heron fish", 1)[0].passage.id == "heron"
+
+
+def test_crash_before_commit_leaves_the_collection_consistent(collection: Collection, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    collection.add([_jsonl(tmp_path / "a.jsonl", DOCS[:2])])
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")
+
+    # the vectors of the second file are written, then the process dies before the passage store commits
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr(collection.store, "replace_source", crash)
+        collection.add([_jsonl(tmp_path / "b.jsonl", DOCS[2:])])
+    reopened = open_collection(Settings(), "test", embedder=HashEmbedder())
+    assert reopened.count == 2
+    for mode in ("bm25", "dense", "hybrid"):
+        ids = {h.passage.id for h in reopened.retriever(mode).search("capital of France Paris", 4)}
+        assert ids <= {"otter", "heron"}, mode
+    report = reopened.add([tmp_path / "b.jsonl"])
+    assert report.added == 2 and reopened.count == 4
+    assert reopened._vector_store().ids() == {"otter", "heron", "paris", "rome"}  # orphans cleaned
+
+
+def test_crash_while_writing_bm25_is_repaired_on_next_search(collection: Collection, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    collection.add([_jsonl(tmp_path / "a.jsonl", DOCS[:2])])
+    from sleuth.retrieval.bm25 import BM25Index
+
+    def crash(self: object, directory: Path) -> None:
+        (directory / "partial.npy").write_bytes(b"half")
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch, pytest.raises(OSError):
+        patch.setattr(BM25Index, "save", crash)
+        collection.add([_jsonl(tmp_path / "b.jsonl", DOCS[2:])])
+    reopened = open_collection(Settings(), "test", embedder=HashEmbedder())
+    assert reopened.count == 4  # the passages were committed; the stale BM25 files are rebuilt
+    assert reopened.retriever("bm25").search("capital of Italy", 1)[0].passage.id == "rome"
+
+
+def test_other_embedder_is_refused(collection: Collection, tmp_path: Path) -> None:
+    collection.add([_jsonl(tmp_path / "docs.jsonl", DOCS)])
+    other = open_collection(Settings(), "test", embedder=HashEmbedder(dim=64))
+    assert other.retriever("bm25").search("otter", 1)  # BM25 needs no embedder
+    with pytest.raises(CollectionError, match="HashEmbedder:256"):
+        other.retriever("dense").search("otter", 1)
+
+
+def test_bad_collection_name() -> None:
+    with pytest.raises(CollectionError, match="invalid collection name"):
+        open_collection(Settings(), "../escape", embedder=HashEmbedder())
+
+
+def test_chroma_never_uses_its_default_embedding_function(collection: Collection, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from chromadb.api import types
+    from chromadb.utils.embedding_functions import onnx_mini_lm_l6_v2
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Chroma tried to use its default embedding function (downloads a model)")
+
+    monkeypatch.setattr(onnx_mini_lm_l6_v2.ONNXMiniLM_L6_V2, "_download_model_if_not_exists", no_download)
+    monkeypatch.setattr(onnx_mini_lm_l6_v2.ONNXMiniLM_L6_V2, "__call__", no_download)
+    monkeypatch.setattr(types.DefaultEmbeddingFunction, "__call__", no_download)
+    collection.add([_jsonl(tmp_path / "docs.jsonl", DOCS)])
+    assert collection.retriever("dense").search("sea otters", 1)[0].passage.id == "otter"
+    collection.delete_source(tmp_path / "docs.jsonl")
+    assert collection._vector_store().count() == 0
+
+
+def test_demo_collection_is_indexed_once() -> None:
+    demo = ensure_demo_collection(Settings(), embedder=HashEmbedder())
+    assert demo.name == "demo" and demo.count == 396
+    embedder = HashEmbedder()
+    calls = []
+    embedder.embed = lambda texts: calls.append(texts)  # type: ignore[method-assign]
+    again = ensure_demo_collection(Settings(), embedder=embedder)
+    assert again.count == 396 and calls == []  # nothing embedded the second time
+    assert again.retriever("bm25").search("Dragon Dice designer", 1)[0].passage.title == "Demon Dice"
+
+
+def test_threads_can_search_one_collection_at_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with open_collection(Settings(), "shared", embedder=HashEmbedder()) as writer:
+        writer.add([_jsonl(tmp_path / "docs.jsonl", DOCS)])
+    reader = open_collection(Settings(), "shared", embedder=HashEmbedder())  # cold: BM25 and Chroma load lazily
+    queries = ["capital of Italy seven hills", "grey heron fish", "sea otters rocks", "Paris Seine"] * 4
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda q: reader.retriever("hybrid").search(q, 1)[0].passage.id, queries))
+    assert results == ["rome", "heron", "otter", "paris"] * 4
