@@ -1,0 +1,155 @@
+"""`sleuth optimize`: improve an agent's prompts on a dataset with GEPA (or the TextGrad-style baseline)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from sleuth.commands.common import console, err_console, fail, run_async, settings
+
+if TYPE_CHECKING:
+    from sleuth.config import Settings
+    from sleuth.optimizers.jobs import JobResult, OptimizeConfig
+
+
+def register(app: typer.Typer) -> None:
+    app.command("optimize")(optimize)
+
+
+def optimize(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset folder (questions.jsonl + corpus.jsonl) or a .jsonl file."),
+    out: str = typer.Option(..., "--out", "-o", help="Job folder; run again with the same options to resume."),
+    agent: str = typer.Option("ask", "--agent", help="ask or research."),
+    metric: str = typer.Option(None, "--metric", "-m", help="em, f1, cover (ask); citations, judge (research)."),
+    budget: int = typer.Option(60, "--budget", "-b", min=1, help="Metric calls (agent runs scored), seed included."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Training questions (default: all the rest)."),
+    val_limit: int = typer.Option(10, "--val-limit", min=1, help="Validation questions."),
+    seed_prompts: str = typer.Option("minimal", "--seed-prompts", help="minimal, defaults, or a directory."),
+    method: str = typer.Option("gepa", "--method", help="gepa or textgrad (the baseline)."),
+    roles: str = typer.Option(None, "--roles", help="Comma-separated roles to optimize (default: all of the agent's)."),
+    minibatch: int = typer.Option(3, "--minibatch", min=1, help="Questions per reflection minibatch."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/val split and the sampling."),
+    max_prompt_chars: int = typer.Option(None, "--max-prompt-chars", min=1, help="Reject candidates with a longer prompt."),
+    corrections: bool = typer.Option(False, "--corrections", help="Add active corrections as never-regress validation questions."),
+    collection: str = typer.Option(None, "--collection", "-c", help="Search this index instead of the dataset's corpus."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+) -> None:
+    """Optimize prompts: write OUT/best (load it with --prompts OUT/best) and OUT/report.md + progress.png."""
+    from pydantic import ValidationError
+
+    from sleuth.optimizers.jobs import OptimizeConfig
+
+    try:
+        config = OptimizeConfig.model_validate({
+            "agent": agent, "dataset": dataset, "out": Path(out), "budget": budget, "limit": limit,
+            "metric": metric or ("em" if agent == "ask" else "citations"), "val_limit": val_limit,
+            "seed_prompts": seed_prompts, "method": method, "minibatch_size": minibatch, "seed": seed,
+            "roles": [r.strip() for r in roles.split(",") if r.strip()] if roles else None,
+            "max_prompt_chars": max_prompt_chars, "corrections": corrections, "collection": collection})
+    except ValidationError as exc:
+        options = {"minibatch_size": "minibatch"}
+        fail("; ".join(f"--{options.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')}: {e['msg']}"
+                       for e in exc.errors() if e["loc"]))
+    from sleuth.evals.datasets import DatasetError
+    from sleuth.optimizers.jobs import JobError, preflight
+
+    try:  # before the model starts: a typo should not cost a model load
+        preflight(config)
+    except (JobError, DatasetError) as exc:
+        fail(str(exc))
+    result = run_async(_run(config, settings(), quiet=as_json))
+    if as_json:
+        print(json.dumps(result.report, ensure_ascii=False, indent=1))
+    else:
+        _summary(result)
+
+
+async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> JobResult:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sleuth.evals.datasets import DatasetError
+    from sleuth.llm import connect
+    from sleuth.optimizers.jobs import JobError, run_job
+
+    async with AsyncExitStack() as stack:
+        llm = await stack.enter_async_context(connect(current))
+        reflection = _reflection_model(current)
+        if reflection is not None:
+            stack.push_async_callback(reflection.aclose)
+        patch_store = _patch_store(current, stack)
+        retriever = _collection_retriever(current, config.collection) if config.collection else None
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err_console, disable=quiet)
+        bar = progress.add_task(f"{config.method}: starting", total=config.budget)
+        best = {"score": float("-inf")}
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["event"] == "budget":
+                progress.update(bar, completed=min(event["used"], config.budget))
+            elif event["event"] == "valset":
+                best["score"] = max(best["score"], event["score"])
+                progress.update(bar, description=f"{config.method}: best val {best['score']:.3f}")
+                progress.console.print(f"candidate {event['candidate']}: validation {event['score']:.3f} "
+                                       f"(prompt chars {event['lengths']})", highlight=False)
+            elif event["event"] in ("accepted", "rejected") and not quiet:
+                detail = {k: v for k, v in event.items() if k not in ("event", "method")}
+                progress.console.print(f"iteration {event.get('iteration')}: {event['event']} {detail}", highlight=False)
+
+        try:
+            with progress:
+                return await run_job(config, current, llm, reflection_llm=reflection, retriever=retriever,
+                                     patch_store=patch_store, on_event=on_event)
+        except (JobError, DatasetError, ValueError, FileNotFoundError) as exc:
+            fail(str(exc))
+
+
+def _reflection_model(current: Settings) -> Any:
+    """A separate client for the reflection model when `SLEUTH_REFLECTION_BASE_URL` is set."""
+    if not current.reflection_base_url:
+        return None
+    from sleuth.llm import OpenAICompatModel
+
+    return OpenAICompatModel(current.reflection_base_url, current.reflection_model or current.llm_model,
+                             api_key=current.reflection_api_key or current.llm_api_key, timeout_s=current.llm_timeout_s,
+                             request_timeout_s=current.llm_request_timeout_s,
+                             connect_timeout_s=current.llm_connect_timeout_s, max_retries=current.llm_max_retries,
+                             concurrency=current.llm_concurrency)
+
+
+def _patch_store(current: Settings, stack: AsyncExitStack) -> Any:
+    if not current.patches_path.exists():
+        return None
+    from sleuth.feedback.api import open_patch_store
+
+    store = open_patch_store(current)
+    stack.callback(store.close)
+    return store
+
+
+def _collection_retriever(current: Settings, name: str) -> Any:
+    from sleuth.retrieval.index import open_collection
+
+    return open_collection(current, name).retriever("hybrid")
+
+
+def _summary(result: JobResult) -> None:
+    report = result.report
+
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    console.print(f"[bold]{report['method']}[/] on {report['agent']} ({report['metric']}): validation "
+                  f"{fmt(report['seed_val_score'])} -> {fmt(report['best_val_score'])} "
+                  f"(candidate {report['best_candidate']} of {len(report['candidates'])}; "
+                  f"{report['metric_calls_used']}/{report['budget_metric_calls']} metric calls)", highlight=False)
+    if report["corrections_size"]:
+        console.print(f"corrections: {fmt(report['seed_corrections_score'])} -> "
+                      f"{fmt(report['best_corrections_score'])}", highlight=False)
+    out = result.config.out
+    console.print(f"best prompts: {out / 'best'} (hash {result.best_set.hash}); use --prompts {out / 'best'}",
+                  highlight=False)
+    console.print(f"report: {out / 'report.md'}, plot: {out / 'progress.png'}", highlight=False)

@@ -1,0 +1,259 @@
+"""Optimization jobs: a seeded, disjoint train/val split of a dataset, GEPA or the TextGrad-style baseline
+over chosen roles, never-regress correction examples, and the best prompt set plus a report in one folder.
+
+The output folder is the job: running the same job again on it resumes (the split, GEPA's state, the
+baseline's state and the cached validation scores all live there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from sleuth.config import Settings
+from sleuth.evals.datasets import Dataset, QAExample, load_dataset
+from sleuth.feedback.base import NoPatches, PatchSource
+from sleuth.llm.base import ChatModel, GenParams
+from sleuth.optimizers.base import EventSink, Outcome, Task
+from sleuth.optimizers.gepa_adapter import EvalCache, ReflectionModel, SleuthAdapter, run_gepa
+from sleuth.optimizers.metrics import METRICS, build_metric
+from sleuth.optimizers.tasks import ASK_ROLES, RESEARCH_ROLES, AskTask, ResearchTask
+from sleuth.optimizers.textgrad import run_textgrad
+from sleuth.prompts.sets import PromptSet, load_prompt_set
+from sleuth.retrieval.base import Filter, Hit, Passage, Retriever
+
+CORRECTION_PREFIX = "correction:"
+
+
+class JobError(ValueError):
+    """A job that cannot start: bad options, or an output folder holding a different job."""
+
+
+class OptimizeConfig(BaseModel):
+    """Everything that defines an optimization job (saved as `job.json`; a resume must match it)."""
+
+    agent: Literal["ask", "research"] = "ask"
+    dataset: str
+    """A dataset folder (`questions.jsonl` + `corpus.jsonl`) or a questions `.jsonl` file."""
+    limit: int | None = Field(default=None, ge=1)
+    """Training questions (default: all not used for validation)."""
+    val_limit: int = Field(default=10, ge=1)
+    metric: str = "em"
+    budget: int = Field(default=60, ge=1)
+    """Metric calls (one agent run scored on one question), the seed's validation run included."""
+    out: Path
+    seed_prompts: str = "minimal"
+    method: Literal["gepa", "textgrad"] = "gepa"
+    roles: list[str] | None = None
+    """Roles to optimize (default: every role of the agent)."""
+    minibatch_size: int = Field(default=3, ge=1)
+    seed: int = 0
+    max_prompt_chars: int | None = Field(default=None, ge=1)
+    corrections: bool = False
+    """Add questions built from active user corrections to the validation set (reported separately)."""
+    collection: str | None = None
+    """Search this indexed collection instead of a BM25 index over the dataset's own corpus."""
+
+    def identity(self) -> dict[str, Any]:
+        """The fields a resumed job must share with the saved one (the budget may grow)."""
+        return self.model_dump(mode="json", exclude={"budget", "out"})
+
+
+@dataclass
+class JobResult:
+    """A finished job: the outcome, the best set, the seed set, and where the files are."""
+
+    config: OptimizeConfig
+    outcome: Outcome
+    seed_set: PromptSet
+    best_set: PromptSet
+    val_size: int
+    corrections_size: int
+    report: dict[str, Any]
+
+
+class CorpusRetriever:
+    """BM25 (`sleuth.retrieval.bm25`) over a dataset's own corpus, built in memory for one job."""
+
+    def __init__(self, passages: list[Passage]) -> None:
+        from sleuth.retrieval.bm25 import BM25Index
+
+        self.passages = passages
+        self.index = BM25Index.build([f"{p.title}\n{p.text}" for p in passages])
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        return [Hit(self.passages[i], score, "bm25") for i, score in self.index.search(query, k)]
+
+
+def split_examples(examples: list[QAExample], train_size: int | None, val_size: int, seed: int
+                   ) -> tuple[list[QAExample], list[QAExample]]:
+    """Shuffle with `seed`, take `val_size` for validation and up to `train_size` of the rest for training.
+
+    The split is disjoint by question text as well as by id (datasets sometimes repeat a question).
+    """
+    unique: dict[str, QAExample] = {}
+    for example in examples:
+        unique.setdefault(" ".join(example.question.lower().split()), example)
+    ordered = list(unique.values())
+    random.Random(seed).shuffle(ordered)
+    if len(ordered) < val_size + 1:
+        raise JobError(f"the dataset has {len(ordered)} distinct questions: too few for {val_size} validation "
+                       "questions and at least one training question")
+    val = ordered[:val_size]
+    rest = ordered[val_size:]
+    return (rest if train_size is None else rest[:train_size]), val
+
+
+def correction_examples(store: Any, collection: str | None = None) -> list[QAExample]:
+    """Questions built from the store's active corrections: the agent must keep answering them right."""
+    from sleuth.feedback.models import PatchStatus
+
+    patches = store.list(status=PatchStatus.active, collection=collection)
+    return [QAExample(id=f"{CORRECTION_PREFIX}{p.id}", question=p.query, answers=[p.answer],
+                      gold_passage_ids=list(p.evidence_passage_ids), meta={"correction": True})
+            for p in patches if p.answer.strip()]
+
+
+def _check_out_dir(config: OptimizeConfig) -> None:
+    job_file = config.out / "job.json"
+    if job_file.exists():
+        saved = json.loads(job_file.read_text(encoding="utf-8"))
+        if saved.get("identity") != config.identity():
+            changed = sorted(k for k, v in config.identity().items() if saved.get("identity", {}).get(k) != v)
+            raise JobError(f"{config.out} holds a different job (differs in: {', '.join(changed)}); "
+                           "use another --out or the same options to resume")
+    config.out.mkdir(parents=True, exist_ok=True)
+    job_file.write_text(json.dumps({"identity": config.identity(), "budget": config.budget}, indent=1))
+
+
+def _load_split(config: OptimizeConfig, examples: list[QAExample]) -> tuple[list[QAExample], list[QAExample]]:
+    """The saved split on resume (so it never changes under a job), else a new seeded one."""
+    path = config.out / "split.json"
+    by_id = {e.id: e for e in examples}
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        missing = [i for i in saved["train"] + saved["val"] if i not in by_id]
+        if missing:
+            raise JobError(f"{path}: {len(missing)} saved question ids are not in the dataset any more")
+        return [by_id[i] for i in saved["train"]], [by_id[i] for i in saved["val"]]
+    train, val = split_examples(examples, config.limit, config.val_limit, config.seed)
+    path.write_text(json.dumps({"seed": config.seed, "train": [e.id for e in train], "val": [e.id for e in val]}))
+    return train, val
+
+
+def resolve_roles(config: OptimizeConfig, seed_set: PromptSet) -> list[str]:
+    agent_roles = ASK_ROLES if config.agent == "ask" else RESEARCH_ROLES
+    roles = config.roles or list(agent_roles)
+    unknown = [r for r in roles if r not in agent_roles]
+    if unknown:
+        raise JobError(f"the {config.agent} agent has no role {', '.join(unknown)}; "
+                       f"choose from {', '.join(agent_roles)}")
+    missing = [r for r in roles if not seed_set.get(r).strip()]
+    if missing:
+        raise JobError(f"the seed prompt set {seed_set.name!r} has no prompt for {', '.join(missing)}")
+    return roles
+
+
+def _settings_salt(settings: Settings) -> str:
+    """The settings that change an agent run's score, for the evaluation cache key."""
+    keys = ("llm_base_url", "llm_model", "llm_temperature", "llm_max_tokens", "local_model", "search_k",
+            "ask_max_turns", "max_rounds", "max_tasks_per_round", "reader_batch_size")
+    return json.dumps({k: getattr(settings, k) for k in keys}, sort_keys=True, default=str)
+
+
+def preflight(config: OptimizeConfig) -> tuple[Dataset, PromptSet, list[str]]:
+    """Check the options and read the dataset and seed set before any model is started.
+
+    Raises:
+        JobError, DatasetError: with a message naming the bad option or file.
+    """
+    try:
+        seed_set = load_prompt_set(config.seed_prompts)
+    except (FileNotFoundError, ValueError) as exc:
+        raise JobError(f"--seed-prompts: {exc}") from None
+    roles = resolve_roles(config, seed_set)
+    if config.metric not in METRICS:
+        raise JobError(f"unknown metric {config.metric!r}; choose one of {', '.join(METRICS)}")
+    return load_dataset(config.dataset), seed_set, roles
+
+
+async def run_job(
+    config: OptimizeConfig,
+    settings: Settings,
+    llm: ChatModel,
+    *,
+    reflection_llm: ChatModel | None = None,
+    retriever: Retriever | None = None,
+    patch_store: Any = None,
+    on_event: EventSink | None = None,
+) -> JobResult:
+    """Run (or resume) the job described by `config` and write `best/` and the report into `config.out`.
+
+    Args:
+        llm: the task model the agent runs on (also the judge).
+        reflection_llm: the model that rewrites prompts (default: `llm`).
+        retriever: what the agent searches (default: BM25 over the dataset's corpus).
+        patch_store: a `PatchStore`; its patches are shown to the agent, and with `config.corrections`
+            its active corrections become extra validation questions.
+        on_event: progress events (also appended to `history.jsonl`).
+
+    Raises:
+        JobError, DatasetError, ValueError: bad options or data (nothing is written but `job.json`).
+    """
+    from sleuth.optimizers.report import write_report
+
+    dataset, seed_set, roles = preflight(config)
+    metric = build_metric(config.metric, judge_llm=llm, judge_prompt=seed_set.get("judge") or None)
+    if retriever is None:
+        if dataset.corpus_path is None:
+            raise JobError(f"{config.dataset} has no corpus.jsonl: pass --collection to search an index")
+        retriever = await asyncio.to_thread(lambda: CorpusRetriever(list(dataset.passages())))
+    _check_out_dir(config)
+    train, val = _load_split(config, dataset.examples)
+    corrections = []
+    if config.corrections:
+        if patch_store is None:
+            raise JobError("--corrections needs the feedback store (no patches.sqlite under SLEUTH_HOME)")
+        corrections = correction_examples(patch_store, config.collection)
+    patches: PatchSource = patch_store if patch_store is not None else NoPatches()
+    collection = config.collection or dataset.name
+    task: Task = (AskTask if config.agent == "ask" else ResearchTask)(llm, retriever, settings, patches, collection)
+    loop = asyncio.get_running_loop()
+    adapter = SleuthAdapter(task, metric, seed_set, loop, concurrency=settings.optimize_concurrency,
+                            max_prompt_chars=config.max_prompt_chars,
+                            cache=EvalCache(config.out / "eval_cache.jsonl", salt=_settings_salt(settings)))
+    reflection = ReflectionModel(reflection_llm or llm, loop, GenParams(
+        temperature=settings.reflection_temperature, max_tokens=settings.reflection_max_tokens))
+    history = config.out / "history.jsonl"
+
+    def record(event: dict[str, Any]) -> None:
+        with history.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"method": config.method, **event}) + "\n")
+        if on_event is not None:
+            on_event(event)
+
+    seed = {role: seed_set[role] for role in roles}
+    runner: Callable[..., Outcome] = run_gepa if config.method == "gepa" else run_textgrad
+    run_dir = config.out / config.method
+    # A stop file ended the last run; running the job again means "go on".
+    (run_dir / f"{config.method}.stop").unlink(missing_ok=True)
+    outcome = await asyncio.to_thread(
+        runner, adapter, seed, train, val + corrections, reflection_lm=reflection, budget=config.budget,
+        run_dir=run_dir, minibatch_size=config.minibatch_size, seed_value=config.seed, on_event=record)
+    best = outcome.candidates[outcome.best_idx]
+    # Saved over the defaults, as `load_prompt_set(out/best)` will read it, so the hash runs record matches.
+    best_set = load_prompt_set("defaults").with_prompts(seed_set.prompts).with_prompts(
+        best, name=f"{config.out.name}-best")
+    best_set.meta.update({"method": config.method, "seed_set": seed_set.name, "seed_hash": seed_set.hash,
+                          "val_score": f"{outcome.val_scores[outcome.best_idx]:.4f}"})
+    best_set.save(config.out / "best")
+    report = write_report(config, outcome, seed_set, best_set, train=train, val=val, corrections=corrections,
+                          rollouts_run=adapter.rollouts_run, reflection_calls=reflection.calls)
+    return JobResult(config, outcome, seed_set, best_set, len(val), len(corrections), report)

@@ -1,0 +1,184 @@
+"""Metrics the optimizers maximise, each with textual feedback: EM/F1/cover for `ask`, citations and a
+rubric judge for `research`.
+
+The numbers come from `sleuth.evals` (the same definitions the evals report); the feedback is written for
+the reflection model: what was wrong, what the gold answer was, what the searches found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from sleuth.evals.citations import OverlapSupport, score_citations
+from sleuth.evals.metrics import cover_match, exact_match, f1_score, normalize_answer
+from sleuth.llm.base import ChatModel, GenParams, Message
+from sleuth.optimizers.base import Rollout, Score
+
+ANSWER_METRICS: dict[str, Callable[[str, list[str]], float]] = {
+    "em": exact_match, "f1": f1_score, "cover": cover_match,
+}
+METRICS = (*ANSWER_METRICS, "citations", "judge")
+
+
+def gold_in(text: str, golds: list[str]) -> bool:
+    """Whether some gold answer occurs (normalised, whole words) in `text`."""
+    return bool(golds) and cover_match(text, golds) == 1.0
+
+
+def _searches_line(rollout: Rollout) -> str:
+    if not rollout.searches:
+        return "The agent made no search at all (it must always search before answering)."
+    queries = "; ".join(f"'{s.query}'" for s in rollout.searches)
+    return f"The agent made {len(rollout.searches)} search(es): {queries}."
+
+
+def _citations_line(rollout: Rollout) -> tuple[str, float]:
+    """Feedback on the answer's citations and the share whose quote really occurs in the cited passage."""
+    if not rollout.citations:
+        return "The answer cites no passage.", 0.0
+    passages = rollout.passages
+    valid = sum(
+        str(c.get("quote", "")).strip().lower() in passages.get(str(c.get("passage_id")), "").lower()
+        for c in rollout.citations
+    )
+    share = valid / len(rollout.citations)
+    return f"{valid} of {len(rollout.citations)} citation(s) quote their passage correctly.", share
+
+
+@dataclass
+class AnswerMetric:
+    """Short-answer metric (`em`, `f1` or `cover`) against the example's gold answers."""
+
+    name: str = "em"
+
+    async def score(self, rollout: Rollout) -> Score:
+        golds = rollout.example.answers
+        if rollout.error:
+            return Score(0.0, f"The run failed: {rollout.error}. {_searches_line(rollout)}", {"error": 1.0})
+        value = ANSWER_METRICS[self.name](rollout.answer, golds)
+        parts = {"em": exact_match(rollout.answer, golds), "f1": f1_score(rollout.answer, golds)}
+        gold_text = " | ".join(golds) or "(none given)"
+        lines = []
+        if parts["em"] == 1.0:
+            lines.append(f"Correct: the answer '{rollout.answer}' matches the gold answer '{gold_text}'.")
+        else:
+            lines.append(f"Wrong: the answer was '{rollout.answer}' but the gold answer is '{gold_text}'.")
+            if gold_in(rollout.answer, golds):
+                lines.append("The answer contains the gold answer but adds other words: give only the few "
+                             "words asked for.")
+            elif gold_in(" ".join(rollout.passages.values()), golds):
+                lines.append("The gold answer was in the retrieved passages, so the search found it but the "
+                             "final answer did not use it.")
+            elif rollout.searches:
+                lines.append("The gold answer never appeared in any retrieved passage: the searches missed the "
+                             "needed fact (multi-hop questions need one search per hop, each a full question).")
+        lines.append(_searches_line(rollout))
+        citation_text, valid = _citations_line(rollout)
+        lines.append(citation_text)
+        parts["citations_valid"] = valid
+        return Score(value, " ".join(lines), parts)
+
+
+@dataclass
+class CitationMetric:
+    """Research metric: citation precision/recall/excerpt validity (ALCE-style, offline overlap support),
+    averaged with gold-answer coverage when the example has gold answers."""
+
+    name: str = "citations"
+
+    async def score(self, rollout: Rollout) -> Score:
+        if rollout.error:
+            return Score(0.0, f"The run failed: {rollout.error}.", {"error": 1.0})
+        if not rollout.answer.strip():
+            return Score(0.0, "The report is empty. " + _searches_line(rollout))
+        scores = await score_citations(rollout.answer, rollout.citations, rollout.passages, OverlapSupport())
+        parts = {k: v for k, v in (("citation_precision", scores.precision), ("citation_recall", scores.recall),
+                                   ("citation_excerpts", scores.excerpts)) if v is not None}
+        lines = [f"{scores.factual_sentences} factual sentence(s), {scores.citations} citation(s)."]
+        if scores.recall is not None and scores.recall < 1:
+            lines.append(f"Only {scores.recall:.0%} of factual sentences cite a passage that supports them.")
+        if scores.precision is not None and scores.precision < 1:
+            lines.append(f"{1 - scores.precision:.0%} of citations point to a passage that does not support "
+                         "their sentence.")
+        if scores.excerpts is not None and scores.excerpts < 1:
+            lines.append("Some quotes do not occur in the cited passage (invalid citations).")
+        if not rollout.citations:
+            lines.append("The report cites nothing: every factual sentence needs a [n] citation.")
+        quality = sum(parts.values()) / len(parts) if parts else 0.0
+        golds = rollout.example.answers
+        if golds:
+            covered = float(gold_in(rollout.answer, golds))
+            parts["answer_cover"] = covered
+            lines.append("The report states the gold answer." if covered else
+                         f"The report does not state the gold answer '{' | '.join(golds)}'.")
+            quality = (quality + covered) / 2
+        lines.append(_searches_line(rollout))
+        return Score(quality, " ".join(lines), parts)
+
+
+class RubricVerdict(BaseModel):
+    """The judge's verdict on one answer against a rubric."""
+
+    met: list[bool] = Field(description="one entry per rubric item, in order: is it covered by the answer?")
+    comment: str = Field(description="one or two sentences: what the answer misses or gets wrong")
+
+
+DEFAULT_JUDGE_PROMPT = (
+    "You grade a research answer against a rubric. For each rubric item say whether the answer covers it, "
+    "then say briefly what is missing or wrong. Be strict: an item is met only if the answer states it."
+)
+
+
+@dataclass
+class RubricJudgeMetric:
+    """Research metric: an LLM judge checks the rubric items (or the reference answer) one by one;
+    important items weigh twice. The judge's prompt is the prompt set's `judge` role when given."""
+
+    llm: ChatModel
+    judge_prompt: str = DEFAULT_JUDGE_PROMPT
+    name: str = "judge"
+
+    async def score(self, rollout: Rollout) -> Score:
+        from sleuth.llm.structured import generate
+
+        if rollout.error:
+            return Score(0.0, f"The run failed: {rollout.error}.", {"error": 1.0})
+        example = rollout.example
+        items = [(r.criterion, 2.0 if r.important else 1.0) for r in example.rubric]
+        if not items:
+            reference = example.reference_answer or " | ".join(example.answers)
+            items = [(f"States what the reference answer states: {reference}", 1.0)]
+        rubric = "\n".join(f"{i + 1}. {text}" for i, (text, _) in enumerate(items))
+        messages: list[Message] = [{"role": "system", "content": self.judge_prompt},
+                    {"role": "user", "content": f"Question: {example.question}\n\nRubric:\n{rubric}\n\n"
+                                                f"Answer:\n{rollout.answer[:4000]}"}]
+        verdict = await generate(self.llm, messages, RubricVerdict, agent="judge",
+                                 params=GenParams(temperature=0.0, max_tokens=300))
+        met = (verdict.met + [False] * len(items))[: len(items)]
+        total = sum(w for _, w in items)
+        value = sum(w for (_, w), ok in zip(items, met, strict=True) if ok) / total
+        missing = [text for (text, _), ok in zip(items, met, strict=True) if not ok]
+        feedback = f"Judge: {verdict.comment}"
+        if missing:
+            feedback += " Missing rubric items: " + "; ".join(missing[:5]) + "."
+        return Score(value, feedback, {"rubric": value})
+
+
+def build_metric(name: str, *, judge_llm: ChatModel | None = None, judge_prompt: str | None = None):
+    """The metric called `name` (`em`, `f1`, `cover`, `citations`, `judge`)."""
+    if name in ANSWER_METRICS:
+        return AnswerMetric(name)
+    if name == "citations":
+        return CitationMetric()
+    if name == "judge":
+        if judge_llm is None:
+            raise ValueError("the judge metric needs a model")
+        return RubricJudgeMetric(judge_llm, judge_prompt or DEFAULT_JUDGE_PROMPT)
+    raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
+
+
+__all__ = ["METRICS", "AnswerMetric", "CitationMetric", "RubricJudgeMetric", "build_metric", "gold_in",
+           "normalize_answer"]

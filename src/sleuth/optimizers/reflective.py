@@ -1,0 +1,120 @@
+"""Per-role reflective records: what each role was given, what it wrote, and feedback aimed at that role.
+
+GEPA's reflection model sees these records for the one role it is rewriting (and so does the
+TextGrad-style critic). Texts are clipped so a prompt built from a minibatch fits a small local model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sleuth.optimizers.base import RoleCall, Rollout, Score
+from sleuth.optimizers.metrics import gold_in
+
+REWRITE_RULES = """Rules for the new instructions:
+- Keep every tag and output format the current instructions define (such as <search>, <answer>, or the exact
+  sentence "No helpful information found."), spelled exactly the same.
+- Add the general strategy the feedback points to (for example: one search per hop, each a full question;
+  answer in a few words taken from the information).
+- Do not include facts about these particular questions: the instructions must work for new questions.
+- Plain instructions, under 150 words, no JSON."""
+"""Shared by GEPA's reflection template and the TextGrad-style rewrite, so both methods get the same guidance."""
+
+REFLECTION_TEMPLATE = f"""I gave an assistant these instructions:
+```
+<curr_param>
+```
+
+Here is how it did on some inputs, with feedback on each:
+```
+<side_info>
+```
+
+Write better instructions for the assistant.
+{REWRITE_RULES}
+
+Write only the new instructions, inside ``` blocks."""
+"""gepa's `reflection_prompt_template`: a task-specific reflection prompt (the GEPA paper's strongest setting)
+that keeps a small model from dropping the agent's tag protocol or copying answers into the prompt."""
+
+MAX_INPUT_CHARS = 1200
+MAX_OUTPUT_CHARS = 600
+MAX_CALLS_PER_EXAMPLE = 2
+
+
+@dataclass
+class Trace:
+    """One example's rollout with its score: GEPA's trajectory type."""
+
+    rollout: Rollout
+    score: Score
+
+
+def clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 15].rstrip() + " …[clipped]"
+
+
+def _verdict(trace: Trace) -> str:
+    golds = " | ".join(trace.rollout.example.answers) or "(none)"
+    return f"Final answer of the agent: '{clip(trace.rollout.answer, 200)}' (gold: '{golds}', score {trace.score.value:.2f})."
+
+
+def _conversation(rollout: Rollout, role: str) -> str:
+    """The role's last conversation without its system prompt (the prompt being rewritten)."""
+    calls = rollout.calls_by(role)
+    if not calls:
+        return ""
+    last = calls[-1]
+    turns = [f"[{m['role']}] {m['content']}" for m in last.messages if m["role"] != "system"]
+    turns.append(f"[assistant] {last.output}")
+    return "\n".join(turns)
+
+
+def _summarizer_feedback(call: RoleCall, trace: Trace) -> str:
+    golds = trace.rollout.example.answers
+    in_passages, in_summary = gold_in(call.user_input, golds), gold_in(call.output, golds)
+    if in_passages and in_summary:
+        note = "Good: the summary kept the fact that answers the question."
+    elif in_passages:
+        note = ("The passages contain the gold answer but the summary dropped it: keep the exact names, dates "
+                "and numbers that answer the question.")
+    elif in_summary:
+        note = "The summary states the gold answer although the passages shown do not: do not add outside facts."
+    else:
+        note = ("These passages do not contain the final answer; a useful summary states the intermediate fact "
+                "the search query asked for, or 'No helpful information found.'.")
+    return f"{note} {_verdict(trace)}"
+
+
+def role_records(role: str, traces: list[Trace]) -> list[dict[str, Any]]:
+    """The reflective records of one role over a minibatch (GEPA's Inputs / Generated Outputs / Feedback)."""
+    records: list[dict[str, Any]] = []
+    for trace in traces:
+        rollout = trace.rollout
+        calls = rollout.calls_by(role)
+        question = rollout.example.question
+        if rollout.error and not calls:
+            records.append({"Inputs": {"question": question}, "Generated Outputs": "(the run failed)",
+                            "Feedback": trace.score.feedback})
+        elif not calls:
+            records.append({"Inputs": {"question": question}, "Generated Outputs": "(this role was not called)",
+                            "Feedback": f"This role was not used on this question. {trace.score.feedback}"})
+        elif role == "ask":
+            records.append({"Inputs": {"question": question},
+                            "Generated Outputs": clip(_conversation(rollout, role), MAX_INPUT_CHARS + MAX_OUTPUT_CHARS),
+                            "Feedback": trace.score.feedback})
+        else:
+            for call in calls[:MAX_CALLS_PER_EXAMPLE]:
+                feedback = (_summarizer_feedback(call, trace) if role == "summarizer"
+                            else f"{trace.score.feedback} {_verdict(trace)}")
+                records.append({"Inputs": {"question": question, "input": clip(call.user_input, MAX_INPUT_CHARS)},
+                                "Generated Outputs": clip(call.output, MAX_OUTPUT_CHARS),
+                                "Feedback": feedback})
+    return records
+
+
+def reflective_dataset(traces: list[Trace], roles: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """role -> records, for each role asked for."""
+    return {role: role_records(role, traces) for role in roles}

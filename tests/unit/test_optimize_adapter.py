@@ -1,0 +1,249 @@
+"""The GEPA adapter and the TextGrad-style baseline, driven by the scripted LLM and real `run_ask`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sleuth.config import Settings
+from sleuth.evals.datasets import QAExample
+from sleuth.llm.base import GenParams
+from sleuth.optimizers.base import Rollout, Score
+from sleuth.optimizers.gepa_adapter import ReflectionModel, SleuthAdapter
+from sleuth.optimizers.metrics import AnswerMetric
+from sleuth.optimizers.tasks import AskTask
+from sleuth.optimizers.textgrad import run_textgrad
+from sleuth.prompts.sets import load_builtin
+from sleuth.retrieval.base import Passage
+from sleuth.testing import Call, ScriptedLLM, StaticRetriever
+
+PASSAGES = [Passage("p-paris", "Paris is the capital of France.", "Paris"),
+            Passage("p-rome", "Rome is the capital of Italy.", "Rome")]
+
+
+def scripted(rewrite: str = "MAGIC: answer with the city.", summary: str = "Paris is the capital of France."
+             ) -> ScriptedLLM:
+    """Answers right only when the ask prompt says MAGIC; the reflection model proposes `rewrite`."""
+
+    def reply(call: Call) -> str:
+        if call.agent == "reflection":
+            if "Write a short critique" in call.prompt:  # the TextGrad-style critic
+                return "The prompt never names the task."
+            return f"```\n{rewrite}\n```"
+        if call.agent == "summarizer":
+            return summary
+        if not any("<information>" in m["content"] for m in call.messages):
+            return "<search>What is the capital of France?</search>"
+        return "<answer>Paris</answer>" if "MAGIC" in call.messages[0]["content"] else "<answer>London</answer>"
+
+    return ScriptedLLM(fn=reply)
+
+
+def examples(n: int) -> list[QAExample]:
+    return [QAExample(f"q{i}", f"What is the capital of France? (variant {i})", ["Paris"]) for i in range(n)]
+
+
+def make_adapter(llm: ScriptedLLM, loop: asyncio.AbstractEventLoop, **kwargs: object) -> SleuthAdapter:
+    task = AskTask(llm, StaticRetriever(PASSAGES), Settings())
+    return SleuthAdapter(task, AnswerMetric("em"), load_builtin("minimal"), loop, **kwargs)  # type: ignore[arg-type]
+
+
+def seed() -> dict[str, str]:
+    minimal = load_builtin("minimal")
+    return {"ask": minimal["ask"], "summarizer": minimal["summarizer"]}
+
+
+async def test_evaluate_scores_candidates_and_records_each_role() -> None:
+    llm = scripted()
+    adapter = make_adapter(llm, asyncio.get_running_loop())
+    batch = examples(2)
+    plain = await asyncio.to_thread(adapter.evaluate, batch, seed(), True)
+    magic = await asyncio.to_thread(adapter.evaluate, batch, {**seed(), "ask": "MAGIC prompt"}, True)
+    assert plain.scores == [0.0, 0.0]
+    assert magic.scores == [1.0, 1.0]
+    trace = magic.trajectories[0]
+    assert [c.role for c in trace.rollout.calls] == ["ask", "summarizer", "ask"]
+    assert trace.rollout.searches[0].query == "What is the capital of France?"
+    # The candidate's text is what the agent was given as its system prompt.
+    assert trace.rollout.calls_by("ask")[0].messages[0]["content"] == "MAGIC prompt"
+
+
+async def test_evaluate_never_raises_a_failed_example_scores_zero_with_its_error() -> None:
+    def reply(call: Call) -> str:
+        if "variant 1" in call.prompt:
+            raise RuntimeError("server exploded")
+        return scripted()._fn(call)  # type: ignore[misc]
+
+    adapter = make_adapter(ScriptedLLM(fn=reply), asyncio.get_running_loop())
+    result = await asyncio.to_thread(adapter.evaluate, examples(3), {**seed(), "ask": "MAGIC"}, True)
+    assert result.scores == [1.0, 0.0, 1.0]
+    failed = result.trajectories[1]
+    assert "server exploded" in failed.rollout.error
+    assert "server exploded" in failed.score.feedback
+    records = adapter.make_reflective_dataset(seed(), result, ["ask"])["ask"]
+    assert any("server exploded" in r["Feedback"] for r in records)
+
+
+async def test_metric_failure_is_a_zero_score_not_an_exception() -> None:
+    class Broken:
+        name = "broken"
+
+        async def score(self, rollout: Rollout) -> Score:
+            raise KeyError("no gold")
+
+    adapter = make_adapter(scripted(), asyncio.get_running_loop())
+    adapter.metric = Broken()
+    result = await asyncio.to_thread(adapter.evaluate, examples(1), seed(), False)
+    assert result.scores == [0.0]
+    assert "metric failed" in result.outputs[0]["feedback"]
+
+
+async def test_rollouts_of_a_batch_run_concurrently_under_the_limit() -> None:
+    in_flight = peak = 0
+
+    class SlowTask:
+        roles = ("ask",)
+
+        async def run(self, example: QAExample, prompts: object) -> Rollout:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+            return Rollout(example, answer="Paris")
+
+    adapter = SleuthAdapter(SlowTask(), AnswerMetric("em"), load_builtin("minimal"), asyncio.get_running_loop(),
+                            concurrency=3)
+    result = await asyncio.to_thread(adapter.evaluate, examples(7), seed(), False)
+    assert result.scores == [1.0] * 7
+    assert peak == 3
+
+
+async def test_reflective_dataset_gives_each_role_its_own_inputs_outputs_and_feedback() -> None:
+    # The summary drops the answer that the passages hold: the summarizer's feedback must say so.
+    llm = scripted(summary="The passages talk about European cities.")
+    adapter = make_adapter(llm, asyncio.get_running_loop())
+    result = await asyncio.to_thread(adapter.evaluate, examples(2), seed(), True)
+    data = adapter.make_reflective_dataset(seed(), result, ["ask", "summarizer"])
+    assert set(data) == {"ask", "summarizer"}
+    ask, summ = data["ask"][0], data["summarizer"][0]
+    assert "<search>" in ask["Generated Outputs"]
+    assert "Wrong: the answer was 'London' but the gold answer is 'Paris'" in ask["Feedback"]
+    assert "search(es)" in ask["Feedback"]
+    assert "Paris is the capital of France." in summ["Inputs"]["input"]  # the passages it was shown
+    assert summ["Generated Outputs"] == "The passages talk about European cities."
+    assert "dropped it" in summ["Feedback"]
+    # Only the roles asked for, and no system prompt (the text being rewritten) in the ask transcript.
+    assert list(adapter.make_reflective_dataset(seed(), result, ["summarizer"])) == ["summarizer"]
+    assert "Answer the question. To search" not in ask["Generated Outputs"]
+
+
+async def test_candidate_over_the_length_cap_is_scored_zero_without_running() -> None:
+    llm = scripted()
+    adapter = make_adapter(llm, asyncio.get_running_loop(), max_prompt_chars=400)
+    result = await asyncio.to_thread(adapter.evaluate, examples(2), {**seed(), "ask": "MAGIC " * 100}, False)
+    assert result.scores == [0.0, 0.0]
+    assert "over the cap of 400" in result.outputs[0]["feedback"]
+    assert llm.calls == []
+
+
+async def test_reflection_model_is_a_blocking_callable_on_the_job_loop() -> None:
+    llm = scripted()
+    reflection = ReflectionModel(llm, asyncio.get_running_loop(), GenParams(max_tokens=50))
+    text = await asyncio.to_thread(reflection, "rewrite this")
+    assert "MAGIC" in text
+    assert llm.calls[-1].agent == "reflection"
+    with pytest.raises(RuntimeError, match="worker thread"):
+        reflection("called on the loop itself would deadlock")
+
+
+async def _textgrad(llm: ScriptedLLM, run_dir: Path, seed_prompts: dict[str, str], budget: int):
+    adapter = make_adapter(llm, asyncio.get_running_loop())
+    reflection = ReflectionModel(llm, asyncio.get_running_loop(), GenParams())
+    outcome = await asyncio.to_thread(
+        run_textgrad, adapter, seed_prompts, examples(6)[:4], examples(6)[4:], reflection_lm=reflection,
+        budget=budget, run_dir=run_dir)
+    return outcome, reflection
+
+
+async def test_textgrad_accepts_a_rewrite_that_improves(tmp_path: Path) -> None:
+    outcome, reflection = await _textgrad(scripted(rewrite="MAGIC: answer with the city."), tmp_path, seed(), 12)
+    assert outcome.val_scores[0] == 0.0
+    assert outcome.val_scores[outcome.best_idx] == 1.0
+    assert "MAGIC" in outcome.candidates[outcome.best_idx]["ask"]
+    assert reflection.calls >= 2  # a critique, then a rewrite
+    assert outcome.total_metric_calls >= 12
+
+
+async def test_textgrad_keeps_the_current_prompt_when_the_rewrite_is_worse(tmp_path: Path) -> None:
+    good = {**seed(), "ask": "MAGIC seed prompt"}
+    outcome, _ = await _textgrad(scripted(rewrite="Answer however you like."), tmp_path, good, 14)
+    assert outcome.best_idx == 0
+    assert outcome.candidates == [good]  # rejected on the minibatch: never even validated
+    assert outcome.val_scores == [1.0]
+
+
+async def test_textgrad_resumes_from_its_state_file(tmp_path: Path) -> None:
+    first, _ = await _textgrad(scripted(), tmp_path, seed(), 8)
+    llm = scripted()
+    second, _ = await _textgrad(llm, tmp_path, seed(), 14)
+    assert second.total_metric_calls > first.total_metric_calls
+    assert second.val_scores[: len(first.val_scores)] == first.val_scores
+    # The seed's validation run was not redone.
+    assert len(second.val_scores) >= len(first.val_scores)
+
+
+async def test_research_rollouts_are_scored_on_citations_and_give_the_writer_its_own_records() -> None:
+    from sleuth.optimizers.metrics import CitationMetric
+    from sleuth.optimizers.tasks import ResearchTask
+
+    lilu = Passage("p-lilu", "Lilu is a masculine Semitic name for a spirit or demon.", "Lilu (mythology)")
+    replies = {
+        "orchestrator": {"tasks": [{"query": "What is Lilu?", "instructions": ""}]},
+        "reader": {"evidence": [{"passage": 1, "sentence": 1, "claim": "Lilu is a spirit"}]},
+        "aggregator": {"summary": "Lilu is a spirit.", "unknown": []},
+        "writer": {"sentences": [{"text": "Lilu is a Semitic name for a spirit or demon.", "evidence": [1]}]},
+    }
+    llm = ScriptedLLM(fn=lambda call: replies[call.agent])
+    task = ResearchTask(llm, StaticRetriever([lilu]), Settings(max_rounds=1))
+    adapter = SleuthAdapter(task, CitationMetric(), load_builtin("minimal"), asyncio.get_running_loop())
+    example = QAExample("h1", "If Gallu is a demon Lilu is what?", ["a spirit"])
+    result = await asyncio.to_thread(adapter.evaluate, [example], {"writer": "Write cited sentences."}, True)
+    trace = result.trajectories[0]
+    assert trace.rollout.error is None, trace.rollout.error
+    assert trace.rollout.citations and trace.rollout.citations[0]["passage_id"] == "p-lilu"
+    assert result.scores[0] > 0.5
+    writer = adapter.make_reflective_dataset({}, result, ["writer"])["writer"][0]
+    assert "Lilu is a Semitic name" in writer["Generated Outputs"]
+    assert trace.rollout.calls_by("writer")[0].messages[0]["content"] == "Write cited sentences."
+
+
+async def test_failed_runs_are_not_cached_for_a_resume(tmp_path: Path) -> None:
+    from sleuth.optimizers.gepa_adapter import EvalCache
+
+    down = ScriptedLLM(fn=lambda call: (_ for _ in ()).throw(TimeoutError("server busy")))
+    cache = EvalCache(tmp_path / "cache.jsonl")
+    adapter = make_adapter(down, asyncio.get_running_loop(), cache=cache)
+    candidate = {**seed(), "ask": "MAGIC"}
+    assert (await asyncio.to_thread(adapter.evaluate, examples(1), candidate)).scores == [0.0]
+    # A resumed job (new adapter, same cache file) runs the question again instead of reusing the failure.
+    again = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(tmp_path / "cache.jsonl"))
+    assert (await asyncio.to_thread(again.evaluate, examples(1), candidate)).scores == [1.0]
+    third = make_adapter(ScriptedLLM(), asyncio.get_running_loop(), cache=EvalCache(tmp_path / "cache.jsonl"))
+    assert (await asyncio.to_thread(third.evaluate, examples(1), candidate)).scores == [1.0]  # from the file
+    assert third.rollouts_run == 0
+
+
+async def test_cached_scores_are_not_reused_under_other_agent_settings(tmp_path: Path) -> None:
+    from sleuth.optimizers.gepa_adapter import EvalCache
+
+    candidate = {**seed(), "ask": "MAGIC"}
+    first = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(tmp_path / "c.jsonl", salt="k=8"))
+    await asyncio.to_thread(first.evaluate, examples(1), candidate)
+    same = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(tmp_path / "c.jsonl", salt="k=8"))
+    other = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(tmp_path / "c.jsonl", salt="k=3"))
+    await asyncio.to_thread(same.evaluate, examples(1), candidate)
+    await asyncio.to_thread(other.evaluate, examples(1), candidate)
+    assert (same.rollouts_run, other.rollouts_run) == (0, 1)
