@@ -1,0 +1,178 @@
+"""Text handling of the ask agent: parsing `<search>`/`<answer>` tags, summaries, passages and citations.
+
+Pure functions only (no LLM, no I/O), so the loop in `ask.py` stays readable and these are tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sleuth.retrieval.base import Hit, Passage
+
+NO_INFO = "No helpful information found."
+"""The summariser's exact reply when no passage helps (ASP paper)."""
+
+ANSWER_STOPS = ("</search>", "</answer>", "<information>")
+"""Stop sequences: the model must not go on to write the `<information>` block itself."""
+
+_OPEN_TAG = re.compile(r"<\s*(search|answer)\s*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"<\s*/?\s*(search|answer|information)\s*>", re.IGNORECASE)
+_LOOSE = re.compile(r"^\s*(search|answer)\s*[:,]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+"""A small model's tagless form ("Search: who was Lilu?"): taken as the action it names."""
+_NO_INFO = re.compile(r"no\s+helpful\s+information", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+MAX_PASSAGE_CHARS = 600
+"""Characters of each passage shown to the summariser: keeps a top-8 prompt small for a local model."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """What one model turn asked for: a search (query) or an answer, plus the thinking before the tag."""
+
+    kind: Literal["search", "answer"]
+    text: str
+    thought: str = ""
+
+    def as_message(self) -> str:
+        """The turn as it is kept in the conversation: thought, then the closed tag (stops cut the tag)."""
+        head = f"{self.thought}\n" if self.thought else ""
+        return f"{head}<{self.kind}>{self.text}</{self.kind}>"
+
+
+def parse_action(text: str) -> Action | None:
+    """The first `<search>` or `<answer>` in a model turn, or None when there is no usable tag.
+
+    A missing closing tag is accepted (stop sequences remove it); anything after another tag is cut,
+    so a model that goes on to invent `<information>` does not smuggle it into the query.
+    """
+    match = _OPEN_TAG.search(text)
+    if match is None:
+        loose = _LOOSE.search(_ANY_TAG.sub(" ", text))
+        if loose is None or not loose.group(2).strip():
+            return None
+        kind = loose.group(1).lower()
+        return Action("search" if kind == "search" else "answer", " ".join(loose.group(2).split()),
+                      text[: loose.start()].strip())
+    kind = match.group(1).lower()
+    rest = text[match.end():]
+    closing = _ANY_TAG.search(rest)
+    body = " ".join((rest[: closing.start()] if closing else rest).split()).strip()
+    if not body:
+        return None
+    thought = _ANY_TAG.sub("", text[: match.start()]).strip()
+    return Action("search" if kind == "search" else "answer", body, thought)
+
+
+def clean_summary(text: str, max_sentences: int = 3) -> str:
+    """The summariser's reply as 1-3 sentences, or exactly `NO_INFO` when it found nothing."""
+    text = _ANY_TAG.sub(" ", text)
+    text = " ".join(text.split())
+    if not text or _NO_INFO.search(text):
+        return NO_INFO
+    sentences = _SENTENCE_END.split(text)
+    return " ".join(sentences[:max_sentences])
+
+
+def format_passages(hits: Sequence[Hit], max_chars: int = MAX_PASSAGE_CHARS) -> str:
+    """Numbered passages for the summariser's prompt, each cut to `max_chars`."""
+    lines = []
+    for number, hit in enumerate(hits, start=1):
+        text = " ".join(hit.passage.text.split())
+        if len(text) > max_chars:
+            text = text[: max_chars - 1] + "…"
+        title = f"{hit.passage.title}: " if hit.passage.title else ""
+        lines.append(f"[{number}] {title}{text}")
+    return "\n".join(lines)
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
+
+
+def sentences(text: str) -> list[str]:
+    """The passage's sentences, each an exact substring of it (so a quote is always literal)."""
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def best_sentence(text: str, target: str) -> str:
+    """The sentence of `text` sharing the most words with `target` (the first one on a tie)."""
+    words = _content_words(target)
+    candidates = sentences(text) or [text]
+    return max(candidates, key=lambda s: len(words & _content_words(s)))
+
+
+def supports(passage: Passage, answer: str) -> str | None:
+    """The sentence of the passage that contains the answer (whole words, normalised), or None."""
+    wanted = _norm(answer)
+    if not wanted or wanted in {"yes", "no"}:
+        return None
+    for sentence in sentences(passage.text) or [passage.text]:
+        if f" {wanted} " in f" {_norm(sentence)} ":
+            return sentence
+    return None
+
+
+@dataclass(frozen=True)
+class UsedSearch:
+    """A search whose summary went back to the model: its hits and the summary it produced."""
+
+    hits: tuple[Hit, ...]
+    summary: str
+
+
+def choose_citations(answer: str, searches: Sequence[UsedSearch], limit: int = 5) -> list[tuple[Passage, str]]:
+    """The passages that back the answer, each with an exact quote from it.
+
+    Passages of useful searches (summary not `NO_INFO`) whose text contains the answer come first.
+    When none does (a paraphrased answer, yes/no), the hit of each useful search that shares the most
+    words with its summary stands in: the passage the summariser most likely drew on.
+    """
+    useful = [s for s in searches if s.summary != NO_INFO and s.hits]
+    chosen: list[tuple[Passage, str]] = []
+    seen: set[str] = set()
+    for search in useful:
+        for hit in search.hits:
+            quote = supports(hit.passage, answer)
+            if quote and hit.passage.id not in seen:
+                seen.add(hit.passage.id)
+                chosen.append((hit.passage, quote))
+    if not chosen:
+        for search in useful:
+            words = _content_words(search.summary)
+            hit = max(search.hits, key=lambda h: len(words & _content_words(h.passage.text)))
+            if hit.passage.id not in seen:
+                seen.add(hit.passage.id)
+                chosen.append((hit.passage, best_sentence(hit.passage.text, search.summary)))
+    return chosen[:limit]
+
+
+def short_answer(text: str, max_chars: int = 200) -> str:
+    """An answer as one short line (a small model sometimes keeps talking inside the tag)."""
+    line = " ".join(text.split())
+    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
+
+
+_NOT_AN_ANSWER = re.compile(r"\b(search|searched|information|tag)\b", re.IGNORECASE)
+
+
+def untagged_answer(reply: str, max_words: int = 20) -> str:
+    """The first sentence of a reply without tags when it can be an answer, else "".
+
+    Questions and talk about searching or tags are not answers (a small model echoes the reminders).
+    """
+    text = " ".join(_ANY_TAG.sub(" ", reply).split())
+    first = sentences(text)[0] if text else ""
+    if not first or first.endswith("?") or _NOT_AN_ANSWER.search(first) or len(first.split()) > max_words:
+        return ""
+    return first

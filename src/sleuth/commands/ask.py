@@ -1,0 +1,133 @@
+"""`sleuth ask`: a short answer from the always-search loop, with its searches live and its sources."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import typer
+
+from sleuth.commands.common import console, err_console, fail, run_async, settings
+
+if TYPE_CHECKING:
+    from sleuth.agents.ask import AskResult
+    from sleuth.agents.events import Event
+    from sleuth.config import Settings
+
+VARIANTS = ("always", "free", "closed")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
+
+
+def ask(
+    question: str = typer.Argument(..., help="The question; the answer is a few words."),
+    collection: str = typer.Option(None, "--collection", "-c", help="Collection to search (default: demo)."),
+    variant: str = typer.Option("always", "--variant",
+                                help="always (search before answering), free (search when needed), closed (no search)."),
+    prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Search the collection in a few turns and answer in a few words, citing the passages used."""
+    if not question.strip():
+        fail("the question is empty")
+    if variant not in VARIANTS:
+        fail(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
+    result = run_async(_ask(question, collection, variant, prompts, live=not as_json))
+    if as_json:
+        print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+
+
+async def _ask(question: str, collection: str | None, variant: str, prompts: str | None, *, live: bool
+               ) -> AskResult:
+    from sleuth.agents.events import EventLog
+    from sleuth.api import Sleuth
+    from sleuth.prompts.sets import load_prompt_set
+    from sleuth.retrieval.index import CollectionError
+
+    current = settings()
+    try:
+        prompt_set = load_prompt_set(prompts)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    if current.llm_base_url:
+        # Fail in a second on a dead URL, before indexing or opening the collection.
+        await _check_reachable(current)
+    name = collection or current.collection
+    if name == "demo" and not (current.indexes_dir / "demo").is_dir():
+        _index_demo(current)
+    events = EventLog(_live_printer() if live else None)
+    try:
+        async with Sleuth.open(current, collection=name, prompts=prompt_set) as sleuth:
+            with err_console.status("asking…"):
+                return await sleuth.ask(question, collection=name, variant=variant,  # type: ignore[arg-type]
+                                        events=events)
+    except (CollectionError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+async def _check_reachable(current: Settings) -> None:
+    import httpx
+
+    url = (current.llm_base_url or "").rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(current.llm_connect_timeout_s)) as client:
+            await client.get(f"{url}/models", headers={"Authorization": f"Bearer {current.llm_api_key}"})
+    except httpx.TransportError as exc:
+        fail(f"cannot reach the LLM at {url} ({type(exc).__name__}: {exc}); start it or fix SLEUTH_LLM_BASE_URL")
+
+
+def _index_demo(current: Settings) -> None:
+    """Build the bundled demo collection once, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from sleuth.retrieval.index import ensure_demo_collection
+
+    with Progress(TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(),
+                  console=err_console) as bar:
+        task = bar.add_task("demo", total=None)
+        ensure_demo_collection(current, lambda done, total: bar.update(task, completed=done, total=total)).close()
+
+
+def _live_printer():  # type: ignore[no-untyped-def]
+    def show(event: Event) -> None:
+        line = describe(event)
+        if line:
+            err_console.print(line, highlight=False)
+
+    return show
+
+
+def describe(event: Event) -> str:
+    """One line of the live view for an ask event ("" for events not worth a line)."""
+    data = event.data
+    if event.type == "node_started" and event.node == "ask":
+        return f"[cyan]▶ ask[/] ({data.get('variant')})"
+    if event.type == "search":
+        return f"  [blue]search[/] “{data.get('query')}” → {len(data.get('hit_ids', []))} hits"
+    if event.type == "node_finished" and event.node == "summarizer":
+        return f"  [green]information[/] {data.get('summary')}"
+    if event.type == "patches":
+        return f"  [magenta]user corrections[/]: {', '.join(data.get('ids', []))}"
+    if event.type == "warning":
+        return f"  [yellow]warning[/] {data.get('message')}"
+    return ""
+
+
+def _print_result(result: AskResult) -> None:
+    from rich.rule import Rule
+
+    console.print(Rule("answer"))
+    console.print(f"[bold]{result.answer}[/]", highlight=False)
+    if result.citations:
+        console.print(Rule("sources"))
+        for n, c in enumerate(result.citations, start=1):
+            console.print(f"[bold]\\[{n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
+                          highlight=False)
+    total = result.usage.get("total")
+    tokens = total.prompt_tokens + total.completion_tokens if total else 0
+    console.print(f"[dim]{result.variant} · {len(result.search_calls)} search(es) · {result.turns} turn(s) · "
+                  f"{tokens} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]")

@@ -1,0 +1,85 @@
+"""`sleuth ask`: JSON output a script can rely on, clean errors, and a fast failure on a dead LLM URL."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import asynccontextmanager
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sleuth.api import Sleuth
+from sleuth.commands import ask as ask_cmd
+from sleuth.retrieval.base import Passage
+from sleuth.testing import ScriptedLLM, StaticRetriever
+
+runner = CliRunner()
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:  # keeps `ask` a sub-command, as in the real CLI
+        pass
+
+    ask_cmd.register(app)
+    return app
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+    llm = ScriptedLLM(by_agent={
+        "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
+        "summarizer": "Jaws was directed by Steven Spielberg.",
+    })
+
+    @asynccontextmanager
+    async def fake_connect(settings):
+        yield llm
+
+    passages = [Passage("p-jaws", "Jaws is a 1975 film directed by Steven Spielberg.", "Jaws")]
+    monkeypatch.setattr("sleuth.llm.connect", fake_connect)
+    monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever(passages), None))
+    return llm
+
+
+def test_json_output_has_answer_citations_and_searches(scripted: ScriptedLLM) -> None:
+    result = runner.invoke(make_app(), ["ask", "Who directed Jaws?", "--collection", "films", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answer"] == "Steven Spielberg"
+    assert data["citations"][0]["passage_id"] == "p-jaws"
+    assert "Steven Spielberg" in data["citations"][0]["quote"]
+    assert data["search_calls"][0]["query"] == "Who directed the film Jaws?"
+
+
+def test_closed_variant_from_the_command_line(scripted: ScriptedLLM) -> None:
+    scripted._by_agent["ask"].clear()
+    scripted._by_agent["ask"].append("<answer>Spielberg</answer>")
+    result = runner.invoke(make_app(), ["ask", "Who directed Jaws?", "-c", "films", "--variant", "closed", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["search_calls"] == [] and data["variant"] == "closed"
+
+
+def test_bad_variant_and_empty_question_fail_cleanly() -> None:
+    bad = runner.invoke(make_app(), ["ask", "q?", "--variant", "sometimes"])
+    assert bad.exit_code != 0 and "unknown variant" in bad.output
+    empty = runner.invoke(make_app(), ["ask", "  "])
+    assert empty.exit_code != 0 and "empty" in empty.output
+
+
+@pytest.mark.allow_llm
+def test_unreachable_llm_fails_fast_naming_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLEUTH_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("SLEUTH_LLM_MAX_RETRIES", "0")
+    started = time.perf_counter()
+    result = runner.invoke(make_app(), ["ask", "Who directed Jaws?", "--json"])
+    assert result.exit_code != 0
+    assert "http://127.0.0.1:9/v1" in result.output
+    assert "Traceback" not in result.output
+    assert result.stdout.strip() == ""  # --json promises JSON or nothing on stdout
+    assert time.perf_counter() - started < 10

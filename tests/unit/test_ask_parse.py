@@ -1,0 +1,68 @@
+"""Tag parsing, summary cleaning and citation choice of the ask agent (pure functions)."""
+
+from __future__ import annotations
+
+from sleuth.agents.ask_parse import (
+    NO_INFO,
+    UsedSearch,
+    choose_citations,
+    clean_summary,
+    parse_action,
+    untagged_answer,
+)
+from sleuth.retrieval.base import Hit, Passage
+
+
+def test_parse_search_without_closing_tag_keeps_thought() -> None:
+    action = parse_action("I need the director.\n<search>Who directed  Jaws?\n")
+    assert action is not None
+    assert (action.kind, action.text, action.thought) == ("search", "Who directed Jaws?", "I need the director.")
+
+
+def test_parse_cuts_an_invented_information_block() -> None:
+    action = parse_action("<search>Who directed Jaws?<information>Spielberg</information>")
+    assert action is not None and action.text == "Who directed Jaws?"
+
+
+def test_parse_takes_the_first_tag_and_rejects_empty_or_missing_tags() -> None:
+    action = parse_action("<ANSWER> Paris </ANSWER><search>x</search>")
+    assert action is not None and (action.kind, action.text) == ("answer", "Paris")
+    assert parse_action("The answer is Paris.") is None
+    assert parse_action("<search>  </search>") is None
+
+
+def test_parse_accepts_a_tagless_search_or_answer_line() -> None:
+    action = parse_action("I am not sure.\nSearch, who was the demon Lilu?")
+    assert action is not None and (action.kind, action.text) == ("search", "who was the demon Lilu?")
+    action = parse_action("Answer: a spirit")
+    assert action is not None and (action.kind, action.text) == ("answer", "a spirit")
+    assert parse_action("We should search more about it.") is None
+
+
+def test_clean_summary_no_info_and_sentence_limit() -> None:
+    assert clean_summary("  No helpful information   found ") == NO_INFO
+    assert clean_summary("") == NO_INFO
+    assert clean_summary("A is B. C is D. E is F. G is H.") == "A is B. C is D. E is F."
+
+
+def test_citations_prefer_passages_containing_the_answer_with_an_exact_quote() -> None:
+    first = Passage("a", "Jaws is a film. It was directed by Steven Spielberg in 1975.", "Jaws")
+    other = Passage("b", "Sharks live in the ocean.", "Shark")
+    cited = choose_citations("Steven Spielberg", [UsedSearch((Hit(other, 2.0), Hit(first, 1.0)), "Directed by him.")])
+    assert [(p.id, q) for p, q in cited] == [("a", "It was directed by Steven Spielberg in 1975.")]
+
+
+def test_citations_fall_back_to_the_hit_closest_to_a_used_summary_and_skip_no_info() -> None:
+    lake = Passage("l", "Lake Tahoe lies in California. It is deep.", "Lake Tahoe")
+    geneva = Passage("g", "Lake Geneva lies in Switzerland.", "Lake Geneva")
+    searches = [UsedSearch((Hit(lake, 1.0),), NO_INFO),
+                UsedSearch((Hit(lake, 1.0), Hit(geneva, 0.9)), "Lake Geneva is in Switzerland.")]
+    cited = choose_citations("no", searches)
+    assert [(p.id, q) for p, q in cited] == [("g", "Lake Geneva lies in Switzerland.")]
+
+
+def test_untagged_answer_keeps_a_plain_answer_but_not_questions_or_echoed_reminders() -> None:
+    assert untagged_answer("Latin. Books were translated from Greek.") == "Latin."
+    assert untagged_answer("Is there a demon Lilu in the movie?") == ""
+    assert untagged_answer("Yes, I have already searched for that.") == ""
+    assert untagged_answer("") == ""
