@@ -19,6 +19,11 @@ class PatchView:
     evidence_passage_ids: tuple[str, ...] = ()
     flags: tuple[str, ...] = field(default_factory=tuple)
     """Warnings kept with the patch, e.g. 'no-evidence', 'conflict'."""
+    conflicts_with: tuple[str, ...] = ()
+    """Ids of other returned active patches for the same question with a different answer (never merged;
+    the newest wins: supersession first, then recency)."""
+    created_at: str = ""
+    """ISO-8601 UTC submission time."""
 
 
 @runtime_checkable

@@ -1,0 +1,90 @@
+"""Named, ordered schema migrations of the patch database, each recorded in `_migrations` once applied.
+
+Like simonw/llm: a migration is a function registered in order; `migrate(conn)` applies the ones whose
+name is not yet in the table, each in its own transaction, so a user's existing database upgrades safely.
+Never edit or reorder a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _m001_patches(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE patches (
+            id TEXT PRIMARY KEY,
+            query TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '',
+            evidence_passage_ids TEXT NOT NULL DEFAULT '[]',
+            author TEXT,
+            created_at TEXT NOT NULL,
+            collection TEXT,
+            tenant TEXT,
+            status TEXT NOT NULL DEFAULT 'active',
+            supersedes TEXT,
+            superseded_by TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            flags TEXT NOT NULL DEFAULT '[]'
+        )
+        """
+    )
+    conn.execute("CREATE INDEX patches_scope ON patches (status, collection, tenant)")
+
+
+def _m002_embeddings(conn: sqlite3.Connection) -> None:
+    # Vectors live with the patch so a restart needs no re-embedding; `embedder` names the model that made
+    # them, so switching embedders re-embeds instead of mixing incompatible spaces.
+    conn.execute("ALTER TABLE patches ADD COLUMN embedder TEXT")
+    conn.execute("ALTER TABLE patches ADD COLUMN query_vec BLOB")
+    conn.execute("ALTER TABLE patches ADD COLUMN evidence_vec BLOB")
+
+
+def _m003_revisions(conn: sqlite3.Connection) -> None:
+    # Every write bumps one counter and stamps the rows it touched, so a process's in-memory cache can
+    # load just what other processes changed since it last looked.
+    conn.execute("CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    conn.execute("INSERT INTO store_meta (key, value) VALUES ('revision', 0)")
+    conn.execute("ALTER TABLE patches ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+    conn.execute("CREATE INDEX patches_revision ON patches (revision)")
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("m001_patches", _m001_patches),
+    ("m002_embeddings", _m002_embeddings),
+    ("m003_revisions", _m003_revisions),
+]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in order (safe when several processes open the store at once).
+
+    Returns:
+        The names applied now.
+    """
+    applied_now: list[str] = []
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, migration in MIGRATIONS:
+        # BEGIN IMMEDIATE takes the write lock first, so two processes cannot both apply one migration.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
+            migration(conn)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(UTC).isoformat()),
+            )
+            conn.execute("COMMIT")
+            applied_now.append(name)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return applied_now

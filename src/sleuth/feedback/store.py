@@ -1,0 +1,372 @@
+"""The durable patch store: SQLite (WAL, one transaction per write) plus an in-memory matrix for lookups.
+
+An `add` returns only after its transaction is committed with `synchronous=FULL`, so an acknowledged
+patch survives kill -9 (and power loss). Several processes may write at once: each write takes the lock
+with `BEGIN IMMEDIATE` and waits up to `busy_timeout`. Every process keeps its own matrix of active
+patches and reloads only the rows changed since it last looked (`revision`), noticed via
+`PRAGMA data_version`, so lookups stay one mat-vec.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sleuth.feedback.base import PatchView
+from sleuth.feedback.cache import CachedPatch, PatchMatrix
+from sleuth.feedback.migrations import migrate
+from sleuth.feedback.models import AddResult, Patch, PatchError, PatchInput, PatchNotFound, PatchStatus
+from sleuth.feedback.policy import PatchPolicy, check_patch
+from sleuth.feedback.rows import COLUMNS, cached_from_row, embedder_key, insert_patch, patch_from_row
+from sleuth.retrieval.base import Embedder, Vectors
+
+
+class PatchStore:
+    """User corrections on SQLite, searchable by PatchRAG's dual score; a `PatchSource` for the agents.
+
+    Args:
+        path: the SQLite file (created with its folder if missing).
+        embedder: embeds patch queries, evidence and lookup queries (the retrieval embedder).
+        policy: scoring weights, top-k, minimum score and acceptance rules.
+        busy_timeout_ms: how long a write waits for another process's write lock.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        embedder: Embedder,
+        policy: PatchPolicy | None = None,
+        *,
+        busy_timeout_ms: int = 30_000,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.embedder = embedder
+        self.policy = policy or PatchPolicy()
+        self._key_cache: str | None = None
+        self._lock = threading.RLock()
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT), one per write.
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        migrate(self._conn)
+        # Built on the first lookup or add, so list/show/retract never load the embedding model.
+        self._matrix_cache: PatchMatrix | None = None
+        self._revision = -1
+        self._data_version = -1
+
+    @property
+    def _key(self) -> str:
+        if self._key_cache is None:
+            self._key_cache = embedder_key(self.embedder)
+        return self._key_cache
+
+    @property
+    def _matrix(self) -> PatchMatrix:
+        if self._matrix_cache is None:
+            matrix = PatchMatrix(self.embedder.dim, self.policy.lam)
+            with self._lock:
+                self._load_changes(matrix)
+                self._matrix_cache = matrix
+        return self._matrix_cache
+
+    # --- lookups -------------------------------------------------------------------------------------
+
+    def relevant(self, query: str, *, collection: str | None = None, tenant: str | None = None) -> list[PatchView]:
+        """The policy's top-k active patches in scope for `query`, scored at least `min_score`."""
+        return self.search(query, self.policy.top_k, collection=collection, tenant=tenant)
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        *,
+        collection: str | None = None,
+        tenant: str | None = None,
+        min_score: float | None = None,
+    ) -> list[PatchView]:
+        """Top `k` active patches by S = λ·cos(q, q_i) + (1−λ)·cos(q, c_i), conflicts flagged."""
+        q_vec = self.embedder.embed([query])[0]
+        return self.search_vector(q_vec, k, collection=collection, tenant=tenant, min_score=min_score)
+
+    def search_vector(
+        self,
+        q_vec: Vectors,
+        k: int,
+        *,
+        collection: str | None = None,
+        tenant: str | None = None,
+        min_score: float | None = None,
+    ) -> list[PatchView]:
+        """`search` with the query already embedded."""
+        self._refresh_if_changed()
+        with self._lock:
+            threshold = self.policy.min_score if min_score is None else min_score
+            hits = self._matrix.search(q_vec, k, threshold, collection=collection, tenant=tenant)
+            return self._views(hits)
+
+    def _views(self, hits: list[tuple[CachedPatch, float]]) -> list[PatchView]:
+        # Two returned patches for (nearly) the same question with different answers are both shown and
+        # flagged, never merged; the newer one is preferred (supersession already removed older ones).
+        rivals: dict[str, list[str]] = {rec.id: [] for rec, _ in hits}
+        for i, (a, _) in enumerate(hits):
+            for b, _ in hits[i + 1 :]:
+                same_question = self._matrix.query_similarity(a.id, b.id) >= self.policy.duplicate_threshold
+                if same_question and not _same_answer(a.answer, b.answer):
+                    rivals[a.id].append(b.id)
+                    rivals[b.id].append(a.id)
+        views = []
+        for rec, score in hits:
+            flags = list(rec.flags)
+            if rivals[rec.id]:
+                flags.append("conflict")
+                newest = max([rec] + [r for r, _ in hits if r.id in rivals[rec.id]], key=lambda r: r.created_at)
+                if newest.id != rec.id:
+                    flags.append("older-conflict")
+            views.append(
+                PatchView(
+                    id=rec.id,
+                    query=rec.query,
+                    answer=rec.answer,
+                    evidence=rec.evidence,
+                    score=score,
+                    evidence_passage_ids=rec.evidence_passage_ids,
+                    flags=tuple(flags),
+                    conflicts_with=tuple(rivals[rec.id]),
+                    created_at=rec.created_at,
+                )
+            )
+        return views
+
+    def get(self, patch_id: str) -> Patch:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {COLUMNS} FROM patches WHERE id = ?", (patch_id,)).fetchone()
+        if row is None:
+            raise PatchNotFound(patch_id)
+        return patch_from_row(row)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM patches").fetchone()[0])
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def add(self, submission: PatchInput) -> AddResult:
+        """Check, embed and store a correction; returns after it is durably committed.
+
+        When `submission.supersedes` names an active patch, that patch becomes 'superseded' in the same
+        transaction. Near-duplicates of active patches are listed in the result, and those with a
+        different answer as `conflicts` (offer to supersede them; they are not changed).
+
+        Raises:
+            PatchError: refused by the policy (blank answer, no evidence when required, oversized).
+            PatchNotFound: `supersedes` names no patch.
+        """
+        flags = check_patch(submission, self.policy)
+        patch = Patch(**submission.model_dump(), flags=flags)
+        q_vec, e_vec = self._embed_pairs([patch])
+        self._refresh_if_changed()
+        with self._lock:
+            similar = self._matrix.similar_queries(
+                q_vec[0], self.policy.duplicate_threshold, collection=patch.collection, tenant=patch.tenant
+            )
+        near = [self.get(rec.id) for rec, _ in similar if rec.id != patch.supersedes]
+        conflicts = [p for p in near if not _same_answer(p.answer, patch.answer)]
+
+        def write(conn: sqlite3.Connection, revision: int) -> None:
+            if patch.supersedes is not None:
+                self._mark_superseded(conn, patch.supersedes, patch.id, revision)
+            insert_patch(conn, patch, self._key, q_vec[0], e_vec[0], revision)
+
+        self._write(write)
+        superseded = [patch.supersedes] if patch.supersedes else []
+        return AddResult(patch=patch, near_duplicates=near, conflicts=conflicts, superseded=superseded)
+
+    def supersede(self, old_id: str, submission: PatchInput) -> AddResult:
+        """Store `submission` as the replacement of the active patch `old_id` (one transaction)."""
+        return self.add(submission.model_copy(update={"supersedes": old_id}))
+
+    def mark_superseded(self, old_id: str, by_id: str) -> Patch:
+        """Mark active patch `old_id` as superseded by the existing patch `by_id`."""
+        if old_id == by_id:
+            raise PatchError("a patch cannot supersede itself")
+        self.get(by_id)
+        self._write(lambda conn, revision: self._mark_superseded(conn, old_id, by_id, revision))
+        return self.get(old_id)
+
+    def retract(self, patch_id: str, note: str = "") -> Patch:
+        """Withdraw a patch: it stays on record (status 'retracted') but is never retrieved again."""
+
+        def write(conn: sqlite3.Connection, revision: int) -> None:
+            current = self._status(conn, patch_id)
+            if current == PatchStatus.retracted:
+                raise PatchError(f"patch {patch_id} is already retracted")
+            conn.execute(
+                "UPDATE patches SET status = 'retracted', note = CASE WHEN ? = '' THEN note ELSE ? END, "
+                "revision = ? WHERE id = ?",
+                (note, note, revision, patch_id),
+            )
+
+        self._write(write)
+        return self.get(patch_id)
+
+    def import_patches(self, patches: Iterable[Patch]) -> tuple[int, int]:
+        """Store exported patches as they are (ids, status, times kept) in one transaction.
+
+        Returns:
+            (added, skipped): patches whose id already exists are skipped, not overwritten.
+        """
+        items = list(patches)
+        for patch in items:
+            check_patch(patch, self.policy.model_copy(update={"require_evidence": False}))
+        existing = {r[0] for r in self._conn.execute("SELECT id FROM patches")}
+        fresh = [p for p in items if p.id not in existing]
+        fresh = list({p.id: p for p in fresh}.values())
+        q_vecs, e_vecs = self._embed_pairs(fresh) if fresh else (None, None)
+
+        def write(conn: sqlite3.Connection, revision: int) -> None:
+            for i, patch in enumerate(fresh):
+                assert q_vecs is not None and e_vecs is not None
+                insert_patch(conn, patch, self._key, q_vecs[i], e_vecs[i], revision)
+
+        if fresh:
+            self._write(write)
+        return len(fresh), len(items) - len(fresh)
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _write(self, change: Any) -> None:
+        """Run `change(conn, revision)` in one IMMEDIATE transaction, then load the rows it touched."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'revision'")
+                revision = self._conn.execute("SELECT value FROM store_meta WHERE key = 'revision'").fetchone()[0]
+                change(self._conn, revision)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            if self._matrix_cache is not None:
+                self.refresh()
+
+    def _status(self, conn: sqlite3.Connection, patch_id: str) -> PatchStatus:
+        row = conn.execute("SELECT status FROM patches WHERE id = ?", (patch_id,)).fetchone()
+        if row is None:
+            raise PatchNotFound(patch_id)
+        return PatchStatus(row[0])
+
+    def _mark_superseded(self, conn: sqlite3.Connection, old_id: str, by_id: str, revision: int) -> None:
+        status = self._status(conn, old_id)
+        if status != PatchStatus.active:
+            raise PatchError(f"patch {old_id} is {status.value}, only an active patch can be superseded")
+        conn.execute(
+            "UPDATE patches SET status = 'superseded', superseded_by = ?, revision = ? WHERE id = ?",
+            (by_id, revision, old_id),
+        )
+
+    def _embed_pairs(self, patches: list[Patch]) -> tuple[Vectors, Vectors]:
+        # Evidence-free patches use their answer as c_i, so they can still match a near-identical query.
+        texts = [p.query for p in patches] + [p.evidence.strip() or p.answer for p in patches]
+        vecs = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+        return vecs[: len(patches)], vecs[len(patches) :]
+
+    def _refresh_if_changed(self) -> None:
+        # data_version changes when another connection commits; cheap enough to ask on every lookup.
+        with self._lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                self.refresh()
+
+    def refresh(self) -> None:
+        """Load into the matrix every row changed since the last refresh (re-embedding foreign vectors)."""
+        with self._lock:
+            if self._matrix_cache is None:
+                self._matrix  # noqa: B018 - building the matrix loads every row
+            else:
+                self._load_changes(self._matrix_cache)
+
+    def _load_changes(self, matrix: PatchMatrix) -> None:
+        with self._lock:
+            self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            rows = self._conn.execute(
+                f"SELECT {COLUMNS}, embedder, query_vec, evidence_vec, revision FROM patches "
+                "WHERE revision > ? ORDER BY revision",
+                (self._revision,),
+            ).fetchall()
+            if not rows:
+                return
+            records = [cached_from_row(r) for r in rows]  # no pydantic here: 100k rows load in seconds
+            q_vecs = np.zeros((len(rows), self.embedder.dim), dtype=np.float32)
+            e_vecs = np.zeros_like(q_vecs)
+            stale = []
+            for i, row in enumerate(rows):
+                if row[14] == self._key and row[15] is not None:
+                    q_vecs[i] = np.frombuffer(row[15], dtype=np.float32)
+                    e_vecs[i] = np.frombuffer(row[16], dtype=np.float32)
+                else:
+                    stale.append(i)
+            if stale:
+                patches = [patch_from_row(rows[i][:14]) for i in stale]
+                q_vecs[stale], e_vecs[stale] = self._embed_pairs(patches)
+                self._store_vectors([p.id for p in patches], q_vecs[stale], e_vecs[stale])
+            matrix.put(records, q_vecs, e_vecs, [r[9] == PatchStatus.active.value for r in rows])
+            self._revision = max(self._revision, max(r[17] for r in rows))
+
+    def _store_vectors(self, ids: list[str], q_vecs: Vectors, e_vecs: Vectors) -> None:
+        # Re-embedded vectors are a cache, not a change: the revision is left alone so other processes
+        # (perhaps with another embedder) do not reload and re-embed in turn.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(
+                "UPDATE patches SET embedder = ?, query_vec = ?, evidence_vec = ? WHERE id = ?",
+                [
+                    (self._key, q.tobytes(), e.tobytes(), pid)
+                    for pid, q, e in zip(ids, q_vecs, e_vecs, strict=True)
+                ],
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> PatchStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Last in the class body: a method named `list` would shadow the builtin in later annotations.
+    def list(
+        self,
+        *,
+        status: PatchStatus | None = PatchStatus.active,
+        collection: str | None = None,
+        tenant: str | None = None,
+    ) -> list[Patch]:
+        """Patches, oldest first; `status=None` lists every status; a scope filter matches exactly."""
+        where, args = [], []
+        for column, value in (("status", status), ("collection", collection), ("tenant", tenant)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(str(value))
+        sql = f"SELECT {COLUMNS} FROM patches" + (f" WHERE {' AND '.join(where)}" if where else "")
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY created_at, rowid", args).fetchall()
+        return [patch_from_row(r) for r in rows]
+
+
+def _same_answer(a: str, b: str) -> bool:
+    from sleuth.evals.metrics import normalize_answer
+
+    return normalize_answer(a) == normalize_answer(b)
