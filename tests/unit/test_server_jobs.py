@@ -146,7 +146,7 @@ async def test_many_jobs_share_one_bounded_llm_concurrency() -> None:
             jobs = [await app.state.sleuth.jobs.wait(app.state.sleuth.jobs.get(i)) for i in ids]
         await llm.aclose()
     assert all(job.status is JobStatus.succeeded for job in jobs)
-    assert state["calls"] >= 40  # four model calls per run
+    assert state["calls"] >= 30  # three model calls per one-round run (no aggregator call on the last round)
     assert state["peak"] == settings.llm_concurrency  # saturated, never above the bound
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, TypeVar
@@ -15,11 +16,20 @@ T = TypeVar("T", bound=BaseModel)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
 
-def schema_for(output_type: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema sent as `response_format` (titled, so servers can name it)."""
+@functools.cache
+def _cached_schema(output_type: type[BaseModel]) -> str:
     schema = output_type.model_json_schema()
     schema.setdefault("title", output_type.__name__)
-    return schema
+    return json.dumps(schema)
+
+
+def schema_for(output_type: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema sent as `response_format` (titled, so servers can name it).
+
+    Building a schema is the largest cost left in the framework's own time per call, so it is built once
+    per class; each caller gets a fresh copy it may change.
+    """
+    return json.loads(_cached_schema(output_type))
 
 
 def parse_json_reply(text: str, output_type: type[T]) -> T:

@@ -1,0 +1,56 @@
+"""Wiring of the deep-research graph (the only place edges are declared)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from sleuth.agents import routing
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.nodes.aggregator import aggregator
+from sleuth.agents.nodes.orchestrator import orchestrator
+from sleuth.agents.nodes.reader import reader
+from sleuth.agents.nodes.search import search
+from sleuth.agents.nodes.verify import verify
+from sleuth.agents.nodes.writer import writer
+from sleuth.agents.state import ResearchState
+
+
+def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, ResearchState]:
+    """The uncompiled graph: orchestrator → search → readers (Send) → aggregator → … → writer → verify."""
+    graph = StateGraph(state_schema=ResearchState, context_schema=AgentDeps)
+    graph.add_node("orchestrator", orchestrator)
+    graph.add_node("search", search)
+    # A Send-fed node: its input is the `ReaderBatch` the Send carries, not the graph state.
+    graph.add_node("reader", reader)  # type: ignore[call-overload]
+    graph.add_node("aggregator", aggregator)
+    graph.add_node("writer", writer)
+    graph.add_node("verify", verify)
+    graph.add_edge(START, "orchestrator")
+    graph.add_conditional_edges("orchestrator", routing.after_orchestrator, ["search", "writer"])
+    graph.add_conditional_edges("search", routing.to_readers, ["reader", "aggregator"])
+    graph.add_edge("reader", "aggregator")
+    graph.add_conditional_edges("aggregator", routing.after_aggregator, ["orchestrator", "writer"])
+    graph.add_edge("writer", "verify")
+    graph.add_conditional_edges("verify", routing.after_verify, {"writer": "writer", "__end__": END})
+    return graph
+
+
+@functools.cache
+def _compiled() -> Any:
+    # Compiling takes tens of milliseconds; the compiled graph is immutable, so runs share one copy
+    # and only swap in their checkpointer.
+    return build_graph().compile(name="sleuth-research")
+
+
+def research_graph(checkpointer: Any = None) -> Any:
+    """The compiled graph with `checkpointer` (None: no persistence)."""
+    return _compiled().copy(update={"checkpointer": checkpointer})
+
+
+def langgraph_app() -> Any:
+    """Zero-argument factory for LangGraph tooling (`langgraph.json`). Runs need an `AgentDeps` context,
+    which only Python callers can build (it holds the model and retriever objects)."""
+    return research_graph()

@@ -1,0 +1,99 @@
+"""What every research node shares: a per-node metered LLM, events, and rendering of prompt inputs."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.state import EvidenceItem, PassageRecord, PatchRecord
+from sleuth.feedback.base import PatchView
+from sleuth.feedback.render import patch_citation_id
+from sleuth.feedback.render import render_patches as render_store_patches
+from sleuth.llm.base import GenParams, Message
+from sleuth.llm.usage import MeteredModel, UsageLog
+
+
+class NodeRun:
+    """One execution of a node: emits started/finished events and records its LLM usage.
+
+    The node calls the LLM through `self.llm`; `finish(update)` adds the node's usage record and tokens to
+    the state update, so usage survives checkpoints and the token budget sees parallel readers exactly.
+    """
+
+    def __init__(self, deps: AgentDeps, node: str, *, max_tokens: int | None = None, **data: Any) -> None:
+        self.deps = deps
+        self.node = node
+        self.log = UsageLog()
+        self.llm = MeteredModel(deps.llm, self.log)
+        # Short JSON outputs get a tighter cap, so a small model that loops cannot hold an LLM slot for long.
+        limit = min(max_tokens, deps.settings.llm_max_tokens) if max_tokens else deps.settings.llm_max_tokens
+        self.params = GenParams(temperature=deps.settings.llm_temperature, max_tokens=limit)
+        self._started = time.perf_counter()
+        deps.events.emit("node_started", node, **data)
+
+    def warn(self, message: str, **data: Any) -> None:
+        self.deps.events.emit("warning", self.node, message=message, **data)
+
+    def finish(self, update: dict[str, Any], **data: Any) -> dict[str, Any]:
+        wall = time.perf_counter() - self._started
+        prompt = sum(c.prompt_tokens for c in self.log.calls)
+        completion = sum(c.completion_tokens for c in self.log.calls)
+        usage = {"node": self.node, "calls": len(self.log.calls), "prompt_tokens": prompt,
+                 "completion_tokens": completion, "llm_s": sum(c.latency_s for c in self.log.calls), "wall_s": wall}
+        self.deps.events.emit("node_finished", self.node, wall_s=round(wall, 3), tokens=prompt + completion, **data)
+        return {**update, "usage": [usage], "tokens_used": prompt + completion}
+
+
+def chat(system: str, user: str) -> list[Message]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def patch_records(views: Sequence[PatchView]) -> list[PatchRecord]:
+    return [{"id": v.id, "query": v.query, "answer": v.answer, "evidence": v.evidence, "score": v.score,
+             "flags": list(v.flags)} for v in views]
+
+
+def render_patches(patches: Sequence[PatchRecord]) -> str:
+    """Patches as the feedback package renders them: a marked block of quoted, untrusted user text."""
+    views = [PatchView(p["id"], p["query"], p["answer"], p["evidence"], p["score"], flags=tuple(p["flags"]))
+             for p in patches]
+    return render_store_patches(views)
+
+
+_ABBREVIATION = "".join(rf"(?<!\b{a}\.)" for a in ("[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "vs", "No", "Co"))
+# A sentence ends at . ! or ? (plus a closing quote or bracket) before a space and a capital or digit, unless
+# the period closes an initial ("David S. Goyer", "U.S.") or a common abbreviation.
+_SENTENCE_END = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?][\"'”)])){_ABBREVIATION}\s+(?=[A-Z0-9\"“(])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage (a light rule: end mark, space, capital), whitespace kept inside."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def render_numbered_passages(passages: Sequence[PassageRecord]) -> str:
+    """Passages with numbered sentences, so a reader can point at evidence instead of retyping it."""
+    blocks = []
+    for i, p in enumerate(passages, start=1):
+        sentences = " ".join(f"({n}) {s}" for n, s in enumerate(split_sentences(p["text"]), start=1))
+        blocks.append(f"PASSAGE {i}: {p['title']}\n{sentences}")
+    return "\n\n".join(blocks)
+
+
+def render_evidence(evidence: Sequence[EvidenceItem]) -> str:
+    lines = []
+    for i, item in enumerate(evidence, start=1):
+        source = "user correction" if item["kind"] == "patch" else item["title"]
+        lines.append(f"[{i}] ({source}) \"{item['quote']}\" -> {item['claim']}")
+    return "\n".join(lines)
+
+
+def patch_evidence(patches: Sequence[PatchRecord], round_: int) -> list[EvidenceItem]:
+    """Corrections that carry evidence become citable items; a blank or evidence-free one does not."""
+    return [{"passage_id": patch_citation_id(p["id"]), "title": "User correction", "quote": p["evidence"].strip(),
+             "claim": p["answer"].strip(), "kind": "patch", "round": round_}
+            for p in patches
+            if p["evidence"].strip() and p["answer"].strip() and not {"no-evidence", "blank-answer"} & set(p["flags"])]

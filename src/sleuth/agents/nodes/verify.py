@@ -1,0 +1,52 @@
+"""The verify node: applies the citation policy to the writer's draft and builds the final answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.nodes.base import NodeRun
+from sleuth.agents.policy import extractive_draft, finalise_answer, memory_phrase, no_evidence_answer
+from sleuth.agents.state import ResearchState
+
+MAX_WRITER_ATTEMPTS = 2
+"""A draft that leans on memory gets one re-ask; after that the offending sentences are removed."""
+
+
+async def verify(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    """Re-ask the writer once on memory phrases, then keep only sentences with verified citations.
+
+    When no sentence survives, the verified quotes themselves become the answer (extractive fallback);
+    when there is no evidence at all, the answer says what was searched and that nothing was found.
+    """
+    deps = runtime.context
+    run = NodeRun(deps, "verify")
+    draft = state.get("draft") or []
+    evidence = state.get("evidence") or []
+    phrases = [p for p in (memory_phrase(s["text"]) for s in draft) if p]
+    if phrases and state.get("writer_attempts", 0) < MAX_WRITER_ATTEMPTS:
+        feedback = (f"it used knowledge from memory ({', '.join(repr(p) for p in phrases)}). Use only the "
+                    "numbered evidence and cite it; do not write what you remember.")
+        run.warn("memory phrase in the draft: asking the writer again", phrases=phrases)
+        return run.finish({"writer_feedback": feedback})
+    if state.get("status") == "no_evidence" or not evidence:
+        answer = no_evidence_answer(state["question"], state.get("search_calls") or [])
+        deps.events.emit("answer", "verify", status="no_evidence")
+        return run.finish({"answer": answer, "status": "no_evidence", "citations": [], "dropped_sentences": [],
+                           "writer_fallback": False, "writer_feedback": ""})
+    passages = state.get("passages") or {}
+    answer, citations, dropped = finalise_answer(draft, evidence, passages, deps.lookup,
+                                                 question=state["question"])
+    fallback = False
+    if not citations:
+        fallback = True
+        run.warn("no sentence of the draft survived verification: answering with the verified quotes")
+        answer, citations, _ = finalise_answer(extractive_draft(evidence), evidence, passages, deps.lookup)
+    status = "answered" if citations else "no_evidence"
+    if not citations:
+        answer = no_evidence_answer(state["question"], state.get("search_calls") or [])
+    deps.events.emit("answer", "verify", status=status, citations=len(citations), dropped=len(dropped))
+    return run.finish({"answer": answer, "status": status, "citations": citations, "dropped_sentences": dropped,
+                       "writer_fallback": fallback, "writer_feedback": ""})

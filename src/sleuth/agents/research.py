@@ -1,0 +1,92 @@
+"""Running the research graph: start or resume a run under a checkpointer and return its report."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.graph import research_graph
+from sleuth.agents.results import ResearchReport, report_from_state
+from sleuth.config import Settings
+
+
+class UnknownRunError(ValueError):
+    """`--resume RUN_ID` named a run the checkpoint store does not hold."""
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@asynccontextmanager
+async def sqlite_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+    """The durable checkpoint store of all runs: `SLEUTH_HOME/runs/checkpoints.sqlite`."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    settings.runs_dir.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(settings.runs_dir / "checkpoints.sqlite")) as saver:
+        yield saver
+
+
+async def stored_run(run_id: str, checkpointer: BaseCheckpointSaver) -> dict[str, Any] | None:
+    """The saved state of a run (question, collection, ...), or None when the store has no such run."""
+    snapshot = await research_graph(checkpointer).aget_state({"configurable": {"thread_id": run_id}})
+    return dict(snapshot.values) if snapshot.values else None
+
+
+async def run_research(
+    question: str | None,
+    deps: AgentDeps,
+    *,
+    run_id: str | None = None,
+    checkpointer: BaseCheckpointSaver | None = None,
+    max_rounds: int | None = None,
+) -> ResearchReport:
+    """Run the deep-research graph, or resume run `run_id` when `question` is None.
+
+    Every node's output is checkpointed under the run id (the LangGraph thread id), so a run that
+    failed half-way resumes from its last finished step: finished nodes are not run again.
+
+    Raises:
+        UnknownRunError: resuming a run id the checkpointer does not hold.
+        PolicyViolationError: the graph reached the writer without searching (a bug, never expected).
+    """
+    checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
+    run_id = run_id or new_run_id()
+    graph = research_graph(checkpointer)
+    settings = deps.settings
+    rounds = max_rounds or settings.max_rounds
+    config: dict[str, Any] = {"configurable": {"thread_id": run_id}, "recursion_limit": 12 * rounds + 30}
+    started = time.perf_counter()
+    inputs: dict[str, Any] | None
+    if question is None:
+        snapshot = await graph.aget_state(config)
+        if not snapshot.values:
+            raise UnknownRunError(f"no run {run_id!r} in the checkpoint store")
+        question = snapshot.values["question"]
+        # Finished runs are returned as they are; unfinished ones continue from their last checkpoint.
+        inputs = None
+        config["recursion_limit"] = 12 * snapshot.values.get("max_rounds", rounds) + 30
+    else:
+        inputs = {"question": question, "collection": deps.collection, "max_rounds": rounds,
+                  "token_budget": settings.token_budget, "round": 0, "writer_attempts": 0}
+    deps.events.emit("run_started", run_id=run_id, question=question, resumed=inputs is None,
+                     prompt_set_hash=deps.prompts.hash)
+    try:
+        final = await graph.ainvoke(inputs, config, context=deps)
+    except Exception as exc:
+        deps.events.emit("error", error=f"{type(exc).__name__}: {exc}", run_id=run_id)
+        raise
+    wall = time.perf_counter() - started
+    report = report_from_state(final, run_id=run_id, prompt_set=deps.prompts.name,
+                               prompt_set_hash=deps.prompts.hash, events=[], wall_s=wall)
+    deps.events.emit("run_finished", run_id=run_id, status=report.status, wall_s=round(wall, 3))
+    report.events = list(deps.events.events)
+    return report

@@ -1,0 +1,138 @@
+"""What a research run returns: the `ResearchReport` (answer, citations, plan, searches, usage, events)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from sleuth.agents.events import Event
+from sleuth.agents.state import ResearchState
+
+
+class Citation(BaseModel):
+    """Source `[n]` of the answer: a verified quote from a retrieved passage (or a user correction)."""
+
+    n: int
+    passage_id: str
+    """The passage id, or `patch:<id>` for a user correction's evidence."""
+    title: str = ""
+    quote: str
+    """Text that occurs in the passage (checked in code)."""
+    kind: Literal["passage", "patch"] = "passage"
+
+
+class SearchCall(BaseModel):
+    query: str
+    k: int
+    hit_ids: list[str]
+    round: int = 1
+
+
+class PlannedTask(BaseModel):
+    query: str
+    instructions: str = ""
+
+
+class Round(BaseModel):
+    """One round of the plan: the searches it ran and what the aggregator concluded."""
+
+    round: int
+    tasks: list[PlannedTask]
+    summary: str = ""
+    unknown: list[str] = Field(default_factory=list)
+
+
+class NodeUsage(BaseModel):
+    """Cost of one node over the run (all its executions)."""
+
+    runs: int = 0
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_s: float = 0.0
+    """Seconds inside LLM calls (summed over parallel readers)."""
+    wall_s: float = 0.0
+    """Seconds the node ran (summed over executions)."""
+
+
+class DroppedSentence(BaseModel):
+    text: str
+    reason: str
+
+
+class ResearchReport(BaseModel):
+    """The result of `sleuth research`: every claim of `answer` cites a verified `citations` entry."""
+
+    run_id: str
+    question: str
+    status: Literal["answered", "no_evidence"]
+    """`no_evidence`: the answer says what was searched and that nothing supported an answer."""
+    answer: str
+    """Markdown with `[n]` markers that refer to `citations`."""
+    citations: list[Citation]
+    plan: list[Round]
+    search_calls: list[SearchCall]
+    patches_used: list[str]
+    """Ids of the user corrections shown to the agents in this run."""
+    prompt_set: str = ""
+    prompt_set_hash: str = ""
+    collection: str = ""
+    dropped_sentences: list[DroppedSentence] = Field(default_factory=list)
+    """Draft sentences removed because no verified citation supported them (they are not in `answer`)."""
+    unsupported_policy: Literal["drop"] = "drop"
+    rejected_quotes: int = 0
+    """Reader quotes dropped because they do not occur in the passage they name."""
+    writer_fallback: bool = False
+    """True when no drafted sentence survived and the answer is made of the verified quotes themselves."""
+    usage: dict[str, NodeUsage] = Field(default_factory=dict)
+    wall_s: float = 0.0
+    events: list[Event] = Field(default_factory=list)
+
+    def sources_markdown(self) -> str:
+        return "\n".join(f"[{c.n}] {c.title or c.passage_id} ({c.passage_id}): “{c.quote}”" for c in self.citations)
+
+
+def report_from_state(
+    state: ResearchState,
+    *,
+    run_id: str,
+    prompt_set: str,
+    prompt_set_hash: str,
+    events: list[Event],
+    wall_s: float,
+) -> ResearchReport:
+    """Build the report from a finished run's state."""
+    usage: dict[str, NodeUsage] = defaultdict(NodeUsage)
+    for record in state.get("usage") or []:
+        for key in (record["node"], "total"):
+            total = usage[key]
+            total.runs += 1
+            total.calls += record["calls"]
+            total.prompt_tokens += record["prompt_tokens"]
+            total.completion_tokens += record["completion_tokens"]
+            total.llm_s += record["llm_s"]
+            total.wall_s += record["wall_s"] if key != "total" else 0.0
+    if "total" in usage:
+        usage["total"].wall_s = wall_s
+    data: dict[str, Any] = {
+        "run_id": run_id,
+        "question": state.get("question", ""),
+        "status": state.get("status", "no_evidence"),
+        "answer": state.get("answer", ""),
+        "citations": state.get("citations") or [],
+        "plan": state.get("rounds") or [],
+        "search_calls": state.get("search_calls") or [],
+        "patches_used": [p["id"] for p in state.get("patches") or []],
+        "prompt_set": prompt_set,
+        "prompt_set_hash": prompt_set_hash,
+        "collection": state.get("collection", ""),
+        "dropped_sentences": state.get("dropped_sentences") or [],
+        "rejected_quotes": state.get("rejected_quotes", 0),
+        "writer_fallback": state.get("writer_fallback", False),
+        "usage": dict(usage),
+        "wall_s": wall_s,
+        "events": events,
+    }
+    return ResearchReport.model_validate(data)

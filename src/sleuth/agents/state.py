@@ -1,0 +1,143 @@
+"""The research graph's state: plain JSON-able records, merged across parallel readers by reducers.
+
+Everything here is a TypedDict of strings, numbers and lists so the SQLite checkpointer can store a run
+and a later process can resume it.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Literal, TypedDict
+
+
+class Task(TypedDict):
+    """One step of the orchestrator's plan: what to search and what to look for in the hits."""
+
+    query: str
+    instructions: str
+
+
+class PassageRecord(TypedDict):
+    """A retrieved passage as the run keeps it (for readers and citation checks)."""
+
+    id: str
+    title: str
+    text: str
+
+
+class SearchCall(TypedDict):
+    """One retrieval call: the query, how many hits were asked for, which passages came back."""
+
+    query: str
+    k: int
+    hit_ids: list[str]
+    round: int
+
+
+class PatchRecord(TypedDict):
+    id: str
+    query: str
+    answer: str
+    evidence: str
+    score: float
+    flags: list[str]
+
+
+class ReaderBatch(TypedDict):
+    """The input a `Send` gives one reader: a task and a batch of its hits."""
+
+    batch_id: str
+    round: int
+    task: Task
+    passages: list[PassageRecord]
+    question: str
+    patches: list[PatchRecord]
+    """The run's corrections, shown to the reader before the passages."""
+
+
+class EvidenceItem(TypedDict):
+    """A verified quote: it occurs in `passage_id`'s text (or is a user correction's evidence)."""
+
+    passage_id: str
+    title: str
+    quote: str
+    claim: str
+    kind: Literal["passage", "patch"]
+    round: int
+
+
+class RoundRecord(TypedDict):
+    """What one round planned and concluded (the `plan`/rounds of the report)."""
+
+    round: int
+    tasks: list[Task]
+    summary: str
+    unknown: list[str]
+
+
+class UsageRecord(TypedDict):
+    """Cost of one node execution: LLM calls, tokens, time inside the LLM and wall time."""
+
+    node: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    llm_s: float
+    wall_s: float
+
+
+class DraftSentence(TypedDict):
+    """One sentence of the writer's draft with the evidence numbers (1-based) it cites."""
+
+    text: str
+    evidence: list[int]
+
+
+class DroppedSentence(TypedDict):
+    text: str
+    reason: str
+
+
+class Citation(TypedDict):
+    n: int
+    passage_id: str
+    title: str
+    quote: str
+    kind: str
+
+
+def merge_passages(left: dict[str, PassageRecord], right: dict[str, PassageRecord]) -> dict[str, PassageRecord]:
+    return {**left, **right}
+
+
+class ResearchState(TypedDict, total=False):
+    """State of one research run; list fields marked `operator.add` accumulate over rounds."""
+
+    question: str
+    collection: str
+    max_rounds: int
+    token_budget: int
+    """Limits fixed at the start of a run (kept in state so a resumed run keeps them)."""
+    round: int
+    """Rounds planned so far (the orchestrator increments it)."""
+    tasks: list[Task]
+    """The current round's tasks."""
+    patches: list[PatchRecord]
+    rounds: Annotated[list[RoundRecord], operator.add]
+    search_calls: Annotated[list[SearchCall], operator.add]
+    passages: Annotated[dict[str, PassageRecord], merge_passages]
+    batches: list[ReaderBatch]
+    """The current round's reader inputs (one `Send` each)."""
+    evidence: Annotated[list[EvidenceItem], operator.add]
+    rejected_quotes: Annotated[int, operator.add]
+    unknown: list[str]
+    tokens_used: Annotated[int, operator.add]
+    usage: Annotated[list[UsageRecord], operator.add]
+    draft: list[DraftSentence]
+    writer_attempts: int
+    writer_feedback: str
+    answer: str
+    status: Literal["answered", "no_evidence"]
+    citations: list[Citation]
+    dropped_sentences: list[DroppedSentence]
+    writer_fallback: bool

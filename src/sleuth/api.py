@@ -1,0 +1,241 @@
+"""The Python API: `Sleuth`, one object that runs research and ask over a collection with a model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.events import Event, EventLog
+from sleuth.agents.results import ResearchReport
+from sleuth.config import Settings
+from sleuth.feedback.base import NoPatches, PatchSource
+from sleuth.llm.base import ChatModel
+from sleuth.prompts.sets import PromptSet, load_prompt_set
+from sleuth.retrieval.base import Passage, Retriever
+
+if TYPE_CHECKING:
+    from sleuth.agents.ask import AskResult
+
+PromptsArg = PromptSet | str | Path | None
+"""A prompt set, the name of a built-in one (`defaults`, `minimal`) or a directory of `<role>.yaml`."""
+
+
+class Sleuth:
+    """Deep research and short answers over one collection, with injectable parts.
+
+    Everything the agents use can be passed in (tests pass `ScriptedLLM` and `StaticRetriever`); what is
+    not passed is built from `settings` when first needed (the collection's hybrid retriever).
+    `Sleuth.open(settings)` also connects the real LLM and the patch store.
+
+    Args:
+        settings: limits and defaults; `Settings()` when omitted.
+        llm: the chat model (required to run anything; `Sleuth.open` connects one).
+        retriever: the retriever of the default collection; opened from the index when omitted.
+        patches: user corrections (PatchRAG); none by default.
+        prompts: the prompt set (default: the built-in `defaults`).
+        lookup: passage id -> passage, to verify citations of passages outside a run's hits.
+        collection: the default collection (default: `settings.collection`).
+        tenant: whose patches apply.
+        checkpoints: `sqlite` keeps every run resumable under `SLEUTH_HOME/runs`; `memory` for this
+            object's lifetime only.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: ChatModel | None = None,
+        retriever: Retriever | None = None,
+        patches: PatchSource | None = None,
+        prompts: PromptsArg = None,
+        lookup: Callable[[str], Passage | None] | None = None,
+        collection: str | None = None,
+        tenant: str | None = None,
+        checkpoints: Literal["sqlite", "memory"] = "sqlite",
+    ) -> None:
+        self.settings = settings or Settings()
+        self.llm = llm
+        self.patches: PatchSource = patches or NoPatches()
+        self.prompts = _prompt_set(prompts) if prompts is not None else load_prompt_set()
+        self.collection = collection or self.settings.collection
+        self.tenant = tenant
+        self.checkpoints = checkpoints
+        self._retrievers: dict[str, tuple[Retriever, Callable[[str], Passage | None] | None]] = {}
+        if retriever is not None:
+            self._retrievers[self.collection] = (retriever, lookup)
+        self._memory_saver: Any = None
+        self._opened: list[Any] = []
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings | None = None, *, collection: str | None = None, prompts: PromptsArg = None,
+        tenant: str | None = None,
+    ) -> AsyncIterator[Sleuth]:
+        """A `Sleuth` on the configured LLM (`sleuth.llm.connect`: a URL or the embedded model), the
+        collection's retriever and the patch store when one exists; all closed when the block ends."""
+        from sleuth.llm import connect
+
+        settings = settings or Settings()
+        async with AsyncExitStack() as stack:
+            llm = await stack.enter_async_context(connect(settings))
+            patches = _open_patch_store(settings, stack)
+            sleuth = cls(settings, llm=llm, patches=patches, prompts=prompts, collection=collection, tenant=tenant)
+            stack.callback(sleuth.close)
+            yield sleuth
+
+    # --- deep research -------------------------------------------------------------------------------
+    async def research(
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        prompts: PromptsArg = None,
+        run_id: str | None = None,
+        max_rounds: int | None = None,
+        events: EventLog | None = None,
+    ) -> ResearchReport:
+        """Plan, search, read, aggregate and write a cited answer (see ARCHITECTURE.md §3).
+
+        Raises:
+            ValueError: the question is empty.
+        """
+        if not question.strip():
+            raise ValueError("the question is empty")
+        from sleuth.agents.research import run_research
+
+        deps = self._deps(collection, prompts, events)
+        async with self._checkpointer() as saver:
+            return await run_research(question.strip(), deps, run_id=run_id, checkpointer=saver,
+                                      max_rounds=max_rounds)
+
+    async def resume(self, run_id: str, *, prompts: PromptsArg = None, events: EventLog | None = None
+                     ) -> ResearchReport:
+        """Continue an interrupted run from its last checkpoint (finished steps are not redone).
+
+        Raises:
+            UnknownRunError: no run with that id was checkpointed.
+        """
+        from sleuth.agents.research import UnknownRunError, run_research, stored_run
+
+        async with self._checkpointer() as saver:
+            stored = await stored_run(run_id, saver)
+            if stored is None:
+                raise UnknownRunError(f"no run {run_id!r} in the checkpoint store")
+            deps = self._deps(stored.get("collection"), prompts, events)
+            return await run_research(None, deps, run_id=run_id, checkpointer=saver)
+
+    async def research_stream(
+        self,
+        question: str | None = None,
+        *,
+        collection: str | None = None,
+        prompts: PromptsArg = None,
+        run_id: str | None = None,
+        max_rounds: int | None = None,
+        resume: bool = False,
+    ) -> AsyncIterator[Event | ResearchReport]:
+        """Yield the run's events as they happen, then its `ResearchReport` as the last item.
+
+        With `resume=True` the run `run_id` is continued instead of starting a new one.
+        """
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        events = EventLog(listener=lambda event: queue.put_nowait(event))
+        if resume:
+            if not run_id:
+                raise ValueError("resume needs a run_id")
+            job = self.resume(run_id, prompts=prompts, events=events)
+        else:
+            job = self.research(question or "", collection=collection, prompts=prompts, run_id=run_id,
+                                max_rounds=max_rounds, events=events)
+        task = asyncio.create_task(job)
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            yield task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+
+    # --- short answers -------------------------------------------------------------------------------
+    async def ask(
+        self,
+        question: str,
+        *,
+        collection: str | None = None,
+        prompts: PromptsArg = None,
+        variant: Literal["always", "free", "closed"] = "always",
+        events: EventLog | None = None,
+    ) -> AskResult:
+        """A short answer from the ASP search loop (`sleuth.agents.ask.run_ask`)."""
+        from sleuth.agents.ask import run_ask
+
+        return await run_ask(question, self._deps(collection, prompts, events), variant=variant)
+
+    # --- plumbing ------------------------------------------------------------------------------------
+    def _deps(self, collection: str | None, prompts: PromptsArg, events: EventLog | None) -> AgentDeps:
+        if self.llm is None:
+            raise ValueError("Sleuth has no LLM: pass llm=... or use `async with Sleuth.open(settings)`")
+        name = collection or self.collection
+        retriever, lookup = self.retriever(name)
+        return AgentDeps(llm=self.llm, retriever=retriever, settings=self.settings, patches=self.patches,
+                         prompts=_prompt_set(prompts) if prompts is not None else self.prompts,
+                         lookup=lookup, events=events or EventLog(), collection=name, tenant=self.tenant)
+
+    def retriever(self, collection: str) -> tuple[Retriever, Callable[[str], Passage | None] | None]:
+        """The hybrid retriever (and passage lookup) of `collection`, opened once and kept.
+
+        Raises:
+            ValueError: the collection does not exist (the bundled `demo` one is built on first use).
+        """
+        if collection not in self._retrievers:
+            from sleuth.retrieval.index import ensure_demo_collection, open_collection
+
+            if collection == "demo":
+                opened = ensure_demo_collection(self.settings)
+            elif not (self.settings.indexes_dir / collection).is_dir():
+                raise ValueError(f"no collection {collection!r} under {self.settings.indexes_dir}; "
+                                 "create it with `sleuth index add` first")
+            else:
+                opened = open_collection(self.settings, collection)
+            self._opened.append(opened)
+            self._retrievers[collection] = (opened.retriever("hybrid"), opened.get)
+        return self._retrievers[collection]
+
+    def close(self) -> None:
+        """Close the collections this object opened (injected parts are the caller's to close)."""
+        while self._opened:
+            self._opened.pop().close()
+
+    @asynccontextmanager
+    async def _checkpointer(self) -> AsyncIterator[Any]:
+        if self.checkpoints == "memory":
+            from langgraph.checkpoint.memory import InMemorySaver
+
+            self._memory_saver = self._memory_saver or InMemorySaver()
+            yield self._memory_saver
+            return
+        from sleuth.agents.research import sqlite_checkpointer
+
+        async with sqlite_checkpointer(self.settings) as saver:
+            yield saver
+
+
+def _prompt_set(prompts: PromptsArg) -> PromptSet:
+    return prompts if isinstance(prompts, PromptSet) else load_prompt_set(prompts)
+
+
+def _open_patch_store(settings: Settings, stack: AsyncExitStack) -> PatchSource:
+    """The feedback store when one was created (`sleuth feedback add`), else no patches."""
+    if not settings.patches_path.exists():
+        return NoPatches()
+    from sleuth.feedback.api import open_patch_store
+
+    store = open_patch_store(settings)
+    stack.callback(store.close)
+    return store

@@ -1,0 +1,131 @@
+"""`sleuth research`: run the deep-research graph, showing its events live, then the cited answer."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import typer
+
+from sleuth.commands.common import console, err_console, fail, run_async, settings
+
+if TYPE_CHECKING:
+    from sleuth.agents.events import Event
+    from sleuth.agents.results import ResearchReport
+    from sleuth.config import Settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("research")(research)
+
+
+def research(
+    question: str = typer.Argument(None, help="The research question (omit with --resume)."),
+    collection: str = typer.Option(None, "--collection", "-c", help="Collection to search (default: demo)."),
+    prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+    resume: str = typer.Option(None, "--resume", help="Continue the interrupted run RUN_ID."),
+    max_rounds: int = typer.Option(None, "--max-rounds", min=1, help="Search rounds at most."),
+) -> None:
+    """Plan searches, read the hits in parallel and write an answer in which every claim cites a passage."""
+    if resume and question:
+        fail("give either a question or --resume RUN_ID, not both")
+    if not resume and not (question or "").strip():
+        fail("the question is empty")
+    report = run_async(_research(question, collection, prompts, resume, max_rounds, live=not as_json))
+    if as_json:
+        print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        _print_report(report)
+
+
+async def _research(
+    question: str | None, collection: str | None, prompts: str | None, resume: str | None,
+    max_rounds: int | None, *, live: bool,
+) -> ResearchReport:
+    from sleuth.agents.events import Event
+    from sleuth.agents.policy import PolicyViolationError
+    from sleuth.agents.research import UnknownRunError
+    from sleuth.api import Sleuth
+    from sleuth.retrieval.index import CollectionError
+
+    current = settings()
+    report = None
+    try:
+        if (collection or current.collection) == "demo" and not (current.indexes_dir / "demo").is_dir():
+            _index_demo(current)
+        async with Sleuth.open(current, collection=collection, prompts=prompts) as sleuth:
+            stream = sleuth.research_stream(question, collection=collection, max_rounds=max_rounds,
+                                            run_id=resume, resume=bool(resume))
+            with err_console.status("researching…") as status:
+                async for item in stream:
+                    if isinstance(item, Event):
+                        status.update(f"{item.node or 'run'}: {item.type}")
+                        line = describe(item)
+                        if live and line:
+                            console.print(line, highlight=False)
+                    else:
+                        report = item
+    except (UnknownRunError, FileNotFoundError, PolicyViolationError, CollectionError) as exc:
+        fail(str(exc))
+    except ValueError as exc:  # bad prompt files, unknown collection, empty question
+        fail(str(exc))
+    if report is None:
+        fail("the run ended without a report")
+    return report
+
+
+def _index_demo(current: Settings) -> None:
+    """Build the bundled demo collection once, with a progress bar (it embeds a few hundred passages)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from sleuth.retrieval.index import ensure_demo_collection
+
+    with Progress(TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(),
+                  console=err_console) as bar:
+        task = bar.add_task("demo", total=None)
+        ensure_demo_collection(current, lambda done, total: bar.update(task, completed=done, total=total)).close()
+
+
+def describe(event: Event) -> str:
+    """One line of the live view for an event ("" for events not worth a line)."""
+    data = event.data
+    if event.type == "run_started":
+        verb = "resuming" if data.get("resumed") else "run"
+        return f"[bold]{verb} {data.get('run_id')}[/]: {data.get('question')}"
+    if event.type == "node_started" and event.node != "reader":
+        extra = f" (round {data['round']})" if "round" in data else ""
+        return f"[cyan]▶ {event.node}{extra}[/]"
+    if event.type == "node_finished" and event.node == "orchestrator" and data.get("tasks"):
+        return "  plan: " + "; ".join(data["tasks"])
+    if event.type == "search":
+        return f"  [blue]search[/] “{data.get('query')}” → {data.get('hits')} hits"
+    if event.type == "evidence":
+        quote = str(data.get("quote", ""))
+        return f"  [green]evidence[/] {data.get('title')}: “{quote[:90]}{'…' if len(quote) > 90 else ''}”"
+    if event.type == "patches":
+        return f"  [magenta]user corrections[/]: {', '.join(data.get('ids', []))}"
+    if event.type == "warning":
+        return f"  [yellow]warning[/] {event.node}: {data.get('message')}"
+    if event.type == "run_finished":
+        return f"[bold]done[/] in {data.get('wall_s')}s ({data.get('status')})"
+    return ""
+
+
+def _print_report(report: ResearchReport) -> None:
+    from rich.markdown import Markdown
+    from rich.rule import Rule
+
+    console.print(Rule("answer"))
+    console.print(Markdown(report.answer))
+    if report.citations:
+        console.print(Rule("sources"))
+        for c in report.citations:
+            console.print(f"[bold]\\[{c.n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
+                          highlight=False)
+    if report.dropped_sentences:
+        console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
+    total = report.usage.get("total")
+    tokens = total.prompt_tokens + total.completion_tokens if total else 0
+    console.print(f"[dim]run {report.run_id} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
+                  f" · {tokens} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]")

@@ -1,0 +1,127 @@
+"""The `Sleuth` facade and `sleuth research`: streaming, SQLite resume, JSON output, clean errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from sleuth.agents.events import Event
+from sleuth.agents.results import ResearchReport
+from sleuth.api import Sleuth
+from sleuth.config import Settings
+from sleuth.retrieval.base import Passage
+from sleuth.testing import Call, ScriptedLLM, StaticRetriever
+
+LILU = Passage("p-lilu", "Lilu is a masculine Semitic name for a spirit or demon. It is also a wind spirit.",
+               "Lilu (mythology)")
+
+
+def script(fail_writer_once: bool = False) -> ScriptedLLM:
+    state = {"fail": fail_writer_once}
+
+    def fn(call: Call) -> dict[str, Any]:
+        if call.agent == "writer" and state["fail"]:
+            state["fail"] = False
+            raise ConnectionError("LLM connection dropped")
+        return {
+            "orchestrator": {"tasks": [{"query": "What is Lilu?", "instructions": ""}]},
+            "reader": {"evidence": [{"passage": 1, "sentence": 1, "claim": "Lilu is a spirit"}]},
+            "aggregator": {"summary": "Lilu is a spirit.", "unknown": []},
+            "writer": {"sentences": [{"text": "Lilu is a spirit in Semitic mythology.", "evidence": [1]}]},
+        }[call.agent]
+
+    return ScriptedLLM(fn=fn)
+
+
+def sleuth_for(llm: ScriptedLLM) -> Sleuth:
+    return Sleuth(Settings(max_rounds=1), llm=llm, retriever=StaticRetriever([LILU]), collection="demo")
+
+
+async def test_stream_yields_events_live_then_the_report() -> None:
+    items = [item async for item in sleuth_for(script()).research_stream("If Gallu is a demon Lilu is what?")]
+    assert all(isinstance(i, Event) for i in items[:-1]) and isinstance(items[-1], ResearchReport)
+    types = [i.type for i in items[:-1]]
+    assert types[0] == "run_started" and types[-1] == "run_finished" and "search" in types
+    assert items[-1].citations[0].passage_id == "p-lilu"
+
+
+async def test_a_run_interrupted_at_the_writer_resumes_from_the_sqlite_checkpoint(tmp_path: Any) -> None:
+    llm = script(fail_writer_once=True)
+    with pytest.raises(ConnectionError):
+        await sleuth_for(llm).research("If Gallu is a demon Lilu is what?", run_id="r1")
+    assert (Settings().runs_dir / "checkpoints.sqlite").exists()
+    before = len(llm.calls)
+    # A new Sleuth (as a new process would) finds the run in SLEUTH_HOME and finishes it.
+    report = await sleuth_for(llm).resume("r1")
+    assert [c.agent for c in llm.calls[before:]] == ["writer"]
+    assert report.status == "answered" and report.answer == "Lilu is a spirit in Semitic mythology. [1]"
+
+
+async def test_empty_question_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        await sleuth_for(script()).research("  ")
+
+
+def patched_open(monkeypatch: pytest.MonkeyPatch, llm: ScriptedLLM) -> None:
+    @asynccontextmanager
+    async def fake_open(cls: type[Sleuth], settings: Settings | None = None, **kwargs: Any) -> AsyncIterator[Sleuth]:
+        yield Sleuth(settings, llm=llm, retriever=StaticRetriever([LILU]), collection="demo",
+                     prompts=kwargs.get("prompts"))
+
+    monkeypatch.setattr(Sleuth, "open", classmethod(fake_open))
+    # The real command indexes the bundled demo corpus first (embedding model); not in unit tests.
+    monkeypatch.setattr("sleuth.commands.agents._index_demo", lambda settings: None)
+
+
+def test_cli_json_prints_the_report_with_verified_citations(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sleuth.cli import app
+
+    patched_open(monkeypatch, script())
+    result = CliRunner().invoke(app, ["research", "If Gallu is a demon Lilu is what?", "--json", "--max-rounds", "1"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"answer", "citations", "search_calls", "patches_used"} <= set(data)
+    assert isinstance(data["search_calls"], list) and data["search_calls"][1]["query"] == "What is Lilu?"
+    assert data["citations"][0]["quote"] in LILU.text and data["citations"][0]["passage_id"] == "p-lilu"
+
+
+def test_cli_live_view_shows_searches_and_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sleuth.cli import app
+
+    patched_open(monkeypatch, script())
+    result = CliRunner().invoke(app, ["research", "If Gallu is a demon Lilu is what?"])
+    assert result.exit_code == 0, result.output
+    assert "search “If Gallu is a demon Lilu is what?”" in result.stdout and "sources" in result.stdout
+    assert "p-lilu" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["research", "   "], "empty"),
+    (["research", "--resume", "no-such-run"], "no-such-run"),
+    (["research", "q", "--prompts", "/no/such/dir"], "neither a built-in set nor a directory"),
+])
+def test_cli_errors_are_clean(monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    from sleuth.cli import app
+
+    patched_open(monkeypatch, script())
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0
+    assert message in result.output and "Traceback" not in result.output
+
+
+async def test_ask_delegates_to_the_asp_agent_with_this_collection_and_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    async def fake_run_ask(question: str, deps: Any, *, variant: str = "always") -> str:
+        seen.update(question=question, deps=deps, variant=variant)
+        return "answer"
+
+    monkeypatch.setattr("sleuth.agents.ask.run_ask", fake_run_ask)
+    result = await sleuth_for(script()).ask("What is Lilu?", prompts="minimal", variant="free")
+    assert result == "answer" and seen["variant"] == "free" and seen["question"] == "What is Lilu?"
+    assert seen["deps"].collection == "demo" and seen["deps"].prompts.name == "minimal"
