@@ -132,7 +132,7 @@ class HashEmbedder:
                 bucket = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=4).digest(), "little")
                 out[row, bucket % self.dim] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1.0, norms)
+        return (out / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
 class StaticRetriever:
@@ -221,8 +221,7 @@ class FakeOpenAIServer:
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._httpd.server_port}/v1"
 
     def __enter__(self) -> FakeOpenAIServer:
         self._thread.start()

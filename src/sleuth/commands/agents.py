@@ -20,12 +20,12 @@ def register(app: typer.Typer) -> None:
 
 
 def research(
-    question: str = typer.Argument(None, help="The research question (omit with --resume)."),
-    collection: str = typer.Option(None, "--collection", "-c", help="Collection to search (default: demo)."),
-    prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
+    question: str | None = typer.Argument(None, help="The research question (omit with --resume)."),
+    collection: str | None = typer.Option(None, "--collection", "-c", help="Collection to search (default: demo)."),
+    prompts: str | None = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-    resume: str = typer.Option(None, "--resume", help="Continue the interrupted run RUN_ID."),
-    max_rounds: int = typer.Option(None, "--max-rounds", min=1, help="Search rounds at most."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue the interrupted run RUN_ID."),
+    max_rounds: int | None = typer.Option(None, "--max-rounds", min=1, help="Search rounds at most."),
 ) -> None:
     """Plan searches, read the hits in parallel and write an answer in which every claim cites a passage."""
     if resume and question:
