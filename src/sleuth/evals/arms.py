@@ -1,0 +1,250 @@
+"""Eval arms: one way of answering a question (an agent variant, the naive floor, the oracle ceiling),
+each returning the same `ArmRun` record so every arm is scored the same way."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from sleuth.config import Settings
+from sleuth.evals.datasets import QAExample
+from sleuth.llm.base import ChatModel, GenParams, Message
+from sleuth.llm.usage import MeteredModel
+from sleuth.prompts.sets import PromptSet
+from sleuth.retrieval.base import Filter, Hit, Passage, Retriever
+
+ASK_ARMS = ("always", "free", "closed")
+BASELINE_ARMS = ("naive", "oracle")
+ALL_ARMS = (*ASK_ARMS, *BASELINE_ARMS)
+
+# The baselines read with a fixed prompt, not the prompt set's `ask` role: they are yardsticks, and must
+# not move when the agent's prompts are optimized.
+READ_PROMPT = (
+    "Answer the question using only the passages below. Give the shortest possible answer (a name, a date, "
+    "a number or a few words), inside <answer></answer>, with no explanation."
+)
+_ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
+
+
+@dataclass
+class ArmRun:
+    """What one arm did on one question: the answer and what it cost."""
+
+    answer: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    search_calls: int = 0
+    turns: int = 0
+    retrieved_ids: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    trajectory: Any = None
+    """The agent's own record of the run (messages or events), kept for distillation and debugging."""
+
+
+class Arm(Protocol):
+    """Answers one question; raising is allowed (the runner records the error and scores zero)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def run(self, example: QAExample) -> ArmRun: ...
+
+
+class RecordingRetriever:
+    """Wraps a retriever and keeps every query and hit id, so gold-passage recall is measured the same
+    way for every agent, whatever its result object reports."""
+
+    def __init__(self, inner: Retriever) -> None:
+        self.inner = inner
+        self.queries: list[str] = []
+        self.hit_ids: list[str] = []
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        hits = self.inner.search(query, k, where=where)
+        self.queries.append(query)
+        self.hit_ids.extend(h.passage.id for h in hits if h.passage.id not in self.hit_ids)
+        return hits
+
+
+@dataclass
+class ArmContext:
+    """What every arm of one eval run shares: the model, the retrievers, the prompts, the corpus."""
+
+    llm: ChatModel
+    settings: Settings
+    prompts: PromptSet
+    retriever: Callable[[str], Retriever]
+    """mode ("bm25", "dense", "hybrid") -> retriever over the dataset's collection."""
+    lookup: Callable[[str], Passage | None]
+    collection: str = "eval"
+    agent_mode: str = "hybrid"
+    """Retrieval mode the agents search with."""
+
+
+def extract_answer(text: str) -> str:
+    """The text inside `<answer>` tags, else the whole reply (small models forget the tag)."""
+    match = _ANSWER.search(text)
+    return (match.group(1) if match else text).strip()
+
+
+def _field(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _count(value: Any) -> int:
+    return len(value) if isinstance(value, list | tuple) else int(value or 0)
+
+
+def _agent_run(result: Any, meter: MeteredModel, recorder: RecordingRetriever, started: float) -> ArmRun:
+    searches = _field(result, "search_calls")
+    return ArmRun(
+        answer=str(_field(result, "answer", "") or ""),
+        citations=_jsonable(list(_field(result, "citations", []) or [])),
+        search_calls=_count(searches) if searches is not None else len(recorder.queries),
+        turns=int(_field(result, "turns", 0) or 0),
+        retrieved_ids=list(recorder.hit_ids),
+        prompt_tokens=sum(c.prompt_tokens for c in meter.log.calls),
+        completion_tokens=sum(c.completion_tokens for c in meter.log.calls),
+        latency_s=time.perf_counter() - started,
+        trajectory=_jsonable(_field(result, "trajectory")),
+    )
+
+
+def _deps(ctx: ArmContext, meter: MeteredModel, recorder: RecordingRetriever) -> Any:
+    from sleuth.agents.deps import AgentDeps
+
+    return AgentDeps(llm=meter, retriever=recorder, prompts=ctx.prompts, settings=ctx.settings,
+                     lookup=ctx.lookup, collection=ctx.collection)
+
+
+@dataclass
+class AskArm:
+    """The ASP `ask` agent with one prompt variant: always-search, free-search or closed-book."""
+
+    ctx: ArmContext
+    variant: Literal["always", "free", "closed"]
+
+    @property
+    def name(self) -> str:
+        return self.variant
+
+    async def run(self, example: QAExample) -> ArmRun:
+        from sleuth.agents.ask import run_ask
+
+        meter, recorder = MeteredModel(self.ctx.llm), RecordingRetriever(self.ctx.retriever(self.ctx.agent_mode))
+        started = time.perf_counter()
+        result = await run_ask(example.question, _deps(self.ctx, meter, recorder), variant=self.variant)
+        return _agent_run(result, meter, recorder, started)
+
+
+@dataclass
+class ResearchArm:
+    """The deep-research graph (`run_research`, what `Sleuth.research` runs), scored on its long answer."""
+
+    ctx: ArmContext
+    name: str = "research"
+
+    async def run(self, example: QAExample) -> ArmRun:
+        from sleuth.agents.research import run_research
+
+        meter, recorder = MeteredModel(self.ctx.llm), RecordingRetriever(self.ctx.retriever(self.ctx.agent_mode))
+        started = time.perf_counter()
+        result = await run_research(example.question, _deps(self.ctx, meter, recorder))
+        return _agent_run(result, meter, recorder, started)
+
+
+async def read_passages(llm: ChatModel, question: str, passages: list[Passage],
+                        max_tokens: int = 64) -> tuple[str, MeteredModel]:
+    """Answer from the given passages in one call; returns the short answer and the metered model."""
+    meter = MeteredModel(llm)
+    context = "\n\n".join(f"[{i}] {p.title}\n{p.text}" for i, p in enumerate(passages, 1))
+    messages: list[Message] = [
+        {"role": "system", "content": READ_PROMPT},
+        {"role": "user", "content": f"Passages:\n{context or '(none)'}\n\nQuestion: {question}"},
+    ]
+    completion = await meter.complete(messages, params=GenParams(temperature=0.0, max_tokens=max_tokens),
+                                      agent="reader")
+    return extract_answer(completion.text), meter
+
+
+def _baseline_run(answer: str, meter: MeteredModel, passages: list[Passage], started: float,
+                  searches: int) -> ArmRun:
+    return ArmRun(
+        answer=answer, search_calls=searches, turns=1, retrieved_ids=[p.id for p in passages],
+        prompt_tokens=sum(c.prompt_tokens for c in meter.log.calls),
+        completion_tokens=sum(c.completion_tokens for c in meter.log.calls),
+        latency_s=time.perf_counter() - started,
+    )
+
+
+@dataclass
+class NaiveArm:
+    """One BM25 top-k retrieval on the question, then one answer: the floor an agent must beat."""
+
+    ctx: ArmContext
+    k: int = 5
+    name: str = "naive"
+
+    async def run(self, example: QAExample) -> ArmRun:
+        started = time.perf_counter()
+        passages = [h.passage for h in self.ctx.retriever("bm25").search(example.question, self.k)]
+        answer, meter = await read_passages(self.ctx.llm, example.question, passages)
+        return _baseline_run(answer, meter, passages, started, searches=1)
+
+
+@dataclass
+class OracleArm:
+    """The gold passages given directly: the reading ceiling of the model."""
+
+    ctx: ArmContext
+    name: str = "oracle"
+
+    async def run(self, example: QAExample) -> ArmRun:
+        if not example.gold_passage_ids:
+            raise ValueError(f"question {example.id} has no gold_passage_ids: the oracle arm needs them")
+        started = time.perf_counter()
+        passages = [p for p in map(self.ctx.lookup, example.gold_passage_ids) if p is not None]
+        if not passages:
+            raise ValueError(f"question {example.id}: none of its gold passages is in the corpus")
+        answer, meter = await read_passages(self.ctx.llm, example.question, passages)
+        return _baseline_run(answer, meter, passages, started, searches=0)
+
+
+def build_arms(names: list[str], ctx: ArmContext, agent: str = "ask") -> list[Arm]:
+    """Arms by name. With `agent="research"` the agent arm is `research` (it has no prompt variants).
+
+    Raises:
+        ValueError: an unknown arm name, or an ask variant asked of the research agent.
+    """
+    arms: list[Arm] = []
+    for name in names:
+        if name == "naive":
+            arms.append(NaiveArm(ctx))
+        elif name == "oracle":
+            arms.append(OracleArm(ctx))
+        elif agent == "research" and name in ("research", "always"):
+            arms.append(ResearchArm(ctx))
+        elif agent == "ask" and name in ("always", "free", "closed"):
+            arms.append(AskArm(ctx, name))  # type: ignore[arg-type]  # narrowed by the test above
+        else:
+            valid = ("research", *BASELINE_ARMS) if agent == "research" else ALL_ARMS
+            raise ValueError(f"unknown arm {name!r} for agent {agent!r}; choose from {', '.join(valid)}")
+    return arms

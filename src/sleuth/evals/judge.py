@@ -1,0 +1,160 @@
+"""Long-form answer judge with the ScholarQA-CS weighting: rubric 0.6, length 0.05, expertise 0.05,
+citations 0.2, excerpts 0.1; rubric items from the dataset, or a reference answer to compare against."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sleuth.evals.citations import SupportJudge, score_citations
+from sleuth.evals.datasets import QAExample, RubricItem
+from sleuth.llm.base import ChatModel, GenParams, Message
+from sleuth.llm.structured import generate
+
+WEIGHTS = {"rubric": 0.6, "length": 0.05, "expertise": 0.05, "citations": 0.2, "excerpts": 0.1}
+"""ScholarQA-CS component weights; they sum to 1."""
+IMPORTANT_WEIGHT = 2.0
+"""A most-important rubric item counts twice a nice-to-have one."""
+FULL_LENGTH_WORDS = 300
+ZERO_LENGTH_WORDS = 600
+_CITE = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+_WORD = re.compile(r"\w[\w'’-]*")
+
+
+def length_score(words: int) -> float:
+    """1 up to 300 words, 0 from 600 words, linear in between (long answers bury what matters)."""
+    if words <= FULL_LENGTH_WORDS:
+        return 1.0
+    if words >= ZERO_LENGTH_WORDS:
+        return 0.0
+    return (ZERO_LENGTH_WORDS - words) / (ZERO_LENGTH_WORDS - FULL_LENGTH_WORDS)
+
+
+def rubric_score(items: Sequence[RubricItem], scores: Sequence[float]) -> float:
+    """Weighted mean of per-item scores in [0, 1]; most-important items weigh `IMPORTANT_WEIGHT`."""
+    if len(items) != len(scores):
+        raise ValueError(f"{len(items)} rubric items but {len(scores)} scores")
+    weights = [IMPORTANT_WEIGHT if item.important else 1.0 for item in items]
+    total = sum(weights)
+    if not total:
+        return 0.0
+    return sum(w * min(1.0, max(0.0, s)) for w, s in zip(weights, scores, strict=True)) / total
+
+
+def answer_words(answer: str) -> int:
+    """Word count of an answer, citation markers excluded."""
+    return len(_WORD.findall(_CITE.sub(" ", answer)))
+
+
+@dataclass
+class LongformScores:
+    """Each component in [0, 1]; `total` applies `WEIGHTS`."""
+
+    rubric: float
+    length: float
+    expertise: float
+    citations: float
+    excerpts: float
+
+    @property
+    def total(self) -> float:
+        return sum(WEIGHTS[name] * value for name, value in asdict(self).items())
+
+    def as_dict(self) -> dict[str, float]:
+        return {**asdict(self), "score": self.total}
+
+
+class ItemScore(BaseModel):
+    index: int = Field(description="The rubric item's number.")
+    score: int = Field(ge=0, le=2, description="0 = not covered, 1 = partly, 2 = fully covered.")
+
+
+class RubricVerdict(BaseModel):
+    """Judge output in rubric mode."""
+
+    items: list[ItemScore]
+    expertise: int = Field(ge=0, le=10, description="How expert, precise and specific the answer is.")
+
+
+class ReferenceVerdict(BaseModel):
+    """Judge output in reference-answer mode."""
+
+    reason: str = Field(default="", description="One or two sentences.")
+    coverage: int = Field(ge=0, le=10, description="How much of the reference's key content the answer covers.")
+    expertise: int = Field(ge=0, le=10, description="How expert, precise and specific the answer is.")
+
+
+def _answer_only(answer: str, limit: int = 6000) -> str:
+    return answer if len(answer) <= limit else answer[:limit] + " ..."
+
+
+async def judge_rubric(llm: ChatModel, system_prompt: str, question: str, answer: str,
+                       items: Sequence[RubricItem]) -> tuple[float, float]:
+    """(rubric score, expertise) in [0, 1]; items the judge skipped count as not covered."""
+    listing = "\n".join(f"{i}. {'[most important] ' if it.important else '[nice to have] '}{it.criterion}"
+                        for i, it in enumerate(items, 1))
+    messages: list[Message] = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": f"QUESTION:\n{question}\n\nANSWER:\n{_answer_only(answer)}\n\nRUBRIC:\n{listing}"
+         "\n\nScore every rubric item 0-2 and the answer's expertise 0-10. Reply as JSON: "
+         '{"items": [{"index": 1, "score": 0}], "expertise": 0}'},
+    ]
+    verdict = await generate(llm, messages, RubricVerdict, agent="judge",
+                             params=GenParams(temperature=0.0, max_tokens=60 + 16 * len(items)))
+    by_index = {s.index: s.score / 2 for s in verdict.items}
+    scores = [by_index.get(i, 0.0) for i in range(1, len(items) + 1)]
+    return rubric_score(items, scores), verdict.expertise / 10
+
+
+async def judge_reference(llm: ChatModel, system_prompt: str, question: str, answer: str,
+                          reference: str) -> tuple[float, float]:
+    """(coverage of the reference answer, expertise) in [0, 1]."""
+    messages: list[Message] = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": f"QUESTION:\n{question}\n\nREFERENCE ANSWER (written by an expert):\n"
+         f"{_answer_only(reference)}\n\nANSWER TO GRADE:\n{_answer_only(answer)}\n\nRate how much of the "
+         "reference's key content the answer covers (0-10) and the answer's expertise (0-10). Reply as JSON: "
+         '{"reason": "...", "coverage": 0, "expertise": 0}'},
+    ]
+    verdict = await generate(llm, messages, ReferenceVerdict, agent="judge",
+                             params=GenParams(temperature=0.0, max_tokens=200))
+    return verdict.coverage / 10, verdict.expertise / 10
+
+
+async def judge_longform(
+    llm: ChatModel,
+    system_prompt: str,
+    example: QAExample,
+    answer: str,
+    citations: Sequence[Mapping[str, Any]],
+    passages: Mapping[str, str],
+    support: SupportJudge,
+) -> dict[str, Any]:
+    """Score one long-form answer; rubric mode when the example has a rubric, else reference mode.
+
+    Raises:
+        ValueError: the example has neither a rubric nor a reference answer.
+    """
+    if example.rubric:
+        content, expertise = await judge_rubric(llm, system_prompt, example.question, answer, example.rubric)
+        mode = "rubric"
+    elif example.reference_answer:
+        content, expertise = await judge_reference(llm, system_prompt, example.question, answer,
+                                                   example.reference_answer)
+        mode = "reference"
+    else:
+        raise ValueError(f"question {example.id} has neither a rubric nor a reference_answer to judge against")
+    cites = await score_citations(answer, citations, passages, support)
+    parts = [p for p in (cites.precision, cites.recall) if p is not None]
+    scores = LongformScores(
+        rubric=content,
+        length=length_score(answer_words(answer)),
+        expertise=expertise,
+        citations=sum(parts) / len(parts) if parts else 0.0,
+        excerpts=cites.excerpts or 0.0,
+    )
+    return {"judge_mode": mode, "words": answer_words(answer), **scores.as_dict(), **cites.as_dict()}
