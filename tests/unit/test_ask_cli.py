@@ -33,7 +33,7 @@ def make_app() -> typer.Typer:
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
     llm = ScriptedLLM(by_agent={
         "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": "Jaws was directed by Steven Spielberg.",
+        "summarizer": '{"sentences": [1]}',
     })
 
     @asynccontextmanager

@@ -38,7 +38,7 @@ async def test_two_hop_search_then_answer_cites_the_supporting_passage() -> None
         "ask": ["I need the director.\n<search>Who directed the film Jaws?",
                 "<search>Where was Steven Spielberg born?</search>",
                 "The director was born in Cincinnati.\n<answer>Cincinnati</answer>"],
-        "summarizer": ["Jaws was directed by Steven Spielberg.", "Steven Spielberg was born in Cincinnati, Ohio."],
+        "summarizer": ['{"sentences": [1]}', '{"sentences": [1]}'],
     })
     deps = make_deps(llm)
     result = await run_ask("Where was the director of Jaws born?", deps)
@@ -53,7 +53,8 @@ async def test_two_hop_search_then_answer_cites_the_supporting_passage() -> None
     # The model never writes the information block: stops end its turn at the closing tag.
     assert all("<information>" in c.params.stop for c in llm.calls_for("ask"))
     # The summary is what the model reads next, inside <information>.
-    assert "<information>Jaws was directed by Steven Spielberg.</information>" in llm.calls_for("ask")[1].prompt
+    assert ("<information>Jaws: Jaws is a 1975 film directed by Steven Spielberg.</information>"
+            in llm.calls_for("ask")[1].prompt)
     assert result.search_calls[0].hit_ids[0] == "p-jaws"
     assert result.usage["ask"].calls == 3 and result.usage["summarizer"].calls == 2
     assert [t.role for t in result.trajectory][:2] == ["system", "user"]
@@ -64,7 +65,7 @@ async def test_two_hop_search_then_answer_cites_the_supporting_passage() -> None
 async def test_answer_before_search_is_rejected_in_always_mode() -> None:
     llm = ScriptedLLM(by_agent={
         "ask": ["<answer>Paris</answer>", "<search>Who directed Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": "Jaws was directed by Steven Spielberg.",
+        "summarizer": '{"sentences": [1]}',
     })
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 
@@ -89,7 +90,7 @@ async def test_missing_tags_are_re_asked_then_the_question_itself_is_searched() 
     llm = ScriptedLLM(by_agent={
         "ask": ["I think it is Spielberg.", "Spielberg.", "Definitely Spielberg.",
                 "<answer>Steven Spielberg</answer>"],
-        "summarizer": "Jaws was directed by Steven Spielberg.",
+        "summarizer": '{"sentences": [1]}',
     })
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 
@@ -105,7 +106,7 @@ async def test_time_is_up_turn_after_max_turns() -> None:
     llm = ScriptedLLM(by_agent={
         "ask": ["<search>Who directed Jaws?</search>", "<search>Jaws director?</search>",
                 "<search>Jaws film</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": "Jaws was directed by Steven Spielberg.",
+        "summarizer": '{"sentences": [1]}',
     })
     result = await run_ask("Who directed Jaws?", make_deps(llm), max_turns=3)
 
@@ -118,7 +119,7 @@ async def test_time_is_up_turn_after_max_turns() -> None:
 
 async def test_settings_limit_turns_and_no_answer_is_a_clear_fallback() -> None:
     llm = ScriptedLLM(by_agent={"ask": ["<search>Who directed Jaws?</search>", "<search>Jaws director?</search>",
-                                        "<search>Jaws film crew?</search>"], "summarizer": "Spielberg."})
+                                        "<search>Jaws film crew?</search>"], "summarizer": '{"sentences": [1]}'})
     result = await run_ask("Who directed Jaws?", make_deps(llm, ask_max_turns=2))
 
     assert len(result.search_calls) == 2
@@ -130,7 +131,7 @@ async def test_settings_limit_turns_and_no_answer_is_a_clear_fallback() -> None:
 async def test_summariser_finding_nothing_says_so_and_is_not_cited() -> None:
     llm = ScriptedLLM(by_agent={
         "ask": ["<search>Who directed Jaws?</search>", "<answer>unknown</answer>"],
-        "summarizer": "Sorry, no helpful information found in these passages.",
+        "summarizer": '{"sentences": []}',
     })
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 
@@ -150,7 +151,7 @@ async def test_search_without_hits_skips_the_summariser() -> None:
 
 async def test_search_uses_settings_k() -> None:
     llm = ScriptedLLM(by_agent={"ask": ["<search>Jaws Spielberg Tahoe</search>", "<answer>x</answer>"],
-                                "summarizer": "Something about Jaws."})
+                                "summarizer": '{"sentences": [1]}'})
     result = await run_ask("q?", make_deps(llm, search_k=2))
 
     assert result.search_calls[0].k == 2
@@ -172,7 +173,7 @@ async def test_closed_variant_never_searches() -> None:
 async def test_patches_are_shown_as_quoted_user_corrections() -> None:
     patch = PatchView("p1", "Who directed Jaws?", "Steven Spielberg", "Jaws was directed by Spielberg.", 0.8)
     llm = ScriptedLLM(by_agent={"ask": ["<search>Who directed Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-                                "summarizer": "Jaws was directed by Steven Spielberg."})
+                                "summarizer": '{"sentences": [1]}'})
     deps = make_deps(llm, patches=[patch])
     result = await run_ask("Who directed Jaws?", deps)
 
@@ -189,7 +190,7 @@ async def test_a_repeated_query_is_not_searched_again() -> None:
     llm = ScriptedLLM(by_agent={
         "ask": ["<search>Who directed Jaws?</search>", "<search>who directed  jaws</search>",
                 "<answer>Steven Spielberg</answer>"],
-        "summarizer": "Jaws was directed by Steven Spielberg.",
+        "summarizer": '{"sentences": [1]}',
     })
     deps = make_deps(llm)
     result = await run_ask("Who directed Jaws?", deps)
@@ -213,7 +214,7 @@ async def test_an_answer_that_only_says_nothing_was_found_sends_the_model_search
     llm = ScriptedLLM(by_agent={
         "ask": ["<search>Who directed Jaws?</search>", "<answer>No helpful information found.</answer>",
                 "<search>Who was the director of the 1975 film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": [NO_INFO, "Jaws was directed by Steven Spielberg."],
+        "summarizer": ['{"sentences": []}', '{"sentences": [1]}'],
     })
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 

@@ -1,4 +1,4 @@
-"""Tag parsing, summary cleaning and citation choice of the ask agent (pure functions)."""
+"""Tag parsing, extractive summaries and citation choice of the ask agent (pure functions)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from sleuth.agents.ask_parse import (
     NO_INFO,
     UsedSearch,
     choose_citations,
-    clean_summary,
+    number_sentences,
     parse_action,
+    picked_summary,
     untagged_answer,
 )
 from sleuth.retrieval.base import Hit, Passage
@@ -39,10 +40,17 @@ def test_parse_accepts_a_tagless_search_or_answer_line() -> None:
     assert parse_action("We should search more about it.") is None
 
 
-def test_clean_summary_no_info_and_sentence_limit() -> None:
-    assert clean_summary("  No helpful information   found ") == NO_INFO
-    assert clean_summary("") == NO_INFO
-    assert clean_summary("A is B. C is D. E is F. G is H.") == "A is B. C is D. E is F."
+def test_summary_is_built_from_picked_sentence_numbers_with_titles() -> None:
+    hits = [Hit(Passage("m", "Mars is the fourth planet. It has two moons.", "Mars"), 2.0),
+            Hit(Passage("v", "Venus has no moons.", "Venus"), 1.0)]
+    listing, numbered = number_sentences(hits)
+    assert listing.splitlines() == ["[1] (Mars) Mars is the fourth planet.", "[2] (Mars) It has two moons.",
+                                    "[3] (Venus) Venus has no moons."]
+    assert picked_summary(numbered, [2]) == "Mars: It has two moons."
+    # out-of-range numbers are ignored, repeats kept once, at most three sentences
+    assert picked_summary(numbered, [9, 3, 3, 0]) == "Venus: Venus has no moons."
+    assert picked_summary(numbered, [1, 2, 3, 1]).count(":") == 3
+    assert picked_summary(numbered, []) == NO_INFO
 
 
 def test_citations_prefer_passages_containing_the_answer_with_an_exact_quote() -> None:

@@ -23,7 +23,7 @@ PASSAGES = [Passage("p-paris", "Paris is the capital of France.", "Paris"),
             Passage("p-rome", "Rome is the capital of Italy.", "Rome")]
 
 
-def scripted(rewrite: str = "MAGIC: answer with the city.", summary: str = "Paris is the capital of France."
+def scripted(rewrite: str = "MAGIC: answer with the city.", summary: str = '{"sentences": [1]}'
              ) -> ScriptedLLM:
     """Answers right only when the ask prompt says MAGIC; the reflection model proposes `rewrite`."""
 
@@ -123,7 +123,7 @@ async def test_rollouts_of_a_batch_run_concurrently_under_the_limit() -> None:
 
 async def test_reflective_dataset_gives_each_role_its_own_inputs_outputs_and_feedback() -> None:
     # The summary drops the answer that the passages hold: the summarizer's feedback must say so.
-    llm = scripted(summary="The passages talk about European cities.")
+    llm = scripted(summary='{"sentences": [2]}')  # sentence 2 is about Rome
     adapter = make_adapter(llm, asyncio.get_running_loop())
     result = await asyncio.to_thread(adapter.evaluate, examples(2), seed(), True)
     data = adapter.make_reflective_dataset(seed(), result, ["ask", "summarizer"])
@@ -133,7 +133,7 @@ async def test_reflective_dataset_gives_each_role_its_own_inputs_outputs_and_fee
     assert "Wrong: the answer was 'London' but the gold answer is 'Paris'" in ask["Feedback"]
     assert "search(es)" in ask["Feedback"]
     assert "Paris is the capital of France." in summ["Inputs"]["input"]  # the passages it was shown
-    assert summ["Generated Outputs"] == "The passages talk about European cities."
+    assert summ["Generated Outputs"] == '{"sentences": [2]}'
     assert "dropped it" in summ["Feedback"]
     # Only the roles asked for, and no system prompt (the text being rewritten) in the ask transcript.
     assert list(adapter.make_reflective_dataset(seed(), result, ["summarizer"])) == ["summarizer"]

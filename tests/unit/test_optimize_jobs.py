@@ -22,13 +22,13 @@ CORPUS = [{"id": "p-paris", "title": "Paris", "text": "Paris is the capital of F
           {"id": "p-rome", "title": "Rome", "text": "Rome is the capital of Italy."}]
 
 
-def answer_for(system_prompt: str, conversation: str, rewrite: str, summary: str = "Paris is the capital of France."
+def answer_for(system_prompt: str, conversation: str, rewrite: str, summary: str = '{"sentences": [1]}'
                ) -> str:
     """The scripted agent: right when its ask prompt says MAGIC. Shared by the fake server."""
     if "Write better instructions" in conversation or "Write a short critique" in conversation \
             or "Write the complete new instructions" in conversation:
         return "Look at the gold answers." if "Write a short critique" in conversation else f"```\n{rewrite}\n```"
-    if system_prompt.startswith("Summarise") or system_prompt.startswith("You read search results"):
+    if "Search query:" in conversation and "Sentences:" in conversation:  # the summariser
         return summary
     if "<information>" not in conversation:
         return "<search>What is the capital of France?</search>"

@@ -69,26 +69,36 @@ def parse_action(text: str) -> Action | None:
     return Action("search" if kind == "search" else "answer", body, thought)
 
 
-def clean_summary(text: str, max_sentences: int = 3) -> str:
-    """The summariser's reply as 1-3 sentences, or exactly `NO_INFO` when it found nothing."""
-    text = _ANY_TAG.sub(" ", text)
-    text = " ".join(text.split())
-    if not text or _NO_INFO.search(text):
-        return NO_INFO
-    sentences = _SENTENCE_END.split(text)
-    return " ".join(sentences[:max_sentences])
+def number_sentences(hits: Sequence[Hit], max_chars: int = MAX_PASSAGE_CHARS) -> tuple[str, list[tuple[Hit, str]]]:
+    """The hits' sentences numbered across passages (`[3] (Title) sentence`), for the summariser to pick
+    from, and the (hit, sentence) behind each number. Each passage is cut to about `max_chars`."""
+    lines: list[str] = []
+    numbered: list[tuple[Hit, str]] = []
+    for hit in hits:
+        used = 0
+        title = f"({hit.passage.title}) " if hit.passage.title else ""
+        for sentence in sentences(" ".join(hit.passage.text.split())):
+            if used and used + len(sentence) > max_chars:
+                break
+            used += len(sentence)
+            numbered.append((hit, sentence))
+            lines.append(f"[{len(numbered)}] {title}{sentence}")
+    return "\n".join(lines), numbered
 
 
-def format_passages(hits: Sequence[Hit], max_chars: int = MAX_PASSAGE_CHARS) -> str:
-    """Numbered passages for the summariser's prompt, each cut to `max_chars`."""
-    lines = []
-    for number, hit in enumerate(hits, start=1):
-        text = " ".join(hit.passage.text.split())
-        if len(text) > max_chars:
-            text = text[: max_chars - 1] + "…"
-        title = f"{hit.passage.title}: " if hit.passage.title else ""
-        lines.append(f"[{number}] {title}{text}")
-    return "\n".join(lines)
+def picked_summary(numbered: Sequence[tuple[Hit, str]], picks: Sequence[int], max_sentences: int = 3) -> str:
+    """The summary built in code from the sentence numbers the model picked (invalid numbers ignored):
+    each sentence copied from its passage, with the passage title so pronouns stay resolvable."""
+    chosen: list[str] = []
+    for number in picks:
+        if 1 <= number <= len(numbered):
+            hit, sentence = numbered[number - 1]
+            text = f"{hit.passage.title}: {sentence}" if hit.passage.title else sentence
+            if text not in chosen:
+                chosen.append(text)
+        if len(chosen) == max_sentences:
+            break
+    return " ".join(chosen) if chosen else NO_INFO
 
 
 def _norm(text: str) -> str:

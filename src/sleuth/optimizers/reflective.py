@@ -6,6 +6,8 @@ TextGrad-style critic). Texts are clipped so a prompt built from a minibatch fit
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,9 +74,20 @@ def _conversation(rollout: Rollout, role: str) -> str:
     return "\n".join(turns)
 
 
+def picked_text(call: RoleCall) -> str:
+    """What the summariser's reply amounts to: its picked sentence numbers (`{"sentences": [..]}`) resolved
+    against the numbered sentences it was shown; any other reply as it is."""
+    try:
+        picks = json.loads(call.output).get("sentences", [])
+    except (ValueError, AttributeError):
+        return call.output
+    listing = dict(re.findall(r"^\[(\d+)\] (.*)$", call.user_input, re.MULTILINE))
+    return " ".join(listing.get(str(n), "") for n in picks if isinstance(n, int)).strip()
+
+
 def _summarizer_feedback(call: RoleCall, trace: Trace) -> str:
     golds = trace.rollout.example.answers
-    in_passages, in_summary = gold_in(call.user_input, golds), gold_in(call.output, golds)
+    in_passages, in_summary = gold_in(call.user_input, golds), gold_in(picked_text(call), golds)
     if in_passages and in_summary:
         note = "Good: the summary kept the fact that answers the question."
     elif in_passages:

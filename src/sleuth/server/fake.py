@@ -73,9 +73,8 @@ def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[st
 def _ask_reply(messages: list[dict[str, Any]], prompt: str) -> str:
     """The `ask` loop and its summariser: search once, then answer from a correction or the summary."""
     last = str(messages[-1].get("content", "")) if messages else ""
-    if "Search query:" in last:  # the summariser, shown the passages of one search
-        texts = re.findall(r"^\[\d+\] [^:\n]*: (.+)$", last, re.MULTILINE)
-        return _first_sentence(texts[0]) if texts else "No helpful information found."
+    if "Search query:" in last:  # the summariser, shown numbered sentences: pick the first
+        return json.dumps({"sentences": [1] if re.search(r"^\[1\] ", last, re.MULTILINE) else []})
     searched = any("<search>" in str(m.get("content", "")) for m in messages if m.get("role") == "assistant")
     if not searched:
         asked = (_ASK_QUESTION.findall(prompt) or [""])[-1].strip()
@@ -84,7 +83,7 @@ def _ask_reply(messages: list[dict[str, Any]], prompt: str) -> str:
     if corrections:
         return f"<answer>{json.loads(chr(34) + corrections[0] + chr(34))}</answer>"
     info = re.findall(r"<information>(.*?)</information>", prompt, re.DOTALL)
-    found = re.sub(r"^\[\d+\] [^:]*: ", "", info[-1].strip()) if info else "unknown"
+    found = re.sub(r"^(\[\d+\] )?[^:]*: ", "", info[-1].strip()) if info else "unknown"  # drop "Title: "
     return f"<answer>{_first_sentence(found)}</answer>"
 
 
