@@ -31,7 +31,11 @@ browser:
 demo: setup
 	$(SLEUTH) demo
 
+# Lint and type check first (seconds), then every test, integration tests included.
 test: dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -ra
 
 test-fast: dev

@@ -45,11 +45,18 @@ def serve(port: int, delay: float) -> None:
         await asyncio.sleep(delay)
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("name", "")
         content = json.dumps(fake_reply(schema))
-        return web.json_response({
-            "id": "x", "object": "chat.completion", "created": int(time.time()), "model": "fake",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-        })
+        return web.json_response(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": "fake",
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                ],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
@@ -93,8 +100,10 @@ async def one_run(base_url: str, readers: int) -> dict[str, float]:
     from sleuth.retrieval.base import Passage
     from sleuth.testing import StaticRetriever
 
-    passages = [Passage(f"p{i}", f"The topic fact number {i} is stated here. More text follows.", f"Doc {i}")
-                for i in range(readers)]
+    passages = [
+        Passage(f"p{i}", f"The topic fact number {i} is stated here. More text follows.", f"Doc {i}")
+        for i in range(readers)
+    ]
     settings = Settings(max_rounds=2, reader_batch_size=1, search_k=readers, llm_concurrency=readers)
     client = OpenAICompatModel(base_url, "fake", concurrency=readers, max_retries=0)
     llm = TimedModel(client)
@@ -125,8 +134,16 @@ async def bench(base_url: str, delay: float, counts: list[int], repeats: int) ->
         wall = statistics.median(r["wall"] for r in runs)
         llm = statistics.median(r["llm"] for r in runs)
         critical = stages * delay
-        rows.append({"readers": readers, "wall_s": wall, "llm_s": llm, "overhead_pct": 100 * (wall - llm) / wall,
-                     "critical_s": critical, "wall_over_critical": wall / critical})
+        rows.append(
+            {
+                "readers": readers,
+                "wall_s": wall,
+                "llm_s": llm,
+                "overhead_pct": 100 * (wall - llm) / wall,
+                "critical_s": critical,
+                "wall_over_critical": wall / critical,
+            }
+        )
     return rows
 
 
@@ -148,8 +165,9 @@ def main() -> None:
 
         for _ in range(100):
             try:
-                httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={"messages": [{"content": ""}]},
-                           timeout=5)
+                httpx.post(
+                    f"http://127.0.0.1:{port}/v1/chat/completions", json={"messages": [{"content": ""}]}, timeout=5
+                )
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -160,12 +178,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"fake LLM delay {args.delay}s per call; median of {args.repeats} runs; 1 round, 4 sequential LLM stages")
-    print(f"{'readers':>7} {'wall s':>8} {'in LLM s':>9} {'overhead':>9} {'ms':>6} {'critical s':>10} {'wall/crit':>9}")
+    print(
+        f"fake LLM delay {args.delay}s per call; median of {args.repeats} runs; 1 round, 4 sequential LLM stages"
+    )
+    print(
+        f"{'readers':>7} {'wall s':>8} {'in LLM s':>9} {'overhead':>9} {'ms':>6} {'critical s':>10} {'wall/crit':>9}"
+    )
     for r in rows:
         overhead_ms = 1000 * (r["wall_s"] - r["llm_s"])
-        print(f"{r['readers']:>7} {r['wall_s']:>8.3f} {r['llm_s']:>9.3f} {r['overhead_pct']:>8.2f}% {overhead_ms:>6.0f} "
-              f"{r['critical_s']:>10.2f} {r['wall_over_critical']:>8.3f}x")
+        print(
+            f"{r['readers']:>7} {r['wall_s']:>8.3f} {r['llm_s']:>9.3f} {r['overhead_pct']:>8.2f}% {overhead_ms:>6.0f} "
+            f"{r['critical_s']:>10.2f} {r['wall_over_critical']:>8.3f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -46,22 +46,41 @@ async def run_one(variant: str, q: dict[str, Any], deps: AgentDeps) -> dict[str,
     try:
         result = await run_ask(q["question"], deps, variant=variant)  # type: ignore[arg-type]
     except Exception as exc:  # one failure must not lose the run
-        row.update(answer="", error=f"{type(exc).__name__}: {exc}", searches=0, turns=0, finish="error",
-                   em=0.0, f1=0.0, cover=0.0, latency_s=0.0, tagless=0)
+        row.update(
+            answer="",
+            error=f"{type(exc).__name__}: {exc}",
+            searches=0,
+            turns=0,
+            finish="error",
+            em=0.0,
+            f1=0.0,
+            cover=0.0,
+            latency_s=0.0,
+            tagless=0,
+        )
         print(f"  [{variant}] ERROR {row['error'][:120]}", flush=True)
         return row
     lookup = deps.lookup or (lambda _id: None)
     titles = {p.title for call in result.search_calls for p in map(lookup, call.hit_ids) if p}
     gold_titles = set(q.get("supporting_titles", []))
     row.update(
-        answer=result.answer, searches=len(result.search_calls), turns=result.turns, finish=result.finish,
-        latency_s=result.latency_s, queries=[s.query for s in result.search_calls],
-        tagless=sum(1 for e in result.events if e.type == "warning" and "no <search>" in e.data.get("message", "")),
+        answer=result.answer,
+        searches=len(result.search_calls),
+        turns=result.turns,
+        finish=result.finish,
+        latency_s=result.latency_s,
+        queries=[s.query for s in result.search_calls],
+        tagless=sum(
+            1 for e in result.events if e.type == "warning" and "no <search>" in e.data.get("message", "")
+        ),
         gold_title_recall=(len(gold_titles & titles) / len(gold_titles)) if gold_titles else None,
         **answer_scores(result.answer, q["answers"]),
     )
-    print(f"  [{variant:6}] em={row['em']:.0f} f1={row['f1']:.2f} s={row['searches']} {result.latency_s:6.1f}s "
-          f"{result.answer[:40]!r} (gold {q['answers'][0][:30]!r})", flush=True)
+    print(
+        f"  [{variant:6}] em={row['em']:.0f} f1={row['f1']:.2f} s={row['searches']} {result.latency_s:6.1f}s "
+        f"{result.answer[:40]!r} (gold {q['answers'][0][:30]!r})",
+        flush=True,
+    )
     return row
 
 
@@ -75,7 +94,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "searches_per_q": round(statistics.mean(r["searches"] for r in rows), 2),
         "turns_per_q": round(statistics.mean(r["turns"] for r in rows), 2),
         "gold_title_recall": round(100 * statistics.mean(recalls), 1) if recalls else None,
-        "finish": {k: sum(1 for r in rows if r["finish"] == k) for k in ("answer", "time_up", "untagged", "fallback", "error")},
+        "finish": {
+            k: sum(1 for r in rows if r["finish"] == k)
+            for k in ("answer", "time_up", "untagged", "fallback", "error")
+        },
         "tagless_replies": sum(r.get("tagless", 0) for r in rows),
         "latency_s_per_q": round(statistics.mean(r["latency_s"] for r in rows), 1),
     }
@@ -88,7 +110,9 @@ async def main() -> None:
     parser.add_argument("--collection", default="multihop")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--k", type=int, default=5, help="passages per search given to the summariser")
-    parser.add_argument("--concurrency", type=int, default=2, help="questions in flight (embedded server: 2 slots)")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="questions in flight (embedded server: 2 slots)"
+    )
     parser.add_argument("--out", type=Path, help="write per-question rows and the summary as JSON")
     args = parser.parse_args()
 
@@ -98,8 +122,15 @@ async def main() -> None:
     retriever = collection.retriever("hybrid")
     retriever.search("warm up the embedder", 1)
     prompts = load_prompt_set()
-    results: dict[str, Any] = {"settings": {"k": args.k, "ask_max_turns": settings.ask_max_turns,
-                                            "prompt_set": prompts.hash, "n": len(questions)}, "variants": {}}
+    results: dict[str, Any] = {
+        "settings": {
+            "k": args.k,
+            "ask_max_turns": settings.ask_max_turns,
+            "prompt_set": prompts.hash,
+            "n": len(questions),
+        },
+        "variants": {},
+    }
     variants = args.variants.split(",")
     rows: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     started = time.perf_counter()
@@ -111,8 +142,15 @@ async def main() -> None:
             async with limit:
                 print(f"[{i + 1}/{len(questions)}] {q['question'][:90]}", flush=True)
                 for variant in variants:
-                    deps = AgentDeps(llm=llm, retriever=retriever, prompts=prompts, settings=settings,
-                                     events=EventLog(), collection=args.collection, lookup=collection.get)
+                    deps = AgentDeps(
+                        llm=llm,
+                        retriever=retriever,
+                        prompts=prompts,
+                        settings=settings,
+                        events=EventLog(),
+                        collection=args.collection,
+                        lookup=collection.get,
+                    )
                     rows[variant].append(await run_one(variant, q, deps))
                 write()
 
@@ -127,11 +165,15 @@ async def main() -> None:
         await asyncio.gather(*(question(i, q) for i, q in enumerate(questions)))
     collection.close()
 
-    print(f"\n{'variant':8} {'EM':>6} {'F1':>6} {'cover':>6} {'search/q':>9} {'turns/q':>8} {'goldT%':>7} {'s/q':>6}")
+    print(
+        f"\n{'variant':8} {'EM':>6} {'F1':>6} {'cover':>6} {'search/q':>9} {'turns/q':>8} {'goldT%':>7} {'s/q':>6}"
+    )
     for variant, block in results["variants"].items():
         s = block["summary"]
-        print(f"{variant:8} {s['em']:6.1f} {s['f1']:6.1f} {s['cover']:6.1f} {s['searches_per_q']:9.2f} "
-              f"{s['turns_per_q']:8.2f} {s['gold_title_recall'] or 0:7.1f} {s['latency_s_per_q']:6.1f}")
+        print(
+            f"{variant:8} {s['em']:6.1f} {s['f1']:6.1f} {s['cover']:6.1f} {s['searches_per_q']:9.2f} "
+            f"{s['turns_per_q']:8.2f} {s['gold_title_recall'] or 0:7.1f} {s['latency_s_per_q']:6.1f}"
+        )
     print(f"wall time {results['settings']['wall_s']}s; rows in {args.out}" if args.out else "")
 
 

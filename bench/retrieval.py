@@ -40,7 +40,7 @@ def vocabulary(size: int = VOCAB) -> list[str]:
     """Distinct pseudo-words of 3-5 syllables (no English stop word among them)."""
     words = []
     for i in range(size):
-        digits, n = [], i + 16 ** 2  # at least 3 syllables
+        digits, n = [], i + 16**2  # at least 3 syllables
         while n:
             n, d = divmod(n, 16)
             digits.append(_SYLLABLES[d])
@@ -64,7 +64,7 @@ def synthetic_tokens(n_docs: int, seed: int = 0) -> list[list[str]]:
         lengths = rng.integers(10, 51, size=block)
         ranks = zipf_ranks(rng, int(lengths.sum()))
         offsets = np.concatenate([[0], np.cumsum(lengths)])
-        docs.extend([words[r] for r in ranks[offsets[i]:offsets[i + 1]]] for i in range(block))
+        docs.extend([words[r] for r in ranks[offsets[i] : offsets[i + 1]]] for i in range(block))
     return docs
 
 
@@ -120,12 +120,26 @@ def bench_bm25(n_docs: int, queries: list[str], reference_queries: int) -> dict[
     ref_queries = queries[:reference_queries]
     ref_p50, ref_cpu = timed(lambda q: np.argsort(reference.get_scores(tokenizer(q)))[::-1][:10], ref_queries)
     # same top-1 where both find something (a sanity check that the two compute the same thing)
-    same = sum(ours.search(q, 1)[0][0] == int(np.argmax(reference.get_scores(tokenizer(q))))
-               for q in ref_queries if ours.search(q, 1))
-    return {"docs": n_docs, "generate_s": generated, "build_ours_s": build_ours, "build_rank_bm25_s": build_ref,
-            "ours_p50_ms": ours_p50, "rank_bm25_p50_ms": ref_p50, "speedup": ref_p50 / ours_p50,
-            "ours_cpu_p50_ms": ours_cpu, "rank_bm25_cpu_p50_ms": ref_cpu, "speedup_cpu": ref_cpu / ours_cpu,
-            "queries_ours": len(queries), "queries_rank_bm25": len(ref_queries), "same_top1": same}
+    same = sum(
+        ours.search(q, 1)[0][0] == int(np.argmax(reference.get_scores(tokenizer(q))))
+        for q in ref_queries
+        if ours.search(q, 1)
+    )
+    return {
+        "docs": n_docs,
+        "generate_s": generated,
+        "build_ours_s": build_ours,
+        "build_rank_bm25_s": build_ref,
+        "ours_p50_ms": ours_p50,
+        "rank_bm25_p50_ms": ref_p50,
+        "speedup": ref_p50 / ours_p50,
+        "ours_cpu_p50_ms": ours_cpu,
+        "rank_bm25_cpu_p50_ms": ref_cpu,
+        "speedup_cpu": ref_cpu / ours_cpu,
+        "queries_ours": len(queries),
+        "queries_rank_bm25": len(ref_queries),
+        "same_top1": same,
+    }
 
 
 class _RandomPassagesRealQueries:
@@ -163,11 +177,14 @@ def bench_hybrid(n_docs: int, queries: list[str], embedder: object, home: Path) 
     hybrid, bm25, dense = (collection.retriever(m) for m in ("hybrid", "bm25", "dense"))
     for query in queries[:5]:
         hybrid.search(query, 10)
-    return {"docs": n_docs, "build_s": build,
-            "hybrid_p50_ms": p50_ms(lambda q: hybrid.search(q, 10), queries),
-            "bm25_p50_ms": p50_ms(lambda q: bm25.search(q, 10), queries),
-            "dense_p50_ms": p50_ms(lambda q: dense.search(q, 10), queries),
-            "query_embed_p50_ms": p50_ms(lambda q: embedder.embed([q]), queries)}  # type: ignore[attr-defined]
+    return {
+        "docs": n_docs,
+        "build_s": build,
+        "hybrid_p50_ms": p50_ms(lambda q: hybrid.search(q, 10), queries),
+        "bm25_p50_ms": p50_ms(lambda q: bm25.search(q, 10), queries),
+        "dense_p50_ms": p50_ms(lambda q: dense.search(q, 10), queries),
+        "query_embed_p50_ms": p50_ms(lambda q: embedder.embed([q]), queries),
+    }  # type: ignore[attr-defined]
 
 
 def bench_indexing(n_docs: int, embedder: object, home: Path) -> dict[str, float]:
@@ -183,8 +200,14 @@ def bench_indexing(n_docs: int, embedder: object, home: Path) -> dict[str, float
     t0 = time.perf_counter()
     collection.add([corpus])
     ours = time.perf_counter() - t0
-    return {"docs": n_docs, "raw_flagmodel_s": raw, "end_to_end_s": ours,
-            "raw_per_s": n_docs / raw, "end_to_end_per_s": n_docs / ours, "ratio": ours / raw}
+    return {
+        "docs": n_docs,
+        "raw_flagmodel_s": raw,
+        "end_to_end_s": ours,
+        "raw_per_s": n_docs / raw,
+        "end_to_end_per_s": n_docs / ours,
+        "ratio": ours / raw,
+    }
 
 
 def main() -> None:
@@ -230,18 +253,27 @@ def _table(results: dict[str, object]) -> None:
     for key, row in results.items():
         assert isinstance(row, dict)
         if key.startswith("bm25@"):
-            table.add_row(f"BM25 p50 @ {row['docs']:,} docs (ours, bm25s) wall / cpu",
-                          f"{row['ours_p50_ms']:.2f} / {row['ours_cpu_p50_ms']:.2f} ms")
-            table.add_row(f"BM25 p50 @ {row['docs']:,} docs (rank-bm25, {row['queries_rank_bm25']} queries) wall / cpu",
-                          f"{row['rank_bm25_p50_ms']:.1f} / {row['rank_bm25_cpu_p50_ms']:.1f} ms")
-            table.add_row(f"  speed-up @ {row['docs']:,} wall / cpu", f"{row['speedup']:.0f}x / {row['speedup_cpu']:.0f}x")
+            table.add_row(
+                f"BM25 p50 @ {row['docs']:,} docs (ours, bm25s) wall / cpu",
+                f"{row['ours_p50_ms']:.2f} / {row['ours_cpu_p50_ms']:.2f} ms",
+            )
+            table.add_row(
+                f"BM25 p50 @ {row['docs']:,} docs (rank-bm25, {row['queries_rank_bm25']} queries) wall / cpu",
+                f"{row['rank_bm25_p50_ms']:.1f} / {row['rank_bm25_cpu_p50_ms']:.1f} ms",
+            )
+            table.add_row(
+                f"  speed-up @ {row['docs']:,} wall / cpu", f"{row['speedup']:.0f}x / {row['speedup_cpu']:.0f}x"
+            )
             table.add_row(f"  same top-1 @ {row['docs']:,}", f"{row['same_top1']}/{row['queries_rank_bm25']}")
         elif key == "hybrid":
-            table.add_row(f"hybrid p50 @ {row['docs']:,} (random passage vectors, real query embedding)",
-                          f"{row['hybrid_p50_ms']:.1f} ms")
-            table.add_row("  of which: bm25 / dense / query embedding p50",
-                          f"{row['bm25_p50_ms']:.1f} / {row['dense_p50_ms']:.1f} / "
-                          f"{row['query_embed_p50_ms']:.1f} ms")
+            table.add_row(
+                f"hybrid p50 @ {row['docs']:,} (random passage vectors, real query embedding)",
+                f"{row['hybrid_p50_ms']:.1f} ms",
+            )
+            table.add_row(
+                "  of which: bm25 / dense / query embedding p50",
+                f"{row['bm25_p50_ms']:.1f} / {row['dense_p50_ms']:.1f} / {row['query_embed_p50_ms']:.1f} ms",
+            )
         elif key == "indexing":
             table.add_row(f"indexing {row['docs']:,} passages end to end", f"{row['end_to_end_per_s']:.1f} /s")
             table.add_row("raw FlagModel.encode, same texts", f"{row['raw_per_s']:.1f} /s")

@@ -8,7 +8,9 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-SHARED_MODELS_DIR = Path(os.environ.get("SLEUTH_MODELS_DIR") or Path(platformdirs.user_data_dir("sleuth")) / "models")
+SHARED_MODELS_DIR = Path(
+    os.environ.get("SLEUTH_MODELS_DIR") or Path(platformdirs.user_data_dir("sleuth")) / "models"
+)
 
 
 @pytest.fixture(autouse=True)

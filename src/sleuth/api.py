@@ -73,7 +73,11 @@ class Sleuth:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, settings: Settings | None = None, *, collection: str | None = None, prompts: PromptsArg = None,
+        cls,
+        settings: Settings | None = None,
+        *,
+        collection: str | None = None,
+        prompts: PromptsArg = None,
         tenant: str | None = None,
     ) -> AsyncIterator[Sleuth]:
         """A `Sleuth` on the configured LLM (`sleuth.llm.connect`: a URL or the embedded model), the
@@ -110,11 +114,13 @@ class Sleuth:
 
         deps = self._deps(collection, prompts, events)
         async with self._checkpointer() as saver:
-            return await run_research(question.strip(), deps, run_id=run_id, checkpointer=saver,
-                                      max_rounds=max_rounds)
+            return await run_research(
+                question.strip(), deps, run_id=run_id, checkpointer=saver, max_rounds=max_rounds
+            )
 
-    async def resume(self, run_id: str, *, prompts: PromptsArg = None, events: EventLog | None = None
-                     ) -> ResearchReport:
+    async def resume(
+        self, run_id: str, *, prompts: PromptsArg = None, events: EventLog | None = None
+    ) -> ResearchReport:
         """Continue an interrupted run from its last checkpoint (finished steps are not redone).
 
         Raises:
@@ -150,8 +156,14 @@ class Sleuth:
                 raise ValueError("resume needs a run_id")
             job = self.resume(run_id, prompts=prompts, events=events)
         else:
-            job = self.research(question or "", collection=collection, prompts=prompts, run_id=run_id,
-                                max_rounds=max_rounds, events=events)
+            job = self.research(
+                question or "",
+                collection=collection,
+                prompts=prompts,
+                run_id=run_id,
+                max_rounds=max_rounds,
+                events=events,
+            )
         task = asyncio.create_task(job)
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
@@ -183,9 +195,17 @@ class Sleuth:
             raise ValueError("Sleuth has no LLM: pass llm=... or use `async with Sleuth.open(settings)`")
         name = collection or self.collection
         retriever, lookup = self.retriever(name)
-        return AgentDeps(llm=self.llm, retriever=retriever, settings=self.settings, patches=self.patches,
-                         prompts=_prompt_set(prompts) if prompts is not None else self.prompts,
-                         lookup=lookup, events=events or EventLog(), collection=name, tenant=self.tenant)
+        return AgentDeps(
+            llm=self.llm,
+            retriever=retriever,
+            settings=self.settings,
+            patches=self.patches,
+            prompts=_prompt_set(prompts) if prompts is not None else self.prompts,
+            lookup=lookup,
+            events=events or EventLog(),
+            collection=name,
+            tenant=self.tenant,
+        )
 
     def retriever(self, collection: str) -> tuple[Retriever, Callable[[str], Passage | None] | None]:
         """The hybrid retriever (and passage lookup) of `collection`, opened once and kept.
@@ -199,8 +219,10 @@ class Sleuth:
             if collection == "demo":
                 opened = ensure_demo_collection(self.settings)
             elif not (self.settings.indexes_dir / collection).is_dir():
-                raise ValueError(f"no collection {collection!r} under {self.settings.indexes_dir}; "
-                                 "create it with `sleuth index add` first")
+                raise ValueError(
+                    f"no collection {collection!r} under {self.settings.indexes_dir}; "
+                    "create it with `sleuth index add` first"
+                )
             else:
                 opened = open_collection(self.settings, collection)
             self._opened.append(opened)

@@ -85,8 +85,13 @@ class ScriptedLLM:
         self.calls.append(call)
         reply = self._pick(call)
         text = reply if isinstance(reply, str) else json.dumps(reply)
-        return Completion(text=text, model=self.model, prompt_tokens=self._prompt_tokens,
-                          completion_tokens=max(1, len(text.split())), agent=agent)
+        return Completion(
+            text=text,
+            model=self.model,
+            prompt_tokens=self._prompt_tokens,
+            completion_tokens=max(1, len(text.split())),
+            agent=agent,
+        )
 
     def calls_for(self, agent: str) -> list[Call]:
         return [c for c in self.calls if c.agent == agent]
@@ -198,14 +203,27 @@ class FakeOpenAIServer:
                 if delay_s:
                     time.sleep(delay_s)
                 text = reply(body)
-                self._send(200, {
-                    "id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
-                    "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": 5, "completion_tokens": max(1, len(text.split())),
-                              "total_tokens": 5 + max(1, len(text.split()))},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "fake"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": text},
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": 5,
+                            "completion_tokens": max(1, len(text.split())),
+                            "total_tokens": 5 + max(1, len(text.split())),
+                        },
+                    },
+                )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

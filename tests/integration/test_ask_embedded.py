@@ -16,8 +16,12 @@ from sleuth.testing import StaticRetriever
 pytestmark = pytest.mark.integration
 
 PASSAGES = [
-    Passage("p-halley", "Halley's Comet is visible from Earth every 75 to 79 years. Its last appearance was in "
-            "1986 and it will next appear in mid-2061.", "Halley's Comet"),
+    Passage(
+        "p-halley",
+        "Halley's Comet is visible from Earth every 75 to 79 years. Its last appearance was in "
+        "1986 and it will next appear in mid-2061.",
+        "Halley's Comet",
+    ),
     Passage("p-venus", "Venus is the second planet from the Sun. It has no moons.", "Venus"),
     Passage("p-mars", "Mars is the fourth planet from the Sun. It has two moons, Phobos and Deimos.", "Mars"),
 ]
@@ -27,8 +31,9 @@ async def test_real_model_searches_then_answers_from_the_passage() -> None:
     settings = Settings(search_k=2, llm_timeout_s=600, llm_request_timeout_s=600)
     retriever = StaticRetriever(PASSAGES)
     async with connect(settings) as llm:
-        deps = AgentDeps(llm=llm, retriever=retriever, prompts=load_prompt_set(), settings=settings,
-                         events=EventLog())
+        deps = AgentDeps(
+            llm=llm, retriever=retriever, prompts=load_prompt_set(), settings=settings, events=EventLog()
+        )
         result = await run_ask("How many moons does Mars have?", deps, max_turns=3)
 
     print(result.model_dump_json(indent=1, include={"answer", "search_calls", "turns", "finish", "usage"}))

@@ -18,11 +18,22 @@ QUESTION = "If Gallu is a demon Lilu is what?"
 
 @pytest.mark.integration
 def test_research_answer_cites_only_retrieved_passages_that_contain_the_quote() -> None:
-    env = {**os.environ, "SLEUTH_MAX_TASKS_PER_ROUND": "2", "SLEUTH_SEARCH_K": "3", "SLEUTH_READER_BATCH_SIZE": "3",
-           "SLEUTH_LLM_TIMEOUT_S": "900", "SLEUTH_LLM_REQUEST_TIMEOUT_S": "900"}
+    env = {
+        **os.environ,
+        "SLEUTH_MAX_TASKS_PER_ROUND": "2",
+        "SLEUTH_SEARCH_K": "3",
+        "SLEUTH_READER_BATCH_SIZE": "3",
+        "SLEUTH_LLM_TIMEOUT_S": "900",
+        "SLEUTH_LLM_REQUEST_TIMEOUT_S": "900",
+    }
     sleuth = Path(sys.executable).parent / "sleuth"
-    result = subprocess.run([str(sleuth), "research", QUESTION, "--json", "--max-rounds", "1"],
-                            capture_output=True, text=True, env=env, timeout=1500)
+    result = subprocess.run(
+        [str(sleuth), "research", QUESTION, "--json", "--max-rounds", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1500,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     collection = open_collection(Settings(), "demo")
@@ -36,6 +47,8 @@ def test_research_answer_cites_only_retrieved_passages_that_contain_the_quote() 
         text = " ".join(passage.text.split())
         assert " ".join(citation["quote"].split()).casefold() in text.casefold()
         assert f"[{citation['n']}]" in report["answer"]
-    print(f"\nanswer ({report['wall_s']:.0f}s): {report['answer']}\ncitations: {report['citations']}"
-          f"\ndropped: {report['dropped_sentences']}\nfallback: {report['writer_fallback']}"
-          f"\nusage: {json.dumps(report['usage'])}")
+    print(
+        f"\nanswer ({report['wall_s']:.0f}s): {report['answer']}\ncitations: {report['citations']}"
+        f"\ndropped: {report['dropped_sentences']}\nfallback: {report['writer_fallback']}"
+        f"\nusage: {json.dumps(report['usage'])}"
+    )

@@ -21,8 +21,18 @@ from sleuth.testing import HashEmbedder
 pytestmark = pytest.mark.integration
 
 DOCS = [
-    {"id": "otter", "title": "Sea otter", "text": "Sea otters use rocks as tools to open shellfish.", "kind": "animal"},
-    {"id": "paris", "title": "Paris", "text": "Paris is the capital of France, on the river Seine.", "kind": "city"},
+    {
+        "id": "otter",
+        "title": "Sea otter",
+        "text": "Sea otters use rocks as tools to open shellfish.",
+        "kind": "animal",
+    },
+    {
+        "id": "paris",
+        "title": "Paris",
+        "text": "Paris is the capital of France, on the river Seine.",
+        "kind": "city",
+    },
     {"id": "rome", "title": "Rome", "text": "Rome is the capital of Italy, built on seven hills.", "kind": "city"},
 ]
 
@@ -44,8 +54,20 @@ def _free_port() -> int:
 @pytest.fixture
 def chroma_url(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
-    server = subprocess.Popen([_chroma_cli(), "run", "--path", str(tmp_path / "chroma-server"), "--port", str(port),
-                               "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            _chroma_cli(),
+            "run",
+            "--path",
+            str(tmp_path / "chroma-server"),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -24,8 +24,13 @@ def minilm() -> FlagEmbedder:
 
 def test_minilm_is_mean_pooled_normalised_and_semantic(minilm: FlagEmbedder) -> None:
     assert minilm.pooling == "mean" and minilm.dim == 384
-    vectors = minilm.embed(["A man is playing a guitar.", "Someone strums an acoustic guitar.",
-                            "The stock market fell sharply today."])
+    vectors = minilm.embed(
+        [
+            "A man is playing a guitar.",
+            "Someone strums an acoustic guitar.",
+            "The stock market fell sharply today.",
+        ]
+    )
     assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     similar, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
@@ -37,13 +42,22 @@ def test_minilm_is_mean_pooled_normalised_and_semantic(minilm: FlagEmbedder) -> 
 
 def test_dense_search_finds_a_paraphrase(minilm: FlagEmbedder, tmp_path: Path) -> None:
     corpus = tmp_path / "docs.jsonl"
-    corpus.write_text("".join(json.dumps(d) + "\n" for d in [
-        {"id": "cat", "title": "Cats", "text": "Domestic cats sleep for most of the day."},
-        {"id": "car", "title": "Cars", "text": "Electric vehicles are charged from the power grid."},
-    ]), encoding="utf-8")
+    corpus.write_text(
+        "".join(
+            json.dumps(d) + "\n"
+            for d in [
+                {"id": "cat", "title": "Cats", "text": "Domestic cats sleep for most of the day."},
+                {"id": "car", "title": "Cars", "text": "Electric vehicles are charged from the power grid."},
+            ]
+        ),
+        encoding="utf-8",
+    )
     collection = open_collection(Settings(), "minilm", embedder=minilm)
     collection.add([corpus])
-    assert collection.retriever("dense").search("How do you refuel a battery-powered automobile?", 1)[0].passage.id == "car"
+    assert (
+        collection.retriever("dense").search("How do you refuel a battery-powered automobile?", 1)[0].passage.id
+        == "car"
+    )
     assert collection.stats()["embedder"] == "flag:model:384"
 
 

@@ -31,10 +31,12 @@ def make_app() -> typer.Typer:
 
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": '{"sentences": [1]}',
-    })
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
 
     @asynccontextmanager
     async def fake_connect(settings):
@@ -59,7 +61,9 @@ def test_json_output_has_answer_citations_and_searches(scripted: ScriptedLLM) ->
 def test_closed_variant_from_the_command_line(scripted: ScriptedLLM) -> None:
     scripted._by_agent["ask"].clear()
     scripted._by_agent["ask"].append("<answer>Spielberg</answer>")
-    result = runner.invoke(make_app(), ["ask", "Who directed Jaws?", "-c", "films", "--variant", "closed", "--json"])
+    result = runner.invoke(
+        make_app(), ["ask", "Who directed Jaws?", "-c", "films", "--variant", "closed", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["search_calls"] == [] and data["variant"] == "closed"

@@ -14,8 +14,9 @@ from sleuth.testing import ScriptedLLM, StaticRetriever
 
 PASSAGES = [
     Passage("p-jaws", "Jaws is a 1975 film directed by Steven Spielberg. It was a box-office hit.", "Jaws"),
-    Passage("p-spielberg", "Steven Spielberg was born in Cincinnati, Ohio. He grew up in Arizona.",
-            "Steven Spielberg"),
+    Passage(
+        "p-spielberg", "Steven Spielberg was born in Cincinnati, Ohio. He grew up in Arizona.", "Steven Spielberg"
+    ),
     Passage("p-tahoe", "Lake Tahoe is a freshwater lake in the Sierra Nevada.", "Lake Tahoe"),
 ]
 
@@ -29,23 +30,36 @@ def make_deps(llm: ScriptedLLM, patches: list[PatchView] | None = None, **settin
             self.calls.append((query, collection))
             return list(patches or [])
 
-    return AgentDeps(llm=llm, retriever=StaticRetriever(PASSAGES), prompts=load_prompt_set(),
-                     settings=Settings(**settings), patches=Patches(), events=EventLog(), collection="films")
+    return AgentDeps(
+        llm=llm,
+        retriever=StaticRetriever(PASSAGES),
+        prompts=load_prompt_set(),
+        settings=Settings(**settings),
+        patches=Patches(),
+        events=EventLog(),
+        collection="films",
+    )
 
 
 async def test_two_hop_search_then_answer_cites_the_supporting_passage() -> None:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["I need the director.\n<search>Who directed the film Jaws?",
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "I need the director.\n<search>Who directed the film Jaws?",
                 "<search>Where was Steven Spielberg born?</search>",
-                "The director was born in Cincinnati.\n<answer>Cincinnati</answer>"],
-        "summarizer": ['{"sentences": [1]}', '{"sentences": [1]}'],
-    })
+                "The director was born in Cincinnati.\n<answer>Cincinnati</answer>",
+            ],
+            "summarizer": ['{"sentences": [1]}', '{"sentences": [1]}'],
+        }
+    )
     deps = make_deps(llm)
     result = await run_ask("Where was the director of Jaws born?", deps)
 
     assert result.answer == "Cincinnati"
-    assert [s.query for s in result.search_calls] == ["Who directed the film Jaws?",
-                                                      "Where was Steven Spielberg born?"]
+    assert [s.query for s in result.search_calls] == [
+        "Who directed the film Jaws?",
+        "Where was Steven Spielberg born?",
+    ]
     assert result.turns == 3
     assert result.finish == "answer"
     assert [c.passage_id for c in result.citations] == ["p-spielberg"]
@@ -53,8 +67,10 @@ async def test_two_hop_search_then_answer_cites_the_supporting_passage() -> None
     # The model never writes the information block: stops end its turn at the closing tag.
     assert all("<information>" in c.params.stop for c in llm.calls_for("ask"))
     # The summary is what the model reads next, inside <information>.
-    assert ("<information>Jaws: Jaws is a 1975 film directed by Steven Spielberg.</information>"
-            in llm.calls_for("ask")[1].prompt)
+    assert (
+        "<information>Jaws: Jaws is a 1975 film directed by Steven Spielberg.</information>"
+        in llm.calls_for("ask")[1].prompt
+    )
     assert result.search_calls[0].hit_ids[0] == "p-jaws"
     assert result.usage["ask"].calls == 3 and result.usage["summarizer"].calls == 2
     assert [t.role for t in result.trajectory][:2] == ["system", "user"]
@@ -63,10 +79,16 @@ async def test_two_hop_search_then_answer_cites_the_supporting_passage() -> None
 
 
 async def test_answer_before_search_is_rejected_in_always_mode() -> None:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["<answer>Paris</answer>", "<search>Who directed Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": '{"sentences": [1]}',
-    })
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "<answer>Paris</answer>",
+                "<search>Who directed Jaws?</search>",
+                "<answer>Steven Spielberg</answer>",
+            ],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 
     assert result.answer == "Steven Spielberg"
@@ -87,11 +109,17 @@ async def test_free_variant_accepts_an_answer_without_search() -> None:
 
 
 async def test_missing_tags_are_re_asked_then_the_question_itself_is_searched() -> None:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["I think it is Spielberg.", "Spielberg.", "Definitely Spielberg.",
-                "<answer>Steven Spielberg</answer>"],
-        "summarizer": '{"sentences": [1]}',
-    })
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "I think it is Spielberg.",
+                "Spielberg.",
+                "Definitely Spielberg.",
+                "<answer>Steven Spielberg</answer>",
+            ],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 
     ask_calls = llm.calls_for("ask")
@@ -103,11 +131,17 @@ async def test_missing_tags_are_re_asked_then_the_question_itself_is_searched() 
 
 
 async def test_time_is_up_turn_after_max_turns() -> None:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["<search>Who directed Jaws?</search>", "<search>Jaws director?</search>",
-                "<search>Jaws film</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": '{"sentences": [1]}',
-    })
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "<search>Who directed Jaws?</search>",
+                "<search>Jaws director?</search>",
+                "<search>Jaws film</search>",
+                "<answer>Steven Spielberg</answer>",
+            ],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
     result = await run_ask("Who directed Jaws?", make_deps(llm), max_turns=3)
 
     assert len(result.search_calls) == 3
@@ -118,8 +152,16 @@ async def test_time_is_up_turn_after_max_turns() -> None:
 
 
 async def test_settings_limit_turns_and_no_answer_is_a_clear_fallback() -> None:
-    llm = ScriptedLLM(by_agent={"ask": ["<search>Who directed Jaws?</search>", "<search>Jaws director?</search>",
-                                        "<search>Jaws film crew?</search>"], "summarizer": '{"sentences": [1]}'})
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "<search>Who directed Jaws?</search>",
+                "<search>Jaws director?</search>",
+                "<search>Jaws film crew?</search>",
+            ],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
     result = await run_ask("Who directed Jaws?", make_deps(llm, ask_max_turns=2))
 
     assert len(result.search_calls) == 2
@@ -129,10 +171,12 @@ async def test_settings_limit_turns_and_no_answer_is_a_clear_fallback() -> None:
 
 
 async def test_summariser_finding_nothing_says_so_and_is_not_cited() -> None:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["<search>Who directed Jaws?</search>", "<answer>unknown</answer>"],
-        "summarizer": '{"sentences": []}',
-    })
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Who directed Jaws?</search>", "<answer>unknown</answer>"],
+            "summarizer": '{"sentences": []}',
+        }
+    )
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 
     assert result.search_calls[0].summary == NO_INFO
@@ -150,8 +194,12 @@ async def test_search_without_hits_skips_the_summariser() -> None:
 
 
 async def test_search_uses_settings_k() -> None:
-    llm = ScriptedLLM(by_agent={"ask": ["<search>Jaws Spielberg Tahoe</search>", "<answer>x</answer>"],
-                                "summarizer": '{"sentences": [1]}'})
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Jaws Spielberg Tahoe</search>", "<answer>x</answer>"],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
     result = await run_ask("q?", make_deps(llm, search_k=2))
 
     assert result.search_calls[0].k == 2
@@ -159,7 +207,9 @@ async def test_search_uses_settings_k() -> None:
 
 
 async def test_closed_variant_never_searches() -> None:
-    llm = ScriptedLLM(by_agent={"ask": ["<search>Who directed Jaws?</search>", "<answer>Steven Spielberg</answer>"]})
+    llm = ScriptedLLM(
+        by_agent={"ask": ["<search>Who directed Jaws?</search>", "<answer>Steven Spielberg</answer>"]}
+    )
     deps = make_deps(llm, patches=[PatchView("p1", "Who directed Jaws?", "Someone", "evidence", 0.9)])
     result = await run_ask("Who directed Jaws?", deps, variant="closed")
 
@@ -172,8 +222,12 @@ async def test_closed_variant_never_searches() -> None:
 
 async def test_patches_are_shown_as_quoted_user_corrections() -> None:
     patch = PatchView("p1", "Who directed Jaws?", "Steven Spielberg", "Jaws was directed by Spielberg.", 0.8)
-    llm = ScriptedLLM(by_agent={"ask": ["<search>Who directed Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-                                "summarizer": '{"sentences": [1]}'})
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Who directed Jaws?</search>", "<answer>Steven Spielberg</answer>"],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
     deps = make_deps(llm, patches=[patch])
     result = await run_ask("Who directed Jaws?", deps)
 
@@ -187,11 +241,16 @@ async def test_patches_are_shown_as_quoted_user_corrections() -> None:
 
 
 async def test_a_repeated_query_is_not_searched_again() -> None:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["<search>Who directed Jaws?</search>", "<search>who directed  jaws</search>",
-                "<answer>Steven Spielberg</answer>"],
-        "summarizer": '{"sentences": [1]}',
-    })
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "<search>Who directed Jaws?</search>",
+                "<search>who directed  jaws</search>",
+                "<answer>Steven Spielberg</answer>",
+            ],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
     deps = make_deps(llm)
     result = await run_ask("Who directed Jaws?", deps)
 
@@ -211,11 +270,17 @@ async def test_closed_book_plain_sentence_is_kept_as_an_untagged_answer() -> Non
 
 
 async def test_an_answer_that_only_says_nothing_was_found_sends_the_model_searching_again() -> None:
-    llm = ScriptedLLM(by_agent={
-        "ask": ["<search>Who directed Jaws?</search>", "<answer>No helpful information found.</answer>",
-                "<search>Who was the director of the 1975 film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
-        "summarizer": ['{"sentences": []}', '{"sentences": [1]}'],
-    })
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "<search>Who directed Jaws?</search>",
+                "<answer>No helpful information found.</answer>",
+                "<search>Who was the director of the 1975 film Jaws?</search>",
+                "<answer>Steven Spielberg</answer>",
+            ],
+            "summarizer": ['{"sentences": []}', '{"sentences": [1]}'],
+        }
+    )
     result = await run_ask("Who directed Jaws?", make_deps(llm))
 
     assert "That is not an answer" in llm.calls_for("ask")[2].prompt

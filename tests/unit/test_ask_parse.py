@@ -41,11 +41,16 @@ def test_parse_accepts_a_tagless_search_or_answer_line() -> None:
 
 
 def test_summary_is_built_from_picked_sentence_numbers_with_titles() -> None:
-    hits = [Hit(Passage("m", "Mars is the fourth planet. It has two moons.", "Mars"), 2.0),
-            Hit(Passage("v", "Venus has no moons.", "Venus"), 1.0)]
+    hits = [
+        Hit(Passage("m", "Mars is the fourth planet. It has two moons.", "Mars"), 2.0),
+        Hit(Passage("v", "Venus has no moons.", "Venus"), 1.0),
+    ]
     listing, numbered = number_sentences(hits)
-    assert listing.splitlines() == ["[1] (Mars) Mars is the fourth planet.", "[2] (Mars) It has two moons.",
-                                    "[3] (Venus) Venus has no moons."]
+    assert listing.splitlines() == [
+        "[1] (Mars) Mars is the fourth planet.",
+        "[2] (Mars) It has two moons.",
+        "[3] (Venus) Venus has no moons.",
+    ]
     assert picked_summary(numbered, [2]) == "Mars: It has two moons."
     # out-of-range numbers are ignored, repeats kept once, at most three sentences
     assert picked_summary(numbered, [9, 3, 3, 0]) == "Venus: Venus has no moons."
@@ -56,15 +61,19 @@ def test_summary_is_built_from_picked_sentence_numbers_with_titles() -> None:
 def test_citations_prefer_passages_containing_the_answer_with_an_exact_quote() -> None:
     first = Passage("a", "Jaws is a film. It was directed by Steven Spielberg in 1975.", "Jaws")
     other = Passage("b", "Sharks live in the ocean.", "Shark")
-    cited = choose_citations("Steven Spielberg", [UsedSearch((Hit(other, 2.0), Hit(first, 1.0)), "Directed by him.")])
+    cited = choose_citations(
+        "Steven Spielberg", [UsedSearch((Hit(other, 2.0), Hit(first, 1.0)), "Directed by him.")]
+    )
     assert [(p.id, q) for p, q in cited] == [("a", "It was directed by Steven Spielberg in 1975.")]
 
 
 def test_citations_fall_back_to_the_hit_closest_to_a_used_summary_and_skip_no_info() -> None:
     lake = Passage("l", "Lake Tahoe lies in California. It is deep.", "Lake Tahoe")
     geneva = Passage("g", "Lake Geneva lies in Switzerland.", "Lake Geneva")
-    searches = [UsedSearch((Hit(lake, 1.0),), NO_INFO),
-                UsedSearch((Hit(lake, 1.0), Hit(geneva, 0.9)), "Lake Geneva is in Switzerland.")]
+    searches = [
+        UsedSearch((Hit(lake, 1.0),), NO_INFO),
+        UsedSearch((Hit(lake, 1.0), Hit(geneva, 0.9)), "Lake Geneva is in Switzerland."),
+    ]
     cited = choose_citations("no", searches)
     assert [(p.id, q) for p, q in cited] == [("g", "Lake Geneva lies in Switzerland.")]
 

@@ -17,8 +17,11 @@ PASSAGES = {
 
 def test_split_sentences_keeps_markers_with_their_sentence():
     text = "# Title\nCurie won the Nobel Prize in 1903 [1]. The tower is in Paris. [2]\n- Is it tall?"
-    assert split_sentences(text) == ["Curie won the Nobel Prize in 1903 [1].", "The tower is in Paris [2].",
-                                     "Is it tall?"]
+    assert split_sentences(text) == [
+        "Curie won the Nobel Prize in 1903 [1].",
+        "The tower is in Paris [2].",
+        "Is it tall?",
+    ]
     assert cited_numbers("A [1] and [2, 3] and [1].") == [1, 2, 3]
     assert not is_factual("Is it tall?") and is_factual("Curie won the Nobel Prize.")
 
@@ -31,9 +34,11 @@ def test_overlap_counts_content_words_only():
 
 
 async def test_scores_hand_checked():
-    answer = ("Marie Curie won the Nobel Prize in Physics in 1903 [1]. "
-              "The Eiffel Tower is in Paris [1][2]. "
-              "Curie discovered radium in her kitchen laboratory.")
+    answer = (
+        "Marie Curie won the Nobel Prize in Physics in 1903 [1]. "
+        "The Eiffel Tower is in Paris [1][2]. "
+        "Curie discovered radium in her kitchen laboratory."
+    )
     citations = [
         {"n": 1, "passage_id": "p1", "quote": "won the Nobel Prize in Physics"},
         {"n": 2, "passage_id": "p2", "quote": "a quote that is not in the passage"},

@@ -29,12 +29,26 @@ def reply(call: Call) -> str | dict:
 def dataset(tmp_path: Path) -> Path:
     d = tmp_path / "tiny"
     d.mkdir()
-    corpus = [{"id": "p1", "title": "Lilu", "text": "Lilu is a spirit in Mesopotamian mythology."},
-              {"id": "p2", "title": "Gallu", "text": "Gallu is a demon of the underworld."}]
-    questions = [{"id": "q1", "question": "If Gallu is a demon Lilu is what?", "answers": ["a spirit"],
-                  "gold_passage_ids": ["p1", "p2"], "reference_answer": "Lilu is a spirit [0]."},
-                 {"id": "q2", "question": "What is Gallu?", "answers": ["demon"], "gold_passage_ids": ["p2"],
-                  "reference_answer": "A demon."}]
+    corpus = [
+        {"id": "p1", "title": "Lilu", "text": "Lilu is a spirit in Mesopotamian mythology."},
+        {"id": "p2", "title": "Gallu", "text": "Gallu is a demon of the underworld."},
+    ]
+    questions = [
+        {
+            "id": "q1",
+            "question": "If Gallu is a demon Lilu is what?",
+            "answers": ["a spirit"],
+            "gold_passage_ids": ["p1", "p2"],
+            "reference_answer": "Lilu is a spirit [0].",
+        },
+        {
+            "id": "q2",
+            "question": "What is Gallu?",
+            "answers": ["demon"],
+            "gold_passage_ids": ["p2"],
+            "reference_answer": "A demon.",
+        },
+    ]
     (d / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in corpus))
     (d / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in questions))
     return d
@@ -74,10 +88,13 @@ def test_eval_qa_writes_reports_and_resumes(dataset: Path, tmp_path: Path, llm: 
 
 
 def test_eval_qa_clear_errors(dataset: Path, tmp_path: Path, llm: ScriptedLLM):
-    bad = CliRunner().invoke(app, ["eval", "qa", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    bad = CliRunner().invoke(
+        app, ["eval", "qa", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
+    )
     assert bad.exit_code != 0 and "no such dataset" in " ".join(bad.output.split())
-    arms = CliRunner().invoke(app, ["eval", "qa", "--dataset", str(dataset), "--out", str(tmp_path / "o"),
-                                    "--arms", "always,psychic"])
+    arms = CliRunner().invoke(
+        app, ["eval", "qa", "--dataset", str(dataset), "--out", str(tmp_path / "o"), "--arms", "always,psychic"]
+    )
     assert arms.exit_code != 0 and "unknown arm 'psychic'" in " ".join(arms.output.split())
 
 
@@ -86,8 +103,11 @@ def test_eval_longform_reference_mode(dataset: Path, tmp_path: Path, llm: Script
     from sleuth.evals.arms import ArmRun
 
     async def fake_research(self, example):
-        return ArmRun(answer="Lilu is a spirit in Mesopotamian mythology [1].",
-                      citations=[{"n": 1, "passage_id": "p1", "quote": "Lilu is a spirit"}], search_calls=1)
+        return ArmRun(
+            answer="Lilu is a spirit in Mesopotamian mythology [1].",
+            citations=[{"n": 1, "passage_id": "p1", "quote": "Lilu is a spirit"}],
+            search_calls=1,
+        )
 
     monkeypatch.setattr(arms.ResearchArm, "run", fake_research)
     out = tmp_path / "lf"
@@ -100,8 +120,10 @@ def test_eval_longform_reference_mode(dataset: Path, tmp_path: Path, llm: Script
 
 def test_distill_keeps_grounded_correct_runs(dataset: Path, tmp_path: Path, llm: ScriptedLLM):
     out = tmp_path / "sft.jsonl"
-    result = CliRunner().invoke(app, ["distill", "--teacher-url", "http://teacher/v1", "--dataset", str(dataset),
-                                      "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        app,
+        ["distill", "--teacher-url", "http://teacher/v1", "--dataset", str(dataset), "--out", str(out), "--json"],
+    )
     assert result.exit_code == 0, result.output
     counts = json.loads(result.stdout)
     # q1: "spirit" vs "a spirit" -> F1 1.0, grounded in the summary -> kept; q2: "spirit" vs "demon" -> f1 drop
@@ -137,12 +159,28 @@ def test_report_only_compares_arms_on_complete_questions(dataset: Path, tmp_path
     out = tmp_path / "partial"
     out.mkdir()
     (out / "run.json").write_text(json.dumps({"dataset": str(dataset.resolve()), "agent": "ask"}))
-    rows = [{"example_id": "q1", "arm": "naive", "em": 1.0}, {"example_id": "q1", "arm": "oracle", "em": 1.0},
-            {"example_id": "q2", "arm": "naive", "em": 0.0}]  # q2 has no oracle run yet
+    rows = [
+        {"example_id": "q1", "arm": "naive", "em": 1.0},
+        {"example_id": "q1", "arm": "oracle", "em": 1.0},
+        {"example_id": "q2", "arm": "naive", "em": 0.0},
+    ]  # q2 has no oracle run yet
     base = {"f1": 0.0, "cover": 0.0, "search_calls": 0, "turns": 1, "tokens": 1, "latency_s": 1.0, "error": None}
     (out / "results.jsonl").write_text("".join(json.dumps({**base, **r}) + "\n" for r in rows))
-    result = CliRunner().invoke(app, ["eval", "qa", "--dataset", str(dataset), "--out", str(out),
-                                      "--arms", "naive,oracle", "--report-only", "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "qa",
+            "--dataset",
+            str(dataset),
+            "--out",
+            str(out),
+            "--arms",
+            "naive,oracle",
+            "--report-only",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["questions"] == 1 and report["meta"]["questions_left_out"] == 1

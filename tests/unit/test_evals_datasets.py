@@ -17,9 +17,19 @@ def _jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture
 def shared(tmp_path: Path) -> Path:
     d = tmp_path / "mini"
-    _jsonl(d / "questions.jsonl", [
-        {"id": f"q{i}", "question": f"Question {i}?", "answers": [f"a{i}", f"alias{i}"],
-         "gold_passage_ids": [f"p{i}"], "type": "bridge"} for i in range(10)])
+    _jsonl(
+        d / "questions.jsonl",
+        [
+            {
+                "id": f"q{i}",
+                "question": f"Question {i}?",
+                "answers": [f"a{i}", f"alias{i}"],
+                "gold_passage_ids": [f"p{i}"],
+                "type": "bridge",
+            }
+            for i in range(10)
+        ],
+    )
     _jsonl(d / "corpus.jsonl", [{"id": f"p{i}", "title": f"T{i}", "text": f"text {i}"} for i in range(10)])
     return d
 
@@ -54,15 +64,24 @@ def test_beir_layout_takes_gold_from_qrels(tmp_path: Path):
 
 
 def test_plain_jsonl_accepts_common_answer_fields(tmp_path: Path):
-    f = _jsonl(tmp_path / "qs.jsonl", [{"query": "q?", "golden_answers": ["x"]}, {"question": "r?", "answer": "y"}])
+    f = _jsonl(
+        tmp_path / "qs.jsonl", [{"query": "q?", "golden_answers": ["x"]}, {"question": "r?", "answer": "y"}]
+    )
     ds = load_dataset(f)
     assert [(e.id, e.answers) for e in ds.examples] == [("line1", ["x"]), ("line2", ["y"])]
     assert ds.corpus_path is None and list(ds.passages()) == []
 
 
 def test_rubric_fields(tmp_path: Path):
-    f = _jsonl(tmp_path / "lf.jsonl", [{"question": "q", "ingredients": {
-        "most_important": [{"criterion": "must say A"}], "nice_to_have": ["could say B"]}}])
+    f = _jsonl(
+        tmp_path / "lf.jsonl",
+        [
+            {
+                "question": "q",
+                "ingredients": {"most_important": [{"criterion": "must say A"}], "nice_to_have": ["could say B"]},
+            }
+        ],
+    )
     items = load_dataset(f).examples[0].rubric
     assert [(i.criterion, i.important) for i in items] == [("must say A", True), ("could say B", False)]
 

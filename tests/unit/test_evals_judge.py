@@ -20,8 +20,9 @@ def test_weights_sum_to_one():
     assert WEIGHTS == {"rubric": 0.6, "length": 0.05, "expertise": 0.05, "citations": 0.2, "excerpts": 0.1}
 
 
-@pytest.mark.parametrize(("words", "expected"), [(0, 1.0), (300, 1.0), (450, 0.5), (525, 0.25), (600, 0.0),
-                                                  (900, 0.0)])
+@pytest.mark.parametrize(
+    ("words", "expected"), [(0, 1.0), (300, 1.0), (450, 0.5), (525, 0.25), (600, 0.0), (900, 0.0)]
+)
 def test_length_full_to_300_zero_at_600(words, expected):
     assert length_score(words) == pytest.approx(expected)
 
@@ -56,10 +57,16 @@ CITES = [{"n": 1, "passage_id": "p1", "quote": "self-attention over all tokens"}
 
 
 async def test_rubric_mode():
-    llm = ScriptedLLM(by_schema={"RubricVerdict": {"items": [{"index": 1, "score": 2}, {"index": 2, "score": 1}],
-                                                   "expertise": 6}})
-    example = QAExample("x", "How do transformers work?",
-                        rubric=[RubricItem("mentions self-attention"), RubricItem("mentions positions", False)])
+    llm = ScriptedLLM(
+        by_schema={
+            "RubricVerdict": {"items": [{"index": 1, "score": 2}, {"index": 2, "score": 1}], "expertise": 6}
+        }
+    )
+    example = QAExample(
+        "x",
+        "How do transformers work?",
+        rubric=[RubricItem("mentions self-attention"), RubricItem("mentions positions", False)],
+    )
     out = await judge_longform(llm, "grade", example, ANSWER, CITES, PASSAGES, OverlapSupport())
     # rubric (2*1 + 1*0.5)/3; length 1; expertise 0.6; citations (1+1)/2; excerpts 1
     rubric = 2.5 / 3

@@ -41,8 +41,13 @@ def reply(call: Call) -> str:
 
 def context(llm) -> ArmContext:
     by_id = {p.id: p for p in PASSAGES}
-    return ArmContext(llm=llm, settings=Settings(), prompts=load_prompt_set("defaults"),
-                      retriever=lambda mode: StaticRetriever(PASSAGES), lookup=by_id.get)
+    return ArmContext(
+        llm=llm,
+        settings=Settings(),
+        prompts=load_prompt_set("defaults"),
+        retriever=lambda mode: StaticRetriever(PASSAGES),
+        lookup=by_id.get,
+    )
 
 
 async def test_all_five_arms_scored_on_the_same_questions(tmp_path: Path):
@@ -162,18 +167,22 @@ async def test_reports_have_every_arm_and_embedded_plots(tmp_path: Path):
 
 
 async def test_research_arm_scores_answer_and_its_citations(tmp_path: Path):
-    llm = ScriptedLLM(by_schema={
-        "Plan": {"tasks": [{"query": "Who directed Jaws?", "instructions": "find the director"}]},
-        "ReaderOutput": {"evidence": [{"passage": 1, "sentence": 1, "claim": "director"}]},
-        "RoundSummary": {"summary": "Spielberg directed Jaws.", "unknown": []},
-        "WriterOutput": {"sentences": [{"text": "Jaws is a 1975 film directed by Steven Spielberg.",
-                                        "evidence": [1]}]},
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": {"tasks": [{"query": "Who directed Jaws?", "instructions": "find the director"}]},
+            "ReaderOutput": {"evidence": [{"passage": 1, "sentence": 1, "claim": "director"}]},
+            "RoundSummary": {"summary": "Spielberg directed Jaws.", "unknown": []},
+            "WriterOutput": {
+                "sentences": [{"text": "Jaws is a 1975 film directed by Steven Spielberg.", "evidence": [1]}]
+            },
+        }
+    )
     ctx = context(llm)
     ctx.settings = Settings(max_rounds=1, search_k=2)
     example = QAExample("r1", "Who directed Jaws?", ["Steven Spielberg"], ["p1"])
-    [record] = await run_qa([example], build_arms(["research", "naive"], ctx, agent="research")[:1],
-                            ResultsFile(tmp_path / "r.jsonl"))
+    [record] = await run_qa(
+        [example], build_arms(["research", "naive"], ctx, agent="research")[:1], ResultsFile(tmp_path / "r.jsonl")
+    )
     assert record["error"] is None and record["arm"] == "research"
     assert record["cover"] == 1.0 and record["gold_recall"] == 1.0 and record["search_calls"] >= 1
     assert record["citations"][0]["passage_id"] == "p1"

@@ -81,8 +81,15 @@ async def test_without_baseline_only_feedback_arms_run(tmp_path: Path) -> None:
         return PatchStore(tmp_path / f"{condition}.sqlite", HashEmbedder(), PatchPolicy(min_score=0.3))
 
     outcomes, lags, refused = await run_feedback_eval(
-        FEEDBACK, CONTROLS, REWORDINGS, answerer=fake_agent, open_store=open_store, passages=PASSAGES,
-        collection="dev", conditions=("gold",), baseline=False,
+        FEEDBACK,
+        CONTROLS,
+        REWORDINGS,
+        answerer=fake_agent,
+        open_store=open_store,
+        passages=PASSAGES,
+        collection="dev",
+        conditions=("gold",),
+        baseline=False,
     )
     assert {o.arm for o in outcomes} == {"feedback"}
     gold = summarize(outcomes, lags, refused)["conditions"]["gold"]

@@ -15,10 +15,20 @@ runner = CliRunner()
 
 
 def test_vllm_command_is_built_with_passthrough_args() -> None:
-    argv = vllm.build_vllm_command("Qwen/Qwen2.5-7B-Instruct", port=8010, extra_args=["-tp", "2"],
-                                   executable="/opt/bin/vllm")
-    assert argv == ["/opt/bin/vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "--host", "127.0.0.1", "--port", "8010",
-                    "-tp", "2"]
+    argv = vllm.build_vllm_command(
+        "Qwen/Qwen2.5-7B-Instruct", port=8010, extra_args=["-tp", "2"], executable="/opt/bin/vllm"
+    )
+    assert argv == [
+        "/opt/bin/vllm",
+        "serve",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8010",
+        "-tp",
+        "2",
+    ]
 
 
 def test_vllm_command_falls_back_to_module_when_no_executable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,8 +22,12 @@ def _closed_port() -> int:
 async def test_reply_usage_and_json_schema_are_passed() -> None:
     with FakeOpenAIServer(lambda body: '{"x": 1}') as server:
         client = OpenAICompatModel(server.base_url, "m", max_retries=0)
-        reply = await client.complete([{"role": "user", "content": "hi"}], json_schema={"title": "X"},
-                                      params=GenParams(max_tokens=7, stop=("</s>",)), agent="reader")
+        reply = await client.complete(
+            [{"role": "user", "content": "hi"}],
+            json_schema={"title": "X"},
+            params=GenParams(max_tokens=7, stop=("</s>",)),
+            agent="reader",
+        )
         await client.aclose()
     assert reply.text == '{"x": 1}' and reply.agent == "reader" and reply.prompt_tokens == 5
     body = server.requests[0]
@@ -82,4 +86,3 @@ async def test_cache_replays_identical_requests_only(tmp_path) -> None:
     assert (await reopened.complete(messages)).text == "first"
     other_model = CachedModel(ScriptedLLM(["fresh"]), tmp_path / "cache.sqlite", "other")
     assert (await other_model.complete(messages)).text == "fresh"
-

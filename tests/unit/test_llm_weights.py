@@ -11,8 +11,16 @@ from sleuth.llm.weights import LOCAL_MODELS, LocalModelSpec, ModelWeightsError, 
 
 
 def _spec(data: bytes) -> LocalModelSpec:
-    return LocalModelSpec(name="tiny", filename="tiny.gguf", package_prefix="no_such_pkg_part", pip_prefix="x-",
-                          version="1", parts=3, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    return LocalModelSpec(
+        name="tiny",
+        filename="tiny.gguf",
+        package_prefix="no_such_pkg_part",
+        pip_prefix="x-",
+        version="1",
+        parts=3,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
 
 
 def _write_parts(tmp_path: Path, chunks: list[bytes]) -> list[Path]:

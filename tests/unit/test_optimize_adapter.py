@@ -19,12 +19,13 @@ from sleuth.prompts.sets import load_builtin
 from sleuth.retrieval.base import Passage
 from sleuth.testing import Call, ScriptedLLM, StaticRetriever
 
-PASSAGES = [Passage("p-paris", "Paris is the capital of France.", "Paris"),
-            Passage("p-rome", "Rome is the capital of Italy.", "Rome")]
+PASSAGES = [
+    Passage("p-paris", "Paris is the capital of France.", "Paris"),
+    Passage("p-rome", "Rome is the capital of Italy.", "Rome"),
+]
 
 
-def scripted(rewrite: str = "MAGIC: answer with the city.", summary: str = '{"sentences": [1]}'
-             ) -> ScriptedLLM:
+def scripted(rewrite: str = "MAGIC: answer with the city.", summary: str = '{"sentences": [1]}') -> ScriptedLLM:
     """Answers right only when the ask prompt says MAGIC; the reflection model proposes `rewrite`."""
 
     def reply(call: Call) -> str:
@@ -114,8 +115,9 @@ async def test_rollouts_of_a_batch_run_concurrently_under_the_limit() -> None:
             in_flight -= 1
             return Rollout(example, answer="Paris")
 
-    adapter = SleuthAdapter(SlowTask(), AnswerMetric("em"), load_builtin("minimal"), asyncio.get_running_loop(),
-                            concurrency=3)
+    adapter = SleuthAdapter(
+        SlowTask(), AnswerMetric("em"), load_builtin("minimal"), asyncio.get_running_loop(), concurrency=3
+    )
     result = await asyncio.to_thread(adapter.evaluate, examples(7), seed(), False)
     assert result.scores == [1.0] * 7
     assert peak == 3
@@ -163,8 +165,15 @@ async def _textgrad(llm: ScriptedLLM, run_dir: Path, seed_prompts: dict[str, str
     adapter = make_adapter(llm, asyncio.get_running_loop())
     reflection = ReflectionModel(llm, asyncio.get_running_loop(), GenParams())
     outcome = await asyncio.to_thread(
-        run_textgrad, adapter, seed_prompts, examples(6)[:4], examples(6)[4:], reflection_lm=reflection,
-        budget=budget, run_dir=run_dir)
+        run_textgrad,
+        adapter,
+        seed_prompts,
+        examples(6)[:4],
+        examples(6)[4:],
+        reflection_lm=reflection,
+        budget=budget,
+        run_dir=run_dir,
+    )
     return outcome, reflection
 
 

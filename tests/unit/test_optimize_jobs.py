@@ -18,15 +18,19 @@ from sleuth.optimizers.jobs import JobError, OptimizeConfig, run_job, split_exam
 from sleuth.prompts.sets import load_builtin, load_prompt_set
 from sleuth.testing import FakeOpenAIServer, ScriptedLLM, StaticRetriever
 
-CORPUS = [{"id": "p-paris", "title": "Paris", "text": "Paris is the capital of France."},
-          {"id": "p-rome", "title": "Rome", "text": "Rome is the capital of Italy."}]
+CORPUS = [
+    {"id": "p-paris", "title": "Paris", "text": "Paris is the capital of France."},
+    {"id": "p-rome", "title": "Rome", "text": "Rome is the capital of Italy."},
+]
 
 
-def answer_for(system_prompt: str, conversation: str, rewrite: str, summary: str = '{"sentences": [1]}'
-               ) -> str:
+def answer_for(system_prompt: str, conversation: str, rewrite: str, summary: str = '{"sentences": [1]}') -> str:
     """The scripted agent: right when its ask prompt says MAGIC. Shared by the fake server."""
-    if "Write better instructions" in conversation or "Write a short critique" in conversation \
-            or "Write the complete new instructions" in conversation:
+    if (
+        "Write better instructions" in conversation
+        or "Write a short critique" in conversation
+        or "Write the complete new instructions" in conversation
+    ):
         return "Look at the gold answers." if "Write a short critique" in conversation else f"```\n{rewrite}\n```"
     if "Search query:" in conversation and "Sentences:" in conversation:  # the summariser
         return summary
@@ -46,21 +50,32 @@ def scripted(rewrite: str) -> ScriptedLLM:
 def dataset(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     folder.mkdir()
-    rows = [{"id": f"q{i}", "question": f"What is the capital of France? (variant {i})", "answers": ["Paris"]}
-            for i in range(10)]
+    rows = [
+        {"id": f"q{i}", "question": f"What is the capital of France? (variant {i})", "answers": ["Paris"]}
+        for i in range(10)
+    ]
     (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in CORPUS))
     return folder
 
 
 def config(dataset: Path, out: Path, **kwargs: object) -> OptimizeConfig:
-    values: dict[str, object] = {"dataset": str(dataset), "out": out, "budget": 16, "val_limit": 4, "limit": 5,
-                                 "roles": ["ask", "summarizer"], "seed_prompts": "minimal"}
+    values: dict[str, object] = {
+        "dataset": str(dataset),
+        "out": out,
+        "budget": 16,
+        "val_limit": 4,
+        "limit": 5,
+        "roles": ["ask", "summarizer"],
+        "seed_prompts": "minimal",
+    }
     values.update(kwargs)
     return OptimizeConfig(**values)  # type: ignore[arg-type]
 
 
-async def test_gepa_accepts_a_better_candidate_and_writes_a_loadable_best_set(dataset: Path, tmp_path: Path) -> None:
+async def test_gepa_accepts_a_better_candidate_and_writes_a_loadable_best_set(
+    dataset: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "job"
     result = await run_job(config(dataset, out), Settings(), scripted("MAGIC: answer with the city name."))
     report = result.report
@@ -77,8 +92,7 @@ async def test_gepa_accepts_a_better_candidate_and_writes_a_loadable_best_set(da
     assert best.hash == result.best_set.hash
     assert "MAGIC" in best["ask"]
     llm = scripted("unused")
-    answer = await run_ask("What is the capital of France?",
-                           AgentDeps(llm, StaticRetriever([]), best, Settings()))
+    answer = await run_ask("What is the capital of France?", AgentDeps(llm, StaticRetriever([]), best, Settings()))
     assert answer.prompt_set_hash == best.hash
 
 
@@ -87,8 +101,11 @@ async def test_gepa_rejects_a_worse_candidate(dataset: Path, tmp_path: Path) -> 
     seed = load_builtin("minimal").with_prompts({"ask": "HALF: search, then answer with the city."})
     seed.save(good)
     # Every reflection proposes a prompt without MAGIC: the minibatch gets worse, so nothing is accepted.
-    result = await run_job(config(dataset, tmp_path / "job", seed_prompts=str(good), budget=12), Settings(),
-                           scripted("Answer however you like."))
+    result = await run_job(
+        config(dataset, tmp_path / "job", seed_prompts=str(good), budget=12),
+        Settings(),
+        scripted("Answer however you like."),
+    )
     events = [e["event"] for e in result.report["iterations"]]
     assert result.report["best_candidate"] == 0
     assert len(result.outcome.candidates) == 1
@@ -107,8 +124,11 @@ async def test_a_job_resumes_from_its_folder_instead_of_restarting(dataset: Path
     # The seed's validation questions were not asked again: their scores came from the job folder.
     val_questions = {q for q in json.loads((out / "split.json").read_text())["val"]}
     seed_prompt = load_builtin("minimal")["ask"]
-    rerun = [c for c in llm.calls_for("ask") if c.messages[0]["content"] == seed_prompt
-             and any(f"(variant {q[1:]})" in c.prompt for q in val_questions)]
+    rerun = [
+        c
+        for c in llm.calls_for("ask")
+        if c.messages[0]["content"] == seed_prompt and any(f"(variant {q[1:]})" in c.prompt for q in val_questions)
+    ]
     assert rerun == []
     assert llm.calls  # it did go on with new minibatches
 
@@ -148,8 +168,12 @@ async def test_corrections_become_separately_reported_validation_questions(datas
         def relevant(self, query: str, *, collection: str | None = None, tenant: str | None = None) -> list:
             return []
 
-    result = await run_job(config(dataset, tmp_path / "job", corrections=True, budget=10), Settings(),
-                           scripted("MAGIC"), patch_store=Store())
+    result = await run_job(
+        config(dataset, tmp_path / "job", corrections=True, budget=10),
+        Settings(),
+        scripted("MAGIC"),
+        patch_store=Store(),
+    )
     assert result.report["corrections_size"] == 1
     assert result.report["seed_corrections_score"] == 0.0
     assert result.report["val_size"] == 4
@@ -157,8 +181,9 @@ async def test_corrections_become_separately_reported_validation_questions(datas
 
 
 @pytest.mark.allow_llm
-def test_cli_optimize_runs_against_an_openai_compatible_server(dataset: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_optimize_runs_against_an_openai_compatible_server(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sleuth.cli import app
 
     def reply(body: dict) -> str:
@@ -168,8 +193,25 @@ def test_cli_optimize_runs_against_an_openai_compatible_server(dataset: Path, tm
     out = tmp_path / "job"
     with FakeOpenAIServer(reply) as server:
         monkeypatch.setenv("SLEUTH_LLM_BASE_URL", server.base_url)
-        result = CliRunner().invoke(app, ["optimize", "--dataset", str(dataset), "--out", str(out), "--budget", "16",
-                                          "--val-limit", "4", "--limit", "5", "--roles", "ask,summarizer", "--json"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "optimize",
+                "--dataset",
+                str(dataset),
+                "--out",
+                str(out),
+                "--budget",
+                "16",
+                "--val-limit",
+                "4",
+                "--limit",
+                "5",
+                "--roles",
+                "ask,summarizer",
+                "--json",
+            ],
+        )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["best_val_score"] == 1.0 and report["seed_val_score"] == 0.0
@@ -179,17 +221,31 @@ def test_cli_optimize_runs_against_an_openai_compatible_server(dataset: Path, tm
 def test_cli_optimize_rejects_bad_input_without_a_traceback(dataset: Path, tmp_path: Path) -> None:
     from sleuth.cli import app
 
-    result = CliRunner().invoke(app, ["optimize", "--dataset", str(tmp_path / "missing"), "--out", str(tmp_path / "o"),
-                                      "--method", "annealing"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "optimize",
+            "--dataset",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "o"),
+            "--method",
+            "annealing",
+        ],
+    )
     assert result.exit_code != 0
     assert "method" in result.output and "Traceback" not in result.output
 
 
 async def test_textgrad_job_stopped_by_its_stop_file_goes_on_when_run_again(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "job"
-    first = await run_job(config(dataset, out, method="textgrad", budget=6), Settings(), scripted("HALF: the city."))
+    first = await run_job(
+        config(dataset, out, method="textgrad", budget=6), Settings(), scripted("HALF: the city.")
+    )
     (out / "textgrad" / "textgrad.stop").touch()
-    second = await run_job(config(dataset, out, method="textgrad", budget=16), Settings(), scripted("HALF: the city."))
+    second = await run_job(
+        config(dataset, out, method="textgrad", budget=16), Settings(), scripted("HALF: the city.")
+    )
     assert second.outcome.total_metric_calls > first.outcome.total_metric_calls
     assert not (out / "textgrad" / "textgrad.stop").exists()
     assert second.report["method"] == "textgrad" and (out / "report.md").exists()

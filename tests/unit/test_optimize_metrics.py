@@ -19,7 +19,9 @@ def rollout(answer: str, passages: dict[str, str] | None = None, citations: list
 
 async def test_feedback_separates_a_missed_search_from_an_unused_passage() -> None:
     missed = await AnswerMetric("em").score(rollout("Steven Spielberg", {"p1": "Big Eyes is a 2014 film."}))
-    unused = await AnswerMetric("em").score(rollout("Steven Spielberg", {"p1": "Big Eyes was directed by Tim Burton."}))
+    unused = await AnswerMetric("em").score(
+        rollout("Steven Spielberg", {"p1": "Big Eyes was directed by Tim Burton."})
+    )
     assert missed.value == unused.value == 0.0
     assert "never appeared in any retrieved passage" in missed.feedback
     assert "was in the retrieved passages" in unused.feedback
@@ -37,16 +39,26 @@ async def test_no_search_and_bad_citations_are_called_out() -> None:
     no_search = await AnswerMetric("em").score(rollout("Tim Burton"))
     assert no_search.value == 1.0
     assert "made no search at all" in no_search.feedback
-    cited = await AnswerMetric("em").score(rollout(
-        "Tim Burton", {"p1": "Big Eyes was directed by Tim Burton."},
-        citations=[{"passage_id": "p1", "quote": "directed by Tim Burton"}, {"passage_id": "p1", "quote": "made up"}]))
+    cited = await AnswerMetric("em").score(
+        rollout(
+            "Tim Burton",
+            {"p1": "Big Eyes was directed by Tim Burton."},
+            citations=[
+                {"passage_id": "p1", "quote": "directed by Tim Burton"},
+                {"passage_id": "p1", "quote": "made up"},
+            ],
+        )
+    )
     assert "1 of 2 citation(s) quote their passage correctly" in cited.feedback
     assert cited.parts["citations_valid"] == 0.5
 
 
 async def test_rubric_judge_weights_important_items_twice_and_passes_its_comment_on() -> None:
-    example = QAExample("r1", "Why is the sky blue?", rubric=[RubricItem("Rayleigh scattering", True),
-                                                              RubricItem("mentions sunsets", False)])
+    example = QAExample(
+        "r1",
+        "Why is the sky blue?",
+        rubric=[RubricItem("Rayleigh scattering", True), RubricItem("mentions sunsets", False)],
+    )
     llm = ScriptedLLM(by_agent={"judge": {"met": [False, True], "comment": "No mechanism given."}})
     score = await RubricJudgeMetric(llm).score(Rollout(example, answer="Sunsets are red."))
     assert score.value == pytest.approx(1 / 3)

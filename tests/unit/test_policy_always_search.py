@@ -19,9 +19,14 @@ from sleuth.agents.state import EvidenceItem
 CALL = {"query": "q", "k": 4, "hit_ids": [], "round": 1}
 
 
-@pytest.mark.parametrize("state", [
-    {}, {"tasks": []}, {"tasks": [], "round": 3, "unknown": []},
-])
+@pytest.mark.parametrize(
+    "state",
+    [
+        {},
+        {"tasks": []},
+        {"tasks": [], "round": 3, "unknown": []},
+    ],
+)
 def test_no_route_reaches_the_writer_before_a_search(state: dict) -> None:
     assert routing.after_orchestrator(state) == "search"  # type: ignore[arg-type]
     assert routing.after_aggregator({**state, "max_rounds": 1, "round": 5}) == "orchestrator"  # type: ignore[typeddict-item]
@@ -44,8 +49,11 @@ def test_writer_node_refuses_to_run_without_a_search() -> None:
 def test_readers_fan_out_with_one_send_per_batch() -> None:
     batches = [{"batch_id": f"b{i}"} for i in range(5)]
     sends = routing.to_readers({"batches": batches})  # type: ignore[typeddict-item]
-    assert isinstance(sends, list) and len(sends) == 5 and all(isinstance(s, Send) and s.node == "reader"
-                                                              for s in sends)
+    assert (
+        isinstance(sends, list)
+        and len(sends) == 5
+        and all(isinstance(s, Send) and s.node == "reader" for s in sends)
+    )
     assert routing.to_readers({"batches": []}) == "aggregator"
 
 
@@ -56,10 +64,16 @@ def test_quote_location_normalises_whitespace_and_case_but_not_words() -> None:
     assert locate_quote(text, "Lilu") is None  # too short to prove anything
 
 
-@pytest.mark.parametrize("sentence", [
-    "I remember that Nolan directed it.", "As is well known, the lake is deep.",
-    "From my knowledge, the answer is 4.", "It is widely known that X.", "To my knowledge it is red.",
-])
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I remember that Nolan directed it.",
+        "As is well known, the lake is deep.",
+        "From my knowledge, the answer is 4.",
+        "It is widely known that X.",
+        "To my knowledge it is red.",
+    ],
+)
 def test_memory_phrases_are_detected(sentence: str) -> None:
     assert memory_phrase(sentence)
 
@@ -69,22 +83,41 @@ def test_plain_sentences_are_not_memory_phrases() -> None:
 
 
 def test_citation_to_a_quote_no_longer_in_the_passage_is_dropped() -> None:
-    evidence: list[EvidenceItem] = [{"passage_id": "p1", "title": "T", "quote": "the river is long", "claim": "",
-                                     "kind": "passage", "round": 1}]
+    evidence: list[EvidenceItem] = [
+        {
+            "passage_id": "p1",
+            "title": "T",
+            "quote": "the river is long",
+            "claim": "",
+            "kind": "passage",
+            "round": 1,
+        }
+    ]
     passages = {"p1": {"id": "p1", "title": "T", "text": "The river is short."}}
-    answer, citations, dropped = finalise_answer([{"text": "The river is long.", "evidence": [1]}], evidence,
-                                                 passages)
+    answer, citations, dropped = finalise_answer(
+        [{"text": "The river is long.", "evidence": [1]}], evidence, passages
+    )
     assert answer == "" and citations == [] and "quote not found" in dropped[0]["reason"]
 
 
 def test_citations_are_numbered_by_first_use() -> None:
     evidence: list[EvidenceItem] = [
-        {"passage_id": f"p{i}", "title": f"T{i}", "quote": f"alpha beta gamma {i} delta", "claim": "",
-         "kind": "passage", "round": 1} for i in range(3)]
+        {
+            "passage_id": f"p{i}",
+            "title": f"T{i}",
+            "quote": f"alpha beta gamma {i} delta",
+            "claim": "",
+            "kind": "passage",
+            "round": 1,
+        }
+        for i in range(3)
+    ]
     passages = {f"p{i}": {"id": f"p{i}", "title": "", "text": f"x alpha beta gamma {i} delta y"} for i in range(3)}
     answer, citations, _ = finalise_answer(
         [{"text": "Gamma two.", "evidence": [3]}, {"text": "Alpha zero and two [5].", "evidence": [1, 3]}],
-        evidence, passages)
+        evidence,
+        passages,
+    )
     assert answer == "Gamma two. [1] Alpha zero and two. [2][1]"
     assert [c["passage_id"] for c in citations] == ["p2", "p0"]
 
@@ -98,25 +131,50 @@ def test_reader_sentences_keep_initials_and_abbreviations_whole() -> None:
     from sleuth.agents.nodes.base import split_sentences
 
     text = 'A film by David S. Goyer. Shot in the U.S. in 2012. Mr. Smith said "hi." Then he left!'
-    assert split_sentences(text) == ["A film by David S. Goyer.", "Shot in the U.S. in 2012.", 'Mr. Smith said "hi."',
-                                     "Then he left!"]
+    assert split_sentences(text) == [
+        "A film by David S. Goyer.",
+        "Shot in the U.S. in 2012.",
+        'Mr. Smith said "hi."',
+        "Then he left!",
+    ]
 
 
 def test_a_sentence_sharing_only_a_word_stem_with_its_evidence_keeps_the_citation() -> None:
-    evidence: list[EvidenceItem] = [{"passage_id": "p1", "title": "Nolan", "quote": "Nolan is a film director",
-                                     "claim": "", "kind": "passage", "round": 1}]
+    evidence: list[EvidenceItem] = [
+        {
+            "passage_id": "p1",
+            "title": "Nolan",
+            "quote": "Nolan is a film director",
+            "claim": "",
+            "kind": "passage",
+            "round": 1,
+        }
+    ]
     passages = {"p1": {"id": "p1", "title": "", "text": "Nolan is a film director."}}
-    answer, _, dropped = finalise_answer([{"text": "Yes, both are directors.", "evidence": [1]}], evidence, passages)
+    answer, _, dropped = finalise_answer(
+        [{"text": "Yes, both are directors.", "evidence": [1]}], evidence, passages
+    )
     assert answer == "Yes, both are directors. [1]" and dropped == []
 
 
 def test_echoed_questions_and_repeats_are_dropped_even_with_a_citation() -> None:
-    evidence: list[EvidenceItem] = [{"passage_id": "p1", "title": "Lilu", "quote": "Lilu is a wind spirit",
-                                     "claim": "", "kind": "passage", "round": 1}]
+    evidence: list[EvidenceItem] = [
+        {
+            "passage_id": "p1",
+            "title": "Lilu",
+            "quote": "Lilu is a wind spirit",
+            "claim": "",
+            "kind": "passage",
+            "round": 1,
+        }
+    ]
     passages = {"p1": {"id": "p1", "title": "", "text": "Lilu is a wind spirit."}}
-    draft = [{"text": "If Gallu is a demon Lilu is what", "evidence": [1]},
-             {"text": "Is Lilu a spirit?", "evidence": [1]},
-             {"text": "Lilu is a wind spirit.", "evidence": [1]}, {"text": "Lilu is a wind spirit.", "evidence": [1]}]
+    draft = [
+        {"text": "If Gallu is a demon Lilu is what", "evidence": [1]},
+        {"text": "Is Lilu a spirit?", "evidence": [1]},
+        {"text": "Lilu is a wind spirit.", "evidence": [1]},
+        {"text": "Lilu is a wind spirit.", "evidence": [1]},
+    ]
     answer, _, dropped = finalise_answer(draft, evidence, passages, question="If Gallu is a demon Lilu is what?")
     assert answer == "Lilu is a wind spirit. [1]"
     assert [d["reason"] for d in dropped] == ["a question, not an answer"] * 2 + ["repeats an earlier sentence"]

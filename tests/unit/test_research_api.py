@@ -17,8 +17,11 @@ from sleuth.config import Settings
 from sleuth.retrieval.base import Passage
 from sleuth.testing import Call, ScriptedLLM, StaticRetriever
 
-LILU = Passage("p-lilu", "Lilu is a masculine Semitic name for a spirit or demon. It is also a wind spirit.",
-               "Lilu (mythology)")
+LILU = Passage(
+    "p-lilu",
+    "Lilu is a masculine Semitic name for a spirit or demon. It is also a wind spirit.",
+    "Lilu (mythology)",
+)
 
 
 def script(fail_writer_once: bool = False) -> ScriptedLLM:
@@ -69,9 +72,12 @@ async def test_empty_question_is_refused() -> None:
 
 def patched_open(monkeypatch: pytest.MonkeyPatch, llm: ScriptedLLM) -> None:
     @asynccontextmanager
-    async def fake_open(cls: type[Sleuth], settings: Settings | None = None, **kwargs: Any) -> AsyncIterator[Sleuth]:
-        yield Sleuth(settings, llm=llm, retriever=StaticRetriever([LILU]), collection="demo",
-                     prompts=kwargs.get("prompts"))
+    async def fake_open(
+        cls: type[Sleuth], settings: Settings | None = None, **kwargs: Any
+    ) -> AsyncIterator[Sleuth]:
+        yield Sleuth(
+            settings, llm=llm, retriever=StaticRetriever([LILU]), collection="demo", prompts=kwargs.get("prompts")
+        )
 
     monkeypatch.setattr(Sleuth, "open", classmethod(fake_open))
     # The real command indexes the bundled demo corpus first (embedding model); not in unit tests.
@@ -82,7 +88,9 @@ def test_cli_json_prints_the_report_with_verified_citations(monkeypatch: pytest.
     from sleuth.cli import app
 
     patched_open(monkeypatch, script())
-    result = CliRunner().invoke(app, ["research", "If Gallu is a demon Lilu is what?", "--json", "--max-rounds", "1"])
+    result = CliRunner().invoke(
+        app, ["research", "If Gallu is a demon Lilu is what?", "--json", "--max-rounds", "1"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {"answer", "citations", "search_calls", "patches_used"} <= set(data)
@@ -100,11 +108,14 @@ def test_cli_live_view_shows_searches_and_sources(monkeypatch: pytest.MonkeyPatc
     assert "p-lilu" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["research", "   "], "empty"),
-    (["research", "--resume", "no-such-run"], "no-such-run"),
-    (["research", "q", "--prompts", "/no/such/dir"], "neither a built-in set nor a directory"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["research", "   "], "empty"),
+        (["research", "--resume", "no-such-run"], "no-such-run"),
+        (["research", "q", "--prompts", "/no/such/dir"], "neither a built-in set nor a directory"),
+    ],
+)
 def test_cli_errors_are_clean(monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
     from sleuth.cli import app
 
@@ -114,7 +125,9 @@ def test_cli_errors_are_clean(monkeypatch: pytest.MonkeyPatch, args: list[str], 
     assert message in result.output and "Traceback" not in result.output
 
 
-async def test_ask_delegates_to_the_asp_agent_with_this_collection_and_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_ask_delegates_to_the_asp_agent_with_this_collection_and_prompts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     seen: dict[str, Any] = {}
 
     async def fake_run_ask(question: str, deps: Any, *, variant: str = "always") -> str:

@@ -16,12 +16,19 @@ from sleuth.prompts.sets import load_prompt_set
 from sleuth.retrieval.base import Passage
 from sleuth.testing import Call, ScriptedLLM, StaticRetriever
 
-NOLAN = Passage("p-nolan", "Christopher Edward Nolan is a British-American film director, producer and "
-                "screenwriter. His films have grossed over US$5 billion.", "Christopher Nolan")
-KALATHIL = Passage("p-kal", "Sathish Kalathil is an Indian film director, journalist and poet from Kerala.",
-                   "Sathish Kalathil")
-FILLER = [Passage(f"p-{i}", f"Film festival number {i} showed many films in the city.", f"Festival {i}")
-          for i in range(8)]
+NOLAN = Passage(
+    "p-nolan",
+    "Christopher Edward Nolan is a British-American film director, producer and "
+    "screenwriter. His films have grossed over US$5 billion.",
+    "Christopher Nolan",
+)
+KALATHIL = Passage(
+    "p-kal", "Sathish Kalathil is an Indian film director, journalist and poet from Kerala.", "Sathish Kalathil"
+)
+FILLER = [
+    Passage(f"p-{i}", f"Film festival number {i} showed many films in the city.", f"Festival {i}")
+    for i in range(8)
+]
 
 QUESTION = "Are Christopher Nolan and Sathish Kalathil both film directors?"
 
@@ -37,18 +44,22 @@ def quote_first_passage(call: Call) -> dict[str, Any]:
 
 def deps_for(llm: ScriptedLLM, passages: list[Passage], **settings: Any) -> AgentDeps:
     values = {"max_rounds": 1, "reader_batch_size": 4, "search_k": 4, **settings}
-    return AgentDeps(llm=llm, retriever=StaticRetriever(passages), prompts=load_prompt_set(),
-                     settings=Settings(**values))
+    return AgentDeps(
+        llm=llm, retriever=StaticRetriever(passages), prompts=load_prompt_set(), settings=Settings(**values)
+    )
 
 
 async def test_answer_cites_only_quotes_that_occur_in_retrieved_passages() -> None:
-    llm = ScriptedLLM(by_schema={
-        "Plan": plan("Is Christopher Nolan a film director?"),
-        "ReaderOutput": quote_first_passage,
-        "RoundSummary": {"summary": "Nolan is a director.", "unknown": []},
-        "WriterOutput": {"sentences": [{"text": "Christopher Nolan is a British-American film director.",
-                                        "evidence": [1]}]},
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Is Christopher Nolan a film director?"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "Nolan is a director.", "unknown": []},
+            "WriterOutput": {
+                "sentences": [{"text": "Christopher Nolan is a British-American film director.", "evidence": [1]}]
+            },
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN, KALATHIL]))
     assert report.status == "answered"
     assert report.answer == "Christopher Nolan is a British-American film director. [1]"
@@ -74,13 +85,20 @@ async def test_nothing_found_gives_a_refusal_naming_the_searches_and_no_writer_c
 
 
 async def test_memory_phrase_gets_one_reask_then_the_sentence_is_removed() -> None:
-    memory = {"sentences": [
-        {"text": "As is well known, Nolan directed Inception.", "evidence": [1]},
-        {"text": "Christopher Nolan is a film director.", "evidence": [1]}]}
-    llm = ScriptedLLM(by_schema={
-        "Plan": plan("Christopher Nolan director"), "ReaderOutput": quote_first_passage,
-        "RoundSummary": {"summary": "", "unknown": []}, "WriterOutput": [memory, memory],
-    })
+    memory = {
+        "sentences": [
+            {"text": "As is well known, Nolan directed Inception.", "evidence": [1]},
+            {"text": "Christopher Nolan is a film director.", "evidence": [1]},
+        ]
+    }
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Christopher Nolan director"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "", "unknown": []},
+            "WriterOutput": [memory, memory],
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN]))
     writer_calls = llm.calls_for("writer")
     assert len(writer_calls) == 2
@@ -91,26 +109,37 @@ async def test_memory_phrase_gets_one_reask_then_the_sentence_is_removed() -> No
 
 
 async def test_reask_that_fixes_the_draft_keeps_the_fixed_answer() -> None:
-    llm = ScriptedLLM(by_schema={
-        "Plan": plan("Christopher Nolan director"), "ReaderOutput": quote_first_passage,
-        "RoundSummary": {"summary": "", "unknown": []},
-        "WriterOutput": [{"sentences": [{"text": "I remember Nolan is a director.", "evidence": [1]}]},
-                         {"sentences": [{"text": "Nolan is a film director.", "evidence": [1]}]}],
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Christopher Nolan director"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "", "unknown": []},
+            "WriterOutput": [
+                {"sentences": [{"text": "I remember Nolan is a director.", "evidence": [1]}]},
+                {"sentences": [{"text": "Nolan is a film director.", "evidence": [1]}]},
+            ],
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN]))
     assert report.answer == "Nolan is a film director. [1]" and report.dropped_sentences == []
 
 
 async def test_unsupported_sentences_are_dropped_and_listed() -> None:
-    llm = ScriptedLLM(by_schema={
-        "Plan": plan("Christopher Nolan director"), "ReaderOutput": quote_first_passage,
-        "RoundSummary": {"summary": "", "unknown": []},
-        "WriterOutput": {"sentences": [
-            {"text": "Nolan is a British-American director.", "evidence": [1]},
-            {"text": "Nolan won eleven Oscars.", "evidence": []},
-            {"text": "Kalathil was born in Paris.", "evidence": [9]},
-            {"text": "Bananas are yellow.", "evidence": [1]}]},
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Christopher Nolan director"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "", "unknown": []},
+            "WriterOutput": {
+                "sentences": [
+                    {"text": "Nolan is a British-American director.", "evidence": [1]},
+                    {"text": "Nolan won eleven Oscars.", "evidence": []},
+                    {"text": "Kalathil was born in Paris.", "evidence": [9]},
+                    {"text": "Bananas are yellow.", "evidence": [1]},
+                ]
+            },
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN]))
     assert report.answer == "Nolan is a British-American director. [1]"
     reasons = {d.text: d.reason for d in report.dropped_sentences}
@@ -120,15 +149,20 @@ async def test_unsupported_sentences_are_dropped_and_listed() -> None:
 
 
 async def test_reader_picks_of_missing_passages_or_sentences_are_dropped_and_counted() -> None:
-    llm = ScriptedLLM(by_schema={
-        "Plan": plan("Christopher Nolan director"),
-        "ReaderOutput": {"evidence": [
-            {"passage": 1, "sentence": 9, "claim": "x"},
-            {"passage": 7, "sentence": 1, "claim": "x"},
-            {"passage": 1, "sentence": 2, "claim": "Nolan's films grossed $5 billion"}]},
-        "RoundSummary": {"summary": "", "unknown": []},
-        "WriterOutput": {"sentences": [{"text": "Nolan's films grossed over US$5 billion.", "evidence": [1]}]},
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Christopher Nolan director"),
+            "ReaderOutput": {
+                "evidence": [
+                    {"passage": 1, "sentence": 9, "claim": "x"},
+                    {"passage": 7, "sentence": 1, "claim": "x"},
+                    {"passage": 1, "sentence": 2, "claim": "Nolan's films grossed $5 billion"},
+                ]
+            },
+            "RoundSummary": {"summary": "", "unknown": []},
+            "WriterOutput": {"sentences": [{"text": "Nolan's films grossed over US$5 billion.", "evidence": [1]}]},
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN]))
     assert report.rejected_quotes == 2
     # The quote is the passage's own sentence, cut from its text.
@@ -137,11 +171,14 @@ async def test_reader_picks_of_missing_passages_or_sentences_are_dropped_and_cou
 
 
 async def test_writer_fallback_quotes_evidence_when_no_sentence_survives() -> None:
-    llm = ScriptedLLM(by_schema={
-        "Plan": plan("Christopher Nolan director"), "ReaderOutput": quote_first_passage,
-        "RoundSummary": {"summary": "", "unknown": []},
-        "WriterOutput": {"sentences": [{"text": "Yes.", "evidence": []}]},
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Christopher Nolan director"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "", "unknown": []},
+            "WriterOutput": {"sentences": [{"text": "Yes.", "evidence": []}]},
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN]))
     assert report.writer_fallback and report.status == "answered"
     assert report.citations[0].quote in report.answer and report.answer.endswith("[1]")
@@ -164,10 +201,13 @@ async def test_readers_fan_out_one_per_batch_and_run_in_parallel() -> None:
                 await slow_reader(None)  # type: ignore[arg-type]
             return await super().complete(messages, **kwargs)
 
-    llm = SlowLLM(by_schema={
-        "Plan": plan("film festival films"), "ReaderOutput": {"evidence": []},
-        "RoundSummary": {"summary": "", "unknown": []},
-    })
+    llm = SlowLLM(
+        by_schema={
+            "Plan": plan("film festival films"),
+            "ReaderOutput": {"evidence": []},
+            "RoundSummary": {"summary": "", "unknown": []},
+        }
+    )
     report = await run_research("Which films were shown?", deps_for(llm, FILLER, search_k=8, reader_batch_size=3))
     assert len(llm.calls_for("reader")) == 3  # 8 hits in batches of 3
     assert peak == 3
@@ -175,24 +215,38 @@ async def test_readers_fan_out_one_per_batch_and_run_in_parallel() -> None:
 
 
 async def test_a_second_round_searches_what_is_still_unknown_and_stops_at_the_limit() -> None:
-    llm = ScriptedLLM(by_schema={
-        "Plan": [plan("Christopher Nolan director"), plan("Sathish Kalathil profession")],
-        "ReaderOutput": quote_first_passage,
-        "RoundSummary": {"summary": "Nolan is a director.", "unknown": ["Is Kalathil a director?"]},
-        "WriterOutput": {"sentences": [{"text": "Nolan is a film director.", "evidence": [1]},
-                                       {"text": "Kalathil is an Indian film director.", "evidence": [2]}]},
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": [plan("Christopher Nolan director"), plan("Sathish Kalathil profession")],
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "Nolan is a director.", "unknown": ["Is Kalathil a director?"]},
+            "WriterOutput": {
+                "sentences": [
+                    {"text": "Nolan is a film director.", "evidence": [1]},
+                    {"text": "Kalathil is an Indian film director.", "evidence": [2]},
+                ]
+            },
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN, KALATHIL], search_k=1, max_rounds=2))
-    assert [c.query for c in report.search_calls] == [QUESTION, "Christopher Nolan director",
-                                                      "Sathish Kalathil profession"]
+    assert [c.query for c in report.search_calls] == [
+        QUESTION,
+        "Christopher Nolan director",
+        "Sathish Kalathil profession",
+    ]
     assert len(report.plan) == 2 and "Is Kalathil a director?" in llm.calls_for("orchestrator")[1].prompt
     assert [c.passage_id for c in report.citations] == ["p-nolan", "p-kal"]
     assert len(llm.calls_for("aggregator")) == 1
 
 
 async def test_invalid_plan_still_searches_the_question() -> None:
-    llm = ScriptedLLM(by_schema={"Plan": "not json", "ReaderOutput": {"evidence": []},
-                                 "RoundSummary": {"summary": "", "unknown": []}})
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": "not json",
+            "ReaderOutput": {"evidence": []},
+            "RoundSummary": {"summary": "", "unknown": []},
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN]))
     assert [c.query for c in report.search_calls] == [QUESTION]
     assert report.status == "no_evidence"
@@ -204,17 +258,31 @@ class OnePatch:
 
     def relevant(self, query: str, *, collection: str | None = None, tenant: str | None = None) -> list[PatchView]:
         self.queries.append(query)
-        return [PatchView("p1", "Is Kalathil a director?", "Yes, a film director.",
-                          "Kalathil directed the 2019 film Jalachhayam.", 0.9)]
+        return [
+            PatchView(
+                "p1",
+                "Is Kalathil a director?",
+                "Yes, a film director.",
+                "Kalathil directed the 2019 film Jalachhayam.",
+                0.9,
+            )
+        ]
 
 
 async def test_patches_reach_the_prompts_before_passages_and_are_citable() -> None:
-    llm = ScriptedLLM(by_schema={
-        "Plan": plan("Christopher Nolan director"), "ReaderOutput": quote_first_passage,
-        "RoundSummary": {"summary": "", "unknown": []},
-        "WriterOutput": {"sentences": [{"text": "Kalathil directed the film Jalachhayam.", "evidence": [1]},
-                                       {"text": "Nolan is a film director.", "evidence": [2]}]},
-    })
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Christopher Nolan director"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "", "unknown": []},
+            "WriterOutput": {
+                "sentences": [
+                    {"text": "Kalathil directed the film Jalachhayam.", "evidence": [1]},
+                    {"text": "Nolan is a film director.", "evidence": [2]},
+                ]
+            },
+        }
+    )
     deps = deps_for(llm, [NOLAN])
     deps.patches = OnePatch()
     report = await run_research(QUESTION, deps)
@@ -235,10 +303,12 @@ async def test_resume_after_a_failure_redoes_only_the_unfinished_step() -> None:
         if call.agent == "aggregator" and failures["aggregator"]:
             failures["aggregator"] -= 1
             raise RuntimeError("server went away")
-        return {"orchestrator": plan("Christopher Nolan director"),
-                "reader": quote_first_passage(call) if call.agent == "reader" else {},
-                "aggregator": {"summary": "", "unknown": []},
-                "writer": {"sentences": [{"text": "Nolan is a film director.", "evidence": [1]}]}}[call.agent]
+        return {
+            "orchestrator": plan("Christopher Nolan director"),
+            "reader": quote_first_passage(call) if call.agent == "reader" else {},
+            "aggregator": {"summary": "", "unknown": []},
+            "writer": {"sentences": [{"text": "Nolan is a film director.", "evidence": [1]}]},
+        }[call.agent]
 
     llm = ScriptedLLM(fn=fn)
     saver = InMemorySaver()
@@ -275,8 +345,12 @@ def test_langgraph_json_points_at_a_loadable_graph_factory() -> None:
 
 
 async def test_with_one_task_per_round_the_first_round_searches_the_question_without_planning() -> None:
-    llm = ScriptedLLM(by_schema={"ReaderOutput": quote_first_passage,
-                                 "WriterOutput": {"sentences": [{"text": "Nolan is a film director.", "evidence": [1]}]}})
+    llm = ScriptedLLM(
+        by_schema={
+            "ReaderOutput": quote_first_passage,
+            "WriterOutput": {"sentences": [{"text": "Nolan is a film director.", "evidence": [1]}]},
+        }
+    )
     report = await run_research(QUESTION, deps_for(llm, [NOLAN], max_tasks_per_round=1))
     assert not llm.calls_for("orchestrator")
     assert [c.query for c in report.search_calls] == [QUESTION] and report.status == "answered"

@@ -31,7 +31,9 @@ class LuceneIdfOkapi(BM25Okapi):
     """rank-bm25's BM25Okapi scoring with Lucene's idf (what our default index uses)."""
 
     def _calc_idf(self, nd: dict[str, int]) -> None:
-        self.idf = {word: math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5)) for word, freq in nd.items()}
+        self.idf = {
+            word: math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5)) for word, freq in nd.items()
+        }
 
 
 def _agree(ours: BM25Index, reference: BM25Okapi, tokens: list[str], k: int = 10) -> None:
@@ -50,10 +52,13 @@ def _agree(ours: BM25Index, reference: BM25Okapi, tokens: list[str], k: int = 10
     assert left_out.max(initial=0) <= min(score for _, score in got) + 1e-4
 
 
-@pytest.mark.parametrize(("params", "reference"), [
-    (BM25Params(method="robertson"), BM25Okapi),  # stock rank-bm25: classic Okapi idf
-    (BM25Params(), LuceneIdfOkapi),  # our default
-])
+@pytest.mark.parametrize(
+    ("params", "reference"),
+    [
+        (BM25Params(method="robertson"), BM25Okapi),  # stock rank-bm25: classic Okapi idf
+        (BM25Params(), LuceneIdfOkapi),  # our default
+    ],
+)
 def test_rankings_agree_with_rank_bm25(params: BM25Params, reference: type[BM25Okapi]) -> None:
     docs, queries = _corpus_and_queries()
     tokenizer = Tokenizer()
@@ -64,7 +69,9 @@ def test_rankings_agree_with_rank_bm25(params: BM25Params, reference: type[BM25O
     for query in queries:
         query_tokens = tokenizer(query)
         # rank-bm25 and bm25s treat terms in more than half the documents differently (see BM25Params)
-        if params.method == "robertson" and any(ref.doc_freqs and _df(ref, t) > len(docs) / 2 for t in query_tokens):
+        if params.method == "robertson" and any(
+            ref.doc_freqs and _df(ref, t) > len(docs) / 2 for t in query_tokens
+        ):
             continue
         if any(t in ref.idf for t in query_tokens):
             _agree(ours, ref, query_tokens)
@@ -111,7 +118,13 @@ def test_bm25_gold_recall_on_multihop_dev_is_near_the_published_figure() -> None
     records = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines()]
     index = BM25Index.build([f"{r['title']}\n{r['text']}" for r in records])
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
-    recalls = [recall_at_k([records[i]["id"] for i, _ in index.search(q["question"], 10)],
-                           dict.fromkeys(q["gold_passage_ids"], 1.0), 10) for q in questions]
+    recalls = [
+        recall_at_k(
+            [records[i]["id"] for i, _ in index.search(q["question"], 10)],
+            dict.fromkeys(q["gold_passage_ids"], 1.0),
+            10,
+        )
+        for q in questions
+    ]
     # the data README measures 0.736 with BM25 on the question alone
     assert sum(recalls) / len(recalls) == pytest.approx(0.73, abs=0.02)

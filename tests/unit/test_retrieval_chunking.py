@@ -36,7 +36,9 @@ def test_chunks_prefer_paragraph_and_sentence_breaks() -> None:
 def test_passage_id_matches_shared_data_convention() -> None:
     # the first line of /work/shared/data/multihop_dev/corpus.jsonl
     title = "...Earth to the Dandy Warhols..."
-    text = ("...Earth to the Dandy Warhols... is the sixth studio album by American alternative rock band The "
-            "Dandy Warhols, recorded in 2008 and released on May 19, 2008 and is the first album released on "
-            "their self-founded Beat the World Records label, after leaving Capitol Records in 2007.")
+    text = (
+        "...Earth to the Dandy Warhols... is the sixth studio album by American alternative rock band The "
+        "Dandy Warhols, recorded in 2008 and released on May 19, 2008 and is the first album released on "
+        "their self-founded Beat the World Records label, after leaving Capitol Records in 2007."
+    )
     assert passage_id(title, text) == "fb1536bad6d46ad5"

@@ -45,8 +45,9 @@ def test_add_stats_search_delete(tmp_path: Path) -> None:
     assert info["passages"] == 3 and info["files"][0]["source"] == str(corpus.resolve())
 
     for mode in ("bm25", "dense", "hybrid"):
-        found = runner.invoke(app, ["search", "the grey heron hunts fish", "--mode", mode, "-k", "2", "-c", "zoo",
-                                    "--json"])
+        found = runner.invoke(
+            app, ["search", "the grey heron hunts fish", "--mode", mode, "-k", "2", "-c", "zoo", "--json"]
+        )
         assert found.exit_code == 0, found.output
         hits = json.loads(found.stdout)
         assert 1 <= len(hits) <= 2 and hits[0]["id"] == "heron", mode
@@ -78,11 +79,30 @@ def test_eval_retrieval_shared_layout_json(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path)
     questions = tmp_path / "questions.jsonl"
     questions.write_text(
-        json.dumps({"id": "q1", "question": "Which bird hunts fish in shallow water?", "gold_passage_ids": ["heron"]})
-        + "\n" + json.dumps({"id": "q2", "question": "capital of France", "gold_passage_ids": ["paris", "otter"]})
-        + "\n", encoding="utf-8")
-    result = runner.invoke(app, ["eval", "retrieval", "--questions", str(questions), "--corpus", str(corpus),
-                                 "--mode", "bm25", "--mode", "hybrid", "--json"])
+        json.dumps(
+            {"id": "q1", "question": "Which bird hunts fish in shallow water?", "gold_passage_ids": ["heron"]}
+        )
+        + "\n"
+        + json.dumps({"id": "q2", "question": "capital of France", "gold_passage_ids": ["paris", "otter"]})
+        + "\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "retrieval",
+            "--questions",
+            str(questions),
+            "--corpus",
+            str(corpus),
+            "--mode",
+            "bm25",
+            "--mode",
+            "hybrid",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
     assert set(scores) == {"bm25", "hybrid"}
@@ -94,10 +114,15 @@ def test_eval_retrieval_shared_layout_json(tmp_path: Path) -> None:
 def test_eval_retrieval_beir_layout(tmp_path: Path) -> None:
     beir = tmp_path / "beir"
     (beir / "qrels").mkdir(parents=True)
-    (beir / "corpus.jsonl").write_text("".join(json.dumps({"_id": d["id"], "title": d["title"], "text": d["text"]})
-                                               + "\n" for d in DOCS))
-    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "sea otters rocks tools"}) + "\n"
-                                        + json.dumps({"_id": "q9", "text": "not judged"}) + "\n")
+    (beir / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": d["id"], "title": d["title"], "text": d["text"]}) + "\n" for d in DOCS)
+    )
+    (beir / "queries.jsonl").write_text(
+        json.dumps({"_id": "q1", "text": "sea otters rocks tools"})
+        + "\n"
+        + json.dumps({"_id": "q9", "text": "not judged"})
+        + "\n"
+    )
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\totter\t1\n")
     result = runner.invoke(app, ["eval", "retrieval", "--beir", str(beir), "--mode", "bm25", "--json"])
     assert result.exit_code == 0, result.output

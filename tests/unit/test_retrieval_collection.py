@@ -10,9 +10,24 @@ from sleuth.retrieval.index import Collection, CollectionError, ensure_demo_coll
 from sleuth.testing import HashEmbedder
 
 DOCS = [
-    {"id": "otter", "title": "Sea otter", "text": "Sea otters use rocks as tools to open shellfish.", "kind": "animal"},
-    {"id": "heron", "title": "Grey heron", "text": "The grey heron hunts fish in shallow water.", "kind": "animal"},
-    {"id": "paris", "title": "Paris", "text": "Paris is the capital of France, on the river Seine.", "kind": "city"},
+    {
+        "id": "otter",
+        "title": "Sea otter",
+        "text": "Sea otters use rocks as tools to open shellfish.",
+        "kind": "animal",
+    },
+    {
+        "id": "heron",
+        "title": "Grey heron",
+        "text": "The grey heron hunts fish in shallow water.",
+        "kind": "animal",
+    },
+    {
+        "id": "paris",
+        "title": "Paris",
+        "text": "Paris is the capital of France, on the river Seine.",
+        "kind": "city",
+    },
     {"id": "rome", "title": "Rome", "text": "Rome is the capital of Italy, built on seven hills.", "kind": "city"},
 ]
 
@@ -38,12 +53,17 @@ def test_add_search_and_get(collection: Collection, tmp_path: Path) -> None:
         assert hits[0].passage.id == "paris", mode
         assert hits[0].passage.metadata == {"kind": "city"}
     otter = collection.get("otter")
-    assert otter is not None and otter.title == "Sea otter" and otter.source == str((tmp_path / "docs.jsonl").resolve())
+    assert (
+        otter is not None
+        and otter.title == "Sea otter"
+        and otter.source == str((tmp_path / "docs.jsonl").resolve())
+    )
     assert collection.get("nope") is None
 
 
-def test_re_adding_is_idempotent_and_a_changed_file_replaces_its_old_version(collection: Collection,
-                                                                                tmp_path: Path) -> None:
+def test_re_adding_is_idempotent_and_a_changed_file_replaces_its_old_version(
+    collection: Collection, tmp_path: Path
+) -> None:
     path = _jsonl(tmp_path / "docs.jsonl", DOCS)
     collection.add([path])
     generation = collection.store.generation
@@ -75,8 +95,9 @@ def test_bad_files_are_reported_and_the_rest_is_indexed(collection: Collection, 
     errors = {Path(f.source).name: f.error for f in report.errors}
     assert set(errors) == {"empty.txt", "bad.txt"}
     assert "UTF-8" in errors["bad.txt"]
-    assert report.files[3].warnings == ["line 2: invalid JSON (Expecting property name enclosed in double quotes "
-                                        "at column 2)"]
+    assert report.files[3].warnings == [
+        "line 2: invalid JSON (Expecting property name enclosed in double quotes at column 2)"
+    ]
     assert collection.count == 5
 
 
@@ -89,7 +110,10 @@ def test_delete_source(collection: Collection, tmp_path: Path) -> None:
     assert collection.delete_source(first) == 0
     assert collection.count == 2
     for mode in ("bm25", "dense", "hybrid"):
-        assert {h.passage.id for h in collection.retriever(mode).search("otters heron fish rocks", 4)} <= {"paris", "rome"}
+        assert {h.passage.id for h in collection.retriever(mode).search("otters heron fish rocks", 4)} <= {
+            "paris",
+            "rome",
+        }
 
 
 def test_where_filters_in_every_mode(collection: Collection, tmp_path: Path) -> None:
@@ -109,8 +133,9 @@ def test_collection_persists_across_processes(tmp_path: Path) -> None:
     assert reopened.retriever("hybrid").search("grey heron fish", 1)[0].passage.id == "heron"
 
 
-def test_crash_before_commit_leaves_the_collection_consistent(collection: Collection, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_before_commit_leaves_the_collection_consistent(
+    collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     collection.add([_jsonl(tmp_path / "a.jsonl", DOCS[:2])])
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -130,8 +155,9 @@ def test_crash_before_commit_leaves_the_collection_consistent(collection: Collec
     assert reopened._vector_store().ids() == {"otter", "heron", "paris", "rome"}  # orphans cleaned
 
 
-def test_crash_while_writing_bm25_is_repaired_on_next_search(collection: Collection, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_while_writing_bm25_is_repaired_on_next_search(
+    collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     collection.add([_jsonl(tmp_path / "a.jsonl", DOCS[:2])])
     from sleuth.retrieval.bm25 import BM25Index
 
@@ -160,8 +186,9 @@ def test_bad_collection_name() -> None:
         open_collection(Settings(), "../escape", embedder=HashEmbedder())
 
 
-def test_chroma_never_uses_its_default_embedding_function(collection: Collection, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chroma_never_uses_its_default_embedding_function(
+    collection: Collection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chromadb.api import types
     from chromadb.utils.embedding_functions import onnx_mini_lm_l6_v2
 

@@ -36,7 +36,9 @@ def test_ndcg_by_hand() -> None:
     assert ndcg_at_k(RANKED, GOLD, 10) == pytest.approx(1.5 / (1 + 1 / math.log2(3) + 0.5))
     assert ndcg_at_k(["a", "b", "c"], GOLD, 10) == pytest.approx(1.0)
     # graded qrels (BEIR): a 2 at rank 2, a 1 at rank 1 -> DCG = 1 + 2/log2(3); ideal = 2 + 1/log2(3)
-    assert ndcg_at_k(["p", "q"], {"p": 1, "q": 2}, 10) == pytest.approx((1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3)))
+    assert ndcg_at_k(["p", "q"], {"p": 1, "q": 2}, 10) == pytest.approx(
+        (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    )
     assert ndcg_at_k(["x"], {"a": 1}, 10) == 0.0
 
 
@@ -61,12 +63,17 @@ def test_reciprocal_rank_fusion_by_hand() -> None:
 
 
 def test_hybrid_and_evaluate_retriever() -> None:
-    passages = [Passage("p1", "sea otters use rocks"), Passage("p2", "herons eat fish"),
-                Passage("p3", "otters eat fish")]
+    passages = [
+        Passage("p1", "sea otters use rocks"),
+        Passage("p2", "herons eat fish"),
+        Passage("p3", "otters eat fish"),
+    ]
     hybrid = HybridRetriever([StaticRetriever(passages), StaticRetriever(passages[::-1])])
     assert [h.passage.id for h in hybrid.search("otters fish", 2)] == ["p3", "p1"]
-    result = evaluate_retriever(StaticRetriever(passages), [Query("q1", "herons fish", {"p2": 1}),
-                                                            Query("q2", "rocks", {"p1": 1, "p2": 1})])
+    result = evaluate_retriever(
+        StaticRetriever(passages),
+        [Query("q1", "herons fish", {"p2": 1}), Query("q2", "rocks", {"p1": 1, "p2": 1})],
+    )
     assert result["queries"] == 2
     assert result["recall@1"] == pytest.approx((1 + 0.5) / 2)
     assert result["all_gold@10"] == pytest.approx(0.5)

@@ -63,7 +63,9 @@ def test_text_markdown_html_and_pdf(tmp_path: Path) -> None:
     (tmp_path / "guide.md").write_text("# Otter Guide\n\nOtters hold hands while sleeping.", encoding="utf-8")
     (tmp_path / "page.html").write_text(
         "<html><head><title>Otter Page</title><style>p{color:red}</style><script>var x=1;</script></head>"
-        "<body><h1>Otters</h1><p>Sea otters use rocks as tools.</p></body></html>", encoding="utf-8")
+        "<body><h1>Otters</h1><p>Sea otters use rocks as tools.</p></body></html>",
+        encoding="utf-8",
+    )
     (tmp_path / "paper.pdf").write_bytes(_pdf("Otters have the densest fur of any animal"))
     txt = load_file(tmp_path / "notes.txt", CONFIG)
     assert len(txt.passages) > 1  # longer than chunk_size: chunked

@@ -36,8 +36,9 @@ class Server:
 
     def client(self, who: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://sleuth",
-                                 headers=headers)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://sleuth", headers=headers
+        )
 
 
 @pytest.fixture
@@ -104,11 +105,13 @@ async def test_sse_delivers_every_event_of_a_run_in_order_then_the_result(server
         stored = (await client.get(f"/v1/research/{run['id']}", params={"events": "true"})).json()
         # A late subscriber gets the whole run replayed from the start, and can resume after an id.
         replay = parse_sse((await client.get(f"/v1/research/{run['id']}/events")).text)
-        tail = parse_sse((await client.get(f"/v1/research/{run['id']}/events",
-                                           headers={"Last-Event-ID": "3"})).text)
+        tail = parse_sse(
+            (await client.get(f"/v1/research/{run['id']}/events", headers={"Last-Event-ID": "3"})).text
+        )
     async with server.client() as anon:  # EventSource clients pass the token as a query parameter
-        by_query = parse_sse((await anon.get(f"/v1/jobs/{run['id']}/events",
-                                             params={"token": server.tokens["reader"]})).text)
+        by_query = parse_sse(
+            (await anon.get(f"/v1/jobs/{run['id']}/events", params={"token": server.tokens["reader"]})).text
+        )
         assert (await anon.get(f"/v1/jobs/{run['id']}/events")).status_code == 401
     messages = [(data, ident) for name, data, ident in run["sse"] if name == "message"]
     seqs = [data["seq"] for data, _ in messages]
@@ -129,9 +132,15 @@ async def test_a_correction_changes_the_next_related_answer_for_its_tenant_only(
     async with server.client("corrector") as ann, server.client("rival") as rival:
         before = await ann.post("/v1/ask", json={"question": "What is Lilu?"})
         assert before.json()["result"]["answer"].startswith("Lilu is a masculine Semitic name")
-        added = await ann.post("/v1/feedback", json={
-            "query": "What is Lilu?", "answer": "Lilu is a storm demon",
-            "evidence": "Lilu is a storm demon in Akkadian texts.", "evidence_passage_ids": ["p-lilu"]})
+        added = await ann.post(
+            "/v1/feedback",
+            json={
+                "query": "What is Lilu?",
+                "answer": "Lilu is a storm demon",
+                "evidence": "Lilu is a storm demon in Akkadian texts.",
+                "evidence_passage_ids": ["p-lilu"],
+            },
+        )
         assert added.status_code == 201, added.text
         patch = added.json()
         assert patch["tenant"] == "acme" and patch["author"] == "ann"
@@ -156,9 +165,12 @@ async def test_a_correction_changes_the_next_related_answer_for_its_tenant_only(
 
 async def test_collection_and_prompt_names_cannot_be_paths(server: Server) -> None:
     async with server.client("reader") as client:
-        for body in ({"question": "q", "collection": "../etc"}, {"question": "q", "collection": ".."},
-                     {"question": "q", "prompts": "/tmp/x"},
-                     {"question": ""}):
+        for body in (
+            {"question": "q", "collection": "../etc"},
+            {"question": "q", "collection": ".."},
+            {"question": "q", "prompts": "/tmp/x"},
+            {"question": ""},
+        ):
             assert (await client.post("/v1/research", json=body)).status_code == 422
         blank = await client.post("/v1/research", json={"question": "   "})
         assert blank.status_code == 422 and "empty" in blank.json()["detail"]
@@ -166,23 +178,37 @@ async def test_collection_and_prompt_names_cannot_be_paths(server: Server) -> No
 
 async def test_supersede_and_retract_are_audited(server: Server) -> None:
     async with server.client("corrector") as ann, server.client("admin") as admin:
-        first = (await ann.post("/v1/feedback", json={"query": "What is Lilu?", "answer": "a demon",
-                                                      "evidence": "Lilu is a demon."})).json()
-        second = (await ann.post("/v1/feedback", json={"query": "What is Lilu?", "answer": "a wind spirit",
-                                                       "evidence": "It is also a wind spirit.",
-                                                       "supersedes": first["id"]})).json()
+        first = (
+            await ann.post(
+                "/v1/feedback",
+                json={"query": "What is Lilu?", "answer": "a demon", "evidence": "Lilu is a demon."},
+            )
+        ).json()
+        second = (
+            await ann.post(
+                "/v1/feedback",
+                json={
+                    "query": "What is Lilu?",
+                    "answer": "a wind spirit",
+                    "evidence": "It is also a wind spirit.",
+                    "supersedes": first["id"],
+                },
+            )
+        ).json()
         retracted = await ann.delete(f"/v1/feedback/{second['id']}", params={"note": "wrong"})
         assert retracted.status_code == 200 and retracted.json()["status"] == "retracted"
         assert (await ann.delete(f"/v1/feedback/{second['id']}")).status_code == 409
         assert (await ann.get("/v1/feedback")).json() == []
         everything = (await ann.get("/v1/feedback", params={"status": "all"})).json()
-        assert {p["id"]: p["status"] for p in everything} == {first["id"]: "superseded",
-                                                               second["id"]: "retracted"}
+        assert {p["id"]: p["status"] for p in everything} == {first["id"]: "superseded", second["id"]: "retracted"}
         audit = (await admin.get("/v1/audit")).json()
     corrector_id = server.app.state.sleuth.tokens.authenticate(server.tokens["corrector"]).token_id
     assert [(a["action"], a["patch_id"]) for a in reversed(audit)] == [
-        ("created", first["id"]), ("created", second["id"]), ("superseded", first["id"]),
-        ("retracted", second["id"])]
+        ("created", first["id"]),
+        ("created", second["id"]),
+        ("superseded", first["id"]),
+        ("retracted", second["id"]),
+    ]
     assert {a["token_id"] for a in audit} == {corrector_id}
 
 
@@ -258,13 +284,15 @@ async def test_health_page_and_docs_need_no_token(server: Server) -> None:
 
 
 async def test_the_default_optimizer_runs_an_optimization_job_on_the_servers_model(
-        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sleuth.optimizers import jobs as optimizer_jobs
 
     seen: dict[str, Any] = {}
 
-    async def fake_run_job(config: Any, settings: Any, llm: Any, *, patch_store: Any = None,
-                           on_event: Any = None) -> Any:
+    async def fake_run_job(
+        config: Any, settings: Any, llm: Any, *, patch_store: Any = None, on_event: Any = None
+    ) -> Any:
         seen.update(config=config, llm=llm, patches=patch_store)
         on_event({"event": "accepted", "score": 0.5})
 

@@ -15,8 +15,9 @@ from sleuth.server.db import ServerDB
 
 
 def test_token_create_prints_the_secret_last_and_stores_only_its_hash() -> None:
-    result = CliRunner().invoke(app, ["token", "create", "--role", "corrector", "--tenant", "acme",
-                                      "--name", "ann"])
+    result = CliRunner().invoke(
+        app, ["token", "create", "--role", "corrector", "--tenant", "acme", "--name", "ann"]
+    )
     assert result.exit_code == 0, result.output
     secret = result.stdout.strip().splitlines()[-1]
     assert secret.startswith("slt_") and len(secret) > 30

@@ -73,9 +73,15 @@ async def test_a_restart_keeps_finished_jobs_tokens_and_patches() -> None:
     app = create_app(settings, sleuth=fake_sleuth(settings, patches=store))
     secret = app.state.sleuth.tokens.create("corrector", tenant="acme")[1]
     headers = {"Authorization": f"Bearer {secret}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a", headers=headers) as c:
-        patch = (await c.post("/v1/feedback", json={"query": "What is Lilu?", "answer": "a storm demon",
-                                                    "evidence": "Lilu is a storm demon."})).json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://a", headers=headers
+    ) as c:
+        patch = (
+            await c.post(
+                "/v1/feedback",
+                json={"query": "What is Lilu?", "answer": "a storm demon", "evidence": "Lilu is a storm demon."},
+            )
+        ).json()
         job_id = (await c.post("/v1/research", json={"question": "What is Alû?"})).json()["id"]
         first_sse = (await c.get(f"/v1/jobs/{job_id}/events")).text
         before = (await c.get(f"/v1/research/{job_id}", params={"events": "true"})).json()
@@ -85,7 +91,9 @@ async def test_a_restart_keeps_finished_jobs_tokens_and_patches() -> None:
     # A new process: new app, new store objects, same SLEUTH_HOME.
     store2 = PatchStore(settings.patches_path, HashEmbedder())
     app2 = create_app(settings, sleuth=fake_sleuth(settings, patches=store2))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app2), base_url="http://b", headers=headers) as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app2), base_url="http://b", headers=headers
+    ) as c:
         after = (await c.get(f"/v1/research/{job_id}", params={"events": "true"})).json()
         replay = (await c.get(f"/v1/jobs/{job_id}/events")).text
         patches = (await c.get("/v1/feedback")).json()
@@ -99,8 +107,9 @@ async def test_a_job_cut_by_a_stop_is_reported_interrupted_not_left_running() ->
     db = ServerDB.for_home(Settings().home)
     registry = JobRegistry(db)
     runner = GatedRunner()
-    job = registry.submit("research", {"question": "q"},
-                          lambda emit: runner.run("research", RunRequest("q"), emit))
+    job = registry.submit(
+        "research", {"question": "q"}, lambda emit: runner.run("research", RunRequest("q"), emit)
+    )
     await asyncio.sleep(0.05)
     assert registry.get(job.id).status is JobStatus.running
     # A crashed process never records the end: the next one marks the job interrupted on start.
@@ -138,10 +147,15 @@ async def test_many_jobs_share_one_bounded_llm_concurrency() -> None:
         llm = OpenAICompatModel(fake.base_url, "fake", concurrency=settings.llm_concurrency, max_retries=0)
         app = create_app(settings, sleuth=fake_sleuth(settings, llm=llm))
         secret = app.state.sleuth.tokens.create("reader", tenant="acme")[1]
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a",
-                                     headers={"Authorization": f"Bearer {secret}"}) as client:
-            ids = [(await client.post("/v1/research", json={"question": f"What is Lilu? ({i})"})).json()["id"]
-                   for i in range(10)]
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://a",
+            headers={"Authorization": f"Bearer {secret}"},
+        ) as client:
+            ids = [
+                (await client.post("/v1/research", json={"question": f"What is Lilu? ({i})"})).json()["id"]
+                for i in range(10)
+            ]
             assert app.state.sleuth.jobs.in_flight > 1
             jobs = [await app.state.sleuth.jobs.wait(app.state.sleuth.jobs.get(i)) for i in ids]
         await llm.aclose()

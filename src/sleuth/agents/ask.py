@@ -190,7 +190,8 @@ class _AskRun:
         patches: list[PatchView] = []
         if self.variant != "closed":  # closed book means no outside knowledge, corrections included
             patches = self.deps.patches.relevant(
-                self.question, collection=self.deps.collection, tenant=self.deps.tenant)
+                self.question, collection=self.deps.collection, tenant=self.deps.tenant
+            )
         block = _render_patches(patches) if patches else ""
         if patches:
             self.emit("patches", ids=[p.id for p in patches])
@@ -202,18 +203,29 @@ class _AskRun:
     async def next_action(self, extra: list[Message] | None = None) -> Action | None:
         """One model turn, re-sampled with a reminder when it has no tag (at most RESAMPLE_TRIES times)."""
         messages = self.messages + (extra or [])
-        params = GenParams(temperature=self.deps.settings.llm_temperature,
-                           max_tokens=min(ASK_MAX_TOKENS, self.deps.settings.llm_max_tokens), stop=ANSWER_STOPS)
+        params = GenParams(
+            temperature=self.deps.settings.llm_temperature,
+            max_tokens=min(ASK_MAX_TOKENS, self.deps.settings.llm_max_tokens),
+            stop=ANSWER_STOPS,
+        )
         for attempt in range(RESAMPLE_TRIES + 1):
             reply = await self.llm.complete(messages, params=params, agent="ask")
             self.last_reply = reply.text
             action = parse_action(reply.text)
             if action is not None:
                 return action
-            self.emit("warning", message="no <search> or <answer> tag; re-asking", attempt=attempt + 1,
-                      reply=reply.text[:200])
-            messages = [*self.messages, *(extra or []), {"role": "assistant", "content": reply.text},
-                        {"role": "user", "content": NUDGE_NO_TAG}]
+            self.emit(
+                "warning",
+                message="no <search> or <answer> tag; re-asking",
+                attempt=attempt + 1,
+                reply=reply.text[:200],
+            )
+            messages = [
+                *self.messages,
+                *(extra or []),
+                {"role": "assistant", "content": reply.text},
+                {"role": "user", "content": NUDGE_NO_TAG},
+            ]
             params = GenParams(temperature=RESAMPLE_TEMPERATURE, max_tokens=params.max_tokens, stop=ANSWER_STOPS)
         return None
 
@@ -223,8 +235,9 @@ class _AskRun:
         hits = await asyncio.to_thread(self.deps.retriever.search, query, self.k)
         self.emit("search", query=query, k=self.k, hit_ids=[h.passage.id for h in hits])
         summary = await self.summarise(query, hits) if hits else NO_INFO
-        self.searches.append(AskSearch(query=query, k=self.k, hit_ids=[h.passage.id for h in hits],
-                                       summary=summary))
+        self.searches.append(
+            AskSearch(query=query, k=self.k, hit_ids=[h.passage.id for h in hits], summary=summary)
+        )
         self.used.append(UsedSearch(tuple(hits), summary))
         self.messages.append({"role": "assistant", "content": Action("search", query, thought).as_message()})
         self.messages.append({"role": "user", "content": f"<information>{summary}</information>"})
@@ -240,8 +253,10 @@ class _AskRun:
         listing, numbered = number_sentences(hits)
         messages: list[Message] = [
             {"role": "system", "content": self.deps.prompts["summarizer"]},
-            {"role": "user", "content": f"Question: {self.question}\nSearch query: {query}\n\n"
-                                        f"Sentences:\n{listing}"},
+            {
+                "role": "user",
+                "content": f"Question: {self.question}\nSearch query: {query}\n\nSentences:\n{listing}",
+            },
         ]
         params = GenParams(temperature=0.0, max_tokens=min(SUMMARY_MAX_TOKENS, self.deps.settings.llm_max_tokens))
         try:
@@ -269,7 +284,9 @@ class _AskRun:
                 answer = untagged_answer(self.last_reply)
                 if answer and not _is_non_answer(answer):
                     # A small model often answers in a plain sentence despite the reminders: keep its words.
-                    self.emit("warning", message="answer taken from a reply without tags", reply=self.last_reply[:200])
+                    self.emit(
+                        "warning", message="answer taken from a reply without tags", reply=self.last_reply[:200]
+                    )
                     self.messages.append({"role": "assistant", "content": f"<answer>{answer}</answer>"})
                     return answer, "untagged"
                 break
@@ -277,24 +294,32 @@ class _AskRun:
                 if _same_query(action.text, [s.query for s in self.searches]):
                     # Searching again would return the same summary; spend the turn on a hint instead.
                     self.turns += 1
-                    rejected = [{"role": "assistant", "content": action.as_message()},
-                                {"role": "user", "content": NUDGE_REPEATED}]
+                    rejected = [
+                        {"role": "assistant", "content": action.as_message()},
+                        {"role": "user", "content": NUDGE_REPEATED},
+                    ]
                     continue
                 await self.search(action.text, action.thought)
                 continue
             self.turns += 1
             if action.kind == "search":  # closed book: there is nothing to search
-                rejected = [{"role": "assistant", "content": action.as_message()},
-                            {"role": "user", "content": NUDGE_NO_SEARCH}]
+                rejected = [
+                    {"role": "assistant", "content": action.as_message()},
+                    {"role": "user", "content": NUDGE_NO_SEARCH},
+                ]
                 continue
             if self.variant == "always" and not self.searches:
                 self.emit("warning", message="answer before any search rejected", answer=action.text)
-                rejected = [{"role": "assistant", "content": action.as_message()},
-                            {"role": "user", "content": NUDGE_SEARCH_FIRST}]
+                rejected = [
+                    {"role": "assistant", "content": action.as_message()},
+                    {"role": "user", "content": NUDGE_SEARCH_FIRST},
+                ]
                 continue
             if _is_non_answer(action.text) and self.variant != "closed" and self.turns < self.max_turns:
-                rejected = [{"role": "assistant", "content": action.as_message()},
-                            {"role": "user", "content": NUDGE_NOT_AN_ANSWER}]
+                rejected = [
+                    {"role": "assistant", "content": action.as_message()},
+                    {"role": "user", "content": NUDGE_NOT_AN_ANSWER},
+                ]
                 continue
             self.messages.append({"role": "assistant", "content": action.as_message()})
             return short_answer(action.text), "answer"
@@ -303,7 +328,9 @@ class _AskRun:
     async def time_is_up(self) -> tuple[str, Finish]:
         if self.variant == "always" and not self.searches:
             await self.search(self.question)
-        self.messages.append({"role": "user", "content": TIME_IS_UP_CLOSED if self.variant == "closed" else TIME_IS_UP})
+        self.messages.append(
+            {"role": "user", "content": TIME_IS_UP_CLOSED if self.variant == "closed" else TIME_IS_UP}
+        )
         self.turns += 1
         extra: list[Message] = []
         for _ in range(RESAMPLE_TRIES):
@@ -313,7 +340,10 @@ class _AskRun:
             if action.kind == "answer":
                 self.messages.append({"role": "assistant", "content": action.as_message()})
                 return short_answer(action.text), "time_up"
-            extra = [{"role": "assistant", "content": action.as_message()}, {"role": "user", "content": TIME_IS_UP}]
+            extra = [
+                {"role": "assistant", "content": action.as_message()},
+                {"role": "user", "content": TIME_IS_UP},
+            ]
         answer = untagged_answer(self.last_reply) if action is None else ""
         if answer:
             # A small model often answers in a plain sentence despite the reminders: keep its words, marked.
@@ -353,8 +383,11 @@ async def run_ask(
     run.emit("node_started", variant=variant, question=run.question)
     patch_ids = run.open()
     answer, finish = await run.loop()
-    citations = [] if finish == "fallback" else [
-        AskCitation(passage_id=p.id, title=p.title, quote=q) for p, q in choose_citations(answer, run.used)]
+    citations = (
+        []
+        if finish == "fallback"
+        else [AskCitation(passage_id=p.id, title=p.title, quote=q) for p, q in choose_citations(answer, run.used)]
+    )
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
     run.emit("node_finished", turns=run.turns, searches=len(run.searches))
     return AskResult(

@@ -57,10 +57,13 @@ def parse_action(text: str) -> Action | None:
         if loose is None or not loose.group(2).strip():
             return None
         kind = loose.group(1).lower()
-        return Action("search" if kind == "search" else "answer", " ".join(loose.group(2).split()),
-                      text[: loose.start()].strip())
+        return Action(
+            "search" if kind == "search" else "answer",
+            " ".join(loose.group(2).split()),
+            text[: loose.start()].strip(),
+        )
     kind = match.group(1).lower()
-    rest = text[match.end():]
+    rest = text[match.end() :]
     closing = _ANY_TAG.search(rest)
     body = " ".join((rest[: closing.start()] if closing else rest).split()).strip()
     if not body:

@@ -8,8 +8,16 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 EventType = Literal[
-    "run_started", "node_started", "node_finished", "search", "evidence", "patches", "warning", "answer",
-    "run_finished", "error",
+    "run_started",
+    "node_started",
+    "node_finished",
+    "search",
+    "evidence",
+    "patches",
+    "warning",
+    "answer",
+    "run_finished",
+    "error",
 ]
 
 

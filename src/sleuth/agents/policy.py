@@ -78,7 +78,7 @@ def locate_quote(passage_text: str, quote: str) -> str | None:
     if start < 0:
         return None
     end = start + len(wanted) - 1
-    return passage_text[offsets[start]: offsets[end] + 1]
+    return passage_text[offsets[start] : offsets[end] + 1]
 
 
 def memory_phrase(text: str) -> str | None:
@@ -178,8 +178,15 @@ def finalise_answer(
             if ref not in number_of:
                 item = evidence[ref - 1]
                 number_of[ref] = len(citations) + 1
-                citations.append({"n": number_of[ref], "passage_id": item["passage_id"], "title": item["title"],
-                                  "quote": item["quote"], "kind": item["kind"]})
+                citations.append(
+                    {
+                        "n": number_of[ref],
+                        "passage_id": item["passage_id"],
+                        "title": item["title"],
+                        "quote": item["quote"],
+                        "kind": item["kind"],
+                    }
+                )
             marks.append(f"[{number_of[ref]}]")
         body = text if text.endswith((".", "!", "?", "”", '"')) else text + "."
         lines.append(f"{body} {''.join(marks)}")

@@ -75,18 +75,31 @@ async def run_research(
         inputs = None
         config["recursion_limit"] = 12 * snapshot.values.get("max_rounds", rounds) + 30
     else:
-        inputs = {"question": question, "collection": deps.collection, "max_rounds": rounds,
-                  "token_budget": settings.token_budget, "round": 0, "writer_attempts": 0}
-    deps.events.emit("run_started", run_id=run_id, question=question, resumed=inputs is None,
-                     prompt_set_hash=deps.prompts.hash)
+        inputs = {
+            "question": question,
+            "collection": deps.collection,
+            "max_rounds": rounds,
+            "token_budget": settings.token_budget,
+            "round": 0,
+            "writer_attempts": 0,
+        }
+    deps.events.emit(
+        "run_started", run_id=run_id, question=question, resumed=inputs is None, prompt_set_hash=deps.prompts.hash
+    )
     try:
         final = await graph.ainvoke(inputs, config, context=deps)
     except Exception as exc:
         deps.events.emit("error", error=f"{type(exc).__name__}: {exc}", run_id=run_id)
         raise
     wall = time.perf_counter() - started
-    report = report_from_state(final, run_id=run_id, prompt_set=deps.prompts.name,
-                               prompt_set_hash=deps.prompts.hash, events=[], wall_s=wall)
+    report = report_from_state(
+        final,
+        run_id=run_id,
+        prompt_set=deps.prompts.name,
+        prompt_set_hash=deps.prompts.hash,
+        events=[],
+        wall_s=wall,
+    )
     deps.events.emit("run_finished", run_id=run_id, status=report.status, wall_s=round(wall, 3))
     report.events = list(deps.events.events)
     return report

@@ -91,7 +91,9 @@ class ResearchReport(BaseModel):
     events: list[Event] = Field(default_factory=list)
 
     def sources_markdown(self) -> str:
-        return "\n".join(f"[{c.n}] {c.title or c.passage_id} ({c.passage_id}): “{c.quote}”" for c in self.citations)
+        return "\n".join(
+            f"[{c.n}] {c.title or c.passage_id} ({c.passage_id}): “{c.quote}”" for c in self.citations
+        )
 
 
 def report_from_state(

@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
 
 def research(
     question: str | None = typer.Argument(None, help="The research question (omit with --resume)."),
-    collection: str | None = typer.Option(None, "--collection", "-c", help="Collection to search (default: demo)."),
+    collection: str | None = typer.Option(
+        None, "--collection", "-c", help="Collection to search (default: demo)."
+    ),
     prompts: str | None = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     resume: str | None = typer.Option(None, "--resume", help="Continue the interrupted run RUN_ID."),
@@ -40,8 +42,13 @@ def research(
 
 
 async def _research(
-    question: str | None, collection: str | None, prompts: str | None, resume: str | None,
-    max_rounds: int | None, *, live: bool,
+    question: str | None,
+    collection: str | None,
+    prompts: str | None,
+    resume: str | None,
+    max_rounds: int | None,
+    *,
+    live: bool,
 ) -> ResearchReport:
     from sleuth.agents.events import Event
     from sleuth.agents.policy import PolicyViolationError
@@ -55,8 +62,9 @@ async def _research(
         if (collection or current.collection) == "demo" and not (current.indexes_dir / "demo").is_dir():
             _index_demo(current)
         async with Sleuth.open(current, collection=collection, prompts=prompts) as sleuth:
-            stream = sleuth.research_stream(question, collection=collection, max_rounds=max_rounds,
-                                            run_id=resume, resume=bool(resume))
+            stream = sleuth.research_stream(
+                question, collection=collection, max_rounds=max_rounds, run_id=resume, resume=bool(resume)
+            )
             with err_console.status("researching…") as status:
                 async for item in stream:
                     if isinstance(item, Event):
@@ -81,8 +89,9 @@ def _index_demo(current: Settings) -> None:
 
     from sleuth.retrieval.index import ensure_demo_collection
 
-    with Progress(TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(),
-                  console=err_console) as bar:
+    with Progress(
+        TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(), console=err_console
+    ) as bar:
         task = bar.add_task("demo", total=None)
         ensure_demo_collection(current, lambda done, total: bar.update(task, completed=done, total=total)).close()
 
@@ -121,11 +130,15 @@ def _print_report(report: ResearchReport) -> None:
     if report.citations:
         console.print(Rule("sources"))
         for c in report.citations:
-            console.print(f"[bold]\\[{c.n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
-                          highlight=False)
+            console.print(
+                f"[bold]\\[{c.n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
+                highlight=False,
+            )
     if report.dropped_sentences:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
     total = report.usage.get("total")
     tokens = total.prompt_tokens + total.completion_tokens if total else 0
-    console.print(f"[dim]run {report.run_id} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
-                  f" · {tokens} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]")
+    console.print(
+        f"[dim]run {report.run_id} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
+        f" · {tokens} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
+    )

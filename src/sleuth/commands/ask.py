@@ -24,8 +24,11 @@ def register(app: typer.Typer) -> None:
 def ask(
     question: str = typer.Argument(..., help="The question; the answer is a few words."),
     collection: str = typer.Option(None, "--collection", "-c", help="Collection to search (default: demo)."),
-    variant: str = typer.Option("always", "--variant",
-                                help="always (search before answering), free (search when needed), closed (no search)."),
+    variant: str = typer.Option(
+        "always",
+        "--variant",
+        help="always (search before answering), free (search when needed), closed (no search).",
+    ),
     prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
@@ -41,8 +44,9 @@ def ask(
         _print_result(result)
 
 
-async def _ask(question: str, collection: str | None, variant: str, prompts: str | None, *, live: bool
-               ) -> AskResult:
+async def _ask(
+    question: str, collection: str | None, variant: str, prompts: str | None, *, live: bool
+) -> AskResult:
     from sleuth.agents.events import EventLog
     from sleuth.api import Sleuth
     from sleuth.prompts.sets import load_prompt_set
@@ -63,8 +67,12 @@ async def _ask(question: str, collection: str | None, variant: str, prompts: str
     try:
         async with Sleuth.open(current, collection=name, prompts=prompt_set) as sleuth:
             with err_console.status("asking…"):
-                return await sleuth.ask(question, collection=name, variant=variant,  # type: ignore[arg-type]
-                                        events=events)
+                return await sleuth.ask(
+                    question,
+                    collection=name,
+                    variant=variant,  # type: ignore[arg-type]
+                    events=events,
+                )
     except (CollectionError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
 
@@ -86,8 +94,9 @@ def _index_demo(current: Settings) -> None:
 
     from sleuth.retrieval.index import ensure_demo_collection
 
-    with Progress(TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(),
-                  console=err_console) as bar:
+    with Progress(
+        TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(), console=err_console
+    ) as bar:
         task = bar.add_task("demo", total=None)
         ensure_demo_collection(current, lambda done, total: bar.update(task, completed=done, total=total)).close()
 
@@ -125,9 +134,13 @@ def _print_result(result: AskResult) -> None:
     if result.citations:
         console.print(Rule("sources"))
         for n, c in enumerate(result.citations, start=1):
-            console.print(f"[bold]\\[{n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
-                          highlight=False)
+            console.print(
+                f"[bold]\\[{n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
+                highlight=False,
+            )
     total = result.usage.get("total")
     tokens = total.prompt_tokens + total.completion_tokens if total else 0
-    console.print(f"[dim]{result.variant} · {len(result.search_calls)} search(es) · {result.turns} turn(s) · "
-                  f"{tokens} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]")
+    console.print(
+        f"[dim]{result.variant} · {len(result.search_calls)} search(es) · {result.turns} turn(s) · "
+        f"{tokens} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]"
+    )

@@ -24,8 +24,10 @@ def demo(
     from sleuth.commands.agents import research
 
     console.rule("[bold]sleuth demo")
-    console.print(f"question: [bold]{question}[/]\ncorpus: bundled demo (396 Wikipedia paragraphs, HotpotQA/MuSiQue)\n"
-                  "model: embedded Qwen2.5-Coder-0.5B-Instruct on llama.cpp (unless SLEUTH_LLM_BASE_URL is set)\n")
+    console.print(
+        f"question: [bold]{question}[/]\ncorpus: bundled demo (396 Wikipedia paragraphs, HotpotQA/MuSiQue)\n"
+        "model: embedded Qwen2.5-Coder-0.5B-Instruct on llama.cpp (unless SLEUTH_LLM_BASE_URL is set)\n"
+    )
     start = time.perf_counter()
     research(question=question, collection="demo", prompts=None, as_json=False, resume=None, max_rounds=max_rounds)
     console.print(f"\n[dim]demo finished in {time.perf_counter() - start:.1f}s[/]")

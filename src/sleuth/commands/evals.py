@@ -56,8 +56,10 @@ def open_retrievers(current: Settings, dataset: Dataset) -> Callable[[str], Retr
     except ModuleNotFoundError as exc:
         if exc.name != "sleuth.retrieval.index":
             raise
-        err_console.print("[yellow]warning:[/] sleuth.retrieval.index is missing: every mode searches an "
-                          "in-memory BM25 index of the corpus")
+        err_console.print(
+            "[yellow]warning:[/] sleuth.retrieval.index is missing: every mode searches an "
+            "in-memory BM25 index of the corpus"
+        )
         return _memory_bm25(dataset)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -66,11 +68,18 @@ def open_retrievers(current: Settings, dataset: Dataset) -> Callable[[str], Retr
     try:
         collection = open_collection(current, collection_name(dataset))
         # `add` is idempotent: an unchanged corpus is skipped by its digest, a changed one re-indexed.
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"indexing {dataset.name} into collection {collection.name!r}", total=None)
-            report = collection.add([dataset.corpus_path],
-                                    lambda done, total: bar.update(task, completed=done, total=total or None))
+            report = collection.add(
+                [dataset.corpus_path], lambda done, total: bar.update(task, completed=done, total=total or None)
+            )
     except CollectionError as exc:
         fail(str(exc))
     if report.errors:
@@ -102,8 +111,9 @@ def _memory_bm25(dataset: Dataset) -> Callable[[str], Retriever]:
 
 
 @asynccontextmanager
-async def _model(current: Settings, url: str | None, model: str | None, api_key: str | None
-                 ) -> AsyncIterator[ChatModel]:
+async def _model(
+    current: Settings, url: str | None, model: str | None, api_key: str | None
+) -> AsyncIterator[ChatModel]:
     """The configured model, or a given OpenAI-compatible URL (a teacher or judge model)."""
     from sleuth.llm import connect
     from sleuth.llm.openai_compat import OpenAICompatModel
@@ -112,18 +122,30 @@ async def _model(current: Settings, url: str | None, model: str | None, api_key:
         async with connect(current) as llm:
             yield llm
         return
-    client = OpenAICompatModel(url, model or current.llm_model, api_key=api_key or current.llm_api_key,
-                               timeout_s=current.llm_timeout_s, request_timeout_s=current.llm_request_timeout_s,
-                               connect_timeout_s=current.llm_connect_timeout_s,
-                               max_retries=current.llm_max_retries, concurrency=current.llm_concurrency)
+    client = OpenAICompatModel(
+        url,
+        model or current.llm_model,
+        api_key=api_key or current.llm_api_key,
+        timeout_s=current.llm_timeout_s,
+        request_timeout_s=current.llm_request_timeout_s,
+        connect_timeout_s=current.llm_connect_timeout_s,
+        max_retries=current.llm_max_retries,
+        concurrency=current.llm_concurrency,
+    )
     try:
         yield client
     finally:
         await client.aclose()
 
 
-def _context(llm: ChatModel, current: Settings, dataset: Dataset, prompts: str | None,
-             retriever: Callable[[str], Retriever], mode: str) -> ArmContext:
+def _context(
+    llm: ChatModel,
+    current: Settings,
+    dataset: Dataset,
+    prompts: str | None,
+    retriever: Callable[[str], Retriever],
+    mode: str,
+) -> ArmContext:
     from sleuth.evals.arms import ArmContext
     from sleuth.prompts.sets import load_prompt_set
 
@@ -132,20 +154,39 @@ def _context(llm: ChatModel, current: Settings, dataset: Dataset, prompts: str |
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     passages = dataset.passage_map()
-    return ArmContext(llm=llm, settings=current, prompts=prompt_set, retriever=retriever,
-                      lookup=passages.get, collection=collection_name(dataset), agent_mode=mode)
+    return ArmContext(
+        llm=llm,
+        settings=current,
+        prompts=prompt_set,
+        retriever=retriever,
+        lookup=passages.get,
+        collection=collection_name(dataset),
+        agent_mode=mode,
+    )
 
 
-async def _run_with_progress(dataset: Dataset, arms: list[Arm], results: ResultsFile, concurrency: int,
-                             ctx: ArmContext, scorer: Scorer | None = None) -> None:
+async def _run_with_progress(
+    dataset: Dataset,
+    arms: list[Arm],
+    results: ResultsFile,
+    concurrency: int,
+    ctx: ArmContext,
+    scorer: Scorer | None = None,
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sleuth.evals.runner import pending_count, run_qa
 
     total = pending_count(dataset.examples, [a.name for a in arms], results)
     errors = 0
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[errors]} errors"), console=err_console) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[errors]} errors"),
+        console=err_console,
+    ) as bar:
         task = bar.add_task("questions × arms", total=total, errors=0)
 
         def advance(record: dict[str, Any]) -> None:
@@ -153,8 +194,15 @@ async def _run_with_progress(dataset: Dataset, arms: list[Arm], results: Results
             errors += bool(record.get("error"))
             bar.update(task, advance=1, errors=errors)
 
-        await run_qa(dataset.examples, arms, results, concurrency=concurrency, lookup=ctx.lookup,
-                     on_result=advance, scorer=scorer)
+        await run_qa(
+            dataset.examples,
+            arms,
+            results,
+            concurrency=concurrency,
+            lookup=ctx.lookup,
+            on_result=advance,
+            scorer=scorer,
+        )
 
 
 def _this_run(results: ResultsFile, dataset: Dataset, arm_names: list[str]) -> list[dict[str, Any]]:
@@ -181,12 +229,16 @@ def _finish(out: Path, report: dict[str, Any], as_json: bool) -> None:
 
 
 def qa(
-    dataset: Annotated[Path, typer.Option("--dataset",
-                                          help="Dataset folder (questions.jsonl + corpus.jsonl, or BEIR).")],
+    dataset: Annotated[
+        Path, typer.Option("--dataset", help="Dataset folder (questions.jsonl + corpus.jsonl, or BEIR).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for results.jsonl and the reports (resumable).")],
     agent: str = typer.Option("ask", "--agent", help="ask or research."),
-    arms: str = typer.Option(None, "--arms", help="Comma-separated: always,free,closed,naive,oracle "
-                             "(research: research,naive,oracle). Default: all."),
+    arms: str = typer.Option(
+        None,
+        "--arms",
+        help="Comma-separated: always,free,closed,naive,oracle (research: research,naive,oracle). Default: all.",
+    ),
     prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     limit: int = typer.Option(None, "--limit", min=1, help="Questions at most."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many questions first."),
@@ -194,8 +246,9 @@ def qa(
     concurrency: int = typer.Option(2, "--concurrency", min=1, help="Runs in flight at once."),
     mode: str = typer.Option("hybrid", "--mode", help="Retrieval mode the agents search with."),
     as_json: bool = typer.Option(False, "--json", help="Print report.json on stdout."),
-    report_only: bool = typer.Option(False, "--report-only",
-                                     help="Only rewrite the reports from the results already in --out."),
+    report_only: bool = typer.Option(
+        False, "--report-only", help="Only rewrite the reports from the results already in --out."
+    ),
 ) -> None:
     """Score short answers (EM, F1, cover match, gold recall, searches, tokens, latency) for every arm on
     the same questions and model; writes report.json, report.md and report.html."""
@@ -219,10 +272,17 @@ def qa(
                 built = build_arms(arm_names, ctx, agent)
             except ValueError as exc:
                 fail(str(exc))
-            meta = {"dataset": str(dataset.resolve()), "agent": agent, "arms": arm_names,
-                    "model": current.llm_model if current.llm_base_url else current.local_model,
-                    "prompts": f"{ctx.prompts.name} ({ctx.prompts.hash})", "retrieval": mode,
-                    "limit": limit, "offset": offset, "seed": seed}
+            meta = {
+                "dataset": str(dataset.resolve()),
+                "agent": agent,
+                "arms": arm_names,
+                "model": current.llm_model if current.llm_base_url else current.local_model,
+                "prompts": f"{ctx.prompts.name} ({ctx.prompts.hash})",
+                "retrieval": mode,
+                "limit": limit,
+                "offset": offset,
+                "seed": seed,
+            }
             try:
                 check_run_meta(out, meta)
             except RunMismatchError as exc:
@@ -245,17 +305,21 @@ def qa(
 
 
 def longform(
-    dataset: Annotated[Path, typer.Option("--dataset", help="Folder with questions (rubric or reference_answer).")],
+    dataset: Annotated[
+        Path, typer.Option("--dataset", help="Folder with questions (rubric or reference_answer).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for results.jsonl and the reports (resumable).")],
     prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     limit: int = typer.Option(None, "--limit", min=1),
     offset: int = typer.Option(0, "--offset", min=0),
     concurrency: int = typer.Option(1, "--concurrency", min=1),
-    judge_url: str = typer.Option(None, "--judge-url", help="OpenAI-compatible URL of the judge model "
-                                  "(default: the configured model)."),
+    judge_url: str = typer.Option(
+        None, "--judge-url", help="OpenAI-compatible URL of the judge model (default: the configured model)."
+    ),
     judge_model: str = typer.Option(None, "--judge-model"),
-    support: str = typer.Option("overlap", "--support", help="Citation support check: overlap (offline proxy) "
-                                "or llm (the judge model)."),
+    support: str = typer.Option(
+        "overlap", "--support", help="Citation support check: overlap (offline proxy) or llm (the judge model)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print report.json on stdout."),
 ) -> None:
     """Run the research agent and grade its long answers with the ScholarQA-CS rubric weighting."""
@@ -275,7 +339,10 @@ def longform(
 
     async def main() -> None:
         retriever = open_retrievers(current, data)
-        async with _model(current, None, None, None) as llm, _model(current, judge_url, judge_model, None) as judge:
+        async with (
+            _model(current, None, None, None) as llm,
+            _model(current, judge_url, judge_model, None) as judge,
+        ):
             judge_llm = judge if judge_url else llm
             ctx = _context(llm, current, data, prompts, retriever, "hybrid")
             system = ctx.prompts.get("judge") or "Grade the answer as asked. Reply with only JSON."
@@ -288,18 +355,35 @@ def longform(
                     if passage is not None:
                         texts[passage.id] = passage.text
                 try:
-                    graded = await judge_longform(judge_llm, system, example, run.answer, run.citations, texts,
-                                                  checker)
+                    graded = await judge_longform(
+                        judge_llm, system, example, run.answer, run.citations, texts, checker
+                    )
                 except Exception as exc:  # a judge failure is the judge's, but it must be visible
                     return {**error_record(example, arm, exc), "prediction": run.answer}
-                return {"example_id": example.id, "arm": arm, "question": example.question,
-                        "prediction": run.answer, "citations": run.citations, "search_calls": run.search_calls,
-                        "turns": run.turns, "tokens": run.prompt_tokens + run.completion_tokens,
-                        "latency_s": round(run.latency_s, 3), "error": None, **graded}
+                return {
+                    "example_id": example.id,
+                    "arm": arm,
+                    "question": example.question,
+                    "prediction": run.answer,
+                    "citations": run.citations,
+                    "search_calls": run.search_calls,
+                    "turns": run.turns,
+                    "tokens": run.prompt_tokens + run.completion_tokens,
+                    "latency_s": round(run.latency_s, 3),
+                    "error": None,
+                    **graded,
+                }
 
-            meta = {"dataset": str(dataset.resolve()), "agent": "research", "arms": ["research"],
-                    "judge": judge_model or judge_url or "same model", "support": support,
-                    "prompts": f"{ctx.prompts.name} ({ctx.prompts.hash})", "limit": limit, "offset": offset}
+            meta = {
+                "dataset": str(dataset.resolve()),
+                "agent": "research",
+                "arms": ["research"],
+                "judge": judge_model or judge_url or "same model",
+                "support": support,
+                "prompts": f"{ctx.prompts.name} ({ctx.prompts.hash})",
+                "limit": limit,
+                "offset": offset,
+            }
             try:
                 check_run_meta(out, meta)
             except RunMismatchError as exc:
@@ -308,8 +392,14 @@ def longform(
 
     run_async(main())
     meta = json.loads((out / "run.json").read_text())
-    report = write_reports(out, _this_run(results, data, ["research"]), meta, scores=LONGFORM_SCORES,
-                           costs=("search_calls", "tokens", "latency_s"), title="sleuth long-form eval")
+    report = write_reports(
+        out,
+        _this_run(results, data, ["research"]),
+        meta,
+        scores=LONGFORM_SCORES,
+        costs=("search_calls", "tokens", "latency_s"),
+        title="sleuth long-form eval",
+    )
     _finish(out, report, as_json)
 
 
@@ -350,10 +440,17 @@ def distill(
     lookup = run_async(main())
     golds = {e.id: e for e in data.examples}
     trajectories = [
-        Trajectory(question=r["question"], answers=golds[r["example_id"]].answers, prediction=r["prediction"],
-                   messages=r["trajectory"] or [], search_calls=r["search_calls"], id=r["example_id"],
-                   passages=[p.text for p in map(lookup, r["retrieved_ids"]) if p is not None])
-        for r in _this_run(results, data, ["always"]) if not r.get("error")
+        Trajectory(
+            question=r["question"],
+            answers=golds[r["example_id"]].answers,
+            prediction=r["prediction"],
+            messages=r["trajectory"] or [],
+            search_calls=r["search_calls"],
+            id=r["example_id"],
+            passages=[p.text for p in map(lookup, r["retrieved_ids"]) if p is not None],
+        )
+        for r in _this_run(results, data, ["always"])
+        if not r.get("error")
     ]
     kept, counts = filter_trajectories(trajectories, min_f1)
     write_sft(out, kept)
@@ -362,5 +459,7 @@ def distill(
     if as_json:
         print(json.dumps(summary))
     else:
-        console.print(f"kept {counts.kept} of {counts.total} trajectories → {out}; dropped by rule: "
-                      f"{counts.dropped_by_rule}; failed runs: {summary['errors']}")
+        console.print(
+            f"kept {counts.kept} of {counts.total} trajectories → {out}; dropped by rule: "
+            f"{counts.dropped_by_rule}; failed runs: {summary['errors']}"
+        )

@@ -78,8 +78,10 @@ def _print_report(report: IngestReport, collection: Collection) -> None:
             err_console.print(f"  [yellow]![/] {warning}", highlight=False, soft_wrap=True)
     if report.ignored:
         err_console.print(f"ignored {len(report.ignored)} file(s) of unsupported type")
-    console.print(f"collection {collection.name!r}: {collection.count} passages "
-                  f"({report.added} added, {len(report.errors)} file error(s))")
+    console.print(
+        f"collection {collection.name!r}: {collection.count} passages "
+        f"({report.added} added, {len(report.errors)} file error(s))"
+    )
 
 
 @index_app.command("add")
@@ -95,8 +97,16 @@ def add(
         with _progress_bar(f"indexing into {target.name}", quiet=False) as progress:
             report = target.add(paths, progress)
         if json_out:
-            print(json.dumps({"collection": target.name, "passages": target.count,
-                              "files": [asdict(f) for f in report.files], "ignored": report.ignored}))
+            print(
+                json.dumps(
+                    {
+                        "collection": target.name,
+                        "passages": target.count,
+                        "files": [asdict(f) for f in report.files],
+                        "ignored": report.ignored,
+                    }
+                )
+            )
         else:
             _print_report(report, target)
     if report.files and len(report.errors) == len(report.files):
@@ -114,8 +124,10 @@ def stats(
     if json_out:
         print(json.dumps(info))
         return
-    console.print(f"[bold]{info['collection']}[/]: {info['passages']} passages from {info['sources']} "
-                  f"source(s); embedder {info['embedder'] or '(none yet)'}; {info['path']}")
+    console.print(
+        f"[bold]{info['collection']}[/]: {info['passages']} passages from {info['sources']} "
+        f"source(s); embedder {info['embedder'] or '(none yet)'}; {info['path']}"
+    )
     for file in info["files"]:
         console.print(f"  {file['passages']:>7}  {file['source']}", highlight=False, soft_wrap=True)
 
@@ -160,26 +172,47 @@ def search(
             fail(f"collection {target.name!r} is empty: add files with `sleuth index add PATH`")
         hits = target.retriever(mode).search(query, k or target.settings.search_k, where=filter_)  # type: ignore[arg-type]
     if json_out:
-        print(json.dumps([{"id": h.passage.id, "score": h.score, "title": h.passage.title,
-                           "text": h.passage.text, "source": h.passage.source,
-                           "metadata": h.passage.metadata} for h in hits]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": h.passage.id,
+                        "score": h.score,
+                        "title": h.passage.title,
+                        "text": h.passage.text,
+                        "source": h.passage.source,
+                        "metadata": h.passage.metadata,
+                    }
+                    for h in hits
+                ]
+            )
+        )
         return
     for rank, hit in enumerate(hits, start=1):
         text = hit.passage.text if len(hit.passage.text) < 300 else hit.passage.text[:300] + "…"
-        console.print(f"[bold]{rank}. {hit.passage.title or '(untitled)'}[/]  [dim]{hit.passage.id} "
-                      f"score {hit.score:.4f}[/]", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold]{rank}. {hit.passage.title or '(untitled)'}[/]  [dim]{hit.passage.id} "
+            f"score {hit.score:.4f}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
         console.print(f"   {text}", highlight=False, soft_wrap=True)
 
 
 def eval_retrieval(
-    questions: Annotated[Path | None, typer.Option(help="questions.jsonl (id, question, gold_passage_ids).")] = None,
+    questions: Annotated[
+        Path | None, typer.Option(help="questions.jsonl (id, question, gold_passage_ids).")
+    ] = None,
     corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl the gold ids refer to.")] = None,
-    beir: Annotated[Path | None, typer.Option(help="A BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
-                    ] = None,
-    mode: Annotated[list[str] | None, typer.Option("--mode", "-m", help=MODE_HELP + " Repeat for several; "
-                                                   "default: all three.")] = None,
-    collection: str | None = typer.Option(None, "--collection", "-c",
-                                          help="Collection to index the corpus into (default: eval-<hash>)."),
+    beir: Annotated[
+        Path | None, typer.Option(help="A BEIR folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")
+    ] = None,
+    mode: Annotated[
+        list[str] | None, typer.Option("--mode", "-m", help=MODE_HELP + " Repeat for several; default: all three.")
+    ] = None,
+    collection: str | None = typer.Option(
+        None, "--collection", "-c", help="Collection to index the corpus into (default: eval-<hash>)."
+    ),
     limit: int = typer.Option(0, help="Score only the first N queries (0: all)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object {mode: {metric: value}}."),
 ) -> None:

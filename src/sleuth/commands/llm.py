@@ -11,8 +11,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from sleuth.commands.common import console, fail, run_async, settings
 
-app = typer.Typer(help="Language-model backends: embedded llama.cpp, vLLM, any OpenAI-compatible URL.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Language-model backends: embedded llama.cpp, vLLM, any OpenAI-compatible URL.", no_args_is_help=True
+)
 
 
 def prepare_with_progress() -> str:
@@ -73,9 +74,16 @@ def serve(
     model_path = Path(prepare_with_progress())
     port = port or current.local_port or free_port(host)
     console.print(f"serving {current.local_model} on http://{host}:{port}/v1 (Ctrl-C stops)")
-    serve_forever(model_path, port, ctx=current.local_ctx_size, parallel=current.local_parallel,
-                  threads=current.local_threads, host=host, record=current.local_server_file,
-                  model_name=current.local_model)
+    serve_forever(
+        model_path,
+        port,
+        ctx=current.local_ctx_size,
+        parallel=current.local_parallel,
+        threads=current.local_threads,
+        host=host,
+        record=current.local_server_file,
+        model_name=current.local_model,
+    )
 
 
 @app.command("status")

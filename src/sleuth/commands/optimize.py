@@ -21,21 +21,33 @@ def register(app: typer.Typer) -> None:
 
 
 def optimize(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset folder (questions.jsonl + corpus.jsonl) or a .jsonl file."),
+    dataset: str = typer.Option(
+        ..., "--dataset", "-d", help="Dataset folder (questions.jsonl + corpus.jsonl) or a .jsonl file."
+    ),
     out: str = typer.Option(..., "--out", "-o", help="Job folder; run again with the same options to resume."),
     agent: str = typer.Option("ask", "--agent", help="ask or research."),
     metric: str = typer.Option(None, "--metric", "-m", help="em, f1, cover (ask); citations, judge (research)."),
-    budget: int = typer.Option(60, "--budget", "-b", min=1, help="Metric calls (agent runs scored), seed included."),
+    budget: int = typer.Option(
+        60, "--budget", "-b", min=1, help="Metric calls (agent runs scored), seed included."
+    ),
     limit: int = typer.Option(None, "--limit", min=1, help="Training questions (default: all the rest)."),
     val_limit: int = typer.Option(10, "--val-limit", min=1, help="Validation questions."),
     seed_prompts: str = typer.Option("minimal", "--seed-prompts", help="minimal, defaults, or a directory."),
     method: str = typer.Option("gepa", "--method", help="gepa or textgrad (the baseline)."),
-    roles: str = typer.Option(None, "--roles", help="Comma-separated roles to optimize (default: all of the agent's)."),
+    roles: str = typer.Option(
+        None, "--roles", help="Comma-separated roles to optimize (default: all of the agent's)."
+    ),
     minibatch: int = typer.Option(3, "--minibatch", min=1, help="Questions per reflection minibatch."),
     seed: int = typer.Option(0, "--seed", help="Seed of the train/val split and the sampling."),
-    max_prompt_chars: int = typer.Option(None, "--max-prompt-chars", min=1, help="Reject candidates with a longer prompt."),
-    corrections: bool = typer.Option(False, "--corrections", help="Add active corrections as never-regress validation questions."),
-    collection: str = typer.Option(None, "--collection", "-c", help="Search this index instead of the dataset's corpus."),
+    max_prompt_chars: int = typer.Option(
+        None, "--max-prompt-chars", min=1, help="Reject candidates with a longer prompt."
+    ),
+    corrections: bool = typer.Option(
+        False, "--corrections", help="Add active corrections as never-regress validation questions."
+    ),
+    collection: str = typer.Option(
+        None, "--collection", "-c", help="Search this index instead of the dataset's corpus."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Optimize prompts: write OUT/best (load it with --prompts OUT/best) and OUT/report.md + progress.png."""
@@ -44,16 +56,34 @@ def optimize(
     from sleuth.optimizers.jobs import OptimizeConfig
 
     try:
-        config = OptimizeConfig.model_validate({
-            "agent": agent, "dataset": dataset, "out": Path(out), "budget": budget, "limit": limit,
-            "metric": metric or ("em" if agent == "ask" else "citations"), "val_limit": val_limit,
-            "seed_prompts": seed_prompts, "method": method, "minibatch_size": minibatch, "seed": seed,
-            "roles": [r.strip() for r in roles.split(",") if r.strip()] if roles else None,
-            "max_prompt_chars": max_prompt_chars, "corrections": corrections, "collection": collection})
+        config = OptimizeConfig.model_validate(
+            {
+                "agent": agent,
+                "dataset": dataset,
+                "out": Path(out),
+                "budget": budget,
+                "limit": limit,
+                "metric": metric or ("em" if agent == "ask" else "citations"),
+                "val_limit": val_limit,
+                "seed_prompts": seed_prompts,
+                "method": method,
+                "minibatch_size": minibatch,
+                "seed": seed,
+                "roles": [r.strip() for r in roles.split(",") if r.strip()] if roles else None,
+                "max_prompt_chars": max_prompt_chars,
+                "corrections": corrections,
+                "collection": collection,
+            }
+        )
     except ValidationError as exc:
         options = {"minibatch_size": "minibatch"}
-        fail("; ".join(f"--{options.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')}: {e['msg']}"
-                       for e in exc.errors() if e["loc"]))
+        fail(
+            "; ".join(
+                f"--{options.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')}: {e['msg']}"
+                for e in exc.errors()
+                if e["loc"]
+            )
+        )
     from sleuth.evals.datasets import DatasetError
     from sleuth.optimizers.jobs import JobError, preflight
 
@@ -82,8 +112,14 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
             stack.push_async_callback(reflection.aclose)
         patch_store = _patch_store(current, stack)
         retriever = _collection_retriever(current, config.collection) if config.collection else None
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=err_console, disable=quiet)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=quiet,
+        )
         bar = progress.add_task(f"{config.method}: starting", total=config.budget)
         best = {"score": float("-inf")}
 
@@ -93,16 +129,28 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
             elif event["event"] == "valset":
                 best["score"] = max(best["score"], event["score"])
                 progress.update(bar, description=f"{config.method}: best val {best['score']:.3f}")
-                progress.console.print(f"candidate {event['candidate']}: validation {event['score']:.3f} "
-                                       f"(prompt chars {event['lengths']})", highlight=False)
+                progress.console.print(
+                    f"candidate {event['candidate']}: validation {event['score']:.3f} "
+                    f"(prompt chars {event['lengths']})",
+                    highlight=False,
+                )
             elif event["event"] in ("accepted", "rejected") and not quiet:
                 detail = {k: v for k, v in event.items() if k not in ("event", "method")}
-                progress.console.print(f"iteration {event.get('iteration')}: {event['event']} {detail}", highlight=False)
+                progress.console.print(
+                    f"iteration {event.get('iteration')}: {event['event']} {detail}", highlight=False
+                )
 
         try:
             with progress:
-                return await run_job(config, current, llm, reflection_llm=reflection, retriever=retriever,
-                                     patch_store=patch_store, on_event=on_event)
+                return await run_job(
+                    config,
+                    current,
+                    llm,
+                    reflection_llm=reflection,
+                    retriever=retriever,
+                    patch_store=patch_store,
+                    on_event=on_event,
+                )
         except (JobError, DatasetError, ValueError, FileNotFoundError) as exc:
             fail(str(exc))
 
@@ -113,11 +161,16 @@ def _reflection_model(current: Settings) -> Any:
         return None
     from sleuth.llm import OpenAICompatModel
 
-    return OpenAICompatModel(current.reflection_base_url, current.reflection_model or current.llm_model,
-                             api_key=current.reflection_api_key or current.llm_api_key, timeout_s=current.llm_timeout_s,
-                             request_timeout_s=current.llm_request_timeout_s,
-                             connect_timeout_s=current.llm_connect_timeout_s, max_retries=current.llm_max_retries,
-                             concurrency=current.llm_concurrency)
+    return OpenAICompatModel(
+        current.reflection_base_url,
+        current.reflection_model or current.llm_model,
+        api_key=current.reflection_api_key or current.llm_api_key,
+        timeout_s=current.llm_timeout_s,
+        request_timeout_s=current.llm_request_timeout_s,
+        connect_timeout_s=current.llm_connect_timeout_s,
+        max_retries=current.llm_max_retries,
+        concurrency=current.llm_concurrency,
+    )
 
 
 def _patch_store(current: Settings, stack: AsyncExitStack) -> Any:
@@ -142,14 +195,21 @@ def _summary(result: JobResult) -> None:
     def fmt(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
-    console.print(f"[bold]{report['method']}[/] on {report['agent']} ({report['metric']}): validation "
-                  f"{fmt(report['seed_val_score'])} -> {fmt(report['best_val_score'])} "
-                  f"(candidate {report['best_candidate']} of {len(report['candidates'])}; "
-                  f"{report['metric_calls_used']}/{report['budget_metric_calls']} metric calls)", highlight=False)
+    console.print(
+        f"[bold]{report['method']}[/] on {report['agent']} ({report['metric']}): validation "
+        f"{fmt(report['seed_val_score'])} -> {fmt(report['best_val_score'])} "
+        f"(candidate {report['best_candidate']} of {len(report['candidates'])}; "
+        f"{report['metric_calls_used']}/{report['budget_metric_calls']} metric calls)",
+        highlight=False,
+    )
     if report["corrections_size"]:
-        console.print(f"corrections: {fmt(report['seed_corrections_score'])} -> "
-                      f"{fmt(report['best_corrections_score'])}", highlight=False)
+        console.print(
+            f"corrections: {fmt(report['seed_corrections_score'])} -> {fmt(report['best_corrections_score'])}",
+            highlight=False,
+        )
     out = result.config.out
-    console.print(f"best prompts: {out / 'best'} (hash {result.best_set.hash}); use --prompts {out / 'best'}",
-                  highlight=False)
+    console.print(
+        f"best prompts: {out / 'best'} (hash {result.best_set.hash}); use --prompts {out / 'best'}",
+        highlight=False,
+    )
     console.print(f"report: {out / 'report.md'}, plot: {out / 'progress.png'}", highlight=False)

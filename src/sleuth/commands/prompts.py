@@ -37,8 +37,13 @@ def show(
             fail(f"prompt set {prompts.name!r} has no role {role!r}; it has: {', '.join(roles) or 'none'}")
         roles = [role]
     if as_json:
-        print(json.dumps({"name": prompts.name, "hash": prompts.hash,
-                          "prompts": {r: prompts[r] for r in roles}}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"name": prompts.name, "hash": prompts.hash, "prompts": {r: prompts[r] for r in roles}},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     console.print(f"[bold]{prompts.name}[/] · hash {prompts.hash} · {len(prompts.prompts)} roles")
     for name in roles:
@@ -57,8 +62,18 @@ def diff_cmd(
     text = diff(left, right)
     if as_json:
         changed = sorted(r for r in set(left.prompts) | set(right.prompts) if left.get(r) != right.get(r))
-        print(json.dumps({"a": {"name": left.name, "hash": left.hash}, "b": {"name": right.name, "hash": right.hash},
-                          "changed_roles": changed, "diff": text}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "a": {"name": left.name, "hash": left.hash},
+                    "b": {"name": right.name, "hash": right.hash},
+                    "changed_roles": changed,
+                    "diff": text,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     if not text:
         console.print(f"identical ({left.hash})")
@@ -81,4 +96,3 @@ def hash_cmd(
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="prompts")
-

@@ -10,8 +10,9 @@ import typer
 
 from sleuth.commands.common import console, fail, settings
 
-token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed under SLEUTH_HOME).",
-                        no_args_is_help=True)
+token_app = typer.Typer(
+    help="Create, list and revoke API tokens (stored hashed under SLEUTH_HOME).", no_args_is_help=True
+)
 
 ROLES = ("reader", "corrector", "admin")
 
@@ -24,8 +25,12 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (default: SLEUTH_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default: SLEUTH_PORT, 8000)."),
-    fake_llm: bool = typer.Option(False, "--fake-llm", help="Answer with the built-in grounded fake model "
-                                  "over a tiny collection (demos and UI work; no model needed)."),
+    fake_llm: bool = typer.Option(
+        False,
+        "--fake-llm",
+        help="Answer with the built-in grounded fake model "
+        "over a tiny collection (demos and UI work; no model needed).",
+    ),
 ) -> None:
     """Run the HTTP API and web page: research/ask jobs with live progress, corrections, tokens."""
     import uvicorn
@@ -64,8 +69,9 @@ _TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s]+")
 @token_app.command("create")
 def create(
     role: str = typer.Option(..., help="reader (ask, research, read), corrector (+ corrections), admin (all)."),
-    tenant: str = typer.Option(None, help="Tenant whose patches the token reads and writes "
-                               "(default: 'default'; admins: every tenant)."),
+    tenant: str = typer.Option(
+        None, help="Tenant whose patches the token reads and writes (default: 'default'; admins: every tenant)."
+    ),
     name: str = typer.Option("", help="A label shown in `token list` and recorded as the patch author."),
 ) -> None:
     """Create a token; its secret is printed once, as the last line (only a hash is stored)."""
@@ -77,8 +83,11 @@ def create(
     if tenant is None and role != "admin":
         tenant = "default"
     info, secret = TokenStore(ServerDB.for_home(settings().home)).create(Role(role), tenant=tenant, name=name)
-    console.print(f"created token {info.id} (role {info.role.value}, tenant {info.tenant or 'all'}). "
-                  "Keep the secret below; it cannot be shown again.", highlight=False)
+    console.print(
+        f"created token {info.id} (role {info.role.value}, tenant {info.tenant or 'all'}). "
+        "Keep the secret below; it cannot be shown again.",
+        highlight=False,
+    )
     print(secret)
 
 
@@ -96,7 +105,9 @@ def list_tokens(as_json: bool = typer.Option(False, "--json", help="Print JSON."
         return
     table = Table("id", "role", "tenant", "name", "created", "revoked")
     for t in tokens:
-        table.add_row(t.id, t.role.value, t.tenant or "(all)", t.name, t.created_at[:19], (t.revoked_at or "")[:19])
+        table.add_row(
+            t.id, t.role.value, t.tenant or "(all)", t.name, t.created_at[:19], (t.revoked_at or "")[:19]
+        )
     console.print(table)
 
 

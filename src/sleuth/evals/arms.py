@@ -131,8 +131,14 @@ def _agent_run(result: Any, meter: MeteredModel, recorder: RecordingRetriever, s
 def _deps(ctx: ArmContext, meter: MeteredModel, recorder: RecordingRetriever) -> Any:
     from sleuth.agents.deps import AgentDeps
 
-    return AgentDeps(llm=meter, retriever=recorder, prompts=ctx.prompts, settings=ctx.settings,
-                     lookup=ctx.lookup, collection=ctx.collection)
+    return AgentDeps(
+        llm=meter,
+        retriever=recorder,
+        prompts=ctx.prompts,
+        settings=ctx.settings,
+        lookup=ctx.lookup,
+        collection=ctx.collection,
+    )
 
 
 @dataclass
@@ -171,8 +177,9 @@ class ResearchArm:
         return _agent_run(result, meter, recorder, started)
 
 
-async def read_passages(llm: ChatModel, question: str, passages: list[Passage],
-                        max_tokens: int = 64) -> tuple[str, MeteredModel]:
+async def read_passages(
+    llm: ChatModel, question: str, passages: list[Passage], max_tokens: int = 64
+) -> tuple[str, MeteredModel]:
     """Answer from the given passages in one call; returns the short answer and the metered model."""
     meter = MeteredModel(llm)
     context = "\n\n".join(f"[{i}] {p.title}\n{p.text}" for i, p in enumerate(passages, 1))
@@ -180,15 +187,20 @@ async def read_passages(llm: ChatModel, question: str, passages: list[Passage],
         {"role": "system", "content": READ_PROMPT},
         {"role": "user", "content": f"Passages:\n{context or '(none)'}\n\nQuestion: {question}"},
     ]
-    completion = await meter.complete(messages, params=GenParams(temperature=0.0, max_tokens=max_tokens),
-                                      agent="reader")
+    completion = await meter.complete(
+        messages, params=GenParams(temperature=0.0, max_tokens=max_tokens), agent="reader"
+    )
     return extract_answer(completion.text), meter
 
 
-def _baseline_run(answer: str, meter: MeteredModel, passages: list[Passage], started: float,
-                  searches: int) -> ArmRun:
+def _baseline_run(
+    answer: str, meter: MeteredModel, passages: list[Passage], started: float, searches: int
+) -> ArmRun:
     return ArmRun(
-        answer=answer, search_calls=searches, turns=1, retrieved_ids=[p.id for p in passages],
+        answer=answer,
+        search_calls=searches,
+        turns=1,
+        retrieved_ids=[p.id for p in passages],
         prompt_tokens=sum(c.prompt_tokens for c in meter.log.calls),
         completion_tokens=sum(c.completion_tokens for c in meter.log.calls),
         latency_s=time.perf_counter() - started,

@@ -78,12 +78,16 @@ class LLMSupport:
     async def supports(self, claim: str, passage: str) -> bool:
         messages: list[Message] = [
             {"role": "system", "content": self.system_prompt},
-            {"role": "user", "content": "Task: does the PASSAGE fully support the CLAIM? Judge only from "
-             f"the passage.\n\nPASSAGE:\n{passage[:4000]}\n\nCLAIM:\n{claim}\n\n"
-             'Reply as JSON: {"reason": "...", "supported": true|false}'},
+            {
+                "role": "user",
+                "content": "Task: does the PASSAGE fully support the CLAIM? Judge only from "
+                f"the passage.\n\nPASSAGE:\n{passage[:4000]}\n\nCLAIM:\n{claim}\n\n"
+                'Reply as JSON: {"reason": "...", "supported": true|false}',
+            },
         ]
-        verdict = await generate(self.llm, messages, SupportVerdict, agent="judge",
-                                 params=GenParams(temperature=0.0, max_tokens=128))
+        verdict = await generate(
+            self.llm, messages, SupportVerdict, agent="judge", params=GenParams(temperature=0.0, max_tokens=128)
+        )
         return verdict.supported
 
 
@@ -128,9 +132,13 @@ class CitationScores:
     citations: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"citation_precision": self.precision, "citation_recall": self.recall,
-                "citation_excerpts": self.excerpts, "factual_sentences": self.factual_sentences,
-                "citations_used": self.citations}
+        return {
+            "citation_precision": self.precision,
+            "citation_recall": self.recall,
+            "citation_excerpts": self.excerpts,
+            "factual_sentences": self.factual_sentences,
+            "citations_used": self.citations,
+        }
 
 
 def _squash(text: str) -> str:
@@ -174,8 +182,7 @@ async def score_citations(
                 precise += 1
     quoted = [c for c in citations if c.get("quote")]
     valid_quotes = sum(
-        _squash(str(c["quote"])) in _squash(passages.get(str(c.get("passage_id", "")), ""))
-        for c in quoted
+        _squash(str(c["quote"])) in _squash(passages.get(str(c.get("passage_id", "")), "")) for c in quoted
     )
     return CitationScores(
         precision=precise / judged_citations if judged_citations else None,

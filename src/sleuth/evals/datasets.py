@@ -90,10 +90,14 @@ def iter_corpus(path: Path) -> Iterator[Passage]:
         pid = row.get("id", row.get("_id"))
         if pid is None or "text" not in row:
             raise DatasetError(f"{path}:{number}: a corpus line needs 'id' (or '_id') and 'text'")
-        meta = {k: v for k, v in row.items() if k not in {"id", "_id", "title", "text", "source"}
-                and isinstance(v, str | int | float | bool)}
-        yield Passage(str(pid), str(row["text"]), str(row.get("title", "")), str(row.get("source", path.name)),
-                      meta)
+        meta = {
+            k: v
+            for k, v in row.items()
+            if k not in {"id", "_id", "title", "text", "source"} and isinstance(v, str | int | float | bool)
+        }
+        yield Passage(
+            str(pid), str(row["text"]), str(row.get("title", "")), str(row.get("source", path.name)), meta
+        )
 
 
 def _answers(row: dict[str, Any]) -> list[str]:
@@ -128,8 +132,21 @@ def _example(row: dict[str, Any], path: Path, number: int) -> QAExample:
     question = row.get("question", row.get("query", row.get("text")))
     if not isinstance(question, str) or not question.strip():
         raise DatasetError(f"{path}:{number}: a question line needs a non-empty 'question'")
-    known = {"id", "_id", "question", "query", "text", "answers", "answer", "golden_answers", "gold_answers",
-             "gold_passage_ids", "reference_answer", "rubric", "ingredients"}
+    known = {
+        "id",
+        "_id",
+        "question",
+        "query",
+        "text",
+        "answers",
+        "answer",
+        "golden_answers",
+        "gold_answers",
+        "gold_passage_ids",
+        "reference_answer",
+        "rubric",
+        "ingredients",
+    }
     return QAExample(
         id=str(row.get("id", row.get("_id", f"line{number}"))),
         question=question.strip(),
@@ -189,8 +206,9 @@ def load_dataset(
     elif (path / "queries.jsonl").exists():
         layout, rows_path = "beir", path / "queries.jsonl"
     else:
-        raise DatasetError(f"{path}: expected questions.jsonl (shared layout), queries.jsonl + qrels/ (BEIR) "
-                           "or a .jsonl file")
+        raise DatasetError(
+            f"{path}: expected questions.jsonl (shared layout), queries.jsonl + qrels/ (BEIR) or a .jsonl file"
+        )
     if path.is_dir() and (path / "corpus.jsonl").exists():
         corpus = path / "corpus.jsonl"
     examples = [_example(row, rows_path, number) for number, row in _read_jsonl(rows_path)]
@@ -206,8 +224,9 @@ def load_dataset(
     return Dataset(name=name, examples=examples, corpus_path=corpus, layout=layout)
 
 
-def slice_examples(examples: list[QAExample], *, limit: int | None = None, offset: int = 0,
-                   seed: int | None = None) -> list[QAExample]:
+def slice_examples(
+    examples: list[QAExample], *, limit: int | None = None, offset: int = 0, seed: int | None = None
+) -> list[QAExample]:
     """Shuffle (when `seed` is set, reproducibly) then take `examples[offset:offset + limit]`."""
     if offset < 0 or (limit is not None and limit < 0):
         raise DatasetError("offset and limit must not be negative")

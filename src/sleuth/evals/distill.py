@@ -22,9 +22,21 @@ from sleuth.evals.metrics import f1_score, normalize_answer
 RULES = ("f1", "grounded", "no_parametric")
 MIN_F1 = 0.65
 PARAMETRIC_PHRASES = (
-    "i remember", "i recall", "as is well known", "it is well known", "as everyone knows", "commonly known",
-    "from my knowledge", "based on my knowledge", "from my own knowledge", "from memory", "as far as i know",
-    "to my knowledge", "i already know", "i know that", "my training data",
+    "i remember",
+    "i recall",
+    "as is well known",
+    "it is well known",
+    "as everyone knows",
+    "commonly known",
+    "from my knowledge",
+    "based on my knowledge",
+    "from my own knowledge",
+    "from memory",
+    "as far as i know",
+    "to my knowledge",
+    "i already know",
+    "i know that",
+    "my training data",
 )
 _INFORMATION = re.compile(r"<information>(.*?)</information>", re.DOTALL | re.IGNORECASE)
 _NO_INFO = "no helpful information found"
@@ -107,12 +119,17 @@ class FilterCounts:
     dropped_by_rule: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RULES, 0))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "kept": self.kept, "dropped": self.dropped,
-                "dropped_by_rule": dict(self.dropped_by_rule)}
+        return {
+            "total": self.total,
+            "kept": self.kept,
+            "dropped": self.dropped,
+            "dropped_by_rule": dict(self.dropped_by_rule),
+        }
 
 
-def filter_trajectories(trajectories: Iterable[Trajectory], min_f1: float = MIN_F1
-                        ) -> tuple[list[Trajectory], FilterCounts]:
+def filter_trajectories(
+    trajectories: Iterable[Trajectory], min_f1: float = MIN_F1
+) -> tuple[list[Trajectory], FilterCounts]:
     """Keep the trajectories that pass every rule; count the rest per rule broken."""
     kept: list[Trajectory] = []
     counts = FilterCounts()

@@ -203,7 +203,9 @@ async def run_feedback_eval(
     if baseline:
         baseline_jobs += [job("none", "before", "feedback", ex, ex.question, none) for ex in feedback]
         baseline_jobs += [
-            job("none", "no_feedback", "related", ex, q, none) for ex in feedback for q in rewordings.get(ex.id, [])
+            job("none", "no_feedback", "related", ex, q, none)
+            for ex in feedback
+            for q in rewordings.get(ex.id, [])
         ]
         baseline_jobs += [job("none", "no_feedback", "control", ex, ex.question, none) for ex in controls]
     outcomes = await _gather_limited(baseline_jobs, concurrency)

@@ -92,36 +92,52 @@ def _answer_only(answer: str, limit: int = 6000) -> str:
     return answer if len(answer) <= limit else answer[:limit] + " ..."
 
 
-async def judge_rubric(llm: ChatModel, system_prompt: str, question: str, answer: str,
-                       items: Sequence[RubricItem]) -> tuple[float, float]:
+async def judge_rubric(
+    llm: ChatModel, system_prompt: str, question: str, answer: str, items: Sequence[RubricItem]
+) -> tuple[float, float]:
     """(rubric score, expertise) in [0, 1]; items the judge skipped count as not covered."""
-    listing = "\n".join(f"{i}. {'[most important] ' if it.important else '[nice to have] '}{it.criterion}"
-                        for i, it in enumerate(items, 1))
+    listing = "\n".join(
+        f"{i}. {'[most important] ' if it.important else '[nice to have] '}{it.criterion}"
+        for i, it in enumerate(items, 1)
+    )
     messages: list[Message] = [
         {"role": "system", "content": system_prompt},
-        {"role": "user", "content": f"QUESTION:\n{question}\n\nANSWER:\n{_answer_only(answer)}\n\nRUBRIC:\n{listing}"
-         "\n\nScore every rubric item 0-2 and the answer's expertise 0-10. Reply as JSON: "
-         '{"items": [{"index": 1, "score": 0}], "expertise": 0}'},
+        {
+            "role": "user",
+            "content": f"QUESTION:\n{question}\n\nANSWER:\n{_answer_only(answer)}\n\nRUBRIC:\n{listing}"
+            "\n\nScore every rubric item 0-2 and the answer's expertise 0-10. Reply as JSON: "
+            '{"items": [{"index": 1, "score": 0}], "expertise": 0}',
+        },
     ]
-    verdict = await generate(llm, messages, RubricVerdict, agent="judge",
-                             params=GenParams(temperature=0.0, max_tokens=60 + 16 * len(items)))
+    verdict = await generate(
+        llm,
+        messages,
+        RubricVerdict,
+        agent="judge",
+        params=GenParams(temperature=0.0, max_tokens=60 + 16 * len(items)),
+    )
     by_index = {s.index: s.score / 2 for s in verdict.items}
     scores = [by_index.get(i, 0.0) for i in range(1, len(items) + 1)]
     return rubric_score(items, scores), verdict.expertise / 10
 
 
-async def judge_reference(llm: ChatModel, system_prompt: str, question: str, answer: str,
-                          reference: str) -> tuple[float, float]:
+async def judge_reference(
+    llm: ChatModel, system_prompt: str, question: str, answer: str, reference: str
+) -> tuple[float, float]:
     """(coverage of the reference answer, expertise) in [0, 1]."""
     messages: list[Message] = [
         {"role": "system", "content": system_prompt},
-        {"role": "user", "content": f"QUESTION:\n{question}\n\nREFERENCE ANSWER (written by an expert):\n"
-         f"{_answer_only(reference)}\n\nANSWER TO GRADE:\n{_answer_only(answer)}\n\nRate how much of the "
-         "reference's key content the answer covers (0-10) and the answer's expertise (0-10). Reply as JSON: "
-         '{"reason": "...", "coverage": 0, "expertise": 0}'},
+        {
+            "role": "user",
+            "content": f"QUESTION:\n{question}\n\nREFERENCE ANSWER (written by an expert):\n"
+            f"{_answer_only(reference)}\n\nANSWER TO GRADE:\n{_answer_only(answer)}\n\nRate how much of the "
+            "reference's key content the answer covers (0-10) and the answer's expertise (0-10). Reply as JSON: "
+            '{"reason": "...", "coverage": 0, "expertise": 0}',
+        },
     ]
-    verdict = await generate(llm, messages, ReferenceVerdict, agent="judge",
-                             params=GenParams(temperature=0.0, max_tokens=200))
+    verdict = await generate(
+        llm, messages, ReferenceVerdict, agent="judge", params=GenParams(temperature=0.0, max_tokens=200)
+    )
     return verdict.coverage / 10, verdict.expertise / 10
 
 
@@ -143,8 +159,9 @@ async def judge_longform(
         content, expertise = await judge_rubric(llm, system_prompt, example.question, answer, example.rubric)
         mode = "rubric"
     elif example.reference_answer:
-        content, expertise = await judge_reference(llm, system_prompt, example.question, answer,
-                                                   example.reference_answer)
+        content, expertise = await judge_reference(
+            llm, system_prompt, example.question, answer, example.reference_answer
+        )
         mode = "reference"
     else:
         raise ValueError(f"question {example.id} has neither a rubric nor a reference_answer to judge against")

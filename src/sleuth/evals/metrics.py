@@ -79,5 +79,8 @@ def gold_recall(retrieved_ids: Iterable[str], gold_ids: Iterable[str]) -> float 
 
 def answer_scores(prediction: str, golds: str | Sequence[str]) -> dict[str, float]:
     """EM, F1 and cover match of one prediction, as a dict keyed `em`, `f1`, `cover`."""
-    return {"em": exact_match(prediction, golds), "f1": f1_score(prediction, golds),
-            "cover": cover_match(prediction, golds)}
+    return {
+        "em": exact_match(prediction, golds),
+        "f1": f1_score(prediction, golds),
+        "cover": cover_match(prediction, golds),
+    }

@@ -20,8 +20,9 @@ LONGFORM_SCORES = ("score", "rubric", "length", "expertise", "citations", "excer
 ARM_ORDER = ("closed", "naive", "free", "always", "research", "oracle")
 
 
-def bootstrap_ci(values: Sequence[float], *, samples: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values: Sequence[float], *, samples: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean and percentile-bootstrap confidence interval (seeded, so a report is reproducible)."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
@@ -81,11 +82,17 @@ def _bars_with_ci(summary: dict[str, dict[str, Any]], metrics: Sequence[str], ti
         stats = [summary[a].get(metric, {"mean": 0.0, "lo": 0.0, "hi": 0.0}) for a in arms]
         means = np.array([s["mean"] for s in stats])
         err = np.array([[s["mean"] - s["lo"] for s in stats], [s["hi"] - s["mean"] for s in stats]])
-        bars = ax.bar(x + (i - (len(metrics) - 1) / 2) * width, means, width, yerr=err, capsize=3,
-                      label=metric)
+        bars = ax.bar(x + (i - (len(metrics) - 1) / 2) * width, means, width, yerr=err, capsize=3, label=metric)
         for bar, mean in zip(bars, means, strict=True):
-            ax.annotate(f"{mean:.2f}", (bar.get_x() + bar.get_width() / 2, mean), ha="center",
-                        va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                f"{mean:.2f}",
+                (bar.get_x() + bar.get_width() / 2, mean),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     ax.set_xticks(x, arms)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -121,9 +128,12 @@ def markdown_table(summary: dict[str, dict[str, Any]], metrics: Sequence[str]) -
     metrics = [m for m in metrics if any(m in s for s in summary.values())]
     head = "| arm | n | errors | " + " | ".join(metrics) + " |"
     rule = "|---|---:|---:|" + "---:|" * len(metrics)
-    rows = [f"| {arm} | {s['n']} | {s['errors']} | "
-            + " | ".join(_fmt(s.get(m), 1 if m in ("tokens",) else 3) for m in metrics) + " |"
-            for arm, s in summary.items()]
+    rows = [
+        f"| {arm} | {s['n']} | {s['errors']} | "
+        + " | ".join(_fmt(s.get(m), 1 if m in ("tokens",) else 3) for m in metrics)
+        + " |"
+        for arm, s in summary.items()
+    ]
     return "\n".join([head, rule, *rows])
 
 
@@ -145,32 +155,46 @@ def write_reports(
 
     meta_lines = "\n".join(f"- **{k}**: {v}" for k, v in meta.items())
     note = "Mean [bootstrap 95% CI] over questions; failed runs score 0 and are counted in `errors`."
-    md = (f"# {title}\n\n{meta_lines}\n- **questions**: {report['questions']}\n\n## Scores\n\n{note}\n\n"
-          f"{markdown_table(summary, scores)}\n\n## Costs per question\n\n{markdown_table(summary, costs)}\n")
+    md = (
+        f"# {title}\n\n{meta_lines}\n- **questions**: {report['questions']}\n\n## Scores\n\n{note}\n\n"
+        f"{markdown_table(summary, scores)}\n\n## Costs per question\n\n{markdown_table(summary, costs)}\n"
+    )
     (out / "report.md").write_text(md)
 
     plots: list[tuple[str, str]] = []
     if arms:
         answer_metrics = [m for m in scores if m not in ("gold_recall", "citation_precision", "citation_recall")]
-        plots.append(("Scores per arm", _bars_with_ci(summary, answer_metrics, "Scores per arm (95% CI)", "score")))
+        plots.append(
+            ("Scores per arm", _bars_with_ci(summary, answer_metrics, "Scores per arm (95% CI)", "score"))
+        )
         extra = [m for m in scores if m not in answer_metrics]
         if any(m in summary[a] for a in arms for m in extra):
-            plots.append(("Retrieval and citations",
-                          _bars_with_ci(summary, extra, "Gold-passage recall and citation quality (95% CI)",
-                                        "share")))
+            plots.append(
+                (
+                    "Retrieval and citations",
+                    _bars_with_ci(summary, extra, "Gold-passage recall and citation quality (95% CI)", "share"),
+                )
+            )
         if "search_calls" in costs:
-            plots.append(("Searches per question",
-                          _bars_with_ci(summary, ["search_calls"], "Searches per question (95% CI)", "searches")))
+            plots.append(
+                (
+                    "Searches per question",
+                    _bars_with_ci(summary, ["search_calls"], "Searches per question (95% CI)", "searches"),
+                )
+            )
         if "latency_s" in costs:
             plots.append(("Latency", _latency_boxes(records, arms)))
-    images = "\n".join(f"<h3>{html.escape(name)}</h3><img alt='{html.escape(name)}' "
-                       f"src='data:image/png;base64,{data}'>" for name, data in plots)
+    images = "\n".join(
+        f"<h3>{html.escape(name)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+        for name, data in plots
+    )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}</style></head><body>
-<h1>{html.escape(title)}</h1><ul>{''.join(f'<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>'
-                                          for k, v in meta.items())}</ul>
+<h1>{html.escape(title)}</h1><ul>{
+        "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in meta.items())
+    }</ul>
 <p>{note}</p><h2>Scores</h2>{_html_table(summary, scores)}<h2>Costs per question</h2>
 {_html_table(summary, costs)}<h2>Plots</h2>{images}</body></html>"""
     (out / "report.html").write_text(page)
@@ -182,6 +206,8 @@ def _html_table(summary: dict[str, dict[str, Any]], metrics: Sequence[str]) -> s
     head = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
     rows = "".join(
         f"<tr><td>{html.escape(arm)}</td><td>{s['n']}</td><td>{s['errors']}</td>"
-        + "".join(f"<td>{_fmt(s.get(m))}</td>" for m in metrics) + "</tr>"
-        for arm, s in summary.items())
+        + "".join(f"<td>{_fmt(s.get(m))}</td>" for m in metrics)
+        + "</tr>"
+        for arm, s in summary.items()
+    )
     return f"<table><tr><th>arm</th><th>n</th><th>errors</th>{head}</tr>{rows}</table>"

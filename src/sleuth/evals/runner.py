@@ -76,7 +76,8 @@ def check_run_meta(out: Path, meta: dict[str, Any]) -> None:
             if old.get(key) != meta.get(key):
                 raise RunMismatchError(
                     f"{out} holds a run with {key}={old.get(key)!r}, not {meta.get(key)!r}; "
-                    "use another --out folder")
+                    "use another --out folder"
+                )
         meta = {**old, **meta, "arms": sorted(set(old.get("arms", [])) | set(meta.get("arms", [])))}
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(meta, indent=2))
@@ -124,10 +125,24 @@ async def score_run(
 def error_record(example: QAExample, arm: str, exc: BaseException) -> dict[str, Any]:
     """A failed run scores zero and keeps the error, so the report counts it instead of hiding it."""
     return {
-        "example_id": example.id, "arm": arm, "question": example.question, "answers": example.answers,
-        "prediction": "", "em": 0.0, "f1": 0.0, "cover": 0.0, "gold_recall": None, "search_calls": 0,
-        "turns": 0, "prompt_tokens": 0, "completion_tokens": 0, "tokens": 0, "latency_s": 0.0,
-        "retrieved_ids": [], "citations": [], "trajectory": None,
+        "example_id": example.id,
+        "arm": arm,
+        "question": example.question,
+        "answers": example.answers,
+        "prediction": "",
+        "em": 0.0,
+        "f1": 0.0,
+        "cover": 0.0,
+        "gold_recall": None,
+        "search_calls": 0,
+        "turns": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "tokens": 0,
+        "latency_s": 0.0,
+        "retrieved_ids": [],
+        "citations": [],
+        "trajectory": None,
         "error": f"{type(exc).__name__}: {exc}",
         "traceback": "".join(traceback.format_exception(exc))[-2000:],
     }

@@ -30,8 +30,9 @@ class PatchView:
 class PatchSource(Protocol):
     """Finds the corrections relevant to a query (top-k above a minimum score)."""
 
-    def relevant(self, query: str, *, collection: str | None = None, tenant: str | None = None) -> list[PatchView]:
-        ...
+    def relevant(
+        self, query: str, *, collection: str | None = None, tenant: str | None = None
+    ) -> list[PatchView]: ...
 
 
 class NoPatches:

@@ -21,8 +21,19 @@ from sleuth.llm.structured import generate
 from sleuth.llm.usage import MeteredModel, UsageLog
 
 __all__ = [
-    "CachedModel", "ChatModel", "Completion", "GenParams", "LLMError", "LLMUnavailableError", "Message",
-    "MeteredModel", "OpenAICompatModel", "StructuredOutputError", "UsageLog", "connect", "generate",
+    "CachedModel",
+    "ChatModel",
+    "Completion",
+    "GenParams",
+    "LLMError",
+    "LLMUnavailableError",
+    "Message",
+    "MeteredModel",
+    "OpenAICompatModel",
+    "StructuredOutputError",
+    "UsageLog",
+    "connect",
+    "generate",
 ]
 
 
@@ -50,10 +61,13 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
         max_retries=settings.llm_max_retries,
         # The embedded server decodes `local_parallel` requests at once; more in flight would only queue
         # inside llama.cpp, where the wait counts against each call's timeout.
-        concurrency=settings.llm_concurrency if server is None and settings.llm_base_url else min(
-            settings.llm_concurrency, settings.local_parallel),
+        concurrency=settings.llm_concurrency
+        if server is None and settings.llm_base_url
+        else min(settings.llm_concurrency, settings.local_parallel),
     )
-    model: ChatModel = CachedModel(client, settings.cache_path, settings.llm_model) if settings.llm_cache else client
+    model: ChatModel = (
+        CachedModel(client, settings.cache_path, settings.llm_model) if settings.llm_cache else client
+    )
     try:
         yield model
     finally:

@@ -50,9 +50,15 @@ class CachedModel:
         row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         if row is not None:
             data = json.loads(row[0])
-            return Completion(text=data["text"], model=data["model"], prompt_tokens=data["prompt_tokens"],
-                              completion_tokens=data["completion_tokens"], latency_s=0.0, cached=True,
-                              agent=agent)
+            return Completion(
+                text=data["text"],
+                model=data["model"],
+                prompt_tokens=data["prompt_tokens"],
+                completion_tokens=data["completion_tokens"],
+                latency_s=0.0,
+                cached=True,
+                agent=agent,
+            )
         completion = await self.inner.complete(messages, params=params, json_schema=json_schema, agent=agent)
         record = {k: getattr(completion, k) for k in ("text", "model", "prompt_tokens", "completion_tokens")}
         async with self._lock:

@@ -74,8 +74,16 @@ class EmbeddedServer:
         """Start the server and wait for its health check; returns the `/v1` base URL."""
         model_path = prepare_model(self.settings)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "sleuth.llm.local", "--model", str(model_path), "--port", str(self.port),
-               *_server_args(self.settings)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sleuth.llm.local",
+            "--model",
+            str(model_path),
+            "--port",
+            str(self.port),
+            *_server_args(self.settings),
+        ]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + self.settings.local_start_timeout_s
@@ -112,8 +120,14 @@ class EmbeddedServer:
 
 
 def _server_args(settings: Settings) -> list[str]:
-    return ["--ctx", str(settings.local_ctx_size), "--parallel", str(settings.local_parallel),
-            "--threads", str(settings.local_threads)]
+    return [
+        "--ctx",
+        str(settings.local_ctx_size),
+        "--parallel",
+        str(settings.local_parallel),
+        "--threads",
+        str(settings.local_threads),
+    ]
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -123,8 +137,17 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def serve_forever(model_path: Path, port: int, *, ctx: int, parallel: int, threads: int,
-                  host: str = "127.0.0.1", record: Path | None = None, model_name: str = "") -> None:
+def serve_forever(
+    model_path: Path,
+    port: int,
+    *,
+    ctx: int,
+    parallel: int,
+    threads: int,
+    host: str = "127.0.0.1",
+    record: Path | None = None,
+    model_name: str = "",
+) -> None:
     """Run llama.cpp's HTTP server in this process until SIGINT/SIGTERM.
 
     Args:

@@ -94,8 +94,7 @@ class OpenAICompatModel:
             ) from exc
         except _TRANSIENT as exc:
             raise LLMUnavailableError(
-                f"LLM at {self.base_url} failed after {self.max_retries + 1} attempts: "
-                f"{type(exc).__name__}: {exc}"
+                f"LLM at {self.base_url} failed after {self.max_retries + 1} attempts: {type(exc).__name__}: {exc}"
             ) from exc
         except openai.APIStatusError as exc:
             raise LLMUnavailableError(

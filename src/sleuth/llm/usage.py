@@ -46,8 +46,14 @@ class UsageLog:
 
     def add(self, completion: Completion, started_at: float) -> None:
         self.calls.append(
-            CallRecord(completion.agent, completion.prompt_tokens, completion.completion_tokens,
-                       completion.latency_s, completion.cached, started_at)
+            CallRecord(
+                completion.agent,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+                completion.latency_s,
+                completion.cached,
+                started_at,
+            )
         )
 
     def add_error(self, agent: str, message: str, raw_outputs: list[str]) -> None:

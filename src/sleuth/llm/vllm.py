@@ -20,8 +20,14 @@ class VLLMNotInstalledError(RuntimeError):
     pass
 
 
-def build_vllm_command(model: str, *, host: str = "127.0.0.1", port: int = 8001,
-                       extra_args: list[str] | None = None, executable: str | None = None) -> list[str]:
+def build_vllm_command(
+    model: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    extra_args: list[str] | None = None,
+    executable: str | None = None,
+) -> list[str]:
     """The argv of `vllm serve` for `model`; `extra_args` pass through untouched (e.g. -tp 2)."""
     exe = executable or shutil.which("vllm")
     base = [exe, "serve"] if exe else [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve"]

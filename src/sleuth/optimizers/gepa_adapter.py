@@ -119,16 +119,21 @@ class SleuthAdapter:
         """Score `candidate` on `batch`. Never raises for an example: a failure scores 0 with its error."""
         traces = run_on_loop(self.loop, self.evaluate_async(batch, candidate, capture_traces))
         outputs = [self._output(t) for t in traces]
-        return EvaluationBatch(outputs=outputs, scores=[t.score.value for t in traces],
-                               trajectories=traces if capture_traces else None)
+        return EvaluationBatch(
+            outputs=outputs,
+            scores=[t.score.value for t in traces],
+            trajectories=traces if capture_traces else None,
+        )
 
     async def evaluate_async(
         self, batch: Sequence[QAExample], candidate: dict[str, str], capture_traces: bool = True
     ) -> list[Trace]:
         too_long = self.over_cap(candidate)
         if too_long:
-            reason = (f"rejected without running: the prompt of {', '.join(too_long)} is over the cap of "
-                      f"{self.max_prompt_chars} characters")
+            reason = (
+                f"rejected without running: the prompt of {', '.join(too_long)} is over the cap of "
+                f"{self.max_prompt_chars} characters"
+            )
             return [Trace(Rollout(ex, error=reason), Score(0.0, reason, {"over_cap": 1.0})) for ex in batch]
         prompts = self.base.with_prompts(candidate, name="candidate")
         semaphore = asyncio.Semaphore(self.concurrency)
@@ -161,8 +166,13 @@ class SleuthAdapter:
 
     @staticmethod
     def _output(trace: Trace) -> dict[str, Any]:
-        return {"id": trace.rollout.example.id, "answer": trace.rollout.answer, "score": trace.score.value,
-                "feedback": trace.score.feedback, "error": trace.rollout.error}
+        return {
+            "id": trace.rollout.example.id,
+            "answer": trace.rollout.answer,
+            "score": trace.score.value,
+            "feedback": trace.score.feedback,
+            "error": trace.rollout.error,
+        }
 
     def make_reflective_dataset(
         self,
@@ -186,8 +196,15 @@ class ReflectionModel:
         if isinstance(prompt, str):
             messages = [{"role": "user", "content": prompt}]
         else:  # gepa sends a message list only for images; keep the text parts
-            messages = [{"role": m.get("role", "user"), "content": m["content"] if isinstance(m["content"], str)
-                         else " ".join(p.get("text", "") for p in m["content"])} for m in prompt]
+            messages = [
+                {
+                    "role": m.get("role", "user"),
+                    "content": m["content"]
+                    if isinstance(m["content"], str)
+                    else " ".join(p.get("text", "") for p in m["content"]),
+                }
+                for m in prompt
+            ]
         self.calls += 1
         return run_on_loop(self.loop, self.llm.complete(messages, params=self.params, agent="reflection")).text
 
@@ -211,25 +228,52 @@ class EventRecorder:
         self.sink = sink
 
     def on_budget_updated(self, event: Any) -> None:
-        self.sink({"event": "budget", "used": event["metric_calls_used"],
-                   "remaining": event["metric_calls_remaining"]})
+        self.sink(
+            {"event": "budget", "used": event["metric_calls_used"], "remaining": event["metric_calls_remaining"]}
+        )
 
     def on_valset_evaluated(self, event: Any) -> None:
-        self.sink({"event": "valset", "iteration": event["iteration"], "candidate": event["candidate_idx"],
-                   "score": event["average_score"], "parents": list(event["parent_ids"]),
-                   "lengths": prompt_lengths(event["candidate"])})
+        self.sink(
+            {
+                "event": "valset",
+                "iteration": event["iteration"],
+                "candidate": event["candidate_idx"],
+                "score": event["average_score"],
+                "parents": list(event["parent_ids"]),
+                "lengths": prompt_lengths(event["candidate"]),
+            }
+        )
 
     def on_candidate_accepted(self, event: Any) -> None:
-        self.sink({"event": "accepted", "iteration": event["iteration"], "candidate": event["new_candidate_idx"],
-                   "minibatch_score": event["new_score"]})
+        self.sink(
+            {
+                "event": "accepted",
+                "iteration": event["iteration"],
+                "candidate": event["new_candidate_idx"],
+                "minibatch_score": event["new_score"],
+            }
+        )
 
     def on_candidate_rejected(self, event: Any) -> None:
-        self.sink({"event": "rejected", "iteration": event["iteration"], "before": event["old_score"],
-                   "after": event["new_score"], "reason": event["reason"]})
+        self.sink(
+            {
+                "event": "rejected",
+                "iteration": event["iteration"],
+                "before": event["old_score"],
+                "after": event["new_score"],
+                "reason": event["reason"],
+            }
+        )
 
     def on_proposal_end(self, event: Any) -> None:
-        self.sink({"event": "proposal", "iteration": event["iteration"],
-                   "lengths": prompt_lengths(event["new_instructions"]), "texts": dict(event["new_instructions"])})
+        self.sink(
+            {
+                "event": "proposal",
+                "iteration": event["iteration"],
+                "lengths": prompt_lengths(event["new_instructions"]),
+                "texts": dict(event["new_instructions"]),
+            }
+        )
 
 
 class CappedAcceptance:

@@ -92,8 +92,9 @@ class CorpusRetriever:
         return [Hit(self.passages[i], score, "bm25") for i, score in self.index.search(query, k)]
 
 
-def split_examples(examples: list[QAExample], train_size: int | None, val_size: int, seed: int
-                   ) -> tuple[list[QAExample], list[QAExample]]:
+def split_examples(
+    examples: list[QAExample], train_size: int | None, val_size: int, seed: int
+) -> tuple[list[QAExample], list[QAExample]]:
     """Shuffle with `seed`, take `val_size` for validation and up to `train_size` of the rest for training.
 
     The split is disjoint by question text as well as by id (datasets sometimes repeat a question).
@@ -104,8 +105,10 @@ def split_examples(examples: list[QAExample], train_size: int | None, val_size: 
     ordered = list(unique.values())
     random.Random(seed).shuffle(ordered)
     if len(ordered) < val_size + 1:
-        raise JobError(f"the dataset has {len(ordered)} distinct questions: too few for {val_size} validation "
-                       "questions and at least one training question")
+        raise JobError(
+            f"the dataset has {len(ordered)} distinct questions: too few for {val_size} validation "
+            "questions and at least one training question"
+        )
     val = ordered[:val_size]
     rest = ordered[val_size:]
     return (rest if train_size is None else rest[:train_size]), val
@@ -116,9 +119,17 @@ def correction_examples(store: Any, collection: str | None = None) -> list[QAExa
     from sleuth.feedback.models import PatchStatus
 
     patches = store.list(status=PatchStatus.active, collection=collection)
-    return [QAExample(id=f"{CORRECTION_PREFIX}{p.id}", question=p.query, answers=[p.answer],
-                      gold_passage_ids=list(p.evidence_passage_ids), meta={"correction": True})
-            for p in patches if p.answer.strip()]
+    return [
+        QAExample(
+            id=f"{CORRECTION_PREFIX}{p.id}",
+            question=p.query,
+            answers=[p.answer],
+            gold_passage_ids=list(p.evidence_passage_ids),
+            meta={"correction": True},
+        )
+        for p in patches
+        if p.answer.strip()
+    ]
 
 
 def _check_out_dir(config: OptimizeConfig) -> None:
@@ -127,8 +138,10 @@ def _check_out_dir(config: OptimizeConfig) -> None:
         saved = json.loads(job_file.read_text(encoding="utf-8"))
         if saved.get("identity") != config.identity():
             changed = sorted(k for k, v in config.identity().items() if saved.get("identity", {}).get(k) != v)
-            raise JobError(f"{config.out} holds a different job (differs in: {', '.join(changed)}); "
-                           "use another --out or the same options to resume")
+            raise JobError(
+                f"{config.out} holds a different job (differs in: {', '.join(changed)}); "
+                "use another --out or the same options to resume"
+            )
     config.out.mkdir(parents=True, exist_ok=True)
     job_file.write_text(json.dumps({"identity": config.identity(), "budget": config.budget}, indent=1))
 
@@ -153,8 +166,9 @@ def resolve_roles(config: OptimizeConfig, seed_set: PromptSet) -> list[str]:
     roles = config.roles or list(agent_roles)
     unknown = [r for r in roles if r not in agent_roles]
     if unknown:
-        raise JobError(f"the {config.agent} agent has no role {', '.join(unknown)}; "
-                       f"choose from {', '.join(agent_roles)}")
+        raise JobError(
+            f"the {config.agent} agent has no role {', '.join(unknown)}; choose from {', '.join(agent_roles)}"
+        )
     missing = [r for r in roles if not seed_set.get(r).strip()]
     if missing:
         raise JobError(f"the seed prompt set {seed_set.name!r} has no prompt for {', '.join(missing)}")
@@ -163,8 +177,18 @@ def resolve_roles(config: OptimizeConfig, seed_set: PromptSet) -> list[str]:
 
 def _settings_salt(settings: Settings) -> str:
     """The settings that change an agent run's score, for the evaluation cache key."""
-    keys = ("llm_base_url", "llm_model", "llm_temperature", "llm_max_tokens", "local_model", "search_k",
-            "ask_max_turns", "max_rounds", "max_tasks_per_round", "reader_batch_size")
+    keys = (
+        "llm_base_url",
+        "llm_model",
+        "llm_temperature",
+        "llm_max_tokens",
+        "local_model",
+        "search_k",
+        "ask_max_turns",
+        "max_rounds",
+        "max_tasks_per_round",
+        "reader_batch_size",
+    )
     return json.dumps({k: getattr(settings, k) for k in keys}, sort_keys=True, default=str)
 
 
@@ -224,13 +248,24 @@ async def run_job(
         corrections = correction_examples(patch_store, config.collection)
     patches: PatchSource = patch_store if patch_store is not None else NoPatches()
     collection = config.collection or dataset.name
-    task: Task = (AskTask if config.agent == "ask" else ResearchTask)(llm, retriever, settings, patches, collection)
+    task: Task = (AskTask if config.agent == "ask" else ResearchTask)(
+        llm, retriever, settings, patches, collection
+    )
     loop = asyncio.get_running_loop()
-    adapter = SleuthAdapter(task, metric, seed_set, loop, concurrency=settings.optimize_concurrency,
-                            max_prompt_chars=config.max_prompt_chars,
-                            cache=EvalCache(config.out / "eval_cache.jsonl", salt=_settings_salt(settings)))
-    reflection = ReflectionModel(reflection_llm or llm, loop, GenParams(
-        temperature=settings.reflection_temperature, max_tokens=settings.reflection_max_tokens))
+    adapter = SleuthAdapter(
+        task,
+        metric,
+        seed_set,
+        loop,
+        concurrency=settings.optimize_concurrency,
+        max_prompt_chars=config.max_prompt_chars,
+        cache=EvalCache(config.out / "eval_cache.jsonl", salt=_settings_salt(settings)),
+    )
+    reflection = ReflectionModel(
+        reflection_llm or llm,
+        loop,
+        GenParams(temperature=settings.reflection_temperature, max_tokens=settings.reflection_max_tokens),
+    )
     history = config.out / "history.jsonl"
 
     def record(event: dict[str, Any]) -> None:
@@ -245,15 +280,43 @@ async def run_job(
     # A stop file ended the last run; running the job again means "go on".
     (run_dir / f"{config.method}.stop").unlink(missing_ok=True)
     outcome = await asyncio.to_thread(
-        runner, adapter, seed, train, val + corrections, reflection_lm=reflection, budget=config.budget,
-        run_dir=run_dir, minibatch_size=config.minibatch_size, seed_value=config.seed, on_event=record)
+        runner,
+        adapter,
+        seed,
+        train,
+        val + corrections,
+        reflection_lm=reflection,
+        budget=config.budget,
+        run_dir=run_dir,
+        minibatch_size=config.minibatch_size,
+        seed_value=config.seed,
+        on_event=record,
+    )
     best = outcome.candidates[outcome.best_idx]
     # Saved over the defaults, as `load_prompt_set(out/best)` will read it, so the hash runs record matches.
-    best_set = load_prompt_set("defaults").with_prompts(seed_set.prompts).with_prompts(
-        best, name=f"{config.out.name}-best")
-    best_set.meta.update({"method": config.method, "seed_set": seed_set.name, "seed_hash": seed_set.hash,
-                          "val_score": f"{outcome.val_scores[outcome.best_idx]:.4f}"})
+    best_set = (
+        load_prompt_set("defaults")
+        .with_prompts(seed_set.prompts)
+        .with_prompts(best, name=f"{config.out.name}-best")
+    )
+    best_set.meta.update(
+        {
+            "method": config.method,
+            "seed_set": seed_set.name,
+            "seed_hash": seed_set.hash,
+            "val_score": f"{outcome.val_scores[outcome.best_idx]:.4f}",
+        }
+    )
     best_set.save(config.out / "best")
-    report = write_report(config, outcome, seed_set, best_set, train=train, val=val, corrections=corrections,
-                          rollouts_run=adapter.rollouts_run, reflection_calls=reflection.calls)
+    report = write_report(
+        config,
+        outcome,
+        seed_set,
+        best_set,
+        train=train,
+        val=val,
+        corrections=corrections,
+        rollouts_run=adapter.rollouts_run,
+        reflection_calls=reflection.calls,
+    )
     return JobResult(config, outcome, seed_set, best_set, len(val), len(corrections), report)

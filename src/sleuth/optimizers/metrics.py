@@ -18,7 +18,9 @@ from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.optimizers.base import Rollout, Score
 
 ANSWER_METRICS: dict[str, Callable[[str, list[str]], float]] = {
-    "em": exact_match, "f1": f1_score, "cover": cover_match,
+    "em": exact_match,
+    "f1": f1_score,
+    "cover": cover_match,
 }
 METRICS = (*ANSWER_METRICS, "citations", "judge")
 
@@ -67,14 +69,19 @@ class AnswerMetric:
         else:
             lines.append(f"Wrong: the answer was '{rollout.answer}' but the gold answer is '{gold_text}'.")
             if gold_in(rollout.answer, golds):
-                lines.append("The answer contains the gold answer but adds other words: give only the few "
-                             "words asked for.")
+                lines.append(
+                    "The answer contains the gold answer but adds other words: give only the few words asked for."
+                )
             elif gold_in(" ".join(rollout.passages.values()), golds):
-                lines.append("The gold answer was in the retrieved passages, so the search found it but the "
-                             "final answer did not use it.")
+                lines.append(
+                    "The gold answer was in the retrieved passages, so the search found it but the "
+                    "final answer did not use it."
+                )
             elif rollout.searches:
-                lines.append("The gold answer never appeared in any retrieved passage: the searches missed the "
-                             "needed fact (multi-hop questions need one search per hop, each a full question).")
+                lines.append(
+                    "The gold answer never appeared in any retrieved passage: the searches missed the "
+                    "needed fact (multi-hop questions need one search per hop, each a full question)."
+                )
         lines.append(_searches_line(rollout))
         citation_text, valid = _citations_line(rollout)
         lines.append(citation_text)
@@ -95,14 +102,22 @@ class CitationMetric:
         if not rollout.answer.strip():
             return Score(0.0, "The report is empty. " + _searches_line(rollout))
         scores = await score_citations(rollout.answer, rollout.citations, rollout.passages, OverlapSupport())
-        parts = {k: v for k, v in (("citation_precision", scores.precision), ("citation_recall", scores.recall),
-                                   ("citation_excerpts", scores.excerpts)) if v is not None}
+        parts = {
+            k: v
+            for k, v in (
+                ("citation_precision", scores.precision),
+                ("citation_recall", scores.recall),
+                ("citation_excerpts", scores.excerpts),
+            )
+            if v is not None
+        }
         lines = [f"{scores.factual_sentences} factual sentence(s), {scores.citations} citation(s)."]
         if scores.recall is not None and scores.recall < 1:
             lines.append(f"Only {scores.recall:.0%} of factual sentences cite a passage that supports them.")
         if scores.precision is not None and scores.precision < 1:
-            lines.append(f"{1 - scores.precision:.0%} of citations point to a passage that does not support "
-                         "their sentence.")
+            lines.append(
+                f"{1 - scores.precision:.0%} of citations point to a passage that does not support their sentence."
+            )
         if scores.excerpts is not None and scores.excerpts < 1:
             lines.append("Some quotes do not occur in the cited passage (invalid citations).")
         if not rollout.citations:
@@ -112,8 +127,11 @@ class CitationMetric:
         if golds:
             covered = float(gold_in(rollout.answer, golds))
             parts["answer_cover"] = covered
-            lines.append("The report states the gold answer." if covered else
-                         f"The report does not state the gold answer '{' | '.join(golds)}'.")
+            lines.append(
+                "The report states the gold answer."
+                if covered
+                else f"The report does not state the gold answer '{' | '.join(golds)}'."
+            )
             quality = (quality + covered) / 2
         lines.append(_searches_line(rollout))
         return Score(quality, " ".join(lines), parts)
@@ -152,11 +170,17 @@ class RubricJudgeMetric:
             reference = example.reference_answer or " | ".join(example.answers)
             items = [(f"States what the reference answer states: {reference}", 1.0)]
         rubric = "\n".join(f"{i + 1}. {text}" for i, (text, _) in enumerate(items))
-        messages: list[Message] = [{"role": "system", "content": self.judge_prompt},
-                    {"role": "user", "content": f"Question: {example.question}\n\nRubric:\n{rubric}\n\n"
-                                                f"Answer:\n{rollout.answer[:4000]}"}]
-        verdict = await generate(self.llm, messages, RubricVerdict, agent="judge",
-                                 params=GenParams(temperature=0.0, max_tokens=300))
+        messages: list[Message] = [
+            {"role": "system", "content": self.judge_prompt},
+            {
+                "role": "user",
+                "content": f"Question: {example.question}\n\nRubric:\n{rubric}\n\n"
+                f"Answer:\n{rollout.answer[:4000]}",
+            },
+        ]
+        verdict = await generate(
+            self.llm, messages, RubricVerdict, agent="judge", params=GenParams(temperature=0.0, max_tokens=300)
+        )
         met = (verdict.met + [False] * len(items))[: len(items)]
         total = sum(w for _, w in items)
         value = sum(w for (_, w), ok in zip(items, met, strict=True) if ok) / total
@@ -180,5 +204,12 @@ def build_metric(name: str, *, judge_llm: ChatModel | None = None, judge_prompt:
     raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
 
 
-__all__ = ["METRICS", "AnswerMetric", "CitationMetric", "RubricJudgeMetric", "build_metric", "gold_in",
-           "normalize_answer"]
+__all__ = [
+    "METRICS",
+    "AnswerMetric",
+    "CitationMetric",
+    "RubricJudgeMetric",
+    "build_metric",
+    "gold_in",
+    "normalize_answer",
+]

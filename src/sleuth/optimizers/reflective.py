@@ -91,13 +91,17 @@ def _summarizer_feedback(call: RoleCall, trace: Trace) -> str:
     if in_passages and in_summary:
         note = "Good: the summary kept the fact that answers the question."
     elif in_passages:
-        note = ("The passages contain the gold answer but the summary dropped it: keep the exact names, dates "
-                "and numbers that answer the question.")
+        note = (
+            "The passages contain the gold answer but the summary dropped it: keep the exact names, dates "
+            "and numbers that answer the question."
+        )
     elif in_summary:
         note = "The summary states the gold answer although the passages shown do not: do not add outside facts."
     else:
-        note = ("These passages do not contain the final answer; a useful summary states the intermediate fact "
-                "the search query asked for, or 'No helpful information found.'.")
+        note = (
+            "These passages do not contain the final answer; a useful summary states the intermediate fact "
+            "the search query asked for, or 'No helpful information found.'."
+        )
     return f"{note} {_verdict(trace)}"
 
 
@@ -109,22 +113,43 @@ def role_records(role: str, traces: list[Trace]) -> list[dict[str, Any]]:
         calls = rollout.calls_by(role)
         question = rollout.example.question
         if rollout.error and not calls:
-            records.append({"Inputs": {"question": question}, "Generated Outputs": "(the run failed)",
-                            "Feedback": trace.score.feedback})
+            records.append(
+                {
+                    "Inputs": {"question": question},
+                    "Generated Outputs": "(the run failed)",
+                    "Feedback": trace.score.feedback,
+                }
+            )
         elif not calls:
-            records.append({"Inputs": {"question": question}, "Generated Outputs": "(this role was not called)",
-                            "Feedback": f"This role was not used on this question. {trace.score.feedback}"})
+            records.append(
+                {
+                    "Inputs": {"question": question},
+                    "Generated Outputs": "(this role was not called)",
+                    "Feedback": f"This role was not used on this question. {trace.score.feedback}",
+                }
+            )
         elif role == "ask":
-            records.append({"Inputs": {"question": question},
-                            "Generated Outputs": clip(_conversation(rollout, role), MAX_INPUT_CHARS + MAX_OUTPUT_CHARS),
-                            "Feedback": trace.score.feedback})
+            records.append(
+                {
+                    "Inputs": {"question": question},
+                    "Generated Outputs": clip(_conversation(rollout, role), MAX_INPUT_CHARS + MAX_OUTPUT_CHARS),
+                    "Feedback": trace.score.feedback,
+                }
+            )
         else:
             for call in calls[:MAX_CALLS_PER_EXAMPLE]:
-                feedback = (_summarizer_feedback(call, trace) if role == "summarizer"
-                            else f"{trace.score.feedback} {_verdict(trace)}")
-                records.append({"Inputs": {"question": question, "input": clip(call.user_input, MAX_INPUT_CHARS)},
-                                "Generated Outputs": clip(call.output, MAX_OUTPUT_CHARS),
-                                "Feedback": feedback})
+                feedback = (
+                    _summarizer_feedback(call, trace)
+                    if role == "summarizer"
+                    else f"{trace.score.feedback} {_verdict(trace)}"
+                )
+                records.append(
+                    {
+                        "Inputs": {"question": question, "input": clip(call.user_input, MAX_INPUT_CHARS)},
+                        "Generated Outputs": clip(call.output, MAX_OUTPUT_CHARS),
+                        "Feedback": feedback,
+                    }
+                )
     return records
 
 

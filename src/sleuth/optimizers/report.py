@@ -35,41 +35,75 @@ def _history(path: Path, method: str) -> list[dict[str, Any]]:
 
 
 def build_report(
-    config: OptimizeConfig, outcome: Outcome, seed_set: PromptSet, best_set: PromptSet, *,
-    train: list[QAExample], val: list[QAExample], corrections: list[QAExample],
-    rollouts_run: int = 0, reflection_calls: int = 0,
+    config: OptimizeConfig,
+    outcome: Outcome,
+    seed_set: PromptSet,
+    best_set: PromptSet,
+    *,
+    train: list[QAExample],
+    val: list[QAExample],
+    corrections: list[QAExample],
+    rollouts_run: int = 0,
+    reflection_calls: int = 0,
 ) -> dict[str, Any]:
     n_val = len(val)
     front = set(outcome.front)
     candidates = []
     for i, candidate in enumerate(outcome.candidates):
-        plain, corr = _split_scores(outcome.val_subscores[i], n_val) if i < len(outcome.val_subscores) else (None, None)
-        candidates.append({
-            "index": i, "parents": outcome.parents[i], "val_score": outcome.val_scores[i], "val_plain": plain,
-            "val_corrections": corr, "discovered_at_metric_calls": outcome.discovered_at[i],
-            "prompt_chars": prompt_lengths(candidate), "on_pareto_front": i in front,
-        })
+        plain, corr = (
+            _split_scores(outcome.val_subscores[i], n_val) if i < len(outcome.val_subscores) else (None, None)
+        )
+        candidates.append(
+            {
+                "index": i,
+                "parents": outcome.parents[i],
+                "val_score": outcome.val_scores[i],
+                "val_plain": plain,
+                "val_corrections": corr,
+                "discovered_at_metric_calls": outcome.discovered_at[i],
+                "prompt_chars": prompt_lengths(candidate),
+                "on_pareto_front": i in front,
+            }
+        )
     best = outcome.best_idx
     seed_plain, seed_corr = _split_scores(outcome.val_subscores[0], n_val)
     best_plain, best_corr = _split_scores(outcome.val_subscores[best], n_val)
     return {
-        "method": outcome.method, "agent": config.agent, "metric": config.metric, "dataset": config.dataset,
-        "budget_metric_calls": config.budget, "metric_calls_used": outcome.total_metric_calls,
-        "agent_runs": rollouts_run, "reflection_calls": reflection_calls,
-        "train_size": len(train), "val_size": n_val, "corrections_size": len(corrections),
+        "method": outcome.method,
+        "agent": config.agent,
+        "metric": config.metric,
+        "dataset": config.dataset,
+        "budget_metric_calls": config.budget,
+        "metric_calls_used": outcome.total_metric_calls,
+        "agent_runs": rollouts_run,
+        "reflection_calls": reflection_calls,
+        "train_size": len(train),
+        "val_size": n_val,
+        "corrections_size": len(corrections),
         "split_disjoint": not ({e.id for e in train} & {e.id for e in val}),
-        "split_seed": config.seed, "roles": sorted(outcome.candidates[0]),
-        "seed_set": seed_set.name, "seed_hash": seed_set.hash, "best_hash": best_set.hash,
-        "best_candidate": best, "seed_val_score": seed_plain, "best_val_score": best_plain,
-        "seed_corrections_score": seed_corr, "best_corrections_score": best_corr,
+        "split_seed": config.seed,
+        "roles": sorted(outcome.candidates[0]),
+        "seed_set": seed_set.name,
+        "seed_hash": seed_set.hash,
+        "best_hash": best_set.hash,
+        "best_candidate": best,
+        "seed_val_score": seed_plain,
+        "best_val_score": best_plain,
+        "seed_corrections_score": seed_corr,
+        "best_corrections_score": best_corr,
         "corrections_regressed": (seed_corr is not None and best_corr is not None and best_corr < seed_corr),
         "candidates": candidates,
         "pareto_front": sorted(front),
-        "pareto_by_val_question": {val[k].id if k < n_val else corrections[k - n_val].id: sorted(v)
-                                   for k, v in sorted(outcome.pareto.items()) if k < n_val + len(corrections)},
+        "pareto_by_val_question": {
+            val[k].id if k < n_val else corrections[k - n_val].id: sorted(v)
+            for k, v in sorted(outcome.pareto.items())
+            if k < n_val + len(corrections)
+        },
         "iterations": _history(config.out / "history.jsonl", outcome.method),
-        "diff_vs_seed": diff(PromptSet(dict(outcome.candidates[0]), seed_set.name),
-                             PromptSet(dict(outcome.candidates[best]), "best")),
+        "diff_vs_seed": diff(
+            PromptSet(dict(outcome.candidates[0]), seed_set.name),
+            PromptSet(dict(outcome.candidates[best]), "best"),
+        ),
     }
 
 
@@ -78,7 +112,8 @@ def _markdown(report: dict[str, Any]) -> str:
         return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
     lines = [
-        f"# Optimization report ({report['method']}, {report['agent']}, metric {report['metric']})", "",
+        f"# Optimization report ({report['method']}, {report['agent']}, metric {report['metric']})",
+        "",
         f"- dataset: `{report['dataset']}`; train {report['train_size']}, validation {report['val_size']} "
         f"(disjoint: {report['split_disjoint']}, seed {report['split_seed']}), corrections {report['corrections_size']}",
         f"- budget: {report['metric_calls_used']} of {report['budget_metric_calls']} metric calls used; "
@@ -88,22 +123,42 @@ def _markdown(report: dict[str, Any]) -> str:
         f"- validation score: seed {fmt(report['seed_val_score'])} -> best {fmt(report['best_val_score'])}",
     ]
     if report["corrections_size"]:
-        lines.append(f"- correction questions: seed {fmt(report['seed_corrections_score'])} -> best "
-                     f"{fmt(report['best_corrections_score'])}"
-                     + (" **(regressed)**" if report["corrections_regressed"] else ""))
-    lines += ["", "## Candidates", "", "| # | parents | val score | found at call | prompt chars | front |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"- correction questions: seed {fmt(report['seed_corrections_score'])} -> best "
+            f"{fmt(report['best_corrections_score'])}"
+            + (" **(regressed)**" if report["corrections_regressed"] else "")
+        )
+    lines += [
+        "",
+        "## Candidates",
+        "",
+        "| # | parents | val score | found at call | prompt chars | front |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in report["candidates"]:
         chars = ", ".join(f"{r} {n}" for r, n in c["prompt_chars"].items())
-        lines.append(f"| {c['index']} | {c['parents']} | {fmt(c['val_score'])} | {c['discovered_at_metric_calls']} "
-                     f"| {chars} | {'yes' if c['on_pareto_front'] else ''} |")
+        lines.append(
+            f"| {c['index']} | {c['parents']} | {fmt(c['val_score'])} | {c['discovered_at_metric_calls']} "
+            f"| {chars} | {'yes' if c['on_pareto_front'] else ''} |"
+        )
     lines += ["", "## Iterations", ""]
     for event in report["iterations"]:
         # Proposed texts and critiques stay in report.json; the Markdown keeps one line per event.
-        detail = ", ".join(f"{k}={v}" for k, v in event.items() if k not in {"method", "event", "texts", "critique"})
+        detail = ", ".join(
+            f"{k}={v}" for k, v in event.items() if k not in {"method", "event", "texts", "critique"}
+        )
         lines.append(f"- {event['event']}: {detail}")
-    lines += ["", "## Winning prompts vs seed", "", "```diff", report["diff_vs_seed"] or "(no change)", "```",
-              "", "![progress](progress.png)", ""]
+    lines += [
+        "",
+        "## Winning prompts vs seed",
+        "",
+        "```diff",
+        report["diff_vs_seed"] or "(no change)",
+        "```",
+        "",
+        "![progress](progress.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -121,8 +176,13 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     ys = [c["val_score"] for c in candidates]
     ax1.scatter(xs, ys, c=["tab:red" if c["on_pareto_front"] else "tab:blue" for c in candidates], zorder=3)
     for c in candidates:
-        ax1.annotate(str(c["index"]), (c["discovered_at_metric_calls"], c["val_score"]), textcoords="offset points",
-                     xytext=(4, 4), fontsize=8)
+        ax1.annotate(
+            str(c["index"]),
+            (c["discovered_at_metric_calls"], c["val_score"]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+        )
     order = sorted(range(len(xs)), key=lambda i: xs[i])
     best, steps_x, steps_y = float("-inf"), [], []
     for i in order:
@@ -132,12 +192,19 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     steps_x.append(max(report["metric_calls_used"], steps_x[-1]))
     steps_y.append(best)
     ax1.step(steps_x, steps_y, where="post", color="tab:green", label="best so far")
-    ax1.set(xlabel="metric calls", ylabel=f"validation {report['metric']}",
-            title=f"{report['method']}: validation score (red = Pareto front)")
+    ax1.set(
+        xlabel="metric calls",
+        ylabel=f"validation {report['metric']}",
+        title=f"{report['method']}: validation score (red = Pareto front)",
+    )
     ax1.legend(loc="lower right")
     for role in report["roles"]:
-        ax2.plot([c["index"] for c in candidates], [c["prompt_chars"].get(role, 0) for c in candidates],
-                 marker="o", label=role)
+        ax2.plot(
+            [c["index"] for c in candidates],
+            [c["prompt_chars"].get(role, 0) for c in candidates],
+            marker="o",
+            label=role,
+        )
     ax2.set(xlabel="candidate", ylabel="prompt characters", title="prompt length per role")
     ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2.legend()
@@ -147,8 +214,9 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def write_report(config: OptimizeConfig, outcome: Outcome, seed_set: PromptSet, best_set: PromptSet,
-                 **kwargs: Any) -> dict[str, Any]:
+def write_report(
+    config: OptimizeConfig, outcome: Outcome, seed_set: PromptSet, best_set: PromptSet, **kwargs: Any
+) -> dict[str, Any]:
     """Build the report and write `report.json`, `report.md` and `progress.png` into the job folder."""
     report = build_report(config, outcome, seed_set, best_set, **kwargs)
     plot(report, config.out / "progress.png")

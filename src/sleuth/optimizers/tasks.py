@@ -85,8 +85,14 @@ class AskTask:
 
         llm, retriever = RecordingModel(self.llm), RecordingRetriever(self.retriever)
         rollout = Rollout(example, calls=llm.calls, searches=retriever.searches)
-        deps = AgentDeps(llm=llm, retriever=retriever, prompts=prompts, settings=self.settings,
-                         patches=self.patches, collection=self.collection)
+        deps = AgentDeps(
+            llm=llm,
+            retriever=retriever,
+            prompts=prompts,
+            settings=self.settings,
+            patches=self.patches,
+            collection=self.collection,
+        )
         result = await run_ask(example.question, deps, variant="always")
         rollout.answer = result.answer
         rollout.citations = [_dump(c) for c in result.citations]
@@ -109,8 +115,14 @@ class ResearchTask:
 
         llm, retriever = RecordingModel(self.llm), RecordingRetriever(self.retriever)
         rollout = Rollout(example, calls=llm.calls, searches=retriever.searches)
-        app = Sleuth(self.settings, llm=llm, retriever=retriever, patches=self.patches,
-                     collection=self.collection, checkpoints="memory")
+        app = Sleuth(
+            self.settings,
+            llm=llm,
+            retriever=retriever,
+            patches=self.patches,
+            collection=self.collection,
+            checkpoints="memory",
+        )
         report = await app.research(example.question, prompts=prompts)
         rollout.answer = report.answer
         rollout.citations = [_dump(c) for c in report.citations]

@@ -53,8 +53,9 @@ def _render(records: list[dict[str, Any]]) -> str:
     parts = []
     for i, record in enumerate(records, 1):
         inputs = "; ".join(f"{k}: {v}" for k, v in record["Inputs"].items())
-        parts.append(f"Example {i}\nInput: {inputs}\nOutput: {record['Generated Outputs']}\n"
-                     f"Feedback: {record['Feedback']}")
+        parts.append(
+            f"Example {i}\nInput: {inputs}\nOutput: {record['Generated Outputs']}\nFeedback: {record['Feedback']}"
+        )
     return "\n\n".join(parts)
 
 
@@ -68,8 +69,16 @@ def extract_instruction(text: str) -> str:
 def _load_state(path: Path, seed: dict[str, str]) -> dict[str, Any]:
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
-    return {"candidates": [seed], "parents": [[None]], "val_scores": [], "val_subscores": [],
-            "discovered_at": [0], "calls": 0, "iteration": 0, "current": 0}
+    return {
+        "candidates": [seed],
+        "parents": [[None]],
+        "val_scores": [],
+        "val_subscores": [],
+        "discovered_at": [0],
+        "calls": 0,
+        "iteration": 0,
+        "current": 0,
+    }
 
 
 def run_textgrad(
@@ -109,8 +118,16 @@ def run_textgrad(
         index = len(state["val_scores"])
         state["val_scores"].append(sum(traces) / len(traces))
         state["val_subscores"].append({str(i): s for i, s in enumerate(traces)})
-        emit({"event": "valset", "iteration": state["iteration"], "candidate": index,
-              "score": state["val_scores"][-1], "parents": [parent], "lengths": prompt_lengths(candidate)})
+        emit(
+            {
+                "event": "valset",
+                "iteration": state["iteration"],
+                "candidate": index,
+                "score": state["val_scores"][-1],
+                "parents": [parent],
+                "lengths": prompt_lengths(candidate),
+            }
+        )
         return state["val_scores"][-1]
 
     if not state["val_scores"]:
@@ -121,15 +138,27 @@ def run_textgrad(
         state["iteration"] += 1
         current = state["candidates"][state["current"]]
         role = roles[(state["iteration"] - 1) % len(roles)]
-        batch = random.Random(seed_value * 100_003 + state["iteration"]).sample(train, min(minibatch_size, len(train)))
+        batch = random.Random(seed_value * 100_003 + state["iteration"]).sample(
+            train, min(minibatch_size, len(train))
+        )
         before = adapter.evaluate(batch, current, capture_traces=True)
         spend(len(batch))
         records = role_records(role, list(before.trajectories or []))
         critique = reflection_lm(CRITIC_PROMPT.format(role=role, text=current[role], records=_render(records)))
-        new_text = extract_instruction(reflection_lm(REWRITE_PROMPT.format(
-            role=role, text=current[role], critique=critique, rules=REWRITE_RULES)))
-        emit({"event": "proposal", "iteration": state["iteration"], "lengths": {role: len(new_text)},
-              "texts": {role: new_text}, "critique": critique})
+        new_text = extract_instruction(
+            reflection_lm(
+                REWRITE_PROMPT.format(role=role, text=current[role], critique=critique, rules=REWRITE_RULES)
+            )
+        )
+        emit(
+            {
+                "event": "proposal",
+                "iteration": state["iteration"],
+                "lengths": {role: len(new_text)},
+                "texts": {role: new_text},
+                "critique": critique,
+            }
+        )
         if not new_text.strip() or new_text.strip() == current[role].strip():
             save()
             continue
@@ -138,8 +167,15 @@ def run_textgrad(
         spend(len(batch))
         old_sum, new_sum = sum(before.scores), sum(after)
         if new_sum <= old_sum or adapter.over_cap(candidate):
-            emit({"event": "rejected", "iteration": state["iteration"], "before": old_sum, "after": new_sum,
-                  "reason": "no strict improvement on the minibatch"})
+            emit(
+                {
+                    "event": "rejected",
+                    "iteration": state["iteration"],
+                    "before": old_sum,
+                    "after": new_sum,
+                    "reason": "no strict improvement on the minibatch",
+                }
+            )
             save()
             continue
         state["candidates"].append(candidate)
@@ -148,11 +184,24 @@ def run_textgrad(
         best_so_far = state["val_scores"][state["current"]]
         if score_val(candidate, state["current"]) > best_so_far:
             state["current"] = len(state["candidates"]) - 1
-            emit({"event": "accepted", "iteration": state["iteration"], "candidate": state["current"],
-                  "minibatch_score": new_sum})
+            emit(
+                {
+                    "event": "accepted",
+                    "iteration": state["iteration"],
+                    "candidate": state["current"],
+                    "minibatch_score": new_sum,
+                }
+            )
         else:
-            emit({"event": "rejected", "iteration": state["iteration"], "before": best_so_far,
-                  "after": state["val_scores"][-1], "reason": "no improvement on the validation set"})
+            emit(
+                {
+                    "event": "rejected",
+                    "iteration": state["iteration"],
+                    "before": best_so_far,
+                    "after": state["val_scores"][-1],
+                    "reason": "no improvement on the validation set",
+                }
+            )
         save()
     subscores = [{int(k): v for k, v in s.items()} for s in state["val_subscores"]]
     return Outcome(

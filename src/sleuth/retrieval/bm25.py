@@ -76,8 +76,13 @@ class BM25Index:
         self.num_docs = num_docs
 
     @classmethod
-    def build(cls, texts: list[str], params: BM25Params | None = None,
-              tokenizer: Tokenizer | None = None, backend: str = "auto") -> BM25Index:
+    def build(
+        cls,
+        texts: list[str],
+        params: BM25Params | None = None,
+        tokenizer: Tokenizer | None = None,
+        backend: str = "auto",
+    ) -> BM25Index:
         """Index `texts` (an empty list gives an index that finds nothing).
 
         Args:
@@ -88,8 +93,9 @@ class BM25Index:
         return cls.from_tokens([tokenizer(text) for text in texts], params, tokenizer, backend)
 
     @classmethod
-    def from_tokens(cls, tokens: list[list[str]], params: BM25Params, tokenizer: Tokenizer,
-                    backend: str = "auto") -> BM25Index:
+    def from_tokens(
+        cls, tokens: list[list[str]], params: BM25Params, tokenizer: Tokenizer, backend: str = "auto"
+    ) -> BM25Index:
         if not tokens:
             return cls(None, tokenizer, params, 0)
         model = _new_model(params, len(tokens), backend)
@@ -104,13 +110,18 @@ class BM25Index:
         """
         return self.search_tokens(self.tokenizer(query), k, mask)
 
-    def search_tokens(self, tokens: list[str], k: int, mask: np.ndarray | None = None,
-                      ) -> list[tuple[int, float]]:
+    def search_tokens(
+        self,
+        tokens: list[str],
+        k: int,
+        mask: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
         if self._model is None or k <= 0:
             return []
         weights = None if mask is None else mask.astype(np.float32)
-        docs, scores = self._model.retrieve([tokens], k=min(k, self.num_docs), show_progress=False,
-                                            weight_mask=weights)
+        docs, scores = self._model.retrieve(
+            [tokens], k=min(k, self.num_docs), show_progress=False, weight_mask=weights
+        )
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def save(self, directory: Path) -> None:
@@ -121,8 +132,9 @@ class BM25Index:
         (directory / "sleuth-bm25.json").write_text(json.dumps(meta))
 
     @classmethod
-    def load(cls, directory: Path, tokenizer: Tokenizer | None = None, mmap: bool = False,
-             backend: str = "auto") -> BM25Index:
+    def load(
+        cls, directory: Path, tokenizer: Tokenizer | None = None, mmap: bool = False, backend: str = "auto"
+    ) -> BM25Index:
         import bm25s
 
         meta = json.loads((directory / "sleuth-bm25.json").read_text())
@@ -130,8 +142,9 @@ class BM25Index:
         tokenizer = tokenizer or Tokenizer()
         if meta["num_docs"] == 0:
             return cls(None, tokenizer, params, 0)
-        model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False,
-                                backend=_backend(meta["num_docs"], backend))
+        model = bm25s.BM25.load(
+            str(directory), mmap=mmap, show_progress=False, backend=_backend(meta["num_docs"], backend)
+        )
         return cls(model, tokenizer, params, meta["num_docs"])
 
 
@@ -148,8 +161,7 @@ def _backend(num_docs: int, choice: str = "auto") -> str:
 def _new_model(params: BM25Params, num_docs: int, backend: str = "auto") -> Any:
     import bm25s
 
-    return bm25s.BM25(k1=params.k1, b=params.b, method=params.method,
-                      backend=_backend(num_docs, backend))
+    return bm25s.BM25(k1=params.k1, b=params.b, method=params.method, backend=_backend(num_docs, backend))
 
 
 class BM25Files:
@@ -189,8 +201,11 @@ class BM25Files:
             return None
         return int(json.loads(pointer.read_text())["generation"])
 
-    def read(self, tokenizer: Tokenizer | None = None, backend: str = "auto",
-             ) -> tuple[BM25Index, list[str], int] | None:
+    def read(
+        self,
+        tokenizer: Tokenizer | None = None,
+        backend: str = "auto",
+    ) -> tuple[BM25Index, list[str], int] | None:
         pointer = self.root / "CURRENT"
         if not pointer.exists():
             return None

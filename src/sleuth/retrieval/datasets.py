@@ -18,8 +18,13 @@ def load_questions(path: Path) -> list[Query]:
     queries = []
     for number, record in _jsonl(path):
         try:
-            queries.append(Query(str(record["id"]), str(record["question"]),
-                                 {str(pid): 1.0 for pid in record["gold_passage_ids"]}))
+            queries.append(
+                Query(
+                    str(record["id"]),
+                    str(record["question"]),
+                    {str(pid): 1.0 for pid in record["gold_passage_ids"]},
+                )
+            )
         except (KeyError, TypeError) as exc:
             raise DatasetError(f"{path}:{number}: expected id, question and gold_passage_ids ({exc})") from exc
     return queries
@@ -32,7 +37,11 @@ def load_beir(folder: Path, split: str = "test") -> tuple[Path, list[Query]]:
     Returns:
         (the corpus path, the queries that have judgements in the split).
     """
-    corpus, queries_path, qrels_path = folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv"
+    corpus, queries_path, qrels_path = (
+        folder / "corpus.jsonl",
+        folder / "queries.jsonl",
+        folder / "qrels" / f"{split}.tsv",
+    )
     for needed in (corpus, queries_path, qrels_path):
         if not needed.exists():
             raise DatasetError(f"not a BEIR folder: {needed} is missing")

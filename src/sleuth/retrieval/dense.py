@@ -25,9 +25,12 @@ def chroma_client(url: str | None, path: Path) -> Any:
         from urllib.parse import urlparse
 
         parsed = urlparse(url if "://" in url else f"http://{url}")
-        return chromadb.HttpClient(host=parsed.hostname or "localhost",
-                                   port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                                   ssl=parsed.scheme == "https", settings=options)
+        return chromadb.HttpClient(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            settings=options,
+        )
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=options)
 
@@ -43,21 +46,24 @@ class ChromaVectors:
         self._client = client
         self.name = name
         self._collection = client.get_or_create_collection(
-            name=name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+            name=name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
 
     def upsert(self, passages: list[Passage], vectors: Vectors) -> None:
         if not passages:
             return
         step = max(1, min(5000, self._client.get_max_batch_size()))
         for start in range(0, len(passages), step):
-            batch = passages[start:start + step]
-            self._collection.upsert(ids=[p.id for p in batch],
-                                    embeddings=np.asarray(vectors[start:start + step], dtype=np.float32),
-                                    metadatas=[chroma_metadata(p) for p in batch])
+            batch = passages[start : start + step]
+            self._collection.upsert(
+                ids=[p.id for p in batch],
+                embeddings=np.asarray(vectors[start : start + step], dtype=np.float32),
+                metadatas=[chroma_metadata(p) for p in batch],
+            )
 
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), 5000):
-            self._collection.delete(ids=ids[start:start + 5000])
+            self._collection.delete(ids=ids[start : start + 5000])
 
     def ids(self) -> set[str]:
         return set(self._collection.get(include=[])["ids"])
@@ -69,8 +75,12 @@ class ChromaVectors:
         """The `k` nearest passage ids with cosine similarity (1 - cosine distance), best first."""
         if k <= 0:
             return []
-        result = self._collection.query(query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-                                        n_results=k, where=to_chroma(where), include=["distances"])
+        result = self._collection.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=k,
+            where=to_chroma(where),
+            include=["distances"],
+        )
         return [(pid, 1.0 - float(d)) for pid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def drop(self) -> None:

@@ -73,8 +73,12 @@ class Query:
     qrels: dict[str, float]
 
 
-def evaluate_retriever(retriever: Retriever, queries: Sequence[Query], ks: Sequence[int] = (1, 5, 10, 20),
-                       progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+def evaluate_retriever(
+    retriever: Retriever,
+    queries: Sequence[Query],
+    ks: Sequence[int] = (1, 5, 10, 20),
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
     """Run every query to depth max(ks) and return the mean metrics (plus `queries`, the count)."""
     depth = max(max(ks), 10)
     scored = []

@@ -76,8 +76,12 @@ class IngestReport:
         return [f for f in self.files if f.error]
 
 
-def open_collection(settings: Settings, name: str | None = None, *, embedder: Embedder | None = None,
-                    ) -> Collection:
+def open_collection(
+    settings: Settings,
+    name: str | None = None,
+    *,
+    embedder: Embedder | None = None,
+) -> Collection:
     """Open (creating if needed) the collection `name` (default `settings.collection`).
 
     Args:
@@ -87,8 +91,9 @@ def open_collection(settings: Settings, name: str | None = None, *, embedder: Em
     return Collection(settings, name or settings.collection, embedder=embedder)
 
 
-def ensure_demo_collection(settings: Settings, progress: Progress | None = None, *,
-                           embedder: Embedder | None = None) -> Collection:
+def ensure_demo_collection(
+    settings: Settings, progress: Progress | None = None, *, embedder: Embedder | None = None
+) -> Collection:
     """The "demo" collection over the bundled demo corpus, indexed on first use (fast afterwards)."""
     from importlib.resources import as_file, files
 
@@ -109,8 +114,10 @@ class Collection:
 
     def __init__(self, settings: Settings, name: str, *, embedder: Embedder | None = None) -> None:
         if not _NAME.match(name):
-            raise CollectionError(f"invalid collection name {name!r}: use letters, digits, '.', '_' or '-' "
-                                  "(at most 63, starting and ending with a letter or digit)")
+            raise CollectionError(
+                f"invalid collection name {name!r}: use letters, digits, '.', '_' or '-' "
+                "(at most 63, starting and ending with a letter or digit)"
+            )
         self.settings = settings
         self.name = name
         self.path = settings.indexes_dir / name
@@ -147,8 +154,9 @@ class Collection:
             progress: called with (passages embedded so far, passages to embed).
         """
         files, ignored = collect_files([Path(p) for p in paths])
-        config = ChunkingConfig(self.settings.chunk_size, self.settings.chunk_overlap,
-                                self.settings.max_file_bytes)
+        config = ChunkingConfig(
+            self.settings.chunk_size, self.settings.chunk_overlap, self.settings.max_file_bytes
+        )
         report = IngestReport(ignored=[str(p) for p in ignored])
         work = []
         for loaded in (load_file(path, config) for path in files):
@@ -276,7 +284,8 @@ class Collection:
         elif recorded != identity:
             raise CollectionError(
                 f"collection {self.name!r} holds vectors from embedder {recorded}, not {identity}: "
-                "use the same SLEUTH_EMBEDDER_PATH, or index into a new collection")
+                "use the same SLEUTH_EMBEDDER_PATH, or index into a new collection"
+            )
         return self._embedder
 
     def _filter_values(self, generation: int, ids: list[str]) -> list[dict[str, Any]]:
@@ -290,9 +299,16 @@ class Collection:
     def _needs_vectors(self, source: str, passages: list[Passage]) -> list[Passage]:
         """Passages that are new to the collection or whose content changed within this source."""
         known = self.store.get_many([p.id for p in passages])
-        return [p for p in passages if p.id not in known or (
-            known[p.id].source == source and (known[p.id].text, known[p.id].title, known[p.id].metadata)
-            != (p.text, p.title, json.loads(json.dumps(p.metadata, default=str))))]
+        return [
+            p
+            for p in passages
+            if p.id not in known
+            or (
+                known[p.id].source == source
+                and (known[p.id].text, known[p.id].title, known[p.id].metadata)
+                != (p.text, p.title, json.loads(json.dumps(p.metadata, default=str)))
+            )
+        ]
 
     def _embed_passages(self, passages: list[Passage]) -> np.ndarray:
         return self.embedder.embed([f"{p.title}\n{p.text}" if p.title else p.text for p in passages])
@@ -329,8 +345,11 @@ class Collection:
         if self._bm25 is None or self._bm25[2] != generation or self._bm25[0].params != BM25Params():
             # stale (a crash between commit and rebuild), missing, or built with other parameters
             generation, passages = self.store.snapshot()
-            index = BM25Index.build([f"{p.title}\n{p.text}" for p in passages], tokenizer=self._tokenizer,
-                                    backend=self.settings.bm25_backend)
+            index = BM25Index.build(
+                [f"{p.title}\n{p.text}" for p in passages],
+                tokenizer=self._tokenizer,
+                backend=self.settings.bm25_backend,
+            )
             ids = [p.id for p in passages]
             self._bm25_files.write(index, ids, generation)
             self._bm25 = (index, ids, generation)

@@ -18,8 +18,16 @@ from typing import Any
 from sleuth.retrieval.base import Passage
 from sleuth.retrieval.chunking import chunk_text, passage_id
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text", ".md": "markdown", ".markdown": "markdown",
-            ".html": "html", ".htm": "html", ".pdf": "pdf"}
+SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
 """File suffix -> reader; other files in a directory are ignored, other files named explicitly are errors."""
 
 _ID_KEYS = ("id", "_id")  # `_id` is BEIR's spelling
@@ -88,8 +96,10 @@ def load_file(path: Path, config: ChunkingConfig) -> LoadedFile:
             result.error = "empty file"
             return result
         if size > config.max_file_bytes:
-            result.error = (f"file too large: {size:,} bytes > max_file_bytes {config.max_file_bytes:,} "
-                            "(raise SLEUTH_MAX_FILE_BYTES to index it)")
+            result.error = (
+                f"file too large: {size:,} bytes > max_file_bytes {config.max_file_bytes:,} "
+                "(raise SLEUTH_MAX_FILE_BYTES to index it)"
+            )
             return result
         data = path.read_bytes()
     except OSError as exc:
@@ -127,8 +137,13 @@ def _decode(data: bytes, result: LoadedFile) -> str | None:
         return None
 
 
-def _chunks(title: str, text: str, source: str, config: ChunkingConfig, metadata: dict[str, Any],
-            ) -> list[Passage]:
+def _chunks(
+    title: str,
+    text: str,
+    source: str,
+    config: ChunkingConfig,
+    metadata: dict[str, Any],
+) -> list[Passage]:
     pieces = chunk_text(text, config.chunk_size, config.chunk_overlap)
     out = []
     for number, piece in enumerate(pieces):
@@ -159,12 +174,16 @@ def _read_jsonl(text: str, config: ChunkingConfig, result: LoadedFile) -> None:
         assert record is not None
         title = str(record.get("title") or "")
         body = record["text"]
-        metadata = {("record_source" if key == "source" else key): value
-                    for key, value in record.items() if key not in _RESERVED}
+        metadata = {
+            ("record_source" if key == "source" else key): value
+            for key, value in record.items()
+            if key not in _RESERVED
+        }
         given = next((str(record[key]) for key in _ID_KEYS if record.get(key) not in (None, "")), None)
         if given is not None:
-            result.passages.append(Passage(id=given, text=body.strip(), title=title, source=result.source,
-                                           metadata=metadata))
+            result.passages.append(
+                Passage(id=given, text=body.strip(), title=title, source=result.source, metadata=metadata)
+            )
         else:
             result.passages.extend(_chunks(title, body, result.source, config, metadata))
 
@@ -194,8 +213,11 @@ def _html_text(html: str, fallback: str) -> tuple[str, str]:
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     heading = soup.find("h1")
-    title = (soup.title.get_text(strip=True) if soup.title else "") or (
-        heading.get_text(strip=True) if heading else "") or fallback
+    title = (
+        (soup.title.get_text(strip=True) if soup.title else "")
+        or (heading.get_text(strip=True) if heading else "")
+        or fallback
+    )
     if soup.title:
         soup.title.decompose()
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
@@ -223,4 +245,4 @@ def _read_pdf(data: bytes, path: Path, config: ChunkingConfig, result: LoadedFil
 def iter_batches(items: list[Any], size: int) -> Iterator[list[Any]]:
     """Consecutive slices of at most `size` items."""
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -20,7 +20,9 @@ from sleuth.retrieval.base import Passage
 
 # Named, ordered schema migrations, recorded in `_migrations` so an existing store upgrades in place.
 MIGRATIONS: list[tuple[str, str]] = [
-    ("001_initial", """
+    (
+        "001_initial",
+        """
         CREATE TABLE passages (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             id TEXT NOT NULL UNIQUE,
@@ -38,7 +40,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         INSERT INTO state VALUES ('generation', '0');
-    """),
+    """,
+    ),
 ]
 
 
@@ -77,8 +80,9 @@ class PassageStore:
             if name in done:
                 continue
             # executescript commits on its own, so the migration and its record go in one script.
-            self._db.executescript(f"BEGIN; {sql}; INSERT INTO _migrations VALUES ('{name}', {time.time()}); "
-                                   "COMMIT;")
+            self._db.executescript(
+                f"BEGIN; {sql}; INSERT INTO _migrations VALUES ('{name}', {time.time()}); COMMIT;"
+            )
 
     # --- reads --------------------------------------------------------------------------------------
     @property
@@ -112,8 +116,9 @@ class PassageStore:
         return found
 
     def get(self, passage_id: str) -> Passage | None:
-        row = self._db.execute("SELECT id, title, text, source, metadata FROM passages WHERE id = ?",
-                               (passage_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT id, title, text, source, metadata FROM passages WHERE id = ?", (passage_id,)
+        ).fetchone()
         return _passage(row) if row else None
 
     def get_many(self, ids: list[str]) -> dict[str, Passage]:
@@ -121,7 +126,8 @@ class PassageStore:
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT id, title, text, source, metadata FROM passages WHERE id IN ({marks})", chunk)
+                f"SELECT id, title, text, source, metadata FROM passages WHERE id IN ({marks})", chunk
+            )
             out.update((row[0], _passage(row)) for row in rows)
         return out
 
@@ -154,8 +160,12 @@ class PassageStore:
         keep = {p.id for p in passages}
         change = SourceChange()
         with self._transaction():
-            old = {r[0]: r[1:] for r in self._db.execute(
-                "SELECT id, title, text, metadata FROM passages WHERE source = ?", (source,))}
+            old = {
+                r[0]: r[1:]
+                for r in self._db.execute(
+                    "SELECT id, title, text, metadata FROM passages WHERE source = ?", (source,)
+                )
+            }
             change.removed = sorted(set(old) - keep)
             for chunk in _chunks(change.removed, 500):
                 self._db.execute(f"DELETE FROM passages WHERE id IN ({','.join('?' * len(chunk))})", chunk)
@@ -163,21 +173,24 @@ class PassageStore:
                 row = (p.title, p.text, json.dumps(p.metadata, ensure_ascii=False, default=str))
                 if p.id in old:
                     if old[p.id] != row:
-                        self._db.execute("UPDATE passages SET title = ?, text = ?, metadata = ? WHERE id = ?",
-                                         (*row, p.id))
+                        self._db.execute(
+                            "UPDATE passages SET title = ?, text = ?, metadata = ? WHERE id = ?", (*row, p.id)
+                        )
                         change.updated.append(p.id)
                     else:
                         change.unchanged += 1
                     continue
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO passages (id, title, text, source, metadata) VALUES (?, ?, ?, ?, ?)",
-                    (p.id, p.title, p.text, source, row[2]))
+                    (p.id, p.title, p.text, source, row[2]),
+                )
                 if cursor.rowcount:
                     change.added.append(p.id)
                 else:
                     change.unchanged += 1
-            self._db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?)",
-                             (source, digest, len(passages), time.time()))
+            self._db.execute(
+                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?)", (source, digest, len(passages), time.time())
+            )
             if change.added or change.updated or change.removed:
                 self._bump()
         return change
@@ -225,4 +238,4 @@ def _passage(row: tuple[str, str, str, str, str]) -> Passage:
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

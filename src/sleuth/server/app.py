@@ -49,7 +49,9 @@ def create_app(
     settings = settings or Settings()
     db = ServerDB.for_home(settings.home)
     state = ServerState(
-        settings=settings, tokens=TokenStore(db), audit=AuditLog(db),
+        settings=settings,
+        tokens=TokenStore(db),
+        audit=AuditLog(db),
         limiter=RateLimiter(settings.server_rate_per_minute, settings.server_rate_burst),
         jobs=JobRegistry(db, max_running=settings.server_max_jobs),
         runner=runner or (FacadeRunner(sleuth) if sleuth is not None else None),
@@ -69,9 +71,13 @@ def create_app(
             finally:
                 await state.jobs.shutdown()
 
-    app = FastAPI(title="sleuth", version=_version(), lifespan=lifespan,
-                  description="Deep research that searches, never guesses, and learns from corrections. "
-                              "Authenticate with `Authorization: Bearer <token>` (`sleuth token create`).")
+    app = FastAPI(
+        title="sleuth",
+        version=_version(),
+        lifespan=lifespan,
+        description="Deep research that searches, never guesses, and learns from corrections. "
+        "Authenticate with `Authorization: Bearer <token>` (`sleuth token create`).",
+    )
     app.state.sleuth = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
     app.include_router(feedback_router)
@@ -85,22 +91,30 @@ def _add_job_routes(app: FastAPI) -> None:
         if state.runner is None:
             raise HTTPException(503, "this server has no model to run jobs with")
         runner = state.runner
-        request = RunRequest(question=body.question.strip(), collection=body.collection, tenant=who.tenant,
-                             prompts=body.prompts, variant=getattr(body, "variant", "always"))
+        request = RunRequest(
+            question=body.question.strip(),
+            collection=body.collection,
+            tenant=who.tenant,
+            prompts=body.prompts,
+            variant=getattr(body, "variant", "always"),
+        )
         if not request.question:
             raise HTTPException(422, "the question is empty")
-        return state.jobs.submit(kind, body.model_dump(), lambda emit: runner.run(kind, request, emit),
-                                 token_id=who.token_id, tenant=who.tenant)
+        return state.jobs.submit(
+            kind,
+            body.model_dump(),
+            lambda emit: runner.run(kind, request, emit),
+            token_id=who.token_id,
+            tenant=who.tenant,
+        )
 
     @app.post("/v1/research", status_code=202, response_model=JobCreated, tags=["jobs"])
-    async def start_research(body: ResearchRequest, who: ReaderWrite,
-                             state: State) -> JobCreated:
+    async def start_research(body: ResearchRequest, who: ReaderWrite, state: State) -> JobCreated:
         """Start a deep-research job; follow it at `events_url`, fetch the report at `result_url`."""
         return _created(submit(state, "research", body, who))
 
     @app.post("/v1/ask", tags=["jobs"])
-    async def ask(body: AskRequest, who: ReaderWrite,
-                  state: State) -> dict[str, Any]:
+    async def ask(body: AskRequest, who: ReaderWrite, state: State) -> dict[str, Any]:
         """A short answer. `wait=true` answers when done (the job runs on if the client leaves);
         `wait=false` returns the job id at once."""
         job = submit(state, "ask", body, who)
@@ -110,8 +124,7 @@ def _add_job_routes(app: FastAPI) -> None:
         return job.summary()
 
     @app.get("/v1/jobs", tags=["jobs"])
-    async def list_jobs(who: Reader, state: State,
-                        limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+    async def list_jobs(who: Reader, state: State, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
         """Your tenant's newest jobs (admins: everyone's), without results."""
         jobs = state.jobs.recent(tenant=who.tenant, everyone=who.role is Role.admin, limit=limit)
         return [{k: v for k, v in job.summary().items() if k != "result"} for job in jobs]
@@ -124,9 +137,13 @@ def _add_job_routes(app: FastAPI) -> None:
 
     @app.get("/v1/research/{job_id}/events", tags=["jobs"])
     @app.get("/v1/jobs/{job_id}/events", tags=["jobs"])
-    async def job_events(request: Request, job_id: str, who: Reader, state: State,
-                         after: int = Query(-1, description="Send only events with a larger seq.")
-                         ) -> EventSourceResponse:
+    async def job_events(
+        request: Request,
+        job_id: str,
+        who: Reader,
+        state: State,
+        after: int = Query(-1, description="Send only events with a larger seq."),
+    ) -> EventSourceResponse:
         """Server-sent events: every event of the run in order (from the start, or after `after` /
         `Last-Event-ID`), then one `result` event with the finished job."""
         job = _job_for(state, job_id, who)
@@ -142,22 +159,29 @@ def _add_job_routes(app: FastAPI) -> None:
         return EventSourceResponse(stream(), ping=15)
 
     @app.post("/v1/optimize", status_code=202, response_model=JobCreated, tags=["admin"])
-    async def optimize(body: OptimizeRequest, who: AdminWrite,
-                       state: State) -> JobCreated:
+    async def optimize(body: OptimizeRequest, who: AdminWrite, state: State) -> JobCreated:
         """Start a prompt-optimization job (admins)."""
         if state.optimizer is None:
-            raise HTTPException(501, "prompt optimization is not available on this server: the optimizer "
-                                     "module (sleuth.optimizers.jobs) is not installed")
+            raise HTTPException(
+                501,
+                "prompt optimization is not available on this server: the optimizer "
+                "module (sleuth.optimizers.jobs) is not installed",
+            )
         if body.dataset != "demo" and not (state.settings.home / "datasets" / body.dataset).exists():
             raise HTTPException(404, f"no dataset {body.dataset!r} under SLEUTH_HOME/datasets")
         optimizer, job_id = state.optimizer, new_job_id("optimize")
-        job = state.jobs.submit("optimize", body.model_dump(), lambda emit: optimizer(body, job_id, emit),
-                                token_id=who.token_id, tenant=who.tenant, job_id=job_id)
+        job = state.jobs.submit(
+            "optimize",
+            body.model_dump(),
+            lambda emit: optimizer(body, job_id, emit),
+            token_id=who.token_id,
+            tenant=who.tenant,
+            job_id=job_id,
+        )
         return _created(job, base="/v1/optimize")
 
     @app.get("/v1/optimize/{job_id}", tags=["admin"])
-    async def optimize_status(job_id: str, who: Admin,
-                              state: State) -> dict[str, Any]:
+    async def optimize_status(job_id: str, who: Admin, state: State) -> dict[str, Any]:
         job = _job_for(state, job_id, who)
         if job.kind != "optimize":
             raise HTTPException(404, f"no optimization job {job_id!r}")
@@ -165,8 +189,13 @@ def _add_job_routes(app: FastAPI) -> None:
 
     @app.get("/v1/health", response_model=Health, tags=["meta"])
     async def health(state: State) -> Health:
-        return Health(version=_version(), jobs_in_flight=state.jobs.in_flight, jobs_running=state.jobs.running,
-                      llm_concurrency=state.settings.llm_concurrency, optimizer=state.optimizer is not None)
+        return Health(
+            version=_version(),
+            jobs_in_flight=state.jobs.in_flight,
+            jobs_running=state.jobs.running,
+            llm_concurrency=state.settings.llm_concurrency,
+            optimizer=state.optimizer is not None,
+        )
 
 
 def _add_page_routes(app: FastAPI) -> None:
@@ -187,8 +216,13 @@ def _job_for(state: ServerState, job_id: str, who: Principal) -> Job:
 
 def _created(job: Job, base: str = "") -> JobCreated:
     base = base or ("/v1/research" if job.kind == "research" else "/v1/jobs")
-    return JobCreated(id=job.id, kind=job.kind, status=job.status.value, result_url=f"{base}/{job.id}",
-                      events_url=f"/v1/jobs/{job.id}/events")
+    return JobCreated(
+        id=job.id,
+        kind=job.kind,
+        status=job.status.value,
+        result_url=f"{base}/{job.id}",
+        events_url=f"/v1/jobs/{job.id}/events",
+    )
 
 
 def _writable(patches: Any) -> Any:

@@ -61,8 +61,14 @@ class TokenInfo:
     revoked_at: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "role": self.role.value, "tenant": self.tenant, "name": self.name,
-                "created_at": self.created_at, "revoked_at": self.revoked_at}
+        return {
+            "id": self.id,
+            "role": self.role.value,
+            "tenant": self.tenant,
+            "name": self.name,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
 
 
 def hash_token(secret: str) -> str:
@@ -92,8 +98,9 @@ class TokenStore:
         if not secret:
             return None
         with self.db.connect() as conn:
-            row = conn.execute("SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL",
-                               (hash_token(secret),)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM tokens WHERE hash = ? AND revoked_at IS NULL", (hash_token(secret),)
+            ).fetchone()
         if row is None:
             return None
         return Principal(row["id"], Role(row["role"]), row["tenant"], row["name"])
@@ -101,14 +108,17 @@ class TokenStore:
     def list(self) -> list[TokenInfo]:
         with self.db.connect() as conn:
             rows = conn.execute("SELECT * FROM tokens ORDER BY created_at").fetchall()
-        return [TokenInfo(r["id"], Role(r["role"]), r["tenant"], r["name"], r["created_at"], r["revoked_at"])
-                for r in rows]
+        return [
+            TokenInfo(r["id"], Role(r["role"]), r["tenant"], r["name"], r["created_at"], r["revoked_at"])
+            for r in rows
+        ]
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by id; False when no live token has that id."""
         with self.db.connect() as conn:
-            cur = conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                               (utc_now(), token_id))
+            cur = conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (utc_now(), token_id)
+            )
         return cur.rowcount > 0
 
 
@@ -131,9 +141,18 @@ class AuditLog:
             query, args = query + " WHERE patch_id = ?", [patch_id]
         with self.db.connect() as conn:
             rows = conn.execute(query + " ORDER BY seq DESC LIMIT ?", [*args, limit]).fetchall()
-        return [{"seq": r["seq"], "at": r["at"], "token_id": r["token_id"], "tenant": r["tenant"],
-                 "action": r["action"], "patch_id": r["patch_id"], "detail": json.loads(r["detail"])}
-                for r in rows]
+        return [
+            {
+                "seq": r["seq"],
+                "at": r["at"],
+                "token_id": r["token_id"],
+                "tenant": r["tenant"],
+                "action": r["action"],
+                "patch_id": r["patch_id"],
+                "detail": json.loads(r["detail"]),
+            }
+            for r in rows
+        ]
 
 
 class RateLimiter:

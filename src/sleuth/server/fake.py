@@ -19,8 +19,11 @@ from sleuth.retrieval.base import Passage
 from sleuth.testing import ScriptedLLM, StaticRetriever
 
 PASSAGES = [
-    Passage("p-lilu", "Lilu is a masculine Semitic name for a spirit or demon. It is also a wind spirit.",
-            "Lilu (mythology)"),
+    Passage(
+        "p-lilu",
+        "Lilu is a masculine Semitic name for a spirit or demon. It is also a wind spirit.",
+        "Lilu (mythology)",
+    ),
     Passage("p-alu", "Alû is a demon of Akkadian mythology. It is often named with Gallu.", "Alû"),
     Passage("p-jaws", "Jaws is a 1975 film directed by Steven Spielberg. It was a box-office hit.", "Jaws"),
 ]
@@ -55,8 +58,7 @@ def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[st
         number, text = passages[0]
         # Both reader styles: point at sentence (1) of the passage, or copy it as the quote.
         quote = _first_sentence(re.sub(r"\(\d+\)\s*", "", text))
-        return {"evidence": [{"passage": int(number), "sentence": 1, "quote": quote,
-                              "claim": quote.rstrip(".")}]}
+        return {"evidence": [{"passage": int(number), "sentence": 1, "quote": quote, "claim": quote.rstrip(".")}]}
     if schema == "RoundSummary":
         return {"summary": "The evidence answers the question.", "unknown": []}
     if schema == "WriterOutput":
@@ -111,15 +113,22 @@ def openai_body_reply(body: dict[str, Any]) -> str:
     return reply if isinstance(reply, str) else json.dumps(reply)
 
 
-def fake_sleuth(settings: Settings, *, llm: Any = None, passages: list[Passage] | None = None,
-                patches: Any = None) -> Any:
+def fake_sleuth(
+    settings: Settings, *, llm: Any = None, passages: list[Passage] | None = None, patches: Any = None
+) -> Any:
     """A `Sleuth` on the grounded fake model (or `llm`) over `passages`, with the given patch store."""
     from sleuth.api import Sleuth
 
     chosen = list(passages or PASSAGES)
     by_id = {p.id: p for p in chosen}
-    return Sleuth(settings, llm=llm or grounded_llm(), retriever=StaticRetriever(chosen), patches=patches,
-                  lookup=by_id.get, checkpoints="memory")
+    return Sleuth(
+        settings,
+        llm=llm or grounded_llm(),
+        retriever=StaticRetriever(chosen),
+        patches=patches,
+        lookup=by_id.get,
+        checkpoints="memory",
+    )
 
 
 @contextmanager

@@ -34,16 +34,18 @@ def _patch_for(state: ServerState, patch_id: str, who: Principal) -> Any:
 
 
 @router.post("/v1/feedback", status_code=201)
-def add_feedback(body: FeedbackRequest, who: CorrectorWrite,
-                 state: State) -> dict[str, Any]:
+def add_feedback(body: FeedbackRequest, who: CorrectorWrite, state: State) -> dict[str, Any]:
     """Store a correction for the caller's tenant; it applies from the next query on."""
     from sleuth.feedback.models import PatchError, PatchInput, PatchNotFound
 
     limit = state.settings.patch_max_chars
     for name in ("query", "answer", "evidence"):
         if len(getattr(body, name)) > limit:
-            raise HTTPException(413, f"the correction's {name} is longer than {limit} characters "
-                                     "(SLEUTH_PATCH_MAX_CHARS): quote only what supports the answer")
+            raise HTTPException(
+                413,
+                f"the correction's {name} is longer than {limit} characters "
+                "(SLEUTH_PATCH_MAX_CHARS): quote only what supports the answer",
+            )
     if body.supersedes:
         _patch_for(state, body.supersedes, who)
     submission = PatchInput(**body.model_dump(), author=who.name or who.token_id, tenant=who.tenant)
@@ -53,8 +55,13 @@ def add_feedback(body: FeedbackRequest, who: CorrectorWrite,
         raise HTTPException(404, str(exc)) from exc
     except PatchError as exc:
         raise HTTPException(422, str(exc)) from exc
-    state.audit.record(who, "created", added.patch.id, collection=added.patch.collection,
-                       conflicts=[p.id for p in added.conflicts])
+    state.audit.record(
+        who,
+        "created",
+        added.patch.id,
+        collection=added.patch.collection,
+        conflicts=[p.id for p in added.conflicts],
+    )
     for old_id in added.superseded:
         state.audit.record(who, "superseded", old_id, by=added.patch.id)
     return added.to_json()
@@ -72,22 +79,23 @@ def list_feedback(
     from sleuth.feedback.models import PatchStatus
 
     scope = tenant if who.role is Role.admin else who.tenant
-    patches = _store(state).list(status=None if status == "all" else PatchStatus(status),
-                                 collection=collection, tenant=scope)
+    patches = _store(state).list(
+        status=None if status == "all" else PatchStatus(status), collection=collection, tenant=scope
+    )
     if who.role is not Role.admin and scope is None:
         patches = [p for p in patches if p.tenant is None]
     return [p.model_dump(mode="json") for p in patches]
 
 
 @router.get("/v1/feedback/{patch_id}")
-def show_feedback(patch_id: str, who: Reader,
-                  state: State) -> dict[str, Any]:
+def show_feedback(patch_id: str, who: Reader, state: State) -> dict[str, Any]:
     return _patch_for(state, patch_id, who).model_dump(mode="json")
 
 
 @router.delete("/v1/feedback/{patch_id}")
-def retract_feedback(patch_id: str, who: CorrectorWrite, state: State,
-                     note: str = Query("", max_length=2000)) -> dict[str, Any]:
+def retract_feedback(
+    patch_id: str, who: CorrectorWrite, state: State, note: str = Query("", max_length=2000)
+) -> dict[str, Any]:
     """Retract a patch of your tenant: kept on record, never retrieved again."""
     from sleuth.feedback.models import PatchError
 
@@ -101,7 +109,8 @@ def retract_feedback(patch_id: str, who: CorrectorWrite, state: State,
 
 
 @router.get("/v1/audit", tags=["admin"])
-def audit_log(who: Admin, state: State, patch_id: str | None = None,
-              limit: int = Query(200, ge=1, le=5000)) -> list[dict[str, Any]]:
+def audit_log(
+    who: Admin, state: State, patch_id: str | None = None, limit: int = Query(200, ge=1, le=5000)
+) -> list[dict[str, Any]]:
     """Who created, superseded or retracted which patch, newest first."""
     return state.audit.list(patch_id=patch_id, limit=limit)

@@ -39,8 +39,9 @@ def server_state(request: Request) -> ServerState:
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `sleuth token create`.")
-_query_token = APIKeyQuery(name="token", auto_error=False,
-                           description="The token as a query parameter, for EventSource clients.")
+_query_token = APIKeyQuery(
+    name="token", auto_error=False, description="The token as a query parameter, for EventSource clients."
+)
 
 
 State = Annotated[ServerState, Depends(server_state)]
@@ -54,9 +55,11 @@ def current_principal(
     """The caller, from `Authorization: Bearer <token>` (or `?token=`); 401 when missing or not valid."""
     secret = bearer.credentials if bearer else query_token
     if not secret:
-        raise HTTPException(401, "missing API token: send 'Authorization: Bearer <token>' "
-                                 "(create one with `sleuth token create`)",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "missing API token: send 'Authorization: Bearer <token>' (create one with `sleuth token create`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     principal = state.tokens.authenticate(secret)
     if principal is None:
         raise HTTPException(401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"})
@@ -86,8 +89,11 @@ def require_write(role: Role) -> Callable[..., Principal]:
         _check_role(principal, role)
         wait_s = state.limiter.take(principal.token_id)
         if wait_s > 0:
-            raise HTTPException(429, f"too many writes with this token; retry in {wait_s:.1f} s",
-                                headers={"Retry-After": str(max(1, round(wait_s)))})
+            raise HTTPException(
+                429,
+                f"too many writes with this token; retry in {wait_s:.1f} s",
+                headers={"Retry-After": str(max(1, round(wait_s)))},
+            )
         return principal
 
     return guard
@@ -141,9 +147,20 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Callable[..., Any]) -> None:
-        payload = json.dumps({"detail": f"request body too large: the limit is {self.max_bytes} bytes "
-                                        "(SLEUTH_SERVER_MAX_BODY_BYTES)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+        payload = json.dumps(
+            {
+                "detail": f"request body too large: the limit is {self.max_bytes} bytes "
+                "(SLEUTH_SERVER_MAX_BODY_BYTES)"
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

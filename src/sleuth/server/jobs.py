@@ -19,6 +19,7 @@ from sleuth.server.db import ServerDB, utc_now
 
 log = logging.getLogger(__name__)
 
+
 class EventSink(Protocol):
     """Where a job reports progress: agent `Event`s, or plain dicts (optimizer progress)."""
 
@@ -74,10 +75,19 @@ class Job:
         await self._signal.wait()
 
     def summary(self, *, with_events: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "kind": self.kind, "status": self.status.value, "request": self.request,
-               "tenant": self.tenant, "created_at": self.created_at, "started_at": self.started_at,
-               "finished_at": self.finished_at, "result": self.result, "error": self.error,
-               "event_count": len(self.events)}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status.value,
+            "request": self.request,
+            "tenant": self.tenant,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "result": self.result,
+            "error": self.error,
+            "event_count": len(self.events),
+        }
         if with_events:
             out["events"] = self.events
         return out
@@ -117,8 +127,16 @@ class JobRegistry:
     def running(self) -> int:
         return sum(1 for job in self._jobs.values() if job.status is JobStatus.running)
 
-    def submit(self, kind: str, request: dict[str, Any], work: Work, *, token_id: str | None = None,
-               tenant: str | None = None, job_id: str | None = None) -> Job:
+    def submit(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        work: Work,
+        *,
+        token_id: str | None = None,
+        tenant: str | None = None,
+        job_id: str | None = None,
+    ) -> Job:
         """Create a job and start it in the background; return at once with its id."""
         job = Job(id=job_id or new_job_id(kind), kind=kind, request=request, token_id=token_id, tenant=tenant)
         self._jobs[job.id] = job
@@ -219,9 +237,20 @@ class JobRegistry:
             conn.execute(
                 """INSERT OR REPLACE INTO jobs (id, kind, status, request, token_id, tenant, created_at,
                    started_at, finished_at, result, error, events) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (job.id, job.kind, job.status.value, json.dumps(job.request), job.token_id, job.tenant,
-                 job.created_at, job.started_at, job.finished_at,
-                 None if job.result is None else json.dumps(job.result), job.error, json.dumps(job.events)),
+                (
+                    job.id,
+                    job.kind,
+                    job.status.value,
+                    json.dumps(job.request),
+                    job.token_id,
+                    job.tenant,
+                    job.created_at,
+                    job.started_at,
+                    job.finished_at,
+                    None if job.result is None else json.dumps(job.result),
+                    job.error,
+                    json.dumps(job.events),
+                ),
             )
 
     def _load(self, job_id: str) -> Job | None:
@@ -229,17 +258,31 @@ class JobRegistry:
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             return None
-        return Job(id=row["id"], kind=row["kind"], request=json.loads(row["request"]), token_id=row["token_id"],
-                   tenant=row["tenant"], status=JobStatus(row["status"]), created_at=row["created_at"],
-                   started_at=row["started_at"], finished_at=row["finished_at"],
-                   result=None if row["result"] is None else json.loads(row["result"]), error=row["error"],
-                   events=json.loads(row["events"]))
+        return Job(
+            id=row["id"],
+            kind=row["kind"],
+            request=json.loads(row["request"]),
+            token_id=row["token_id"],
+            tenant=row["tenant"],
+            status=JobStatus(row["status"]),
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            result=None if row["result"] is None else json.loads(row["result"]),
+            error=row["error"],
+            events=json.loads(row["events"]),
+        )
 
     def _mark_interrupted(self) -> None:
         """Jobs a previous process left queued or running can never finish: say so instead of hanging."""
         with self.db.connect() as conn:
             conn.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status IN (?, ?)",
-                (JobStatus.interrupted.value, "the server restarted before the job finished", utc_now(),
-                 JobStatus.queued.value, JobStatus.running.value),
+                (
+                    JobStatus.interrupted.value,
+                    "the server restarted before the job finished",
+                    utc_now(),
+                    JobStatus.queued.value,
+                    JobStatus.running.value,
+                ),
             )

@@ -44,8 +44,9 @@ def make_optimizer(settings: Settings, sleuth: Any) -> Optimizer | None:
         if getattr(sleuth, "llm", None) is None:
             raise RuntimeError("this server has no model to optimize with")
         fields = request.model_dump(exclude={"dataset"})
-        config = jobs.OptimizeConfig(**fields, dataset=str(dataset_path(settings, request.dataset)),
-                                out=settings.home / "optimize" / job_id)
+        config = jobs.OptimizeConfig(
+            **fields, dataset=str(dataset_path(settings, request.dataset)), out=settings.home / "optimize" / job_id
+        )
 
         def on_event(event: dict[str, Any]) -> None:
             emit({"type": "progress", "node": "optimizer", "data": event, "t": time.time()})

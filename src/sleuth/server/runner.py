@@ -47,11 +47,17 @@ class FacadeRunner:
         events = EventLog(listener=emit)
         result: BaseModel
         if kind == "ask":
-            result = await scoped.ask(request.question, collection=request.collection, prompts=request.prompts,
-                                      variant=request.variant, events=events)
+            result = await scoped.ask(
+                request.question,
+                collection=request.collection,
+                prompts=request.prompts,
+                variant=request.variant,
+                events=events,
+            )
         else:
-            result = await scoped.research(request.question, collection=request.collection,
-                                           prompts=request.prompts, events=events)
+            result = await scoped.research(
+                request.question, collection=request.collection, prompts=request.prompts, events=events
+            )
         # The job keeps the events itself (and streams them); a second copy in the result would double it.
         return result.model_copy(update={"events": []}) if "events" in type(result).model_fields else result
 

@@ -17,8 +17,12 @@ from sleuth.llm.structured import generate
 class RoundSummary(BaseModel):
     """The aggregator's output."""
 
-    summary: str = Field(max_length=800, description="What the evidence of this round establishes, in 1-4 sentences.")
-    unknown: list[Annotated[str, Field(max_length=200)]] = Field(max_length=3, description="Parts of the question the evidence does not answer yet.")
+    summary: str = Field(
+        max_length=800, description="What the evidence of this round establishes, in 1-4 sentences."
+    )
+    unknown: list[Annotated[str, Field(max_length=200)]] = Field(
+        max_length=3, description="Parts of the question the evidence does not answer yet."
+    )
 
 
 async def aggregator(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
@@ -32,7 +36,9 @@ async def aggregator(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[
     run = NodeRun(deps, "aggregator", round=round_, max_tokens=256)
     evidence = [e for e in state.get("evidence") or [] if e["round"] == round_]
     tasks = state.get("tasks") or []
-    last_round = round_ >= state.get("max_rounds", 1) or state.get("tokens_used", 0) >= state.get("token_budget", 0)
+    last_round = round_ >= state.get("max_rounds", 1) or state.get("tokens_used", 0) >= state.get(
+        "token_budget", 0
+    )
     if not evidence:
         summary = RoundSummary(summary="", unknown=[state["question"]])
     elif last_round:
@@ -40,11 +46,18 @@ async def aggregator(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[
         # slow local model this saves one sequential LLM call per run.
         summary = RoundSummary(summary="", unknown=[])
     else:
-        user = (f"QUESTION: {state['question']}\n\nSEARCHES: {'; '.join(t['query'] for t in tasks)}"
-                f"\n\nEVIDENCE:\n{render_evidence(evidence)}")
+        user = (
+            f"QUESTION: {state['question']}\n\nSEARCHES: {'; '.join(t['query'] for t in tasks)}"
+            f"\n\nEVIDENCE:\n{render_evidence(evidence)}"
+        )
         try:
-            summary = await generate(run.llm, chat(deps.prompts["aggregator"], user), RoundSummary,
-                                     agent="aggregator", params=run.params)
+            summary = await generate(
+                run.llm,
+                chat(deps.prompts["aggregator"], user),
+                RoundSummary,
+                agent="aggregator",
+                params=run.params,
+            )
         except StructuredOutputError as exc:
             run.log.add_error("aggregator", str(exc), exc.raw_outputs)
             run.warn("aggregator output was not valid JSON; stopping the search here")

@@ -41,9 +41,17 @@ class NodeRun:
         wall = time.perf_counter() - self._started
         prompt = sum(c.prompt_tokens for c in self.log.calls)
         completion = sum(c.completion_tokens for c in self.log.calls)
-        usage = {"node": self.node, "calls": len(self.log.calls), "prompt_tokens": prompt,
-                 "completion_tokens": completion, "llm_s": sum(c.latency_s for c in self.log.calls), "wall_s": wall}
-        self.deps.events.emit("node_finished", self.node, wall_s=round(wall, 3), tokens=prompt + completion, **data)
+        usage = {
+            "node": self.node,
+            "calls": len(self.log.calls),
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "llm_s": sum(c.latency_s for c in self.log.calls),
+            "wall_s": wall,
+        }
+        self.deps.events.emit(
+            "node_finished", self.node, wall_s=round(wall, 3), tokens=prompt + completion, **data
+        )
         return {**update, "usage": [usage], "tokens_used": prompt + completion}
 
 
@@ -52,18 +60,31 @@ def chat(system: str, user: str) -> list[Message]:
 
 
 def patch_records(views: Sequence[PatchView]) -> list[PatchRecord]:
-    return [{"id": v.id, "query": v.query, "answer": v.answer, "evidence": v.evidence, "score": v.score,
-             "flags": list(v.flags)} for v in views]
+    return [
+        {
+            "id": v.id,
+            "query": v.query,
+            "answer": v.answer,
+            "evidence": v.evidence,
+            "score": v.score,
+            "flags": list(v.flags),
+        }
+        for v in views
+    ]
 
 
 def render_patches(patches: Sequence[PatchRecord]) -> str:
     """Patches as the feedback package renders them: a marked block of quoted, untrusted user text."""
-    views = [PatchView(p["id"], p["query"], p["answer"], p["evidence"], p["score"], flags=tuple(p["flags"]))
-             for p in patches]
+    views = [
+        PatchView(p["id"], p["query"], p["answer"], p["evidence"], p["score"], flags=tuple(p["flags"]))
+        for p in patches
+    ]
     return render_store_patches(views)
 
 
-_ABBREVIATION = "".join(rf"(?<!\b{a}\.)" for a in ("[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "vs", "No", "Co"))
+_ABBREVIATION = "".join(
+    rf"(?<!\b{a}\.)" for a in ("[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "vs", "No", "Co")
+)
 # A sentence ends at . ! or ? (plus a closing quote or bracket) before a space and a capital or digit, unless
 # the period closes an initial ("David S. Goyer", "U.S.") or a common abbreviation.
 _SENTENCE_END = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?][\"'”)])){_ABBREVIATION}\s+(?=[A-Z0-9\"“(])")
@@ -87,13 +108,21 @@ def render_evidence(evidence: Sequence[EvidenceItem]) -> str:
     lines = []
     for i, item in enumerate(evidence, start=1):
         source = "user correction" if item["kind"] == "patch" else item["title"]
-        lines.append(f"[{i}] ({source}) \"{item['quote']}\" -> {item['claim']}")
+        lines.append(f'[{i}] ({source}) "{item["quote"]}" -> {item["claim"]}')
     return "\n".join(lines)
 
 
 def patch_evidence(patches: Sequence[PatchRecord], round_: int) -> list[EvidenceItem]:
     """Corrections that carry evidence become citable items; a blank or evidence-free one does not."""
-    return [{"passage_id": patch_citation_id(p["id"]), "title": "User correction", "quote": p["evidence"].strip(),
-             "claim": p["answer"].strip(), "kind": "patch", "round": round_}
-            for p in patches
-            if p["evidence"].strip() and p["answer"].strip() and not {"no-evidence", "blank-answer"} & set(p["flags"])]
+    return [
+        {
+            "passage_id": patch_citation_id(p["id"]),
+            "title": "User correction",
+            "quote": p["evidence"].strip(),
+            "claim": p["answer"].strip(),
+            "kind": "patch",
+            "round": round_,
+        }
+        for p in patches
+        if p["evidence"].strip() and p["answer"].strip() and not {"no-evidence", "blank-answer"} & set(p["flags"])
+    ]

@@ -58,14 +58,23 @@ async def orchestrator(state: ResearchState, runtime: Runtime[AgentDeps]) -> dic
         state = {**state, "patches": patches}
     if round_ == 1 and deps.settings.max_tasks_per_round <= 1:
         # The question itself is round 1's only task: nothing to plan, no LLM call.
-        question_only: list[Task] = [{"query": state["question"],
-                                      "instructions": "Find passages that answer the question."}]
+        question_only: list[Task] = [
+            {"query": state["question"], "instructions": "Find passages that answer the question."}
+        ]
         return run.finish({**update, "tasks": question_only}, tasks=[state["question"]])
     try:
-        plan = await generate(run.llm, chat(deps.prompts["orchestrator"], plan_prompt(state)), Plan,
-                              agent="orchestrator", params=run.params)
-        tasks: list[Task] = [{"query": t.query.strip(), "instructions": t.instructions.strip()}
-                             for t in plan.tasks if t.query.strip()]
+        plan = await generate(
+            run.llm,
+            chat(deps.prompts["orchestrator"], plan_prompt(state)),
+            Plan,
+            agent="orchestrator",
+            params=run.params,
+        )
+        tasks: list[Task] = [
+            {"query": t.query.strip(), "instructions": t.instructions.strip()}
+            for t in plan.tasks
+            if t.query.strip()
+        ]
     except StructuredOutputError as exc:
         run.log.add_error("orchestrator", str(exc), exc.raw_outputs)
         run.warn(f"plan was not valid JSON; searching the question itself ({exc})")

@@ -28,8 +28,10 @@ class ReaderOutput(BaseModel):
 
 
 def reader_prompt(batch: ReaderBatch, patches_text: str) -> str:
-    parts = [f"QUESTION: {batch['question']}",
-             f"TASK: {batch['task']['query']}\n{batch['task']['instructions']}".strip()]
+    parts = [
+        f"QUESTION: {batch['question']}",
+        f"TASK: {batch['task']['query']}\n{batch['task']['instructions']}".strip(),
+    ]
     if patches_text:
         parts.append(patches_text)
     parts.append(render_numbered_passages(batch["passages"]))
@@ -59,8 +61,16 @@ def verified_evidence(batch: ReaderBatch, output: ReaderOutput) -> tuple[list[Ev
         if (passage["id"], exact) in quotes_seen:
             continue
         quotes_seen.add((passage["id"], exact))
-        kept.append({"passage_id": passage["id"], "title": passage["title"], "quote": exact,
-                     "claim": item.claim.strip() or exact, "kind": "passage", "round": batch["round"]})
+        kept.append(
+            {
+                "passage_id": passage["id"],
+                "title": passage["title"],
+                "quote": exact,
+                "claim": item.claim.strip() or exact,
+                "kind": "passage",
+                "round": batch["round"],
+            }
+        )
     return kept, rejected
 
 
@@ -70,17 +80,24 @@ async def reader(batch: ReaderBatch, runtime: Runtime[AgentDeps]) -> dict[str, A
     run = NodeRun(deps, "reader", batch=batch["batch_id"], passages=len(batch["passages"]), max_tokens=256)
     patches_text = render_patches(batch.get("patches") or [])
     try:
-        output = await generate(run.llm, chat(deps.prompts["reader"], reader_prompt(batch, patches_text)),
-                                ReaderOutput, agent="reader", params=run.params)
+        output = await generate(
+            run.llm,
+            chat(deps.prompts["reader"], reader_prompt(batch, patches_text)),
+            ReaderOutput,
+            agent="reader",
+            params=run.params,
+        )
     except StructuredOutputError as exc:
         run.log.add_error("reader", str(exc), exc.raw_outputs)
         run.warn(f"reader output was not valid JSON; batch {batch['batch_id']} gave no evidence")
         output = ReaderOutput(evidence=[])
     kept, rejected = verified_evidence(batch, output)
     for item in kept:
-        deps.events.emit("evidence", "reader", passage_id=item["passage_id"], title=item["title"],
-                         quote=item["quote"])
+        deps.events.emit(
+            "evidence", "reader", passage_id=item["passage_id"], title=item["title"], quote=item["quote"]
+        )
     if rejected:
         run.warn(f"dropped {len(rejected)} evidence item(s) that point at no sentence", reasons=rejected)
-    return run.finish({"evidence": kept, "rejected_quotes": len(rejected)}, evidence=len(kept),
-                      rejected=len(rejected))
+    return run.finish(
+        {"evidence": kept, "rejected_quotes": len(rejected)}, evidence=len(kept), rejected=len(rejected)
+    )

@@ -27,8 +27,14 @@ async def search(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
         # Retrievers are synchronous (BM25, embeddings, Chroma); keep the event loop free for readers.
         hits = await asyncio.to_thread(deps.retriever.search, task["query"], k)
         calls.append({"query": task["query"], "k": k, "hit_ids": [h.passage.id for h in hits], "round": round_})
-        deps.events.emit("search", "search", query=task["query"], k=k, hits=len(hits),
-                         titles=[h.passage.title for h in hits][:5])
+        deps.events.emit(
+            "search",
+            "search",
+            query=task["query"],
+            k=k,
+            hits=len(hits),
+            titles=[h.passage.title for h in hits][:5],
+        )
         fresh: list[PassageRecord] = []
         for hit in hits:
             if hit.passage.id in seen:
@@ -38,7 +44,14 @@ async def search(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
             passages[hit.passage.id] = record
             fresh.append(record)
         for start in range(0, len(fresh), size):
-            batches.append({"batch_id": f"r{round_}-{len(batches) + 1}", "round": round_, "task": task,
-                            "passages": fresh[start: start + size], "question": state["question"],
-                            "patches": state.get("patches") or []})
+            batches.append(
+                {
+                    "batch_id": f"r{round_}-{len(batches) + 1}",
+                    "round": round_,
+                    "task": task,
+                    "passages": fresh[start : start + size],
+                    "question": state["question"],
+                    "patches": state.get("patches") or [],
+                }
+            )
     return run.finish({"search_calls": calls, "passages": passages, "batches": batches}, batches=len(batches))

@@ -27,18 +27,29 @@ async def verify(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
     evidence = state.get("evidence") or []
     phrases = [p for p in (memory_phrase(s["text"]) for s in draft) if p]
     if phrases and state.get("writer_attempts", 0) < MAX_WRITER_ATTEMPTS:
-        feedback = (f"it used knowledge from memory ({', '.join(repr(p) for p in phrases)}). Use only the "
-                    "numbered evidence and cite it; do not write what you remember.")
+        feedback = (
+            f"it used knowledge from memory ({', '.join(repr(p) for p in phrases)}). Use only the "
+            "numbered evidence and cite it; do not write what you remember."
+        )
         run.warn("memory phrase in the draft: asking the writer again", phrases=phrases)
         return run.finish({"writer_feedback": feedback})
     if state.get("status") == "no_evidence" or not evidence:
         answer = no_evidence_answer(state["question"], state.get("search_calls") or [])
         deps.events.emit("answer", "verify", status="no_evidence")
-        return run.finish({"answer": answer, "status": "no_evidence", "citations": [], "dropped_sentences": [],
-                           "writer_fallback": False, "writer_feedback": ""})
+        return run.finish(
+            {
+                "answer": answer,
+                "status": "no_evidence",
+                "citations": [],
+                "dropped_sentences": [],
+                "writer_fallback": False,
+                "writer_feedback": "",
+            }
+        )
     passages = state.get("passages") or {}
-    answer, citations, dropped = finalise_answer(draft, evidence, passages, deps.lookup,
-                                                 question=state["question"])
+    answer, citations, dropped = finalise_answer(
+        draft, evidence, passages, deps.lookup, question=state["question"]
+    )
     fallback = False
     if not citations:
         fallback = True
@@ -48,5 +59,13 @@ async def verify(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
     if not citations:
         answer = no_evidence_answer(state["question"], state.get("search_calls") or [])
     deps.events.emit("answer", "verify", status=status, citations=len(citations), dropped=len(dropped))
-    return run.finish({"answer": answer, "status": status, "citations": citations, "dropped_sentences": dropped,
-                       "writer_fallback": fallback, "writer_feedback": ""})
+    return run.finish(
+        {
+            "answer": answer,
+            "status": status,
+            "citations": citations,
+            "dropped_sentences": dropped,
+            "writer_fallback": fallback,
+            "writer_feedback": "",
+        }
+    )

