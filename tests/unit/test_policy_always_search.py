@@ -105,20 +105,23 @@ def test_citations_are_numbered_by_first_use() -> None:
         {
             "passage_id": f"p{i}",
             "title": f"T{i}",
-            "quote": f"alpha beta gamma {i} delta",
+            "quote": f"alpha beta gamma {word} delta",
             "claim": "",
             "kind": "passage",
             "round": 1,
         }
-        for i in range(3)
+        for i, word in enumerate(["zero", "one", "two"])
     ]
-    passages = {f"p{i}": {"id": f"p{i}", "title": "", "text": f"x alpha beta gamma {i} delta y"} for i in range(3)}
+    passages = {
+        f"p{i}": {"id": f"p{i}", "title": "", "text": f"x alpha beta gamma {word} delta y"}
+        for i, word in enumerate(["zero", "one", "two"])
+    }
     answer, citations, _ = finalise_answer(
-        [{"text": "Gamma two.", "evidence": [3]}, {"text": "Alpha zero and two [5].", "evidence": [1, 3]}],
+        [{"text": "Gamma is two.", "evidence": [3]}, {"text": "Alpha zero and two [5].", "evidence": [1, 3]}],
         evidence,
         passages,
     )
-    assert answer == "Gamma two. [1] Alpha zero and two. [2][1]"
+    assert answer == "Gamma is two. [1] Alpha zero and two. [2][1]"
     assert [c["passage_id"] for c in citations] == ["p2", "p0"]
 
 
@@ -178,3 +181,31 @@ def test_echoed_questions_and_repeats_are_dropped_even_with_a_citation() -> None
     answer, _, dropped = finalise_answer(draft, evidence, passages, question="If Gallu is a demon Lilu is what?")
     assert answer == "Lilu is a wind spirit. [1]"
     assert [d["reason"] for d in dropped] == ["a question, not an answer"] * 2 + ["repeats an earlier sentence"]
+
+
+def test_a_sentence_mostly_unsupported_by_its_quote_is_dropped_even_if_it_shares_a_word() -> None:
+    evidence: list[EvidenceItem] = [
+        {
+            "passage_id": "p1",
+            "title": "Circus Diablo",
+            "quote": "Circus Diablo is an American rock band, formed in early 2006.",
+            "claim": "Pearl Jam drummer",  # model-written: must not count as support
+            "kind": "passage",
+            "round": 1,
+        }
+    ]
+    passages = {
+        "p1": {"id": "p1", "title": "", "text": "Circus Diablo is an American rock band, formed in early 2006."}
+    }
+    answer, _, dropped = finalise_answer(
+        [
+            {"text": "Circus Diablo was formed in 2006.", "evidence": [1]},
+            {"text": "Pearl Jam was a drummer of the band.", "evidence": [1]},
+            {"text": "American band,.", "evidence": [1]},
+        ],
+        evidence,
+        passages,
+    )
+    assert answer == "Circus Diablo was formed in 2006. [1]"
+    assert [d["text"] for d in dropped] == ["Pearl Jam was a drummer of the band.", "American band,."]
+    assert "content words" in dropped[0]["reason"] and dropped[1]["reason"] == "too short to state a fact"

@@ -132,8 +132,8 @@ def finalise_answer(
     """Verify each draft sentence's citations, drop what is unsupported, render Markdown with [n].
 
     A citation stays when its evidence number exists, the quote still occurs in the cited passage (or
-    is a user correction's evidence) and the evidence shares a content word with the sentence. A sentence
-    with no citation left, with a memory phrase, that is a question (small models echo the user's
+    is a user correction's evidence) and the evidence shares a content word with the sentence; the sentence
+    stays when at least half its content words occur in its cited quotes. A sentence with no citation left, with a memory phrase, that is a question (small models echo the user's
     question and cite it), or that repeats an earlier sentence is dropped and reported with the reason.
 
     Returns:
@@ -173,6 +173,10 @@ def finalise_answer(
         if not kept:
             dropped.append({"text": text, "reason": "; ".join(reasons) or "no citation"})
             continue
+        unsupported = _unsupported_share(text, [evidence[ref - 1] for ref in kept])
+        if unsupported is not None:
+            dropped.append({"text": text, "reason": unsupported})
+            continue
         marks = []
         for ref in kept:
             if ref not in number_of:
@@ -191,6 +195,59 @@ def finalise_answer(
         body = text if text.endswith((".", "!", "?", "”", '"')) else text + "."
         lines.append(f"{body} {''.join(marks)}")
     return " ".join(lines), citations, dropped
+
+
+MIN_SUPPORTED_SHARE = 0.5
+"""Share of a sentence's content words that its cited quotes (and their titles) must contain. One shared
+word let a 0.5B writer attach "Pearl Jam was a drummer of the band" to a passage that only says "band"."""
+
+
+SYNTHESIS_STEMS = frozenset(
+    {
+        "yes",
+        "no",
+        "both",
+        "neith",
+        "eithe",
+        "first",
+        "older",
+        "oldes",
+        "young",
+        "large",
+        "small",
+        "earli",
+        "later",
+        "more",
+        "less",
+        "same",
+        "diffe",
+        "than",
+        "befor",
+        "after",
+    }
+)
+"""Stems of the words an answer uses to compare or conclude (content_words form): they are the writer's
+synthesis, not facts the evidence must contain ("Yes, both are directors")."""
+
+
+def _unsupported_share(text: str, cited: Sequence[EvidenceItem]) -> str | None:
+    """Why a sentence is not carried by its cited evidence, or None when it is.
+
+    Only the quotes and titles count: the reader's `claim` is model text and could launder anything.
+    """
+    words = content_words(text)
+    if not words or len(_WORD.findall(text)) < 3:
+        return "too short to state a fact"
+    factual = words - SYNTHESIS_STEMS
+    if not factual:
+        return None
+    support: set[str] = set()
+    for item in cited:
+        support |= content_words(f"{item['quote']} {item['title']}")
+    share = len(factual & support) / len(factual)
+    if share < MIN_SUPPORTED_SHARE:
+        return f"only {share:.0%} of its content words occur in the cited evidence"
+    return None
 
 
 def _plain(text: str) -> str:
