@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, run_async, settings
+from sleuth.commands.common import console, err_console, fail, print_sources, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.agents.events import Event
@@ -127,13 +127,7 @@ def _print_report(report: ResearchReport) -> None:
 
     console.print(Rule("answer"))
     console.print(Markdown(report.answer))
-    if report.citations:
-        console.print(Rule("sources"))
-        for c in report.citations:
-            console.print(
-                f"[bold]\\[{c.n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
-                highlight=False,
-            )
+    print_sources((c.n, c.title, c.passage_id, c.quote) for c in report.citations)
     if report.dropped_sentences:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
     total = report.usage.get("total")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, run_async, settings
+from sleuth.commands.common import console, err_console, fail, print_sources, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.agents.ask import AskResult
@@ -131,13 +131,7 @@ def _print_result(result: AskResult) -> None:
 
     console.print(Rule("answer"))
     console.print(f"[bold]{result.answer}[/]", highlight=False)
-    if result.citations:
-        console.print(Rule("sources"))
-        for n, c in enumerate(result.citations, start=1):
-            console.print(
-                f"[bold]\\[{n}][/] {c.title or c.passage_id} [dim]({c.passage_id})[/]: “{c.quote}”",
-                highlight=False,
-            )
+    print_sources((n, c.title, c.passage_id, c.quote) for n, c in enumerate(result.citations, start=1))
     total = result.usage.get("total")
     tokens = total.prompt_tokens + total.completion_tokens if total else 0
     console.print(

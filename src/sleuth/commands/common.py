@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
@@ -39,3 +39,15 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+
+
+def print_sources(sources: Iterable[tuple[int, str, str, str]]) -> None:
+    """Print an answer's numbered sources: (n, title, passage id, quote) each, under a rule."""
+    from rich.rule import Rule
+
+    rows = list(sources)
+    if not rows:
+        return
+    console.print(Rule("sources"))
+    for n, title, passage_id, quote in rows:
+        console.print(f"[bold]\\[{n}][/] {title or passage_id} [dim]({passage_id})[/]: “{quote}”", highlight=False)
