@@ -124,6 +124,11 @@ class Settings(BaseSettings):
         return self.home / "runs"
 
     @property
+    def run_log_path(self) -> Path:
+        """JSON lines of failed LLM calls with the raw output the model returned (invalid JSON, ...)."""
+        return self.runs_dir / "run-log.jsonl"
+
+    @property
     def cache_path(self) -> Path:
         return self.home / "cache" / "llm.sqlite"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -247,9 +248,14 @@ async def test_invalid_plan_still_searches_the_question() -> None:
             "RoundSummary": {"summary": "", "unknown": []},
         }
     )
-    report = await run_research(QUESTION, deps_for(llm, [NOLAN]))
+    deps = deps_for(llm, [NOLAN])
+    report = await run_research(QUESTION, deps)
     assert [c.query for c in report.search_calls] == [QUESTION]
     assert report.status == "no_evidence"
+    # Invalid JSON twice: the raw replies are kept in the run log, and the run says where.
+    log = [json.loads(line) for line in deps.settings.run_log_path.read_text().splitlines()]
+    assert log[0]["node"] == "orchestrator" and log[0]["raw_outputs"] == ["not json", "not json"]
+    assert any("run-log.jsonl" in e.data.get("message", "") for e in report.events if e.type == "warning")
 
 
 class OnePatch:

@@ -390,6 +390,7 @@ async def run_ask(
     )
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
     run.emit("node_finished", turns=run.turns, searches=len(run.searches))
+    run.usage.write_errors(deps.settings.run_log_path, node="ask", question=question)
     return AskResult(
         question=run.question,
         answer=answer,

@@ -74,6 +74,15 @@ class UsageLog:
                 usage.latency_s += call.latency_s
         return dict(totals)
 
+    def write_errors(self, path: Path, **context: Any) -> None:
+        """Append the failed calls' messages and raw model output to the run log at `path` (JSON lines)."""
+        if not self.errors:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            for error in self.errors:
+                fh.write(json.dumps({"type": "error", "t": time.time(), **context, **error}) + "\n")
+
     def write(self, path: Path) -> None:
         """Append the run's calls and errors as JSON lines (the run log)."""
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,9 @@ class NodeRun:
             "llm_s": sum(c.latency_s for c in self.log.calls),
             "wall_s": wall,
         }
+        if self.log.errors:
+            self.log.write_errors(self.deps.settings.run_log_path, node=self.node, question=update.get("question"))
+            self.warn(f"raw model output of failed calls kept in {self.deps.settings.run_log_path}")
         self.deps.events.emit(
             "node_finished", self.node, wall_s=round(wall, 3), tokens=prompt + completion, **data
         )
