@@ -13,8 +13,9 @@ from sleuth.llm.base import GenParams
 from sleuth.optimizers.base import Rollout, Score
 from sleuth.optimizers.gepa_adapter import ReflectionModel, SleuthAdapter
 from sleuth.optimizers.metrics import AnswerMetric
+from sleuth.optimizers.reflective import reflection_template, rewrite_rules
 from sleuth.optimizers.tasks import AskTask
-from sleuth.optimizers.textgrad import run_textgrad
+from sleuth.optimizers.textgrad import extract_instruction, run_textgrad
 from sleuth.prompts.sets import load_builtin
 from sleuth.retrieval.base import Passage
 from sleuth.testing import Call, ScriptedLLM, StaticRetriever
@@ -256,3 +257,26 @@ async def test_cached_scores_are_not_reused_under_other_agent_settings(tmp_path:
     await asyncio.to_thread(same.evaluate, examples(1), candidate)
     await asyncio.to_thread(other.evaluate, examples(1), candidate)
     assert (same.rollouts_run, other.rollouts_run) == (0, 1)
+
+
+def test_reflection_replies_without_a_fence_lose_the_chatter_but_keep_the_instructions() -> None:
+    chatty = (
+        "Certainly! Here are the updated instructions:\n\n---\n\nAnswer the question. Search first.\n"
+        "1. Answer in a few words.\n\n---\n\nThis version uses simpler language."
+    )
+    assert extract_instruction(chatty) == "Answer the question. Search first.\n1. Answer in a few words."
+    fenced = "Some words first.\n```\nKeep <search> and <answer>.\n```\nSome words after."
+    assert extract_instruction(fenced) == "Keep <search> and <answer>."
+    plain = "Answer the question.\nHere is how: search, then answer in a few words."
+    assert extract_instruction(plain) == plain  # a line inside the instructions is not chatter
+
+
+def test_reflection_templates_name_each_roles_protocol_and_are_shared_by_both_methods() -> None:
+    from gepa.strategies.instruction_proposal import InstructionProposalSignature
+
+    for role, keep in (("ask", "<answer>"), ("summarizer", '{"sentences": [numbers]}'), ("judge", "every tag")):
+        template = reflection_template(role)
+        InstructionProposalSignature.validate_prompt_template(template)  # gepa accepts it
+        assert keep in template
+        assert rewrite_rules(role) in template  # the TextGrad-style rewrite gets the same rules
+    assert reflection_template("ask") != reflection_template("summarizer")

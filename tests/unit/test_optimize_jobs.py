@@ -26,11 +26,7 @@ CORPUS = [
 
 def answer_for(system_prompt: str, conversation: str, rewrite: str, summary: str = '{"sentences": [1]}') -> str:
     """The scripted agent: right when its ask prompt says MAGIC. Shared by the fake server."""
-    if (
-        "Write better instructions" in conversation
-        or "Write a short critique" in conversation
-        or "Write the complete new instructions" in conversation
-    ):
+    if "You improve the instructions" in conversation or "Write a short critique" in conversation:
         return "Look at the gold answers." if "Write a short critique" in conversation else f"```\n{rewrite}\n```"
     if "Search query:" in conversation and "Sentences:" in conversation:  # the summariser
         return summary
@@ -131,6 +127,24 @@ async def test_a_job_resumes_from_its_folder_instead_of_restarting(dataset: Path
     ]
     assert rerun == []
     assert llm.calls  # it did go on with new minibatches
+
+
+async def test_held_out_test_questions_score_seed_and_best_without_changing_the_split(
+    dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "job"
+    first = await run_job(config(dataset, out, limit=4), Settings(), scripted("MAGIC: answer with the city."))
+    split = json.loads((out / "split.json").read_text())
+    # Adding a test set to the finished job resumes it (same split, no new search) and scores the test set.
+    second = await run_job(config(dataset, out, limit=4, test_limit=2), Settings(), scripted("unused"))
+    report = second.report
+    assert json.loads((out / "split.json").read_text()) == split
+    assert report["test_size"] == 2 and report["split_disjoint"]
+    assert (report["seed_test_score"], report["best_test_score"]) == (0.0, 1.0)
+    assert second.outcome.candidates == first.outcome.candidates
+    assert "held-out test score (2 questions" in (out / "report.md").read_text()
+    with pytest.raises(JobError, match="only 2 questions are left"):
+        await run_job(config(dataset, out, limit=4, test_limit=3), Settings(), scripted("unused"))
 
 
 async def test_a_folder_holding_another_job_is_refused(dataset: Path, tmp_path: Path) -> None:

@@ -32,6 +32,9 @@ def optimize(
     ),
     limit: int = typer.Option(None, "--limit", min=1, help="Training questions (default: all the rest)."),
     val_limit: int = typer.Option(10, "--val-limit", min=1, help="Validation questions."),
+    test_limit: int = typer.Option(
+        0, "--test-limit", min=0, help="Held-out questions scored for the seed and the best set at the end."
+    ),
     seed_prompts: str = typer.Option("minimal", "--seed-prompts", help="minimal, defaults, or a directory."),
     method: str = typer.Option("gepa", "--method", help="gepa or textgrad (the baseline)."),
     roles: str = typer.Option(
@@ -65,6 +68,7 @@ def optimize(
                 "limit": limit,
                 "metric": metric or ("em" if agent == "ask" else "citations"),
                 "val_limit": val_limit,
+                "test_limit": test_limit,
                 "seed_prompts": seed_prompts,
                 "method": method,
                 "minibatch_size": minibatch,
@@ -134,6 +138,10 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
                     f"(prompt chars {event['lengths']})",
                     highlight=False,
                 )
+            elif event["event"] == "test":
+                progress.update(
+                    bar, description=f"{config.method}: scoring {event['questions']} held-out questions"
+                )
             elif event["event"] in ("accepted", "rejected") and not quiet:
                 detail = {k: v for k, v in event.items() if k not in ("event", "method")}
                 progress.console.print(
@@ -202,6 +210,12 @@ def _summary(result: JobResult) -> None:
         f"{report['metric_calls_used']}/{report['budget_metric_calls']} metric calls)",
         highlight=False,
     )
+    if report["test_size"]:
+        console.print(
+            f"held-out test ({report['test_size']} questions): {fmt(report['seed_test_score'])} -> "
+            f"{fmt(report['best_test_score'])}",
+            highlight=False,
+        )
     if report["corrections_size"]:
         console.print(
             f"corrections: {fmt(report['seed_corrections_score'])} -> {fmt(report['best_corrections_score'])}",

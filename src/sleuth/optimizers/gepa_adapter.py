@@ -20,7 +20,7 @@ from gepa import EvaluationBatch
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.optimizers.base import EventSink, Metric, Outcome, Rollout, Score, Task
-from sleuth.optimizers.reflective import REFLECTION_TEMPLATE, Trace, reflective_dataset
+from sleuth.optimizers.reflective import Trace, reflection_template, reflective_dataset, tidy_reflection
 from sleuth.prompts.sets import PromptSet
 
 T = TypeVar("T")
@@ -320,13 +320,13 @@ def run_gepa(
         trainset=train,
         valset=val,
         adapter=cast(Any, adapter),  # structurally a GEPAAdapter; gepa's generics cannot see it
-        reflection_lm=reflection_lm,
+        reflection_lm=lambda prompt: tidy_reflection(reflection_lm(prompt)),
         candidate_selection_strategy="pareto",
         module_selector="round_robin",
         reflection_minibatch_size=minibatch_size,
         skip_perfect_score=True,
         acceptance_criterion=CappedAcceptance(adapter.max_prompt_chars),
-        reflection_prompt_template=REFLECTION_TEMPLATE,
+        reflection_prompt_template={role: reflection_template(role) for role in seed},
         max_metric_calls=budget,
         run_dir=str(run_dir),
         callbacks=[cast(Any, EventRecorder(on_event))] if on_event else None,

@@ -37,7 +37,8 @@ class JobError(ValueError):
 
 
 class OptimizeConfig(BaseModel):
-    """Everything that defines an optimization job (saved as `job.json`; a resume must match it)."""
+    """Everything that defines an optimization job (saved as `job.json`; a resume must match it, apart from
+    the budget, which may grow, and the test set, which is scored after the search)."""
 
     agent: Literal["ask", "research"] = "ask"
     dataset: str
@@ -45,6 +46,9 @@ class OptimizeConfig(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     """Training questions (default: all not used for validation)."""
     val_limit: int = Field(default=10, ge=1)
+    test_limit: int = Field(default=0, ge=0)
+    """Held-out questions, disjoint from train and validation, scored for the seed and the best set after the
+    search (outside the budget): the validation score picked the best set, so it flatters it."""
     metric: str = "em"
     budget: int = Field(default=60, ge=1)
     """Metric calls (one agent run scored on one question), the seed's validation run included."""
@@ -63,7 +67,7 @@ class OptimizeConfig(BaseModel):
 
     def identity(self) -> dict[str, Any]:
         """The fields a resumed job must share with the saved one (the budget may grow)."""
-        return self.model_dump(mode="json", exclude={"budget", "out"})
+        return self.model_dump(mode="json", exclude={"budget", "out", "test_limit"})
 
 
 @dataclass
@@ -76,6 +80,7 @@ class JobResult:
     best_set: PromptSet
     val_size: int
     corrections_size: int
+    test_size: int
     report: dict[str, Any]
 
 
@@ -92,6 +97,16 @@ class CorpusRetriever:
         return [Hit(self.passages[i], score, "bm25") for i, score in self.index.search(query, k)]
 
 
+def _shuffled_unique(examples: list[QAExample], seed: int) -> list[QAExample]:
+    """One example per question text (datasets sometimes repeat a question), shuffled with `seed`."""
+    unique: dict[str, QAExample] = {}
+    for example in examples:
+        unique.setdefault(" ".join(example.question.lower().split()), example)
+    ordered = list(unique.values())
+    random.Random(seed).shuffle(ordered)
+    return ordered
+
+
 def split_examples(
     examples: list[QAExample], train_size: int | None, val_size: int, seed: int
 ) -> tuple[list[QAExample], list[QAExample]]:
@@ -99,11 +114,7 @@ def split_examples(
 
     The split is disjoint by question text as well as by id (datasets sometimes repeat a question).
     """
-    unique: dict[str, QAExample] = {}
-    for example in examples:
-        unique.setdefault(" ".join(example.question.lower().split()), example)
-    ordered = list(unique.values())
-    random.Random(seed).shuffle(ordered)
+    ordered = _shuffled_unique(examples, seed)
     if len(ordered) < val_size + 1:
         raise JobError(
             f"the dataset has {len(ordered)} distinct questions: too few for {val_size} validation "
@@ -112,6 +123,24 @@ def split_examples(
     val = ordered[:val_size]
     rest = ordered[val_size:]
     return (rest if train_size is None else rest[:train_size]), val
+
+
+def held_out_examples(examples: list[QAExample], used: list[QAExample], size: int, seed: int) -> list[QAExample]:
+    """`size` test questions from the end of the seeded shuffle, none of them (by id or text) in `used`.
+
+    Taken from the end, so adding a test set to a job never changes its train or validation questions.
+    """
+    if size == 0:
+        return []
+    taken = {e.id for e in used} | {" ".join(e.question.lower().split()) for e in used}
+    free = [
+        e
+        for e in reversed(_shuffled_unique(examples, seed))
+        if e.id not in taken and " ".join(e.question.lower().split()) not in taken
+    ]
+    if len(free) < size:
+        raise JobError(f"only {len(free)} questions are left outside train and validation for --test-limit {size}")
+    return free[:size]
 
 
 def correction_examples(store: Any, collection: str | None = None) -> list[QAExample]:
@@ -159,6 +188,14 @@ def _load_split(config: OptimizeConfig, examples: list[QAExample]) -> tuple[list
     train, val = split_examples(examples, config.limit, config.val_limit, config.seed)
     path.write_text(json.dumps({"seed": config.seed, "train": [e.id for e in train], "val": [e.id for e in val]}))
     return train, val
+
+
+async def score_on(adapter: SleuthAdapter, examples: list[QAExample], candidate: dict[str, str]) -> float | None:
+    """The mean score of `candidate` on `examples` (None for no examples)."""
+    if not examples:
+        return None
+    traces = await adapter.evaluate_async(examples, candidate, capture_traces=False)
+    return sum(t.score.value for t in traces) / len(traces)
 
 
 def resolve_roles(config: OptimizeConfig, seed_set: PromptSet) -> list[str]:
@@ -241,6 +278,7 @@ async def run_job(
         retriever = await asyncio.to_thread(lambda: CorpusRetriever(list(dataset.passages())))
     _check_out_dir(config)
     train, val = _load_split(config, dataset.examples)
+    test = held_out_examples(dataset.examples, train + val, config.test_limit, config.seed)
     corrections = []
     if config.corrections:
         if patch_store is None:
@@ -293,6 +331,11 @@ async def run_job(
         on_event=record,
     )
     best = outcome.candidates[outcome.best_idx]
+    search_runs = adapter.rollouts_run
+    if test:
+        record({"event": "test", "questions": len(test)})
+    seed_test = await score_on(adapter, test, seed)
+    best_test = seed_test if best == seed else await score_on(adapter, test, best)
     # Saved over the defaults, as `load_prompt_set(out/best)` will read it, so the hash runs record matches.
     best_set = (
         load_prompt_set("defaults")
@@ -316,7 +359,8 @@ async def run_job(
         train=train,
         val=val,
         corrections=corrections,
-        rollouts_run=adapter.rollouts_run,
+        rollouts_run=search_runs,
         reflection_calls=reflection.calls,
+        test=(test, seed_test, best_test),
     )
-    return JobResult(config, outcome, seed_set, best_set, len(val), len(corrections), report)
+    return JobResult(config, outcome, seed_set, best_set, len(val), len(corrections), len(test), report)

@@ -14,31 +14,128 @@ from typing import Any
 from sleuth.optimizers.base import RoleCall, Rollout, Score
 from sleuth.optimizers.metrics import gold_in
 
-REWRITE_RULES = """Rules for the new instructions:
-- Keep every tag and output format the current instructions define (such as <search>, <answer>, or the exact
-  sentence "No helpful information found."), spelled exactly the same.
-- Add the general strategy the feedback points to (for example: one search per hop, each a full question;
-  answer in a few words taken from the information).
-- Do not include facts about these particular questions: the instructions must work for new questions.
-- Plain instructions, under 150 words, no JSON."""
-"""Shared by GEPA's reflection template and the TextGrad-style rewrite, so both methods get the same guidance."""
 
-REFLECTION_TEMPLATE = f"""I gave an assistant these instructions:
+@dataclass(frozen=True)
+class RoleBrief:
+    """What the reflection model must know about one role to rewrite its prompt well."""
+
+    job: str
+    """What the step does and how it is scored."""
+    mistakes: str
+    """The mistakes to look for in the feedback."""
+    keep: str
+    """The protocol the prompt defines, which a rewrite must keep verbatim."""
+
+
+BRIEFS: dict[str, RoleBrief] = {
+    "ask": RoleBrief(
+        job="a small search assistant. It answers a question by searching a collection: it writes "
+        "<search>query</search>, gets <information>...</information> back, and ends with "
+        "<answer>short answer</answer>. It is scored on whether its final answer matches the gold answer",
+        mistakes="a sentence instead of a short answer, the question copied as the answer, a guess that "
+        "is not in the information, a search that skipped a step of the question",
+        keep="the tags <search>, <information> and <answer>",
+    ),
+    "summarizer": RoleBrief(
+        job="a step in a search assistant. It gets a question, a search query and numbered sentences from "
+        "the passages the search returned, and picks the 1 to 3 sentences the assistant gets to read. Good "
+        "picks hold the names, dates and numbers that answer the search query",
+        mistakes="the picks missed the sentence holding the answer, or picked sentences about another subject",
+        keep='the reply format {"sentences": [numbers]}',
+    ),
+    "orchestrator": RoleBrief(
+        job="the planner of a research assistant. It writes the searches to run next for a question, as "
+        "JSON tasks; the answer is scored on its facts and on citing the passages those searches found",
+        mistakes="a search that skipped a step of the question, vague queries without the names of the "
+        "question, repeated searches, stopping while facts were still unknown",
+        keep='the JSON format {"tasks": [{"query": "...", "instructions": "..."}]}',
+    ),
+    "reader": RoleBrief(
+        job="the reader of a research assistant. It picks numbered passage sentences that are evidence for a "
+        "question, as JSON; the answer can only use and cite what it picked",
+        mistakes="the sentence with the answer not picked, sentences about another subject picked",
+        keep='the JSON format {"evidence": [{"passage": P, "sentence": S, "claim": "..."}]}',
+    ),
+    "aggregator": RoleBrief(
+        job="the aggregator of a research assistant. It merges a round's evidence into a summary and lists "
+        "what is still unknown, as JSON; the unknowns decide the next searches",
+        mistakes="facts in the summary that the evidence does not give, unknowns that were already answered, "
+        "a missing unknown for a step of the question",
+        keep='the JSON format {"summary": "...", "unknown": ["..."]}',
+    ),
+    "writer": RoleBrief(
+        job="the writer of a research assistant. It answers from numbered evidence in sentences that each cite "
+        "evidence numbers, as JSON; sentences that the cited evidence does not support are dropped",
+        mistakes="a first sentence that does not answer the question, claims the cited evidence does not "
+        "support, facts from memory",
+        keep='the JSON format {"sentences": [{"text": "...", "evidence": [n]}]}',
+    ),
+}
+GENERIC_BRIEF = RoleBrief(
+    job="one step of a search-and-answer assistant whose answers must be correct and cite retrieved passages",
+    mistakes="wrong or missing facts, claims without a citation, steps that ignored the feedback's hints",
+    keep="every tag, JSON format and exact sentence they define",
+)
+
+
+def brief(role: str) -> RoleBrief:
+    return BRIEFS.get(role, GENERIC_BRIEF)
+
+
+def rewrite_rules(role: str) -> str:
+    """How to write the new prompt: shared by GEPA's reflection template and the TextGrad-style rewrite,
+    so both methods get the same guidance."""
+    b = brief(role)
+    return f"""Write improved instructions. How:
+1. Look at the feedback: which mistakes repeat (for example: {b.mistakes})?
+2. Keep the current instructions and {b.keep} exactly as they are spelled.
+3. Add 2 to 5 short numbered rules, in general words, that prevent those mistakes.
+4. Never mention the people, places or answers of these questions: the instructions must work for new ones.
+
+Reply with only the complete new instructions inside one ``` block."""
+
+
+def reflection_template(role: str) -> str:
+    """gepa's `reflection_prompt_template` for `role`: a task-specific reflection prompt (the GEPA paper's
+    strongest setting). The brief and the numbered steps keep a small reflection model on task: with a
+    generic template a 1.5B model returned near copies of the prompt or chatter ("Certainly! ...")."""
+    return f"""You improve the instructions of {brief(role).job}.
+
+Its current instructions:
 ```
 <curr_param>
 ```
 
-Here is how it did on some inputs, with feedback on each:
-```
+How it did with them on some questions (its input, its output, and feedback):
+
 <side_info>
-```
 
-Write better instructions for the assistant.
-{REWRITE_RULES}
+{rewrite_rules(role)}"""
 
-Write only the new instructions, inside ``` blocks."""
-"""gepa's `reflection_prompt_template`: a task-specific reflection prompt (the GEPA paper's strongest setting)
-that keeps a small model from dropping the agent's tag protocol or copying answers into the prompt."""
+
+_CHATTER = re.compile(
+    r"^\s*(certainly|sure|of course|here (is|are)|below (is|are)|the (new|updated|improved) instructions)\b[^\n]*:?\s*$",
+    re.IGNORECASE,
+)
+
+
+def tidy_reflection(text: str) -> str:
+    """The reflection reply with a small model's chatter removed and the instructions fenced, so gepa's
+    extractor (which takes the text between the first and last ```) gets only the instructions.
+
+    A fenced reply passes unchanged. Otherwise lead-in lines ("Certainly! Here are the new instructions:")
+    are dropped, and so is everything after a `---` rule that follows the instructions (the model's
+    comments on its own rewrite).
+    """
+    if text.count("```") >= 2:
+        return text
+    lines = text.strip().splitlines()
+    while lines and (not lines[0].strip() or _CHATTER.match(lines[0]) or lines[0].strip() == "---"):
+        lines.pop(0)
+    body = "\n".join(lines)
+    body = re.split(r"\n\s*---+\s*\n", body, maxsplit=1)[0]
+    return f"```\n{body.strip()}\n```"
+
 
 MAX_INPUT_CHARS = 1200
 MAX_OUTPUT_CHARS = 600

@@ -45,6 +45,7 @@ def build_report(
     corrections: list[QAExample],
     rollouts_run: int = 0,
     reflection_calls: int = 0,
+    test: tuple[list[QAExample], float | None, float | None] = ([], None, None),
 ) -> dict[str, Any]:
     n_val = len(val)
     front = set(outcome.front)
@@ -66,6 +67,7 @@ def build_report(
             }
         )
     best = outcome.best_idx
+    test_examples, seed_test, best_test = test
     seed_plain, seed_corr = _split_scores(outcome.val_subscores[0], n_val)
     best_plain, best_corr = _split_scores(outcome.val_subscores[best], n_val)
     return {
@@ -80,7 +82,8 @@ def build_report(
         "train_size": len(train),
         "val_size": n_val,
         "corrections_size": len(corrections),
-        "split_disjoint": not ({e.id for e in train} & {e.id for e in val}),
+        "test_size": len(test_examples),
+        "split_disjoint": _disjoint(train, val, test_examples),
         "split_seed": config.seed,
         "roles": sorted(outcome.candidates[0]),
         "seed_set": seed_set.name,
@@ -92,6 +95,8 @@ def build_report(
         "seed_corrections_score": seed_corr,
         "best_corrections_score": best_corr,
         "corrections_regressed": (seed_corr is not None and best_corr is not None and best_corr < seed_corr),
+        "seed_test_score": seed_test,
+        "best_test_score": best_test,
         "candidates": candidates,
         "pareto_front": sorted(front),
         "pareto_by_val_question": {
@@ -107,6 +112,11 @@ def build_report(
     }
 
 
+def _disjoint(*splits: list[QAExample]) -> bool:
+    ids = [e.id for split in splits for e in split]
+    return len(ids) == len(set(ids))
+
+
 def _markdown(report: dict[str, Any]) -> str:
     def fmt(value: Any) -> str:
         return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -114,14 +124,20 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Optimization report ({report['method']}, {report['agent']}, metric {report['metric']})",
         "",
-        f"- dataset: `{report['dataset']}`; train {report['train_size']}, validation {report['val_size']} "
-        f"(disjoint: {report['split_disjoint']}, seed {report['split_seed']}), corrections {report['corrections_size']}",
+        f"- dataset: `{report['dataset']}`; train {report['train_size']}, validation {report['val_size']}, "
+        f"test {report['test_size']} (disjoint: {report['split_disjoint']}, seed {report['split_seed']}), "
+        f"corrections {report['corrections_size']}",
         f"- budget: {report['metric_calls_used']} of {report['budget_metric_calls']} metric calls used; "
         f"{report['agent_runs']} agent runs, {report['reflection_calls']} reflection calls",
         f"- seed set `{report['seed_set']}` ({report['seed_hash']}) -> best candidate {report['best_candidate']} "
         f"({report['best_hash']})",
         f"- validation score: seed {fmt(report['seed_val_score'])} -> best {fmt(report['best_val_score'])}",
     ]
+    if report["test_size"]:
+        lines.append(
+            f"- held-out test score ({report['test_size']} questions, not seen by the search): seed "
+            f"{fmt(report['seed_test_score'])} -> best {fmt(report['best_test_score'])}"
+        )
     if report["corrections_size"]:
         lines.append(
             f"- correction questions: seed {fmt(report['seed_corrections_score'])} -> best "

@@ -17,34 +17,33 @@ from typing import Any
 from sleuth.evals.datasets import QAExample
 from sleuth.optimizers.base import EventSink, Outcome
 from sleuth.optimizers.gepa_adapter import SleuthAdapter, prompt_lengths
-from sleuth.optimizers.reflective import REWRITE_RULES, role_records
+from sleuth.optimizers.reflective import brief, rewrite_rules, role_records, tidy_reflection
 
-CRITIC_PROMPT = """You review the instructions given to the '{role}' step of a search-and-answer agent.
+CRITIC_PROMPT = """You review the instructions of {job}.
 
-Instructions:
+Its current instructions:
 ```
 {text}
 ```
 
-How the agent did on some questions, with feedback:
+How it did with them on some questions (its input, its output, and feedback):
+
 {records}
 
 Write a short critique: the two to four problems in these instructions that most likely caused the errors
-above, and how to fix each one. Do not rewrite the instructions yet."""
+above (look for: {mistakes}), and how to fix each one. Do not rewrite the instructions yet."""
 
-REWRITE_PROMPT = """Improve the instructions of the '{role}' step of a search-and-answer agent, using the critique.
+REWRITE_PROMPT = """You improve the instructions of {job}.
 
-Current instructions:
+Its current instructions:
 ```
 {text}
 ```
 
-Critique:
+A critique of them:
 {critique}
 
-{rules}
-
-Write the complete new instructions within ``` blocks."""
+{rules}"""
 
 STATE_FILE = "textgrad_state.json"
 
@@ -63,7 +62,7 @@ def extract_instruction(text: str) -> str:
     """The text inside the reply's ``` block (gepa's own extractor, so both methods parse alike)."""
     from gepa.strategies.instruction_proposal import InstructionProposalSignature
 
-    return InstructionProposalSignature.output_extractor(text)["new_instruction"]
+    return InstructionProposalSignature.output_extractor(tidy_reflection(text))["new_instruction"]
 
 
 def _load_state(path: Path, seed: dict[str, str]) -> dict[str, Any]:
@@ -144,10 +143,17 @@ def run_textgrad(
         before = adapter.evaluate(batch, current, capture_traces=True)
         spend(len(batch))
         records = role_records(role, list(before.trajectories or []))
-        critique = reflection_lm(CRITIC_PROMPT.format(role=role, text=current[role], records=_render(records)))
+        role_brief = brief(role)
+        critique = reflection_lm(
+            CRITIC_PROMPT.format(
+                job=role_brief.job, text=current[role], records=_render(records), mistakes=role_brief.mistakes
+            )
+        )
         new_text = extract_instruction(
             reflection_lm(
-                REWRITE_PROMPT.format(role=role, text=current[role], critique=critique, rules=REWRITE_RULES)
+                REWRITE_PROMPT.format(
+                    job=role_brief.job, text=current[role], critique=critique, rules=rewrite_rules(role)
+                )
             )
         )
         emit(
