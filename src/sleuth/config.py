@@ -97,7 +97,11 @@ class Settings(BaseSettings):
     reflection_model: str | None = None
     """Model name for the reflection endpoint; unset: `llm_model`."""
     reflection_api_key: str | None = None
-    reflection_max_tokens: int = 768
+    reflection_max_tokens: int = 512
+    """New instructions run to ~150 words (~200 tokens); the cap bounds a rambling small model."""
+    reflection_timeout_s: float = 900.0
+    """Per reflection call on `reflection_base_url`: a local reflection model reads a ~2,000-token minibatch and
+    writes at a few tokens/s while the task model shares the CPU (the 60 s LLM request timeout killed a job)."""
     reflection_temperature: float = 0.7
     optimize_concurrency: int = 4
     """Rollouts of one evaluation batch in flight at once (bounded further by `llm_concurrency`)."""

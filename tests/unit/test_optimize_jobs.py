@@ -263,3 +263,23 @@ async def test_textgrad_job_stopped_by_its_stop_file_goes_on_when_run_again(data
     assert second.outcome.total_metric_calls > first.outcome.total_metric_calls
     assert not (out / "textgrad" / "textgrad.stop").exists()
     assert second.report["method"] == "textgrad" and (out / "report.md").exists()
+
+
+@pytest.mark.allow_llm
+async def test_a_slow_reflection_model_gets_its_own_timeout_not_the_task_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sleuth.commands.optimize import _reflection_model
+
+    # Slower than the task model's request timeout, well inside the reflection timeout.
+    with FakeOpenAIServer(lambda body: "```\nnew instructions\n```", delay_s=1.5) as server:
+        current = Settings(
+            reflection_base_url=server.base_url, llm_request_timeout_s=0.5, llm_timeout_s=0.5, llm_max_retries=0
+        )
+        reflection = _reflection_model(current)
+        try:
+            completion = await reflection.complete([{"role": "user", "content": "rewrite"}], agent="reflection")
+        finally:
+            await reflection.aclose()
+    assert "new instructions" in completion.text
+    assert len(server.requests) == 1  # answered on the first try, not after timeouts and retries
