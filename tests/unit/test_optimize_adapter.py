@@ -267,8 +267,10 @@ def test_reflection_replies_without_a_fence_lose_the_chatter_but_keep_the_instru
     assert extract_instruction(chatty) == "Answer the question. Search first.\n1. Answer in a few words."
     fenced = "Some words first.\n```\nKeep <search> and <answer>.\n```\nSome words after."
     assert extract_instruction(fenced) == "Keep <search> and <answer>."
-    plain = "Answer the question.\nHere is how: search, then answer in a few words."
-    assert extract_instruction(plain) == plain  # a line inside the instructions is not chatter
+    plain = "Here is how you work: search, then answer in a few words.\nNever guess."
+    assert extract_instruction(plain) == plain  # an instruction is not chatter
+    as_json = '```json\n{"instructions": "Search first. Answer in a few words."}\n```'
+    assert extract_instruction(as_json) == "Search first. Answer in a few words."
 
 
 def test_reflection_templates_name_each_roles_protocol_and_are_shared_by_both_methods() -> None:

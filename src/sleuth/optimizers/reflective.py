@@ -114,26 +114,35 @@ How it did with them on some questions (its input, its output, and feedback):
 
 
 _CHATTER = re.compile(
-    r"^\s*(certainly|sure|of course|here (is|are)|below (is|are)|the (new|updated|improved) instructions)\b[^\n]*:?\s*$",
+    r"^\s*((certainly|sure|of course)\b.*|(here|below) (is|are)\b.*:|.*\b(new|updated|improved|revised) "
+    r"instructions\b.*:|-{3,})\s*$",
     re.IGNORECASE,
 )
 
 
 def tidy_reflection(text: str) -> str:
-    """The reflection reply with a small model's chatter removed and the instructions fenced, so gepa's
-    extractor (which takes the text between the first and last ```) gets only the instructions.
+    """The reflection reply reduced to the new instructions, fenced, so gepa's extractor (which takes the text
+    between the first and last ```) gets only them.
 
-    A fenced reply passes unchanged. Otherwise lead-in lines ("Certainly! Here are the new instructions:")
-    are dropped, and so is everything after a `---` rule that follows the instructions (the model's
-    comments on its own rewrite).
+    Small models wrap their rewrite: lead-in lines ("Certainly! Here are the new instructions:") are dropped,
+    and so is a comment after a `---` rule ("This version uses simpler language"); a rewrite sent as a JSON
+    object with one text field (`{"instructions": "..."}`) is unwrapped.
     """
     if text.count("```") >= 2:
-        return text
-    lines = text.strip().splitlines()
-    while lines and (not lines[0].strip() or _CHATTER.match(lines[0]) or lines[0].strip() == "---"):
-        lines.pop(0)
-    body = "\n".join(lines)
-    body = re.split(r"\n\s*---+\s*\n", body, maxsplit=1)[0]
+        from gepa.strategies.instruction_proposal import InstructionProposalSignature
+
+        body = InstructionProposalSignature.output_extractor(text)["new_instruction"]
+    else:
+        lines = text.strip().splitlines()
+        while lines and (not lines[0].strip() or _CHATTER.match(lines[0])):
+            lines.pop(0)
+        body = re.split(r"\n\s*-{3,}\s*\n", "\n".join(lines), maxsplit=1)[0]
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        fields = None
+    if isinstance(fields, dict) and len(fields) == 1 and isinstance(next(iter(fields.values())), str):
+        body = next(iter(fields.values()))
     return f"```\n{body.strip()}\n```"
 
 
