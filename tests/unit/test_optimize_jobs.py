@@ -117,6 +117,13 @@ async def test_a_job_resumes_from_its_folder_instead_of_restarting(dataset: Path
     assert second.outcome.total_metric_calls > first.outcome.total_metric_calls >= 8
     assert second.outcome.candidates[: len(first.outcome.candidates)] == first.outcome.candidates
     assert second.outcome.val_scores[0] == first.outcome.val_scores[0]
+    # The report counts the whole job's cost: a session with nothing left to do reports the same totals.
+    third = await run_job(config(dataset, out, budget=20), Settings(), scripted("HALF: answer with the city."))
+    assert second.report["agent_runs"] > first.report["agent_runs"] > 0
+    assert (third.report["agent_runs"], third.report["reflection_calls"]) == (
+        second.report["agent_runs"],
+        second.report["reflection_calls"],
+    )
     # The seed's validation questions were not asked again: their scores came from the job folder.
     val_questions = {q for q in json.loads((out / "split.json").read_text())["val"]}
     seed_prompt = load_builtin("minimal")["ask"]

@@ -190,6 +190,17 @@ def _load_split(config: OptimizeConfig, examples: list[QAExample]) -> tuple[list
     return train, val
 
 
+def _add_counts(out: Path, **session: int) -> dict[str, int]:
+    """This session's agent runs and reflection calls added to those of earlier sessions of the job (a resumed
+    job reports its whole cost, not just the last session's)."""
+    path = out / "counts.json"
+    totals = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for key, value in session.items():
+        totals[key] = totals.get(key, 0) + value
+    path.write_text(json.dumps(totals), encoding="utf-8")
+    return totals
+
+
 async def score_on(adapter: SleuthAdapter, examples: list[QAExample], candidate: dict[str, str]) -> float | None:
     """The mean score of `candidate` on `examples` (None for no examples)."""
     if not examples:
@@ -331,7 +342,7 @@ async def run_job(
         on_event=record,
     )
     best = outcome.candidates[outcome.best_idx]
-    search_runs = adapter.rollouts_run
+    totals = _add_counts(config.out, agent_runs=adapter.rollouts_run, reflection_calls=reflection.calls)
     if test:
         record({"event": "test", "questions": len(test)})
     seed_test = await score_on(adapter, test, seed)
@@ -359,8 +370,8 @@ async def run_job(
         train=train,
         val=val,
         corrections=corrections,
-        rollouts_run=search_runs,
-        reflection_calls=reflection.calls,
+        rollouts_run=totals["agent_runs"],
+        reflection_calls=totals["reflection_calls"],
         test=(test, seed_test, best_test),
     )
     return JobResult(config, outcome, seed_set, best_set, len(val), len(corrections), len(test), report)
