@@ -213,7 +213,9 @@ def plot(report: dict[str, Any], path: Path) -> Path:
         ylabel=f"validation {report['metric']}",
         title=f"{report['method']}: validation score (red = Pareto front)",
     )
-    ax1.legend(loc="lower right")
+    # Scores start at 0: a candidate that scored near 0 stays visible instead of sitting on the frame.
+    ax1.set_ylim(0, max(max(ys), 0.01) * 1.15)
+    ax1.legend(loc="upper right")
     for role in report["roles"]:
         ax2.plot(
             [c["index"] for c in candidates],
