@@ -97,11 +97,16 @@ class CorpusRetriever:
         return [Hit(self.passages[i], score, "bm25") for i, score in self.index.search(query, k)]
 
 
+def _question_key(example: QAExample) -> str:
+    """The question text up to case and spacing: what makes two examples the same question."""
+    return " ".join(example.question.lower().split())
+
+
 def _shuffled_unique(examples: list[QAExample], seed: int) -> list[QAExample]:
     """One example per question text (datasets sometimes repeat a question), shuffled with `seed`."""
     unique: dict[str, QAExample] = {}
     for example in examples:
-        unique.setdefault(" ".join(example.question.lower().split()), example)
+        unique.setdefault(_question_key(example), example)
     ordered = list(unique.values())
     random.Random(seed).shuffle(ordered)
     return ordered
@@ -132,11 +137,11 @@ def held_out_examples(examples: list[QAExample], used: list[QAExample], size: in
     """
     if size == 0:
         return []
-    taken = {e.id for e in used} | {" ".join(e.question.lower().split()) for e in used}
+    taken_ids, taken_questions = {e.id for e in used}, {_question_key(e) for e in used}
     free = [
         e
         for e in reversed(_shuffled_unique(examples, seed))
-        if e.id not in taken and " ".join(e.question.lower().split()) not in taken
+        if e.id not in taken_ids and _question_key(e) not in taken_questions
     ]
     if len(free) < size:
         raise JobError(f"only {len(free)} questions are left outside train and validation for --test-limit {size}")
