@@ -282,3 +282,24 @@ def test_reflection_templates_name_each_roles_protocol_and_are_shared_by_both_me
         assert keep in template
         assert rewrite_rules(role) in template  # the TextGrad-style rewrite gets the same rules
     assert reflection_template("ask") != reflection_template("summarizer")
+
+
+def test_a_reply_that_reasons_first_gives_the_last_fenced_block_and_unwraps_old_and_new_json() -> None:
+    reasoned = (
+        "Example 1: it searched once.\n```\n<search>old query</search>\n```\n"
+        "New instructions:\n```\nSearch each step.\n1. Search again with the name you found.\n```"
+    )
+    assert extract_instruction(reasoned) == "Search each step.\n1. Search again with the name you found."
+    side_by_side = (
+        '```json\n{"current_instructions": "Answer.", "new_instructions": "Answer after searching."}\n```'
+    )
+    assert extract_instruction(side_by_side) == "Answer after searching."
+    ambiguous = '{"a": "one", "b": "two"}'
+    assert extract_instruction(ambiguous) == ambiguous  # no field says which text is new: keep it all
+
+
+def test_gepa_template_asks_for_a_diagnosis_per_example_before_the_rewrite() -> None:
+    template = reflection_template("ask")
+    diagnosis, rewrite = template.index("for each example above"), template.index(rewrite_rules("ask"))
+    assert template.index("<side_info>") < diagnosis < rewrite
+    assert "1." not in rewrite_rules("ask")  # no checklist for a small model to copy as rules

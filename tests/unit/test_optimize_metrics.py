@@ -69,3 +69,43 @@ async def test_rubric_judge_weights_important_items_twice_and_passes_its_comment
 def test_unknown_metric_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown metric 'bleu'"):
         build_metric("bleu")
+
+
+def multihop_rollout(queries: list[str], retrieved: dict[str, str]) -> Rollout:
+    example = QAExample(
+        "m1",
+        "When did the state where Pocahontas Mounds is located join the United States?",
+        ["1817"],
+        gold_passage_ids=["g1", "g2"],
+        meta={
+            "question_decomposition": [
+                {"question": "Which state is Pocahontas Mounds in?", "answer": "Mississippi"},
+                {"question": "When did #1 join the United States?", "answer": "1817"},
+            ]
+        },
+    )
+    searches = [Search(q, retrieved if i == 0 else {}) for i, q in enumerate(queries)]
+    return Rollout(example, answer="1969", searches=searches)
+
+
+async def test_feedback_names_the_gold_passages_the_searches_missed_and_the_hop_structure() -> None:
+    titles = {"g1": "Pocahontas Mounds", "g2": "History of Mississippi"}
+    one_search = await build_metric("f1", titles=titles).score(
+        multihop_rollout(["When did the state of Pocahontas Mounds join?"], {"g1": "Pocahontas Mounds ... 1969"})
+    )
+    assert "never found: 'History of Mississippi'; found: 'Pocahontas Mounds'" in one_search.feedback
+    assert "search again about that name" in one_search.feedback  # the missing hop, said as a fix
+    assert "2 steps: 1) Which state is Pocahontas Mounds in? 2) When did #1" in one_search.feedback
+    assert "Mississippi'" not in one_search.feedback.split("steps:")[1].split("(#1")[0]  # hop answers hidden
+    two_searches = await AnswerMetric("f1", titles).score(
+        multihop_rollout(["Which state is Pocahontas Mounds in?", "When did it join?"], {"g1": "..."})
+    )
+    assert "never found: 'History of Mississippi'" in two_searches.feedback
+    assert "search again about that name" not in two_searches.feedback  # it did search again
+
+
+async def test_feedback_without_titles_counts_gold_passages_and_right_answers_get_no_hop_lines() -> None:
+    untitled = await AnswerMetric("f1").score(multihop_rollout(["q"], {}))
+    assert "The needed facts are in 2 passages; the searches found 0 of them." in untitled.feedback
+    right = await AnswerMetric("f1").score(Rollout(multihop_rollout(["q"], {}).example, answer="1817"))
+    assert right.value == 1.0 and "steps" not in right.feedback and "never found" not in right.feedback

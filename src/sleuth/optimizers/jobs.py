@@ -287,11 +287,17 @@ async def run_job(
     from sleuth.optimizers.report import write_report
 
     dataset, seed_set, roles = preflight(config)
-    metric = build_metric(config.metric, judge_llm=llm, judge_prompt=seed_set.get("judge") or None)
+    passages = await asyncio.to_thread(lambda: list(dataset.passages()))
+    metric = build_metric(
+        config.metric,
+        judge_llm=llm,
+        judge_prompt=seed_set.get("judge") or None,
+        titles={p.id: p.title for p in passages if p.title},
+    )
     if retriever is None:
         if dataset.corpus_path is None:
             raise JobError(f"{config.dataset} has no corpus.jsonl: pass --collection to search an index")
-        retriever = await asyncio.to_thread(lambda: CorpusRetriever(list(dataset.passages())))
+        retriever = await asyncio.to_thread(CorpusRetriever, passages)
     _check_out_dir(config)
     train, val = _load_split(config, dataset.examples)
     test = held_out_examples(dataset.examples, train + val, config.test_limit, config.seed)

@@ -7,8 +7,8 @@ the reflection model: what was wrong, what the gold answer was, what the searche
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
@@ -50,11 +50,53 @@ def _citations_line(rollout: Rollout) -> tuple[str, float]:
     return f"{valid} of {len(rollout.citations)} citation(s) quote their passage correctly.", share
 
 
+def _steps_line(rollout: Rollout) -> str:
+    """The gold decomposition of a multi-hop question (MuSiQue ships one), without the hop answers."""
+    steps = rollout.example.meta.get("question_decomposition") or []
+    questions = [str(s.get("question", "")).strip() for s in steps if isinstance(s, dict)]
+    if len(questions) < 2 or not all(questions):
+        return ""
+    listed = " ".join(f"{i}) {q}" for i, q in enumerate(questions, 1))
+    return f"The question has {len(questions)} steps: {listed} (#1 stands for the answer of step 1)."
+
+
+def _gold_passages_line(rollout: Rollout, titles: Mapping[str, str]) -> str:
+    """Which of the passages holding the needed facts the searches reached, as in GEPA's multi-hop feedback
+    ("the documents still to be retrieved"): the reflection model sees which hop was never searched for."""
+    gold = rollout.example.gold_passage_ids
+    if not gold:
+        return ""
+    found = [pid for pid in gold if pid in rollout.passages]
+    missed = [pid for pid in gold if pid not in rollout.passages]
+
+    def names(ids: list[str]) -> str:
+        return ", ".join(f"'{titles[pid]}'" for pid in ids)
+
+    if all(titles.get(pid) for pid in gold):
+        if not missed:
+            return f"The searches found all {len(gold)} passages with the needed facts ({names(found)})."
+        line = f"The needed facts are in {len(gold)} passages; never found: {names(missed)}"
+        line += f"; found: {names(found)}." if found else "."
+    else:
+        line = f"The needed facts are in {len(gold)} passages; the searches found {len(found)} of them."
+    if found and missed and len(rollout.searches) <= 1:
+        line += (
+            " One search cannot reach a fact that depends on another: after the first search names "
+            "the person, place or thing, search again about that name."
+        )
+    return line
+
+
 @dataclass
 class AnswerMetric:
-    """Short-answer metric (`em`, `f1` or `cover`) against the example's gold answers."""
+    """Short-answer metric (`em`, `f1` or `cover`) against the example's gold answers.
+
+    Args:
+        titles: passage id -> title, so the feedback can name the gold passages a search missed.
+    """
 
     name: str = "em"
+    titles: Mapping[str, str] = field(default_factory=dict)
 
     async def score(self, rollout: Rollout) -> Score:
         golds = rollout.example.answers
@@ -78,10 +120,10 @@ class AnswerMetric:
                     "final answer did not use it."
                 )
             elif rollout.searches:
-                lines.append(
-                    "The gold answer never appeared in any retrieved passage: the searches missed the "
-                    "needed fact (multi-hop questions need one search per hop, each a full question)."
-                )
+                lines.append("The gold answer never appeared in any retrieved passage: the searches missed it.")
+            lines.extend(
+                line for line in (_steps_line(rollout), _gold_passages_line(rollout, self.titles)) if line
+            )
         lines.append(_searches_line(rollout))
         citation_text, valid = _citations_line(rollout)
         lines.append(citation_text)
@@ -191,10 +233,17 @@ class RubricJudgeMetric:
         return Score(value, feedback, {"rubric": value})
 
 
-def build_metric(name: str, *, judge_llm: ChatModel | None = None, judge_prompt: str | None = None):
-    """The metric called `name` (`em`, `f1`, `cover`, `citations`, `judge`)."""
+def build_metric(
+    name: str,
+    *,
+    judge_llm: ChatModel | None = None,
+    judge_prompt: str | None = None,
+    titles: Mapping[str, str] | None = None,
+):
+    """The metric called `name` (`em`, `f1`, `cover`, `citations`, `judge`); `titles` (passage id -> title)
+    lets the answer metrics name the gold passages the searches missed."""
     if name in ANSWER_METRICS:
-        return AnswerMetric(name)
+        return AnswerMetric(name, dict(titles or {}))
     if name == "citations":
         return CitationMetric()
     if name == "judge":

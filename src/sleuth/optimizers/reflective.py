@@ -85,20 +85,19 @@ def brief(role: str) -> RoleBrief:
 def rewrite_rules(role: str) -> str:
     """How to write the new prompt: shared by GEPA's reflection template and the TextGrad-style rewrite,
     so both methods get the same guidance."""
-    b = brief(role)
-    return f"""Write improved instructions. How:
-1. Look at the feedback: which mistakes repeat (for example: {b.mistakes})?
-2. Keep the current instructions and {b.keep} exactly as they are spelled.
-3. Add 2 to 5 short numbered rules, in general words, that prevent those mistakes.
-4. Never mention the people, places or answers of these questions: the instructions must work for new ones.
-
-Reply with only the complete new instructions inside one ``` block."""
+    # Prose, not a numbered checklist or a list of example mistakes: a 1.5B model copied both into the new
+    # prompt ("1. Look at the feedback.") as if they were rules for the agent.
+    return f"""Then write the new instructions inside one ``` block, at the end of your reply: the current \
+instructions word for word (keep {brief(role).keep} exactly as spelled), followed by 2 to 5 short numbered rules \
+that tell it what to do instead. Write the rules in general words that fit any question: no names or answers \
+from these examples."""
 
 
 def reflection_template(role: str) -> str:
     """gepa's `reflection_prompt_template` for `role`: a task-specific reflection prompt (the GEPA paper's
-    strongest setting). The brief and the numbered steps keep a small reflection model on task: with a
-    generic template a 1.5B model returned near copies of the prompt or chatter ("Certainly! ...")."""
+    strongest setting). The brief keeps a small reflection model on task (with a generic template a 1.5B
+    model returned near copies of the prompt or chatter), and a one-line diagnosis per example before the
+    rewrite makes it read the feedback: without that step its rules ignored the feedback."""
     return f"""You improve the instructions of {brief(role).job}.
 
 Its current instructions:
@@ -110,6 +109,8 @@ How it did with them on some questions (its input, its output, and feedback):
 
 <side_info>
 
+First, for each example above, write one line: what went wrong, and what it should have done instead \
+according to the feedback.
 {rewrite_rules(role)}"""
 
 
@@ -120,30 +121,43 @@ _CHATTER = re.compile(
 )
 
 
+_FENCED = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+_NEW_TEXT_KEY = re.compile(r"new|improved|updated|revised", re.IGNORECASE)
+
+
+def _unwrap_json(body: str) -> str:
+    """The instructions of a rewrite sent as JSON: its one text field, or its "new_instructions" field."""
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(fields, dict):
+        return body
+    texts = {k: v for k, v in fields.items() if isinstance(v, str)}
+    if len(fields) == 1 and texts:
+        return next(iter(texts.values()))
+    new = [v for k, v in texts.items() if _NEW_TEXT_KEY.search(k)]
+    return new[0] if len(new) == 1 else body
+
+
 def tidy_reflection(text: str) -> str:
     """The reflection reply reduced to the new instructions, fenced, so gepa's extractor (which takes the text
     between the first and last ```) gets only them.
 
-    Small models wrap their rewrite: lead-in lines ("Certainly! Here are the new instructions:") are dropped,
-    and so is a comment after a `---` rule ("This version uses simpler language"); a rewrite sent as a JSON
-    object with one text field (`{"instructions": "..."}`) is unwrapped.
+    The reply may reason first, so the last fenced block is the rewrite. Small models wrap their rewrite:
+    lead-in lines ("Certainly! Here are the new instructions:") are dropped, and so is a comment after a
+    `---` rule ("This version uses simpler language"); a rewrite sent as JSON (`{"instructions": "..."}`,
+    or old and new side by side) is unwrapped.
     """
-    if text.count("```") >= 2:
-        from gepa.strategies.instruction_proposal import InstructionProposalSignature
-
-        body = InstructionProposalSignature.output_extractor(text)["new_instruction"]
+    blocks = _FENCED.findall(text)
+    if blocks:
+        body = blocks[-1]
     else:
         lines = text.strip().splitlines()
         while lines and (not lines[0].strip() or _CHATTER.match(lines[0])):
             lines.pop(0)
         body = re.split(r"\n\s*-{3,}\s*\n", "\n".join(lines), maxsplit=1)[0]
-    try:
-        fields = json.loads(body)
-    except ValueError:
-        fields = None
-    if isinstance(fields, dict) and len(fields) == 1 and isinstance(next(iter(fields.values())), str):
-        body = next(iter(fields.values()))
-    return f"```\n{body.strip()}\n```"
+    return f"```\n{_unwrap_json(body.strip()).strip()}\n```"
 
 
 MAX_INPUT_CHARS = 1200
