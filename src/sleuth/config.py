@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     reflection_model: str | None = None
     """Model name for the reflection endpoint; unset: `llm_model`."""
     reflection_api_key: str | None = None
-    reflection_max_tokens: int = 512
-    """New instructions run to ~150 words (~200 tokens); the cap bounds a rambling small model."""
+    reflection_max_tokens: int = 1024
+    """A one-line diagnosis per example (~50 tokens each) plus new instructions of ~150 words (~200 tokens); at
+    512 a small model's wordy diagnosis ran out before the rewrite. The cap bounds a rambling model."""
     reflection_timeout_s: float = 900.0
     """Per reflection call on `reflection_base_url`: a local reflection model reads a ~2,000-token minibatch and
     writes at a few tokens/s while the task model shares the CPU (the 60 s LLM request timeout killed a job)."""

@@ -109,8 +109,8 @@ How it did with them on some questions (its input, its output, and feedback):
 
 <side_info>
 
-First, for each example above, write one line: what went wrong, and what it should have done instead \
-according to the feedback.
+First, for each example above, write one short line: what went wrong, and what it should have done \
+instead according to the feedback.
 {rewrite_rules(role)}"""
 
 
