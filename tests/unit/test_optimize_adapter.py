@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -259,6 +260,33 @@ async def test_cached_scores_are_not_reused_under_other_agent_settings(tmp_path:
     assert (same.rollouts_run, other.rollouts_run) == (0, 1)
 
 
+async def test_a_cached_rollout_feeds_reflection_without_a_rerun_and_old_score_rows_are_rerun(
+    tmp_path: Path,
+) -> None:
+    from sleuth.optimizers.gepa_adapter import EvalCache
+
+    path = tmp_path / "c.jsonl"
+    first = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(path))
+    ran = await asyncio.to_thread(first.evaluate, examples(1), seed(), True)
+    # A resumed job whose model is down still reflects on the parent's minibatch: the rollout is on file.
+    again = make_adapter(
+        ScriptedLLM(fn=lambda call: "unreachable"), asyncio.get_running_loop(), cache=EvalCache(path)
+    )
+    cached = await asyncio.to_thread(again.evaluate, examples(1), seed(), True)
+    assert again.rollouts_run == 0
+    assert cached.scores == ran.scores
+    records = again.make_reflective_dataset(seed(), cached, ["ask", "summarizer"])
+    assert records == first.make_reflective_dataset(seed(), ran, ["ask", "summarizer"])
+    assert "[assistant] <answer>London</answer>" in records["ask"][0]["Generated Outputs"]
+    # A row holding only a score (written before rollouts were kept) serves scores but not reflection.
+    key = first.cache.key(seed(), examples(1)[0])
+    path.write_text(json.dumps({"key": key, "score": 0.5, "answer": "x"}) + "\n")
+    old = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(path))
+    assert (await asyncio.to_thread(old.evaluate, examples(1), seed())).scores == [0.5]
+    assert (await asyncio.to_thread(old.evaluate, examples(1), seed(), True)).scores == [0.0]
+    assert old.rollouts_run == 1
+
+
 def test_reflection_replies_without_a_fence_lose_the_chatter_but_keep_the_instructions() -> None:
     chatty = (
         "Certainly! Here are the updated instructions:\n\n---\n\nAnswer the question. Search first.\n"
@@ -303,3 +331,13 @@ def test_gepa_template_asks_for_a_diagnosis_per_example_before_the_rewrite() -> 
     diagnosis, rewrite = template.index("for each example above"), template.index(rewrite_rules("ask"))
     assert template.index("<side_info>") < diagnosis < rewrite
     assert "1." not in rewrite_rules("ask")  # no checklist for a small model to copy as rules
+
+
+def test_an_unfenced_rewrite_under_a_new_instructions_heading_drops_the_diagnosis_above_it() -> None:
+    reply = (
+        "### Example 1\nWrong: it searched once.\n\n#### New Instructions\n"
+        "Answer the question.\n1. Search again with the name you found."
+    )
+    assert extract_instruction(reply) == "Answer the question.\n1. Search again with the name you found."
+    inline = "Keep the new instructions short: search, then answer."  # not a heading: kept whole
+    assert extract_instruction(inline) == inline

@@ -67,6 +67,27 @@ class Rollout:
             seen.update(search.passages)
         return seen
 
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the example, as JSON data (the evaluation cache keeps it for reflection)."""
+        return {
+            "answer": self.answer,
+            "calls": [{"role": c.role, "messages": c.messages, "output": c.output} for c in self.calls],
+            "searches": [{"query": s.query, "passages": s.passages} for s in self.searches],
+            "citations": self.citations,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, example: QAExample, data: dict[str, Any]) -> Rollout:
+        return cls(
+            example,
+            answer=data.get("answer", ""),
+            calls=[RoleCall(c["role"], c["messages"], c["output"]) for c in data.get("calls", [])],
+            searches=[Search(s["query"], s["passages"]) for s in data.get("searches", [])],
+            citations=data.get("citations", []),
+            error=data.get("error"),
+        )
+
 
 @dataclass
 class Score:

@@ -44,8 +44,9 @@ def prompt_lengths(candidate: dict[str, str]) -> dict[str, int]:
 
 
 class EvalCache:
-    """Scores of (candidate, example) pairs kept in a JSONL file, so a resumed job does not pay twice
-    (gepa re-scores the seed on the validation set before it loads its saved state)."""
+    """Scores and rollouts of (candidate, example) pairs kept in a JSONL file, so neither a resumed job (gepa
+    re-scores the seed on the validation set before it loads its saved state) nor a parent's re-run on a
+    reflection minibatch pays twice."""
 
     def __init__(self, path: Path | None, salt: str = "") -> None:
         self.path = path
@@ -140,14 +141,15 @@ class SleuthAdapter:
 
         async def one(example: QAExample) -> Trace:
             key = self.cache.key(candidate, example)
-            cached = None if capture_traces else self.cache.get(key)
-            if cached is not None:
-                rollout = Rollout(example, answer=cached.get("answer", ""), error=cached.get("error"))
-                return Trace(rollout, Score(cached["score"], cached.get("feedback", "")))
+            cached = self.cache.get(key)
+            # A row written before rollouts were kept has only the score: reflection needs the whole run.
+            if cached is not None and (not capture_traces or "rollout" in cached):
+                rollout = Rollout.from_json(example, cached.get("rollout") or cached)
+                return Trace(rollout, Score(cached["score"], cached.get("feedback", ""), cached.get("parts", {})))
             async with semaphore:
                 trace = await self._rollout(example, prompts)
             if trace.rollout.error is None:  # a timeout may pass: never keep a failure for a resume
-                self.cache.put(key, self._output(trace))
+                self.cache.put(key, self._cache_row(trace))
             return trace
 
         return list(await asyncio.gather(*(one(example) for example in batch)))
@@ -173,6 +175,12 @@ class SleuthAdapter:
             "feedback": trace.score.feedback,
             "error": trace.rollout.error,
         }
+
+    @classmethod
+    def _cache_row(cls, trace: Trace) -> dict[str, Any]:
+        """The output plus the whole rollout: gepa re-runs the parent on each minibatch with traces for
+        reflection, and at temperature 0 on one server slot that run would repeat the cached one."""
+        return {**cls._output(trace), "parts": trace.score.parts, "rollout": trace.rollout.to_json()}
 
     def make_reflective_dataset(
         self,

@@ -122,6 +122,9 @@ _CHATTER = re.compile(
 
 
 _FENCED = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+_HEADING = re.compile(
+    r"^[#*\s]*(the )?(new|updated|improved|revised) instructions\W*$", re.IGNORECASE | re.MULTILINE
+)
 _NEW_TEXT_KEY = re.compile(r"new|improved|updated|revised", re.IGNORECASE)
 
 
@@ -144,14 +147,18 @@ def tidy_reflection(text: str) -> str:
     """The reflection reply reduced to the new instructions, fenced, so gepa's extractor (which takes the text
     between the first and last ```) gets only them.
 
-    The reply may reason first, so the last fenced block is the rewrite. Small models wrap their rewrite:
+    The reply may reason first, so the last fenced block is the rewrite (or, unfenced, the text under the last
+    "New instructions" heading). Small models wrap their rewrite:
     lead-in lines ("Certainly! Here are the new instructions:") are dropped, and so is a comment after a
     `---` rule ("This version uses simpler language"); a rewrite sent as JSON (`{"instructions": "..."}`,
     or old and new side by side) is unwrapped.
     """
     blocks = _FENCED.findall(text)
+    headed = _HEADING.split(text)
     if blocks:
         body = blocks[-1]
+    elif len(headed) > 1:  # "### New instructions" after the diagnosis, without the asked-for fence
+        body = headed[-1]
     else:
         lines = text.strip().splitlines()
         while lines and (not lines[0].strip() or _CHATTER.match(lines[0])):
