@@ -123,7 +123,7 @@ _CHATTER = re.compile(
 
 _FENCED = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 _HEADING = re.compile(
-    r"^[#*\s]*(the )?(new|updated|improved|revised) instructions\W*$", re.IGNORECASE | re.MULTILINE
+    r"^[#*\s]*(?:the )?(?:new|updated|improved|revised) instructions\W*$", re.IGNORECASE | re.MULTILINE
 )
 _NEW_TEXT_KEY = re.compile(r"new|improved|updated|revised", re.IGNORECASE)
 
