@@ -322,6 +322,8 @@ def test_a_reply_that_reasons_first_gives_the_last_fenced_block_and_unwraps_old_
         '```json\n{"current_instructions": "Answer.", "new_instructions": "Answer after searching."}\n```'
     )
     assert extract_instruction(side_by_side) == "Answer after searching."
+    raw_newlines = '{"current_instructions": "Answer.", "new_instructions": "Answer.\n1. Search each step."}'
+    assert extract_instruction(raw_newlines) == "Answer.\n1. Search each step."
     ambiguous = '{"a": "one", "b": "two"}'
     assert extract_instruction(ambiguous) == ambiguous  # no field says which text is new: keep it all
 

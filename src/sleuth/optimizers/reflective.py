@@ -131,7 +131,7 @@ _NEW_TEXT_KEY = re.compile(r"new|improved|updated|revised", re.IGNORECASE)
 def _unwrap_json(body: str) -> str:
     """The instructions of a rewrite sent as JSON: its one text field, or its "new_instructions" field."""
     try:
-        fields = json.loads(body)
+        fields = json.loads(body, strict=False)  # models put raw newlines inside JSON strings
     except ValueError:
         return body
     if not isinstance(fields, dict):
