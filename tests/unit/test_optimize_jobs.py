@@ -290,3 +290,22 @@ async def test_a_slow_reflection_model_gets_its_own_timeout_not_the_task_models(
             await reflection.aclose()
     assert "new instructions" in completion.text
     assert len(server.requests) == 1  # answered on the first try, not after timeouts and retries
+
+
+@pytest.mark.allow_llm
+async def test_reflection_on_the_task_models_server_also_gets_the_reflection_timeout() -> None:
+    from sleuth.commands.optimize import _reflection_model
+    from sleuth.llm import OpenAICompatModel
+
+    with FakeOpenAIServer(lambda body: "```\nnew instructions\n```", delay_s=1.5) as server:
+        current = Settings(llm_request_timeout_s=0.5, llm_timeout_s=0.5, llm_max_retries=0)
+        task = OpenAICompatModel(server.base_url, "task-model", request_timeout_s=0.5, max_retries=0)
+        reflection = _reflection_model(current, task_llm=task)
+        try:
+            completion = await reflection.complete([{"role": "user", "content": "rewrite"}], agent="reflection")
+        finally:
+            await reflection.aclose()
+            await task.aclose()
+    assert "new instructions" in completion.text and len(server.requests) == 1
+    assert server.requests[0]["model"] == "task-model"
+    assert _reflection_model(current, task_llm=ScriptedLLM()) is None  # nothing to share: reflect with the fake

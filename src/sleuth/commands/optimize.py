@@ -111,7 +111,7 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
 
     async with AsyncExitStack() as stack:
         llm = await stack.enter_async_context(connect(current))
-        reflection = _reflection_model(current)
+        reflection = _reflection_model(current, task_llm=llm)
         if reflection is not None:
             stack.push_async_callback(reflection.aclose)
         patch_store = _patch_store(current, stack)
@@ -163,15 +163,25 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
             fail(str(exc))
 
 
-def _reflection_model(current: Settings) -> Any:
-    """A separate client for the reflection model when `SLEUTH_REFLECTION_BASE_URL` is set."""
-    if not current.reflection_base_url:
-        return None
+def _reflection_model(current: Settings, task_llm: Any = None) -> Any:
+    """The reflection model's client: `SLEUTH_REFLECTION_BASE_URL` when set, else the task model's server.
+
+    Either way it gets the reflection timeout: a reflection reads a whole minibatch and writes a long reply,
+    and a job whose reflection shared the task model's 60 s request timeout died on a loaded 2-core machine.
+    None when the task model has no URL to share (a fake in tests): the job then reflects with `task_llm`.
+    """
     from sleuth.llm import OpenAICompatModel
 
+    base_url = current.reflection_base_url
+    model = current.reflection_model or current.llm_model
+    if not base_url:
+        inner = getattr(task_llm, "inner", task_llm)  # under the response cache
+        if not isinstance(inner, OpenAICompatModel):
+            return None
+        base_url, model = inner.base_url, current.reflection_model or inner.model
     return OpenAICompatModel(
-        current.reflection_base_url,
-        current.reflection_model or current.llm_model,
+        base_url,
+        model,
         api_key=current.reflection_api_key or current.llm_api_key,
         timeout_s=current.reflection_timeout_s,
         request_timeout_s=current.reflection_timeout_s,
