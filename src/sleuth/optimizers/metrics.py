@@ -66,8 +66,9 @@ def _gold_passages_line(rollout: Rollout, titles: Mapping[str, str]) -> str:
     gold = rollout.example.gold_passage_ids
     if not gold:
         return ""
-    found = [pid for pid in gold if pid in rollout.passages]
-    missed = [pid for pid in gold if pid not in rollout.passages]
+    retrieved = rollout.passages
+    found = [pid for pid in gold if pid in retrieved]
+    missed = [pid for pid in gold if pid not in retrieved]
 
     def names(ids: list[str]) -> str:
         return ", ".join(f"'{titles[pid]}'" for pid in ids)
