@@ -309,3 +309,24 @@ async def test_reflection_on_the_task_models_server_also_gets_the_reflection_tim
     assert "new instructions" in completion.text and len(server.requests) == 1
     assert server.requests[0]["model"] == "task-model"
     assert _reflection_model(current, task_llm=ScriptedLLM()) is None  # nothing to share: reflect with the fake
+
+
+async def test_a_crashed_session_still_counts_its_agent_runs_and_reflection_calls(
+    dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "job"
+
+    def reflection_down(call: object) -> str:
+        raise TimeoutError("reflection server gone")
+
+    with pytest.raises(Exception, match="reflection server gone"):
+        await run_job(
+            config(dataset, out, method="textgrad"),
+            Settings(),
+            scripted("unused"),
+            reflection_llm=ScriptedLLM(fn=reflection_down),
+        )
+    counts = json.loads((out / "counts.json").read_text())
+    assert counts["agent_runs"] >= 4  # the seed's validation runs at least
+    resumed = await run_job(config(dataset, out, method="textgrad"), Settings(), scripted("MAGIC: the city."))
+    assert resumed.report["agent_runs"] > counts["agent_runs"]

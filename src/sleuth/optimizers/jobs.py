@@ -339,21 +339,23 @@ async def run_job(
     run_dir = config.out / config.method
     # A stop file ended the last run; running the job again means "go on".
     (run_dir / f"{config.method}.stop").unlink(missing_ok=True)
-    outcome = await asyncio.to_thread(
-        runner,
-        adapter,
-        seed,
-        train,
-        val + corrections,
-        reflection_lm=reflection,
-        budget=config.budget,
-        run_dir=run_dir,
-        minibatch_size=config.minibatch_size,
-        seed_value=config.seed,
-        on_event=record,
-    )
+    try:
+        outcome = await asyncio.to_thread(
+            runner,
+            adapter,
+            seed,
+            train,
+            val + corrections,
+            reflection_lm=reflection,
+            budget=config.budget,
+            run_dir=run_dir,
+            minibatch_size=config.minibatch_size,
+            seed_value=config.seed,
+            on_event=record,
+        )
+    finally:  # a session that crashes has still spent its runs: the resumed job's report counts them
+        totals = _add_counts(config.out, agent_runs=adapter.rollouts_run, reflection_calls=reflection.calls)
     best = outcome.candidates[outcome.best_idx]
-    totals = _add_counts(config.out, agent_runs=adapter.rollouts_run, reflection_calls=reflection.calls)
     if test:
         record({"event": "test", "questions": len(test)})
     seed_test = await score_on(adapter, test, seed)
