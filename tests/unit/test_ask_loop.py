@@ -286,3 +286,37 @@ async def test_an_answer_that_only_says_nothing_was_found_sends_the_model_search
     assert "That is not an answer" in llm.calls_for("ask")[2].prompt
     assert len(result.search_calls) == 2
     assert result.answer == "Steven Spielberg"
+
+
+async def test_the_reminder_and_follow_up_cue_come_from_the_prompt_set_and_are_said_last() -> None:
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
+            "summarizer": ['{"sentences": [1]}'],
+        }
+    )
+    deps = make_deps(llm)
+    deps.prompts = deps.prompts.with_prompts({"ask_reminder": "CUE-FIRST", "ask_followup": "CUE-NEXT"})
+    result = await run_ask("Who directed Jaws?", deps)
+
+    first, second = llm.calls_for("ask")
+    assert first.messages[-1]["content"].endswith("\n\nCUE-FIRST")
+    assert second.messages[-1]["content"].endswith("</information>\n\nCUE-NEXT")
+    assert result.prompt_set_hash == deps.prompts.hash  # the cues are part of the recorded set
+
+
+async def test_an_empty_follow_up_cue_leaves_the_information_alone_and_variants_keep_their_reminder() -> None:
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Steven Spielberg</answer>"] * 2,
+            "summarizer": ['{"sentences": [1]}'] * 2,
+        }
+    )
+    deps = make_deps(llm)
+    deps.prompts = deps.prompts.with_prompts({"ask_reminder": "CUE-FIRST", "ask_followup": "  "})
+    await run_ask("Who directed Jaws?", deps)
+    assert llm.calls_for("ask")[1].messages[-1]["content"].endswith("</information>")
+
+    await run_ask("Who directed Jaws?", deps, variant="free")
+    free_first = llm.calls_for("ask")[2].messages[-1]["content"]
+    assert "CUE-FIRST" not in free_first and free_first.endswith("</search>.")

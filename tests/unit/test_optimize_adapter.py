@@ -343,3 +343,28 @@ def test_an_unfenced_rewrite_under_a_new_instructions_heading_drops_the_diagnosi
     assert extract_instruction(reply) == "Answer the question.\n1. Search again with the name you found."
     inline = "Keep the new instructions short: search, then answer."  # not a heading: kept whole
     assert extract_instruction(inline) == inline
+
+
+async def test_cue_roles_reflect_on_the_ask_conversation_and_are_rewritten_as_short_cues() -> None:
+    llm = scripted()
+    adapter = make_adapter(llm, asyncio.get_running_loop())
+    cues = {"ask_reminder": "CUE-FIRST", "ask_followup": "CUE-NEXT"}
+    result = await asyncio.to_thread(adapter.evaluate, examples(1), {**seed(), **cues}, True)
+    data = adapter.make_reflective_dataset({**seed(), **cues}, result, ["ask_reminder", "ask_followup"])
+    for role in cues:
+        (record,) = data[role]
+        # The cue role is never called itself: its record is the ask conversation the cues were said in.
+        assert "CUE-FIRST" in record["Generated Outputs"] and "CUE-NEXT" in record["Generated Outputs"]
+        assert "Wrong: the answer was 'London'" in record["Feedback"]
+        assert "one to three short sentences" in rewrite_rules(role)
+        assert "numbered rules" not in reflection_template(role)
+    assert "<answer>" in rewrite_rules("ask_followup") and "numbered rules" in rewrite_rules("ask")
+
+
+def test_the_ask_agent_optimizes_its_cues_by_default_and_both_builtin_sets_hold_them() -> None:
+    from sleuth.optimizers.jobs import OptimizeConfig, resolve_roles
+
+    minimal = load_builtin("minimal")
+    config = OptimizeConfig(agent="ask", dataset="unused", out=Path("unused"))
+    assert resolve_roles(config, minimal) == ["ask", "ask_reminder", "ask_followup", "summarizer"]
+    assert load_builtin("defaults")["ask_followup"] != minimal["ask_followup"]

@@ -65,9 +65,9 @@ NUDGE_REPEATED = (
 NUDGE_NOT_AN_ANSWER = (
     "That is not an answer. Search for a different question: write <search>, then the question, then </search>."
 )
-# Said last in the question message: a small model follows the most recent instruction best.
+# Said last in the question message: a small model follows the most recent instruction best. The
+# `always` variant reads its reminder from the prompt set (role `ask_reminder`) so optimizers can tune it.
 FORMAT_REMINDER: dict[str, str] = {
-    "always": "Start by searching: write <search>, then a full question, then </search>.",
     "free": "Write <answer>, the answer, </answer> if you are sure; else write <search>, a full question, </search>.",
     "closed": "Write <answer>, then the answer in a few words, then </answer>.",
 }
@@ -178,7 +178,11 @@ class _AskRun:
         self.turns = 0
         self.last_reply = ""
         """The latest raw model turn; an untagged one may still be the answer (see `untagged_answer`)."""
-        ask_prompt = deps.prompts["ask"] if variant == "always" else load_ask_variant(variant)
+        if variant == "always":
+            ask_prompt, self.reminder = deps.prompts["ask"], deps.prompts["ask_reminder"]
+            self.followup = deps.prompts.get("ask_followup").strip()
+        else:
+            ask_prompt, self.reminder, self.followup = load_ask_variant(variant), FORMAT_REMINDER[variant], ""
         self.prompt_set = deps.prompts.with_prompts({"ask": ask_prompt})
         self.messages: list[Message] = [{"role": "system", "content": ask_prompt}]
 
@@ -195,7 +199,7 @@ class _AskRun:
         block = _render_patches(patches) if patches else ""
         if patches:
             self.emit("patches", ids=[p.id for p in patches])
-        user = f"Question: {self.question}\n\n{FORMAT_REMINDER[self.variant]}"
+        user = f"Question: {self.question}\n\n{self.reminder.strip()}"
         user = f"{block}\n\n{user}" if block else user
         self.messages.append({"role": "user", "content": user})
         return [p.id for p in patches]
@@ -240,7 +244,12 @@ class _AskRun:
         )
         self.used.append(UsedSearch(tuple(hits), summary))
         self.messages.append({"role": "assistant", "content": Action("search", query, thought).as_message()})
-        self.messages.append({"role": "user", "content": f"<information>{summary}</information>"})
+        # The follow-up cue (role `ask_followup`) comes after the result: the step a small model skips is
+        # the second search, and it reads the last instruction best.
+        information = f"<information>{summary}</information>"
+        self.messages.append(
+            {"role": "user", "content": f"{information}\n\n{self.followup}" if self.followup else information}
+        )
 
     async def summarise(self, query: str, hits: list[Hit]) -> str:
         """Condense the hits into 1-3 sentences copied from them, or `NO_INFO`.
@@ -365,7 +374,8 @@ async def run_ask(
 
     Args:
         question: the user's question.
-        deps: model, retriever, prompts (roles `ask`, `summarizer`), patches, settings, event sink.
+        deps: model, retriever, prompts (roles `ask`, `ask_reminder`, `ask_followup`, `summarizer`), patches,
+            settings, event sink.
         variant: `always` (search before any answer, enforced), `free` (search only when needed) or
             `closed` (closed book, no retrieval); the last two read their prompt from `variants/`.
         max_turns: search/answer actions before the time-is-up turn (default `settings.ask_max_turns`).

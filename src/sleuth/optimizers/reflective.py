@@ -25,6 +25,9 @@ class RoleBrief:
     """The mistakes to look for in the feedback."""
     keep: str
     """The protocol the prompt defines, which a rewrite must keep verbatim."""
+    line: bool = False
+    """The text is a short cue inside the conversation, not a system prompt: a rewrite replaces it with another
+    short cue instead of growing it into a list of rules."""
 
 
 BRIEFS: dict[str, RoleBrief] = {
@@ -35,6 +38,26 @@ BRIEFS: dict[str, RoleBrief] = {
         mistakes="a sentence instead of a short answer, the question copied as the answer, a guess that "
         "is not in the information, a search that skipped a step of the question",
         keep="the tags <search>, <information> and <answer>",
+    ),
+    "ask_reminder": RoleBrief(
+        job="a small search assistant; they are the line it reads last, under the question, before its first "
+        "move. It answers by writing <search>query</search>, reading <information>...</information>, and "
+        "ending with <answer>short answer</answer>, and is scored on whether its final answer matches the gold "
+        "answer. This line decides what it searches for first",
+        mistakes="a first search that copied the whole question instead of asking for the first fact needed, "
+        "an answer written before the facts were found",
+        keep="the tags <search> and </search>",
+        line=True,
+    ),
+    "ask_followup": RoleBrief(
+        job="a small search assistant; they are the line it reads right after each search result "
+        "(<information>...</information>). It answers by writing <search>query</search>, reading the "
+        "information, and ending with <answer>short answer</answer>, and is scored on whether its final answer "
+        "matches the gold answer. This line decides whether it searches again, and for what, or answers",
+        mistakes="an answer after one search when the question needed a second fact, a second search that "
+        "repeated the first, an answer that is not in the information, a sentence instead of a short answer",
+        keep="the tags <search>, </search>, <answer> and </answer>",
+        line=True,
     ),
     "summarizer": RoleBrief(
         job="a step in a search assistant. It gets a question, a search query and numbered sentences from "
@@ -87,6 +110,11 @@ def rewrite_rules(role: str) -> str:
     so both methods get the same guidance."""
     # Prose, not a numbered checklist or a list of example mistakes: a 1.5B model copied both into the new
     # prompt ("1. Look at the feedback.") as if they were rules for the agent.
+    if brief(role).line:
+        return f"""Then write the new text inside one ``` block, at the end of your reply: one to three short \
+sentences that the assistant reads at that point instead of the current text. Keep {brief(role).keep} exactly as \
+spelled, and describe what goes between them in words, not with placeholder text. Write in general words that \
+fit any question: no names or answers from these examples."""
     return f"""Then write the new instructions inside one ``` block, at the end of your reply: the current \
 instructions word for word (keep {brief(role).keep} exactly as spelled), followed by 2 to 5 short numbered rules \
 that tell it what to do instead. Write the rules in general words that fit any question: no names or answers \
@@ -232,12 +260,17 @@ def _summarizer_feedback(call: RoleCall, trace: Trace) -> str:
     return f"{note} {_verdict(trace)}"
 
 
+CALLED_AS = {"ask_reminder": "ask", "ask_followup": "ask"}
+"""Roles that are cues inside another role's conversation, and that role: their records are its calls."""
+
+
 def role_records(role: str, traces: list[Trace]) -> list[dict[str, Any]]:
     """The reflective records of one role over a minibatch (GEPA's Inputs / Generated Outputs / Feedback)."""
     records: list[dict[str, Any]] = []
+    caller = CALLED_AS.get(role, role)
     for trace in traces:
         rollout = trace.rollout
-        calls = rollout.calls_by(role)
+        calls = rollout.calls_by(caller)
         question = rollout.example.question
         if rollout.error and not calls:
             records.append(
@@ -255,11 +288,11 @@ def role_records(role: str, traces: list[Trace]) -> list[dict[str, Any]]:
                     "Feedback": f"This role was not used on this question. {trace.score.feedback}",
                 }
             )
-        elif role == "ask":
+        elif caller == "ask":
             records.append(
                 {
                     "Inputs": {"question": question},
-                    "Generated Outputs": clip(_conversation(rollout, role), MAX_INPUT_CHARS + MAX_OUTPUT_CHARS),
+                    "Generated Outputs": clip(_conversation(rollout, caller), MAX_INPUT_CHARS + MAX_OUTPUT_CHARS),
                     "Feedback": trace.score.feedback,
                 }
             )

@@ -18,7 +18,7 @@ from sleuth.optimizers.base import RoleCall, Rollout, Search
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Filter, Hit, Retriever
 
-ASK_ROLES = ("ask", "summarizer")
+ASK_ROLES = ("ask", "ask_reminder", "ask_followup", "summarizer")
 RESEARCH_ROLES = ("orchestrator", "reader", "aggregator", "writer")
 
 

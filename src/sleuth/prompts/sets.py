@@ -12,7 +12,17 @@ from pathlib import Path
 
 import yaml
 
-ROLES = ("orchestrator", "reader", "aggregator", "writer", "ask", "summarizer", "judge")
+ROLES = (
+    "orchestrator",
+    "reader",
+    "aggregator",
+    "writer",
+    "ask",
+    "ask_reminder",
+    "ask_followup",
+    "summarizer",
+    "judge",
+)
 """Every role a prompt set may hold; a set may hold a subset (missing roles fall back to defaults)."""
 
 BUILTIN_SETS = ("defaults", "minimal")
