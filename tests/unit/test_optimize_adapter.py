@@ -17,7 +17,7 @@ from sleuth.optimizers.metrics import AnswerMetric
 from sleuth.optimizers.reflective import reflection_template, rewrite_rules
 from sleuth.optimizers.tasks import AskTask
 from sleuth.optimizers.textgrad import extract_instruction, run_textgrad
-from sleuth.prompts.sets import load_builtin
+from sleuth.prompts.sets import PromptSet, load_builtin
 from sleuth.retrieval.base import Passage
 from sleuth.testing import Call, ScriptedLLM, StaticRetriever
 
@@ -362,9 +362,16 @@ async def test_cue_roles_reflect_on_the_ask_conversation_and_are_rewritten_as_sh
 
 
 def test_the_ask_agent_optimizes_its_cues_by_default_and_both_builtin_sets_hold_them() -> None:
-    from sleuth.optimizers.jobs import OptimizeConfig, resolve_roles
+    from sleuth.optimizers.jobs import JobError, OptimizeConfig, resolve_roles
 
     minimal = load_builtin("minimal")
     config = OptimizeConfig(agent="ask", dataset="unused", out=Path("unused"))
     assert resolve_roles(config, minimal) == ["ask", "ask_reminder", "ask_followup", "summarizer"]
-    assert load_builtin("defaults")["ask_followup"] != minimal["ask_followup"]
+    # The defaults say nothing after a result (an empty cue), and that empty cue can still be optimized;
+    # a role the set does not hold cannot.
+    defaults = load_builtin("defaults")
+    assert defaults["ask_followup"] == "" and minimal["ask_followup"]
+    assert resolve_roles(config.model_copy(update={"roles": ["ask_followup"]}), defaults) == ["ask_followup"]
+    lacking = PromptSet({"ask": "Search, then answer."}, "partial")
+    with pytest.raises(JobError, match="has no prompt for ask_reminder"):
+        resolve_roles(config.model_copy(update={"roles": ["ask_reminder"]}), lacking)

@@ -24,6 +24,7 @@ from sleuth.llm.base import ChatModel, GenParams
 from sleuth.optimizers.base import EventSink, Outcome, Task
 from sleuth.optimizers.gepa_adapter import EvalCache, ReflectionModel, SleuthAdapter, run_gepa
 from sleuth.optimizers.metrics import METRICS, build_metric
+from sleuth.optimizers.reflective import CALLED_AS
 from sleuth.optimizers.tasks import ASK_ROLES, RESEARCH_ROLES, AskTask, ResearchTask
 from sleuth.optimizers.textgrad import run_textgrad
 from sleuth.prompts.sets import PromptSet, load_prompt_set
@@ -222,7 +223,8 @@ def resolve_roles(config: OptimizeConfig, seed_set: PromptSet) -> list[str]:
         raise JobError(
             f"the {config.agent} agent has no role {', '.join(unknown)}; choose from {', '.join(agent_roles)}"
         )
-    missing = [r for r in roles if not seed_set.get(r).strip()]
+    # A cue role may be empty (say nothing) and still be optimized; a role the set lacks may not.
+    missing = [r for r in roles if r not in seed_set.prompts or not (seed_set[r].strip() or r in CALLED_AS)]
     if missing:
         raise JobError(f"the seed prompt set {seed_set.name!r} has no prompt for {', '.join(missing)}")
     return roles
