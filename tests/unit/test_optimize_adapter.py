@@ -27,14 +27,20 @@ PASSAGES = [
 ]
 
 
-def scripted(rewrite: str = "MAGIC: answer with the city.", summary: str = '{"sentences": [1]}') -> ScriptedLLM:
-    """Answers right only when the ask prompt says MAGIC; the reflection model proposes `rewrite`."""
+def scripted(
+    rewrite: str = "MAGIC: answer with the city.",
+    summary: str = '{"sentences": [1]}',
+    rewrites: list[str] | None = None,
+) -> ScriptedLLM:
+    """Answers right only when the ask prompt says MAGIC; the reflection model proposes `rewrites` in turn,
+    then `rewrite`."""
+    queue = list(rewrites or [])
 
     def reply(call: Call) -> str:
         if call.agent == "reflection":
             if "Write a short critique" in call.prompt:  # the TextGrad-style critic
                 return "The prompt never names the task."
-            return f"```\n{rewrite}\n```"
+            return f"```\n{queue.pop(0) if queue else rewrite}\n```"
         if call.agent == "summarizer":
             return summary
         if not any("<information>" in m["content"] for m in call.messages):
@@ -356,8 +362,9 @@ async def test_cue_roles_reflect_on_the_ask_conversation_and_are_rewritten_as_sh
         # The cue role is never called itself: its record is the ask conversation the cues were said in.
         assert "CUE-FIRST" in record["Generated Outputs"] and "CUE-NEXT" in record["Generated Outputs"]
         assert "Wrong: the answer was 'London'" in record["Feedback"]
-        assert "one to three short sentences" in rewrite_rules(role)
-        assert "numbered rules" not in reflection_template(role)
+        assert "one or two sentences" in rewrite_rules(role) and rewrite_rules(role) in reflection_template(role)
+        assert "numbered rules" not in reflection_template(role)  # a cue is replaced, not grown into rules
+        assert "write one short line" not in reflection_template(role)  # and gets no diagnosis step
     assert "<answer>" in rewrite_rules("ask_followup") and "numbered rules" in rewrite_rules("ask")
 
 
@@ -375,3 +382,56 @@ def test_the_ask_agent_optimizes_its_cues_by_default_and_both_builtin_sets_hold_
     lacking = PromptSet({"ask": "Search, then answer."}, "partial")
     with pytest.raises(JobError, match="has no prompt for ask_reminder"):
         resolve_roles(config.model_copy(update={"roles": ["ask_reminder"]}), lacking)
+
+
+def test_a_rewrite_sent_as_python_is_reduced_to_its_string_and_other_code_is_kept() -> None:
+    # What the 1.5B reflection model wrote for the `ask_reminder` cue (gepa ran a Python line as the prompt).
+    as_code = 'Example 1: it searched the whole question.\n```python\n# New text\ncue = "Search for the first fact."\n```'
+    assert extract_instruction(as_code) == "Search for the first fact."
+    assert extract_instruction('```\n"""Search, then answer."""\n```') == "Search, then answer."
+    prose = "Search first.\nThen answer = a few words."
+    assert extract_instruction(f"```\n{prose}\n```") == prose  # not Python: kept as written
+    assert extract_instruction("```\nprint('x')\n```") == "print('x')"  # code that is not one string: kept
+
+
+async def test_each_raw_reflection_reply_is_logged_with_its_prompt(tmp_path: Path) -> None:
+    llm = scripted(rewrite="Search twice.")
+    log = tmp_path / "reflections.jsonl"
+    model = ReflectionModel(llm, asyncio.get_running_loop(), GenParams(max_tokens=50), log_path=log)
+    reply = await asyncio.to_thread(model, "Improve this: Answer.")
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["call"], r["prompt"], r["reply"]) for r in rows] == [(1, "Improve this: Answer.", reply)]
+
+
+def test_gepas_proposer_re_asks_a_copy_or_an_empty_reply_and_keeps_the_first_new_text() -> None:
+    from sleuth.optimizers.gepa_adapter import Proposer
+
+    replies = iter(
+        ["```\nSearch first.\n```", "```\n\n```", "```\nSearch for the first fact.\n```", "```\nX\n```"]
+    )
+    prompts: list[str] = []
+
+    def lm(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(replies)
+
+    records = [{"Inputs": {"question": "q"}, "Generated Outputs": "<search>q</search>", "Feedback": "Wrong."}]
+    texts = Proposer(lm)({"ask_reminder": "Search first."}, {"ask_reminder": records}, ["ask_reminder"])
+    assert texts == {"ask_reminder": "Search for the first fact."}
+    assert len(prompts) == 3 and "Search first." in prompts[0] and "Wrong." in prompts[0]
+    assert "Reply with only the new instruction" in prompts[0]  # the cue role's own template
+
+    stubborn = Proposer(lambda prompt: "```\nSearch first.\n```")
+    assert stubborn({"ask_reminder": "Search first."}, {"ask_reminder": records}, ["ask_reminder"]) == {
+        "ask_reminder": "Search first."  # three copies: gepa gets the copy, and scores it like any proposal
+    }
+
+
+async def test_textgrad_re_asks_a_rewrite_that_copies_the_current_prompt(tmp_path: Path) -> None:
+    llm = scripted(rewrites=[seed()["ask"], ""])  # a copy, then an empty reply, then the MAGIC rewrite
+    outcome, reflection = await _textgrad(llm, tmp_path, seed(), 12)
+    assert "MAGIC" in outcome.candidates[outcome.best_idx]["ask"]
+    # Found in the first iteration (2 validation runs of the seed, then its minibatch and the rewrite's): the
+    # copy and the empty reply cost reflection calls, not agent runs.
+    assert outcome.discovered_at[outcome.best_idx] == 2 + 3 + 3
+    assert reflection.calls >= 4  # the first iteration alone: the critique and three rewrites

@@ -11,7 +11,8 @@ import asyncio
 import hashlib
 import json
 import threading
-from collections.abc import Coroutine, Sequence
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -20,7 +21,13 @@ from gepa import EvaluationBatch
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.optimizers.base import EventSink, Metric, Outcome, Rollout, Score, Task
-from sleuth.optimizers.reflective import Trace, reflection_template, reflective_dataset, tidy_reflection
+from sleuth.optimizers.reflective import (
+    Trace,
+    first_new_text,
+    reflection_template,
+    reflective_dataset,
+    tidy_reflection,
+)
 from sleuth.prompts.sets import PromptSet
 
 T = TypeVar("T")
@@ -88,8 +95,8 @@ class SleuthAdapter:
         cache: scores kept across a resume.
     """
 
-    propose_new_texts = None
-    """gepa's default reflective proposer (with our `reflection_lm`) writes the new texts."""
+    propose_new_texts: Proposer | None = None
+    """Set by `run_gepa`: gepa's own proposal step, re-asked when a reply is empty or a copy."""
 
     def __init__(
         self,
@@ -192,11 +199,50 @@ class SleuthAdapter:
         return reflective_dataset(list(eval_batch.trajectories or []), components_to_update)
 
 
+class Proposer:
+    """gepa's default proposal (the role's reflection template rendered and parsed by gepa's
+    `InstructionProposalSignature`) with one change: a reply that is empty or a copy of the current text is
+    re-asked (`first_new_text`), as the baseline's rewrite is, instead of spending a minibatch on it."""
+
+    def __init__(self, reflection_lm: Callable[[str], str]) -> None:
+        self.reflection_lm = reflection_lm
+
+    def __call__(
+        self,
+        candidate: dict[str, str],
+        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
+        components_to_update: list[str],
+    ) -> dict[str, str]:
+        from gepa.strategies.instruction_proposal import InstructionProposalSignature as Signature
+
+        texts = {}
+        for role in components_to_update:
+            prompt = Signature.prompt_renderer(
+                {
+                    "current_instruction_doc": candidate[role],
+                    "dataset_with_feedback": reflective_dataset[role],
+                    "prompt_template": reflection_template(role),
+                }
+            )
+            assert isinstance(prompt, str)  # a list comes back only for image records, which sleuth has none of
+
+            def ask(prompt: str = prompt) -> str:
+                reply = tidy_reflection(self.reflection_lm(prompt))
+                return Signature.output_extractor(reply)["new_instruction"]
+
+            texts[role] = first_new_text(ask, candidate[role])
+        return texts
+
+
 class ReflectionModel:
     """Our async `ChatModel` as gepa's `reflection_lm`: a blocking `prompt -> text` callable."""
 
-    def __init__(self, llm: ChatModel, loop: asyncio.AbstractEventLoop, params: GenParams) -> None:
+    def __init__(
+        self, llm: ChatModel, loop: asyncio.AbstractEventLoop, params: GenParams, log_path: Path | None = None
+    ) -> None:
         self.llm, self.loop, self.params = llm, loop, params
+        self.log_path = log_path
+        """Each raw reply is appended here: what a weak reflection model wrote explains an odd proposal."""
         self.calls = 0
 
     def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
@@ -214,7 +260,14 @@ class ReflectionModel:
                 for m in prompt
             ]
         self.calls += 1
-        return run_on_loop(self.loop, self.llm.complete(messages, params=self.params, agent="reflection")).text
+        started = time.perf_counter()
+        text = run_on_loop(self.loop, self.llm.complete(messages, params=self.params, agent="reflection")).text
+        if self.log_path is not None:
+            row = {"call": self.calls, "prompt": messages[-1]["content"], "reply": text}
+            row["latency_s"] = round(time.perf_counter() - started, 1)
+            with self.log_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return text
 
 
 class FileLogger:
@@ -323,18 +376,18 @@ def run_gepa(
     import gepa
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    adapter.propose_new_texts = Proposer(reflection_lm)
     result: Any = gepa.optimize(
         seed_candidate=seed,
         trainset=train,
         valset=val,
         adapter=cast(Any, adapter),  # structurally a GEPAAdapter; gepa's generics cannot see it
-        reflection_lm=lambda prompt: tidy_reflection(reflection_lm(prompt)),
+        reflection_lm=None,  # the adapter's proposer calls `reflection_lm`
         candidate_selection_strategy="pareto",
         module_selector="round_robin",
         reflection_minibatch_size=minibatch_size,
         skip_perfect_score=True,
         acceptance_criterion=CappedAcceptance(adapter.max_prompt_chars),
-        reflection_prompt_template={role: reflection_template(role) for role in seed},
         max_metric_calls=budget,
         run_dir=str(run_dir),
         callbacks=[cast(Any, EventRecorder(on_event))] if on_event else None,

@@ -327,6 +327,7 @@ async def run_job(
         reflection_llm or llm,
         loop,
         GenParams(temperature=settings.reflection_temperature, max_tokens=settings.reflection_max_tokens),
+        log_path=config.out / "reflections.jsonl",
     )
     history = config.out / "history.jsonl"
 

@@ -6,8 +6,10 @@ TextGrad-style critic). Texts are clipped so a prompt built from a minibatch fit
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,20 +42,18 @@ BRIEFS: dict[str, RoleBrief] = {
         keep="the tags <search>, <information> and <answer>",
     ),
     "ask_reminder": RoleBrief(
-        job="a small search assistant; they are the line it reads last, under the question, before its first "
-        "move. It answers by writing <search>query</search>, reading <information>...</information>, and "
-        "ending with <answer>short answer</answer>, and is scored on whether its final answer matches the gold "
-        "answer. This line decides what it searches for first",
+        job="a small search assistant that is said to it just before its first search (the assistant answers a "
+        "question by writing <search>query</search>, reading <information>...</information>, and ending with "
+        "<answer>short answer</answer>, and is scored on whether its answer matches the gold answer)",
         mistakes="a first search that copied the whole question instead of asking for the first fact needed, "
         "an answer written before the facts were found",
         keep="the tags <search> and </search>",
         line=True,
     ),
     "ask_followup": RoleBrief(
-        job="a small search assistant; they are the line it reads right after each search result "
-        "(<information>...</information>). It answers by writing <search>query</search>, reading the "
-        "information, and ending with <answer>short answer</answer>, and is scored on whether its final answer "
-        "matches the gold answer. This line decides whether it searches again, and for what, or answers",
+        job="a small search assistant that is said to it right after each search result (the assistant answers "
+        "a question by writing <search>query</search>, reading <information>...</information>, and ending with "
+        "<answer>short answer</answer>, and is scored on whether its answer matches the gold answer)",
         mistakes="an answer after one search when the question needed a second fact, a second search that "
         "repeated the first, an answer that is not in the information, a sentence instead of a short answer",
         keep="the tags <search>, </search>, <answer> and </answer>",
@@ -108,13 +108,12 @@ def brief(role: str) -> RoleBrief:
 def rewrite_rules(role: str) -> str:
     """How to write the new prompt: shared by GEPA's reflection template and the TextGrad-style rewrite,
     so both methods get the same guidance."""
+    if brief(role).line:
+        return f"""Write a different, better instruction that fixes what the feedback points out. It must be \
+general (no names from these questions), one or two sentences of plain English, and keep {brief(role).keep} \
+exactly as spelled. Reply with only the new instruction inside a ``` block."""
     # Prose, not a numbered checklist or a list of example mistakes: a 1.5B model copied both into the new
     # prompt ("1. Look at the feedback.") as if they were rules for the agent.
-    if brief(role).line:
-        return f"""Then write the new text inside one ``` block, at the end of your reply: one to three short \
-sentences that the assistant reads at that point instead of the current text. Keep {brief(role).keep} exactly as \
-spelled, and describe what goes between them in words, not with placeholder text. Write in general words that \
-fit any question: no names or answers from these examples."""
     return f"""Then write the new instructions inside one ``` block, at the end of your reply: the current \
 instructions word for word (keep {brief(role).keep} exactly as spelled), followed by 2 to 5 short numbered rules \
 that tell it what to do instead. Write the rules in general words that fit any question: no names or answers \
@@ -125,7 +124,24 @@ def reflection_template(role: str) -> str:
     """gepa's `reflection_prompt_template` for `role`: a task-specific reflection prompt (the GEPA paper's
     strongest setting). The brief keeps a small reflection model on task (with a generic template a 1.5B
     model returned near copies of the prompt or chatter), and a one-line diagnosis per example before the
-    rewrite makes it read the feedback: without that step its rules ignored the feedback."""
+    rewrite makes it read the feedback: without that step its rules ignored the feedback.
+
+    A cue role (`RoleBrief.line`) gets no diagnosis step: asked for one, the 1.5B model wrote only the diagnosis,
+    or Python, in 4 of 4 replies, where asked for the new line alone it wrote a line (often a copy, which
+    `first_new_text` re-asks)."""
+    if brief(role).line:
+        return f"""You improve the instruction of {brief(role).job}.
+
+Its current instruction:
+```
+<curr_param>
+```
+
+Here is what the assistant did with it on some questions, with feedback:
+
+<side_info>
+
+{rewrite_rules(role)}"""
     return f"""You improve the instructions of {brief(role).job}.
 
 Its current instructions:
@@ -171,6 +187,20 @@ def _unwrap_json(body: str) -> str:
     return new[0] if len(new) == 1 else body
 
 
+def _unwrap_code(body: str) -> str:
+    """The text of a rewrite sent as code: one string literal, alone or assigned (`new_text = "..."`), with any
+    comments around it; anything else as it is."""
+    try:
+        tree = ast.parse(body)
+    except (SyntaxError, ValueError):
+        return body
+    values = [node.value for node in tree.body if isinstance(node, (ast.Assign, ast.Expr))]
+    if len(values) == len(tree.body) == 1 and isinstance(values[0], ast.Constant):
+        value = values[0].value
+        return value if isinstance(value, str) else body
+    return body
+
+
 def tidy_reflection(text: str) -> str:
     """The reflection reply reduced to the new instructions, fenced, so gepa's extractor (which takes the text
     between the first and last ```) gets only them.
@@ -179,7 +209,7 @@ def tidy_reflection(text: str) -> str:
     "New instructions" heading). Small models wrap their rewrite:
     lead-in lines ("Certainly! Here are the new instructions:") are dropped, and so is a comment after a
     `---` rule ("This version uses simpler language"); a rewrite sent as JSON (`{"instructions": "..."}`,
-    or old and new side by side) is unwrapped.
+    or old and new side by side) or as a Python string (`new_text = "..."`) is unwrapped.
     """
     blocks = _FENCED.findall(text)
     headed = _HEADING.split(text)
@@ -192,7 +222,23 @@ def tidy_reflection(text: str) -> str:
         while lines and (not lines[0].strip() or _CHATTER.match(lines[0])):
             lines.pop(0)
         body = re.split(r"\n\s*-{3,}\s*\n", "\n".join(lines), maxsplit=1)[0]
-    return f"```\n{_unwrap_json(body.strip()).strip()}\n```"
+    return f"```\n{_unwrap_code(_unwrap_json(body.strip())).strip()}\n```"
+
+
+PROPOSAL_TRIES = 3
+"""Reflection replies asked for per proposal while they are empty or a copy of the current text. At
+temperature 0.7 the 1.5B reflection model copied the line it was shown in 7 of 9 replies; a copy spends a
+minibatch of agent runs on nothing (GEPA) or a whole iteration (the baseline)."""
+
+
+def first_new_text(ask: Callable[[], str], current: str, tries: int = PROPOSAL_TRIES) -> str:
+    """The first of up to `tries` proposals from `ask()` that is neither empty nor `current`; else the last."""
+    text = ""
+    for _ in range(tries):
+        text = ask()
+        if text.strip() and text.strip() != current.strip():
+            break
+    return text
 
 
 MAX_INPUT_CHARS = 1200

@@ -17,7 +17,7 @@ from typing import Any
 from sleuth.evals.datasets import QAExample
 from sleuth.optimizers.base import EventSink, Outcome
 from sleuth.optimizers.gepa_adapter import SleuthAdapter, prompt_lengths
-from sleuth.optimizers.reflective import brief, rewrite_rules, role_records, tidy_reflection
+from sleuth.optimizers.reflective import brief, first_new_text, rewrite_rules, role_records, tidy_reflection
 
 CRITIC_PROMPT = """You review the instructions of {job}.
 
@@ -149,13 +149,10 @@ def run_textgrad(
                 job=role_brief.job, text=current[role], records=_render(records), mistakes=role_brief.mistakes
             )
         )
-        new_text = extract_instruction(
-            reflection_lm(
-                REWRITE_PROMPT.format(
-                    job=role_brief.job, text=current[role], critique=critique, rules=rewrite_rules(role)
-                )
-            )
+        rewrite = REWRITE_PROMPT.format(
+            job=role_brief.job, text=current[role], critique=critique, rules=rewrite_rules(role)
         )
+        new_text = first_new_text(lambda prompt=rewrite: extract_instruction(reflection_lm(prompt)), current[role])
         emit(
             {
                 "event": "proposal",
