@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,10 @@ A critique of them:
 {rules}"""
 
 STATE_FILE = "textgrad_state.json"
+
+
+def _propose(reflection_lm: Callable[[str], str], prompt: str) -> str:
+    return extract_instruction(reflection_lm(prompt))
 
 
 def _render(records: list[dict[str, Any]]) -> str:
@@ -152,7 +157,7 @@ def run_textgrad(
         rewrite = REWRITE_PROMPT.format(
             job=role_brief.job, text=current[role], critique=critique, rules=rewrite_rules(role)
         )
-        new_text = first_new_text(lambda prompt=rewrite: extract_instruction(reflection_lm(prompt)), current[role])
+        new_text = first_new_text(partial(_propose, reflection_lm, rewrite), current[role])
         emit(
             {
                 "event": "proposal",
