@@ -263,8 +263,8 @@ class ReflectionModel:
         started = time.perf_counter()
         text = run_on_loop(self.loop, self.llm.complete(messages, params=self.params, agent="reflection")).text
         if self.log_path is not None:
-            row = {"call": self.calls, "prompt": messages[-1]["content"], "reply": text}
-            row["latency_s"] = round(time.perf_counter() - started, 1)
+            latency = round(time.perf_counter() - started, 1)
+            row = {"call": self.calls, "prompt": messages[-1]["content"], "reply": text, "latency_s": latency}
             with self.log_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         return text
