@@ -126,9 +126,9 @@ def reflection_template(role: str) -> str:
     model returned near copies of the prompt or chatter), and a one-line diagnosis per example before the
     rewrite makes it read the feedback: without that step its rules ignored the feedback.
 
-    A cue role (`RoleBrief.line`) gets no diagnosis step: asked for one, the 1.5B model wrote only the diagnosis,
-    or Python, in 4 of 4 replies, where asked for the new line alone it wrote a line (often a copy, which
-    `first_new_text` re-asks)."""
+    A cue role (`RoleBrief.line`) gets no diagnosis step: asked for one, the 1.5B model gave no usable line in
+    4 of 4 replies (the diagnosis alone, Python, the old line with example questions pasted in); asked for the
+    new line alone it wrote a line, often a copy, which `first_new_text` re-asks."""
     if brief(role).line:
         return f"""You improve the instruction of {brief(role).job}.
 
