@@ -24,7 +24,7 @@ from sleuth.llm.base import ChatModel, GenParams
 from sleuth.optimizers.base import EventSink, Outcome, Task
 from sleuth.optimizers.gepa_adapter import EvalCache, ReflectionModel, SleuthAdapter, run_gepa
 from sleuth.optimizers.metrics import METRICS, build_metric
-from sleuth.optimizers.reflective import CALLED_AS
+from sleuth.optimizers.reflective import brief
 from sleuth.optimizers.tasks import ASK_ROLES, RESEARCH_ROLES, AskTask, ResearchTask
 from sleuth.optimizers.textgrad import run_textgrad
 from sleuth.prompts.sets import PromptSet, load_prompt_set
@@ -224,7 +224,7 @@ def resolve_roles(config: OptimizeConfig, seed_set: PromptSet) -> list[str]:
             f"the {config.agent} agent has no role {', '.join(unknown)}; choose from {', '.join(agent_roles)}"
         )
     # A cue role may be empty (say nothing) and still be optimized; a role the set lacks may not.
-    missing = [r for r in roles if r not in seed_set.prompts or not (seed_set[r].strip() or r in CALLED_AS)]
+    missing = [r for r in roles if r not in seed_set.prompts or not (seed_set[r].strip() or brief(r).line)]
     if missing:
         raise JobError(f"the seed prompt set {seed_set.name!r} has no prompt for {', '.join(missing)}")
     return roles

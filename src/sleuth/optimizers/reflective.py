@@ -27,9 +27,14 @@ class RoleBrief:
     """The mistakes to look for in the feedback."""
     keep: str
     """The protocol the prompt defines, which a rewrite must keep verbatim."""
-    line: bool = False
-    """The text is a short cue inside the conversation, not a system prompt: a rewrite replaces it with another
-    short cue instead of growing it into a list of rules."""
+    said_in: str = ""
+    """For a cue (a short line said inside another role's conversation, not a system prompt of its own): that
+    role. Its reflective records are that role's calls, and a rewrite replaces the line with another short one
+    instead of growing it into a list of rules."""
+
+    @property
+    def line(self) -> bool:
+        return bool(self.said_in)
 
 
 BRIEFS: dict[str, RoleBrief] = {
@@ -48,7 +53,7 @@ BRIEFS: dict[str, RoleBrief] = {
         mistakes="a first search that copied the whole question instead of asking for the first fact needed, "
         "an answer written before the facts were found",
         keep="the tags <search> and </search>",
-        line=True,
+        said_in="ask",
     ),
     "ask_followup": RoleBrief(
         job="a small search assistant that is said to it right after each search result (the assistant answers "
@@ -57,7 +62,7 @@ BRIEFS: dict[str, RoleBrief] = {
         mistakes="an answer after one search when the question needed a second fact, a second search that "
         "repeated the first, an answer that is not in the information, a sentence instead of a short answer",
         keep="the tags <search>, </search>, <answer> and </answer>",
-        line=True,
+        said_in="ask",
     ),
     "summarizer": RoleBrief(
         job="a step in a search assistant. It gets a question, a search query and numbered sentences from "
@@ -306,14 +311,10 @@ def _summarizer_feedback(call: RoleCall, trace: Trace) -> str:
     return f"{note} {_verdict(trace)}"
 
 
-CALLED_AS = {"ask_reminder": "ask", "ask_followup": "ask"}
-"""Roles that are cues inside another role's conversation, and that role: their records are its calls."""
-
-
 def role_records(role: str, traces: list[Trace]) -> list[dict[str, Any]]:
     """The reflective records of one role over a minibatch (GEPA's Inputs / Generated Outputs / Feedback)."""
     records: list[dict[str, Any]] = []
-    caller = CALLED_AS.get(role, role)
+    caller = brief(role).said_in or role  # a cue's records are the calls it was said in
     for trace in traces:
         rollout = trace.rollout
         calls = rollout.calls_by(caller)
