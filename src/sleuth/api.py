@@ -181,13 +181,16 @@ class Sleuth:
         *,
         collection: str | None = None,
         prompts: PromptsArg = None,
+        strategy: Literal["grounded", "asp"] | None = None,
         variant: Literal["always", "free", "closed"] = "always",
         events: EventLog | None = None,
     ) -> AskResult:
-        """A short answer from the ASP search loop (`sleuth.agents.ask.run_ask`)."""
-        from sleuth.agents.ask import run_ask
+        """A short answer: the grounded strategy (default, `settings.ask_strategy`) or the ASP tag loop,
+        whose `variant` picks always-search, free-search or closed-book."""
+        from sleuth.agents.short_answer import ask_short
 
-        return await run_ask(question, self._deps(collection, prompts, events), variant=variant)
+        deps = self._deps(collection, prompts, events)
+        return await ask_short(question, deps, strategy=strategy, variant=variant)
 
     # --- plumbing ------------------------------------------------------------------------------------
     def _deps(self, collection: str | None, prompts: PromptsArg, events: EventLog | None) -> AgentDeps:

@@ -77,7 +77,22 @@ class Settings(BaseSettings):
     max_tasks_per_round: int = 3
     reader_batch_size: int = 4
     token_budget: int = 60_000
+    research_direct_answer: bool = True
+    """Research opens with the grounded short answer (the `ask` strategy's reading), cited, before the
+    writer's sentences; off: the writer's sentences only."""
     ask_max_turns: int = 5
+    """ASP strategy: search/answer actions before the time-is-up turn."""
+    ask_strategy: Literal["grounded", "asp"] = "grounded"
+    """grounded: code drives the searches and the model fills narrow JSON readings (what small models can
+    run); asp: the model drives the ASP tag loop itself (for models trained on ASP trajectories)."""
+    ask_max_reads: int = Field(default=2, ge=1, le=6)
+    """Grounded strategy: readings of the pooled passages; each reading may ask for follow-up searches."""
+    ask_first_k: int = Field(default=5, ge=1, le=50)
+    """Grounded strategy: hits of the first search (the question itself)."""
+    ask_follow_k: int = Field(default=3, ge=1, le=50)
+    """Grounded strategy: new hits pooled from each follow-up search."""
+    ask_pool_size: int = Field(default=9, ge=1, le=50)
+    """Grounded strategy: most passages one reading shows the model."""
 
     # --- feedback ------------------------------------------------------------------------------------
     patch_lambda: float = 0.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from contextlib import asynccontextmanager
 
 import pytest
@@ -48,11 +49,25 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
     return llm
 
 
-def test_json_output_has_answer_citations_and_searches(scripted: ScriptedLLM) -> None:
+def test_default_grounded_strategy_answers_from_the_passages(scripted: ScriptedLLM) -> None:
+    del scripted._by_agent["ask"]  # the grounded strategy's readings are chosen by their schema
+    scripted._by_schema = {"Reading": deque([{"answer": "Steven Spielberg", "next_search": ""}])}
     result = runner.invoke(make_app(), ["ask", "Who directed Jaws?", "--collection", "films", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["answer"] == "Steven Spielberg"
+    assert data["answer"] == "Steven Spielberg" and data["strategy"] == "grounded"
+    assert data["citations"][0]["passage_id"] == "p-jaws"
+    assert data["search_calls"][0]["query"] == "Who directed Jaws?"  # the question itself comes first
+    assert [c.schema_name for c in scripted.calls] == ["Reading"]
+
+
+def test_json_output_has_answer_citations_and_searches(scripted: ScriptedLLM) -> None:
+    result = runner.invoke(
+        make_app(), ["ask", "Who directed Jaws?", "--collection", "films", "--strategy", "asp", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answer"] == "Steven Spielberg" and data["strategy"] == "asp"
     assert data["citations"][0]["passage_id"] == "p-jaws"
     assert "Steven Spielberg" in data["citations"][0]["quote"]
     assert data["search_calls"][0]["query"] == "Who directed the film Jaws?"
@@ -62,7 +77,8 @@ def test_closed_variant_from_the_command_line(scripted: ScriptedLLM) -> None:
     scripted._by_agent["ask"].clear()
     scripted._by_agent["ask"].append("<answer>Spielberg</answer>")
     result = runner.invoke(
-        make_app(), ["ask", "Who directed Jaws?", "-c", "films", "--variant", "closed", "--json"]
+        make_app(),
+        ["ask", "Who directed Jaws?", "-c", "films", "--strategy", "asp", "--variant", "closed", "--json"],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -72,6 +88,10 @@ def test_closed_variant_from_the_command_line(scripted: ScriptedLLM) -> None:
 def test_bad_variant_and_empty_question_fail_cleanly() -> None:
     bad = runner.invoke(make_app(), ["ask", "q?", "--variant", "sometimes"])
     assert bad.exit_code != 0 and "unknown variant" in bad.output
+    strategy = runner.invoke(make_app(), ["ask", "q?", "--strategy", "guess"])
+    assert strategy.exit_code != 0 and "unknown strategy" in strategy.output
+    mixed = runner.invoke(make_app(), ["ask", "q?", "--strategy", "grounded", "--variant", "closed"])
+    assert mixed.exit_code != 0 and "asp strategy" in mixed.output
     empty = runner.invoke(make_app(), ["ask", "  "])
     assert empty.exit_code != 0 and "empty" in empty.output
 

@@ -16,6 +16,8 @@ def reply(call: Call) -> str | dict:
     last = call.messages[-1]["content"]
     if call.schema_name == "ReferenceVerdict":
         return {"reason": "fine", "coverage": 6, "expertise": 5}
+    if call.schema_name in ("Reading", "FinalReading"):  # the grounded strategy
+        return {"answer": "a spirit" if "Question: If Gallu" in last else "a demon", "next_search": ""}
     if call.agent == "summarizer":
         return "Lilu is a spirit in Mesopotamian mythology."
     if call.agent == "reader":
@@ -77,14 +79,16 @@ def test_eval_qa_writes_reports_and_resumes(dataset: Path, tmp_path: Path, llm: 
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert set(report["arms"]) == {"always", "free", "closed", "naive", "oracle"}
+    assert set(report["arms"]) == {"grounded", "always", "free", "closed", "naive", "oracle"}
+    assert report["arms"]["grounded"]["em"]["mean"] == 1.0 and report["arms"]["grounded"]["errors"] == 0
+    assert "gap_closed_f1" in report["breakdown"] and "f1_by_type" in report["breakdown"]
     assert report["arms"]["naive"]["em"]["mean"] == 0.5  # "a spirit" right on q1, wrong on q2
     for name in ("report.json", "report.md", "report.html", "results.jsonl", "run.json"):
         assert (out / name).exists()
     calls = len(llm.calls)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and len(llm.calls) == calls  # everything was done: no model call
-    assert len((out / "results.jsonl").read_text().splitlines()) == 10
+    assert len((out / "results.jsonl").read_text().splitlines()) == 12  # 2 questions × 6 arms
 
 
 def test_eval_qa_clear_errors(dataset: Path, tmp_path: Path, llm: ScriptedLLM):

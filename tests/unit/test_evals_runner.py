@@ -175,6 +175,8 @@ async def test_research_arm_scores_answer_and_its_citations(tmp_path: Path):
             "WriterOutput": {
                 "sentences": [{"text": "Jaws is a 1975 film directed by Steven Spielberg.", "evidence": [1]}]
             },
+            "Reading": {"answer": "Steven Spielberg", "next_search": ""},
+            "FinalReading": {"answer": "Steven Spielberg"},
         }
     )
     ctx = context(llm)

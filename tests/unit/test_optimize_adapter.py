@@ -222,6 +222,7 @@ async def test_research_rollouts_are_scored_on_citations_and_give_the_writer_its
         "reader": {"evidence": [{"passage": 1, "sentence": 1, "claim": "Lilu is a spirit"}]},
         "aggregator": {"summary": "Lilu is a spirit.", "unknown": []},
         "writer": {"sentences": [{"text": "Lilu is a Semitic name for a spirit or demon.", "evidence": [1]}]},
+        "ask": {"answer": "a spirit", "next_search": ""},  # the direct answer's grounded reading
     }
     llm = ScriptedLLM(fn=lambda call: replies[call.agent])
     task = ResearchTask(llm, StaticRetriever([lilu]), Settings(max_rounds=1))

@@ -36,6 +36,7 @@ def script(fail_writer_once: bool = False) -> ScriptedLLM:
             "reader": {"evidence": [{"passage": 1, "sentence": 1, "claim": "Lilu is a spirit"}]},
             "aggregator": {"summary": "Lilu is a spirit.", "unknown": []},
             "writer": {"sentences": [{"text": "Lilu is a spirit in Semitic mythology.", "evidence": [1]}]},
+            "ask": {"answer": "a wind spirit"},
         }[call.agent]
 
     return ScriptedLLM(fn=fn)
@@ -62,7 +63,12 @@ async def test_a_run_interrupted_at_the_writer_resumes_from_the_sqlite_checkpoin
     # A new Sleuth (as a new process would) finds the run in SLEUTH_HOME and finishes it.
     report = await sleuth_for(llm).resume("r1")
     assert [c.agent for c in llm.calls[before:]] == ["writer"]
-    assert report.status == "answered" and report.answer == "Lilu is a spirit in Semitic mythology. [1]"
+    # The grounded direct answer opens the report, then its quote, then the writer's sentence.
+    assert report.status == "answered"
+    assert (
+        report.answer
+        == "A wind spirit. [1] It is also a wind spirit. [1] Lilu is a spirit in Semitic mythology. [2]"
+    )
 
 
 async def test_empty_question_is_refused() -> None:
@@ -134,7 +140,7 @@ async def test_ask_delegates_to_the_asp_agent_with_this_collection_and_prompts(
         seen.update(question=question, deps=deps, variant=variant)
         return "answer"
 
-    monkeypatch.setattr("sleuth.agents.ask.run_ask", fake_run_ask)
+    monkeypatch.setattr("sleuth.agents.short_answer.run_ask", fake_run_ask)
     result = await sleuth_for(script()).ask("What is Lilu?", prompts="minimal", variant="free")
     assert result == "answer" and seen["variant"] == "free" and seen["question"] == "What is Lilu?"
     assert seen["deps"].collection == "demo" and seen["deps"].prompts.name == "minimal"

@@ -44,7 +44,8 @@ def quote_first_passage(call: Call) -> dict[str, Any]:
 
 
 def deps_for(llm: ScriptedLLM, passages: list[Passage], **settings: Any) -> AgentDeps:
-    values = {"max_rounds": 1, "reader_batch_size": 4, "search_k": 4, **settings}
+    # These tests script the planning, reading and writing nodes; the direct answer has its own tests.
+    values = {"max_rounds": 1, "reader_batch_size": 4, "search_k": 4, "research_direct_answer": False, **settings}
     return AgentDeps(
         llm=llm, retriever=StaticRetriever(passages), prompts=load_prompt_set(), settings=Settings(**values)
     )
@@ -360,3 +361,63 @@ async def test_with_one_task_per_round_the_first_round_searches_the_question_wit
     report = await run_research(QUESTION, deps_for(llm, [NOLAN], max_tasks_per_round=1))
     assert not llm.calls_for("orchestrator")
     assert [c.query for c in report.search_calls] == [QUESTION] and report.status == "answered"
+
+
+EXIES = Passage("p-ex", "The Exies are an American rock band formed in 1997 in Los Angeles.", "The Exies")
+DIABLO = Passage("p-cd", "Circus Diablo is an American rock supergroup formed in 2006.", "Circus Diablo")
+
+
+class NameRetriever:
+    """Finds the passages whose title words occur in the query (a comparison's two sides apart)."""
+
+    def __init__(self, passages: list[Passage]) -> None:
+        self.passages = passages
+
+    def search(self, query: str, k: int, *, where: Any = None) -> list[Any]:
+        from sleuth.retrieval.base import Hit
+
+        words = set(query.lower().replace("?", " ").replace(",", " ").split())
+        return [Hit(p, 1.0) for p in self.passages if words & (set(p.title.lower().split()) - {"the"})][:k]
+
+
+async def test_the_report_opens_with_the_grounded_answer_and_each_side_of_a_comparison_cited() -> None:
+    question = "Which band was formed first, The Exies or Circus Diablo?"
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("When were The Exies formed?"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "", "unknown": []},
+            # A small writer that never says which band came first.
+            "WriterOutput": {"sentences": [{"text": "The Exies are a rock band.", "evidence": [1]}]},
+            "Reading": {"answer": "The Exies", "next_search": ""},
+            "FinalReading": {"answer": "The Exies"},
+        }
+    )
+    deps = deps_for(llm, [], research_direct_answer=True)
+    deps.retriever = NameRetriever([EXIES, DIABLO, *FILLER])
+    report = await run_research(question, deps)
+
+    first = report.answer.split(". ")[0]
+    assert first.startswith("The Exies")
+    assert "formed in 1997" in report.answer and "formed in 2006" in report.answer
+    cited = {c.passage_id for c in report.citations}
+    assert {"p-ex", "p-cd"} <= cited
+    # The grounded step searched each side of the comparison before writing.
+    assert {"The Exies", "Circus Diablo"} <= {c.query for c in report.search_calls}
+    assert report.usage["direct"].calls >= 1
+
+
+async def test_no_grounded_answer_leaves_the_writer_sentences_alone() -> None:
+    llm = ScriptedLLM(
+        by_schema={
+            "Plan": plan("Is Christopher Nolan a film director?"),
+            "ReaderOutput": quote_first_passage,
+            "RoundSummary": {"summary": "", "unknown": []},
+            "WriterOutput": {"sentences": [{"text": "Christopher Nolan is a film director.", "evidence": [1]}]},
+            "Reading": {"answer": "Paris", "next_search": ""},  # in no passage: a guess, refused
+            "FinalReading": {"answer": "Paris"},
+        }
+    )
+    report = await run_research(QUESTION, deps_for(llm, [NOLAN, KALATHIL], research_direct_answer=True))
+    assert report.answer == "Christopher Nolan is a film director. [1]"
+    assert "Paris" not in report.answer

@@ -36,7 +36,9 @@ from sleuth.llm.usage import AgentUsage, MeteredModel, UsageLog
 from sleuth.retrieval.base import Hit
 
 Variant = Literal["always", "free", "closed"]
-Finish = Literal["answer", "time_up", "untagged", "fallback"]
+Finish = Literal["answer", "time_up", "untagged", "fallback", "refused"]
+Strategy = Literal["grounded", "asp"]
+STRATEGIES: tuple[Strategy, ...] = ("grounded", "asp")
 VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
 
 RESAMPLE_TRIES = 2
@@ -112,11 +114,14 @@ class AskResult(BaseModel):
     """Model actions taken (searches, answers, rejected answers), the time-is-up turn included."""
     finish: Finish = "answer"
     """How the run ended: the model answered; answered on the time-is-up turn; answered only in an untagged
-    reply on the last turn (its words kept); or gave no answer at all."""
+    reply on the last turn (its words kept); gave no answer at all; or (grounded strategy) every answer it
+    gave occurs in no retrieved passage, so it was refused as a guess."""
     trajectory: list[TrajectoryStep] = Field(default_factory=list)
     patches_used: list[str] = Field(default_factory=list)
     prompt_set_hash: str = ""
+    strategy: Strategy = "asp"
     variant: Variant = "always"
+    """The ASP loop's prompt variant (the grounded strategy always searches)."""
     usage: dict[str, AgentUsage] = Field(default_factory=dict)
     events: list[Event] = Field(default_factory=list)
     latency_s: float = 0.0

@@ -10,6 +10,7 @@ from langgraph.graph import END, START, StateGraph
 from sleuth.agents import routing
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.aggregator import aggregator
+from sleuth.agents.nodes.direct import direct
 from sleuth.agents.nodes.orchestrator import orchestrator
 from sleuth.agents.nodes.reader import reader
 from sleuth.agents.nodes.search import search
@@ -19,20 +20,30 @@ from sleuth.agents.state import ResearchState
 
 
 def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, ResearchState]:
-    """The uncompiled graph: orchestrator → search → readers (Send) → aggregator → … → writer → verify."""
+    """The uncompiled graph: orchestrator → search → readers (Send) → aggregator → … → direct → writer → verify.
+
+    The routing functions say when to write; writing starts with `direct`, the grounded short answer the
+    report opens with.
+    """
     graph = StateGraph(state_schema=ResearchState, context_schema=AgentDeps)
     graph.add_node("orchestrator", orchestrator)
     graph.add_node("search", search)
     # A Send-fed node: its input is the `ReaderBatch` the Send carries, not the graph state.
     graph.add_node("reader", reader)  # type: ignore[call-overload]
     graph.add_node("aggregator", aggregator)
+    graph.add_node("direct", direct)
     graph.add_node("writer", writer)
     graph.add_node("verify", verify)
     graph.add_edge(START, "orchestrator")
-    graph.add_conditional_edges("orchestrator", routing.after_orchestrator, ["search", "writer"])
+    graph.add_conditional_edges(
+        "orchestrator", routing.after_orchestrator, {"search": "search", "writer": "direct"}
+    )
     graph.add_conditional_edges("search", routing.to_readers, ["reader", "aggregator"])
     graph.add_edge("reader", "aggregator")
-    graph.add_conditional_edges("aggregator", routing.after_aggregator, ["orchestrator", "writer"])
+    graph.add_conditional_edges(
+        "aggregator", routing.after_aggregator, {"orchestrator": "orchestrator", "writer": "direct"}
+    )
+    graph.add_edge("direct", "writer")
     graph.add_edge("writer", "verify")
     graph.add_conditional_edges("verify", routing.after_verify, {"writer": "writer", "__end__": END})
     return graph

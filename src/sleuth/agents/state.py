@@ -93,6 +93,13 @@ class DraftSentence(TypedDict):
     evidence: list[int]
 
 
+class DirectAnswer(TypedDict):
+    """The grounded short answer the report opens with, and the (1-based) evidence items backing it."""
+
+    answer: str
+    evidence: list[int]
+
+
 class DroppedSentence(TypedDict):
     text: str
     reason: str
@@ -133,6 +140,8 @@ class ResearchState(TypedDict, total=False):
     unknown: list[str]
     tokens_used: Annotated[int, operator.add]
     usage: Annotated[list[UsageRecord], operator.add]
+    direct: DirectAnswer
+    """The direct node's grounded answer ("" when it found none): the writer's first sentence."""
     draft: list[DraftSentence]
     writer_attempts: int
     writer_feedback: str

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sleuth.config import Settings
 
 VARIANTS = ("always", "free", "closed")
+STRATEGIES = ("grounded", "asp")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,10 +25,16 @@ def register(app: typer.Typer) -> None:
 def ask(
     question: str = typer.Argument(..., help="The question; the answer is a few words."),
     collection: str = typer.Option(None, "--collection", "-c", help="Collection to search (default: demo)."),
+    strategy: str = typer.Option(
+        None,
+        "--strategy",
+        help="grounded (code drives the searches, the model reads; default: SLEUTH_ASK_STRATEGY) or asp "
+        "(the model's own search-tag loop).",
+    ),
     variant: str = typer.Option(
         "always",
         "--variant",
-        help="always (search before answering), free (search when needed), closed (no search).",
+        help="asp strategy only: always (search before answering), free (search when needed), closed (no search).",
     ),
     prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
@@ -37,7 +44,11 @@ def ask(
         fail("the question is empty")
     if variant not in VARIANTS:
         fail(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
-    result = run_async(_ask(question, collection, variant, prompts, live=not as_json))
+    if strategy is not None and strategy not in STRATEGIES:
+        fail(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    if strategy == "grounded" and variant != "always":
+        fail("--variant belongs to the asp strategy: add --strategy asp")
+    result = run_async(_ask(question, collection, strategy, variant, prompts, live=not as_json))
     if as_json:
         print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
@@ -45,7 +56,7 @@ def ask(
 
 
 async def _ask(
-    question: str, collection: str | None, variant: str, prompts: str | None, *, live: bool
+    question: str, collection: str | None, strategy: str | None, variant: str, prompts: str | None, *, live: bool
 ) -> AskResult:
     from sleuth.agents.events import EventLog
     from sleuth.api import Sleuth
@@ -70,6 +81,7 @@ async def _ask(
                 return await sleuth.ask(
                     question,
                     collection=name,
+                    strategy=strategy,  # type: ignore[arg-type]  # checked in `ask`
                     variant=variant,  # type: ignore[arg-type]
                     events=events,
                 )
@@ -114,7 +126,9 @@ def describe(event: Event) -> str:
     """One line of the live view for an ask event ("" for events not worth a line)."""
     data = event.data
     if event.type == "node_started" and event.node == "ask":
-        return f"[cyan]▶ ask[/] ({data.get('variant')})"
+        return f"[cyan]▶ ask[/] ({data.get('strategy') or data.get('variant')})"
+    if event.type == "node_finished" and event.node == "reader":
+        return f"  [green]read[/] answer “{data.get('answer')}”, missing “{data.get('next_search')}”"
     if event.type == "search":
         return f"  [blue]search[/] “{data.get('query')}” → {len(data.get('hit_ids', []))} hits"
     if event.type == "node_finished" and event.node == "summarizer":
@@ -135,6 +149,6 @@ def _print_result(result: AskResult) -> None:
     total = result.usage.get("total")
     tokens = total.prompt_tokens + total.completion_tokens if total else 0
     console.print(
-        f"[dim]{result.variant} · {len(result.search_calls)} search(es) · {result.turns} turn(s) · "
+        f"[dim]{result.strategy if result.strategy == 'grounded' else result.variant} · {len(result.search_calls)} search(es) · {result.turns} turn(s) · "
         f"{tokens} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]"
     )

@@ -237,7 +237,8 @@ def qa(
     arms: str = typer.Option(
         None,
         "--arms",
-        help="Comma-separated: always,free,closed,naive,oracle (research: research,naive,oracle). Default: all.",
+        help="Comma-separated: grounded,always,free,closed,naive,oracle (grounded: the grounded strategy; "
+        "always/free/closed: the ASP loop's variants; research: research,naive,oracle). Default: all.",
     ),
     prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     limit: int = typer.Option(None, "--limit", min=1, help="Questions at most."),

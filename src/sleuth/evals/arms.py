@@ -16,7 +16,8 @@ from sleuth.llm.usage import MeteredModel
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Filter, Hit, Passage, Retriever
 
-ASK_ARMS = ("always", "free", "closed")
+ASK_ARMS = ("grounded", "always", "free", "closed")
+"""`grounded` is the grounded strategy; `always`, `free` and `closed` the ASP tag loop's variants."""
 BASELINE_ARMS = ("naive", "oracle")
 ALL_ARMS = (*ASK_ARMS, *BASELINE_ARMS)
 
@@ -143,21 +144,22 @@ def _deps(ctx: ArmContext, meter: MeteredModel, recorder: RecordingRetriever) ->
 
 @dataclass
 class AskArm:
-    """The ASP `ask` agent with one prompt variant: always-search, free-search or closed-book."""
+    """The `ask` agent: the grounded strategy, or the ASP loop with one prompt variant (always-search,
+    free-search or closed-book)."""
 
     ctx: ArmContext
-    variant: Literal["always", "free", "closed"]
-
-    @property
-    def name(self) -> str:
-        return self.variant
+    name: Literal["grounded", "always", "free", "closed"]
 
     async def run(self, example: QAExample) -> ArmRun:
-        from sleuth.agents.ask import run_ask
+        from sleuth.agents.short_answer import ask_short
 
         meter, recorder = MeteredModel(self.ctx.llm), RecordingRetriever(self.ctx.retriever(self.ctx.agent_mode))
         started = time.perf_counter()
-        result = await run_ask(example.question, _deps(self.ctx, meter, recorder), variant=self.variant)
+        deps = _deps(self.ctx, meter, recorder)
+        if self.name == "grounded":
+            result = await ask_short(example.question, deps, strategy="grounded")
+        else:
+            result = await ask_short(example.question, deps, strategy="asp", variant=self.name)
         return _agent_run(result, meter, recorder, started)
 
 
@@ -254,7 +256,7 @@ def build_arms(names: list[str], ctx: ArmContext, agent: str = "ask") -> list[Ar
             arms.append(OracleArm(ctx))
         elif agent == "research" and name in ("research", "always"):
             arms.append(ResearchArm(ctx))
-        elif agent == "ask" and name in ("always", "free", "closed"):
+        elif agent == "ask" and name in ASK_ARMS:
             arms.append(AskArm(ctx, name))  # type: ignore[arg-type]  # narrowed by the test above
         else:
             valid = ("research", *BASELINE_ARMS) if agent == "research" else ALL_ARMS

@@ -1,5 +1,5 @@
-"""`sleuth eval feedback` wiring: the feedback protocol run with `run_ask`, the retrieval embedder's patch
-stores and LLM paraphrases; writes rewordings, outcomes and a summary."""
+"""`sleuth eval feedback` wiring: the feedback protocol run with the ask agent (`ask_short`), the retrieval
+embedder's patch stores and LLM paraphrases; writes rewordings, outcomes and a summary."""
 
 from __future__ import annotations
 
@@ -51,12 +51,12 @@ async def evaluate(
     collection: str,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> dict[str, Any]:
-    """Wire the protocol to the real agent: `run_ask` with the retrieval embedder's patch stores.
+    """Wire the protocol to the real agent: `ask_short` (the configured strategy) with the retrieval embedder's patch stores.
 
     Writes `rewordings.jsonl`, `outcomes.jsonl` and `summary.json` under `out`; returns the summary.
     """
-    from sleuth.agents.ask import run_ask
     from sleuth.agents.deps import AgentDeps
+    from sleuth.agents.short_answer import ask_short
     from sleuth.feedback.api import default_embedder
     from sleuth.feedback.policy import PatchPolicy
     from sleuth.prompts.sets import load_prompt_set
@@ -98,7 +98,7 @@ async def evaluate(
             lookup=passages.get,
             collection=collection,
         )
-        result = await run_ask(question, deps)
+        result = await ask_short(question, deps)
         return result.answer, list(result.patches_used)
 
     def open_store(condition: str) -> PatchStore:

@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from sleuth.evals.breakdown import breakdown, breakdown_markdown
+
 QA_SCORES = ("em", "f1", "cover", "gold_recall", "citation_precision", "citation_recall")
 QA_COSTS = ("search_calls", "turns", "tokens", "latency_s")
 LONGFORM_SCORES = ("score", "rubric", "length", "expertise", "citations", "excerpts")
 
-ARM_ORDER = ("closed", "naive", "free", "always", "research", "oracle")
+ARM_ORDER = ("closed", "naive", "free", "always", "grounded", "research", "oracle")
 
 
 def bootstrap_ci(
@@ -118,6 +120,28 @@ def _latency_boxes(records: list[dict[str, Any]], arms: list[str]) -> str:
     return _png(fig)
 
 
+def _type_bars(f1_by_type: dict[str, dict[str, dict[str, float]]], arms: list[str]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    types = list(f1_by_type)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(types) * max(1, len(arms)) / 2 + 2), 3.6))
+    width = 0.8 / max(1, len(arms))
+    x = np.arange(len(types))
+    for i, arm in enumerate(arms):
+        means = [f1_by_type[t].get(arm, {"mean": 0.0})["mean"] for t in types]
+        ax.bar(x + (i - (len(arms) - 1) / 2) * width, means, width, label=arm)
+    ax.set_xticks(x, [f"{t}\n(n={max(c['n'] for c in f1_by_type[t].values())})" for t in types])
+    ax.set_ylabel("F1")
+    ax.set_title("F1 by question type")
+    ax.legend(fontsize=8, ncols=min(len(arms), 4), loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    return _png(fig)
+
+
 def _fmt(stat: dict[str, float] | None, digits: int = 3) -> str:
     if not stat:
         return "–"
@@ -149,7 +173,13 @@ def write_reports(
     """Write report.json, report.md and report.html to `out`; returns the JSON object written."""
     summary = summarize(records, [*scores, *costs])
     arms = list(summary)
-    report = {"meta": meta, "arms": summary, "questions": len({r["example_id"] for r in records})}
+    groups = breakdown(records, summary)
+    report = {
+        "meta": meta,
+        "arms": summary,
+        "questions": len({r["example_id"] for r in records}),
+        "breakdown": groups,
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
 
@@ -159,6 +189,8 @@ def write_reports(
         f"# {title}\n\n{meta_lines}\n- **questions**: {report['questions']}\n\n## Scores\n\n{note}\n\n"
         f"{markdown_table(summary, scores)}\n\n## Costs per question\n\n{markdown_table(summary, costs)}\n"
     )
+    groups_md = breakdown_markdown(groups, arms)
+    md += f"\n{groups_md}\n" if groups_md else ""
     (out / "report.md").write_text(md)
 
     plots: list[tuple[str, str]] = []
@@ -184,6 +216,8 @@ def write_reports(
             )
         if "latency_s" in costs:
             plots.append(("Latency", _latency_boxes(records, arms)))
+        if len(groups["f1_by_type"]) > 1:
+            plots.append(("F1 by question type", _type_bars(groups["f1_by_type"], arms)))
     images = "\n".join(
         f"<h3>{html.escape(name)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
         for name, data in plots
@@ -196,7 +230,8 @@ td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}</style></h
         "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in meta.items())
     }</ul>
 <p>{note}</p><h2>Scores</h2>{_html_table(summary, scores)}<h2>Costs per question</h2>
-{_html_table(summary, costs)}<h2>Plots</h2>{images}</body></html>"""
+{_html_table(summary, costs)}<h2>Breakdown</h2><pre>{html.escape(groups_md)}</pre>
+<h2>Plots</h2>{images}</body></html>"""
     (out / "report.html").write_text(page)
     return report
 

@@ -20,6 +20,9 @@ ROLES = (
     "ask",
     "ask_reminder",
     "ask_followup",
+    "ask_read",
+    "ask_read_next",
+    "ask_read_final",
     "summarizer",
     "judge",
 )

@@ -96,6 +96,7 @@ def _add_job_routes(app: FastAPI) -> None:
             collection=body.collection,
             tenant=who.tenant,
             prompts=body.prompts,
+            strategy=getattr(body, "strategy", None),
             variant=getattr(body, "variant", "always"),
         )
         if not request.question:

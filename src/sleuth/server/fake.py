@@ -34,6 +34,8 @@ _CORRECTION = re.compile(r'Corrected answer:\s*"((?:[^"\\]|\\.)*)"')
 _PASSAGE = re.compile(r"^PASSAGE (\d+):.*\n(.+)$", re.MULTILINE)
 _EVIDENCE = re.compile(r'^\[(\d+)\] \((.*?)\) "((?:[^"\\]|\\.)*)" -> (.*)$', re.MULTILINE)
 _ASK_QUESTION = re.compile(r"Question:\s*(.+)")
+_POOLED = re.compile(r"^\[\d+\] .*\n(.+)$", re.MULTILINE)
+"""A passage of the grounded ask strategy's listing: `[n] Title`, then its text."""
 
 
 def _first_sentence(text: str) -> str:
@@ -69,6 +71,12 @@ def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[st
         # A user correction outranks a passage: that is what makes the answer change after feedback.
         chosen = next((e for e in evidence if e[1] == "user correction"), evidence[0])
         return {"sentences": [{"text": chosen[3].strip().rstrip(".") + ".", "evidence": [int(chosen[0])]}]}
+    if schema in ("Reading", "FinalReading"):
+        # The grounded strategy's reading: a correction's answer, else the first passage's first sentence.
+        corrections = _CORRECTION.findall(prompt)
+        pooled = _POOLED.findall(prompt.split("Passages:", 1)[-1])
+        answer = json.loads(f'"{corrections[0]}"') if corrections else _first_sentence(pooled[0]) if pooled else ""
+        return {"answer": answer[:100], **({"next_search": ""} if schema == "Reading" else {})}
     return _ask_reply(messages, prompt)
 
 

@@ -22,8 +22,10 @@ class RunRequest:
     tenant: str | None = None
     prompts: str | None = None
     """A prompt-set name or folder; None: the default set."""
+    strategy: Literal["grounded", "asp"] | None = None
+    """`ask` only: the ask strategy; None: the server's `ask_strategy` setting."""
     variant: Literal["always", "free", "closed"] = "always"
-    """`ask` only: the always-search agent or a comparison variant."""
+    """`ask` only, asp strategy: the always-search agent or a comparison variant."""
 
 
 class Runner(Protocol):
@@ -51,6 +53,7 @@ class FacadeRunner:
                 request.question,
                 collection=request.collection,
                 prompts=request.prompts,
+                strategy=request.strategy,
                 variant=request.variant,
                 events=events,
             )

@@ -23,6 +23,8 @@ class ResearchRequest(_Body):
 
 
 class AskRequest(ResearchRequest):
+    strategy: Literal["grounded", "asp"] | None = None
+    """grounded (code-driven searches, the default) or asp (the model's own tag loop)."""
     variant: Literal["always", "free", "closed"] = "always"
     wait: bool = True
     """True: answer when done (the job still runs on if the client leaves). False: return the job id."""

@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from sleuth.agents.deps import AgentDeps
+from sleuth.agents.grounding import is_yes_no
 from sleuth.agents.nodes.base import NodeRun, chat, render_evidence, render_patches
 from sleuth.agents.policy import assert_searched
 from sleuth.agents.state import DraftSentence, ResearchState
@@ -28,6 +29,33 @@ class WriterOutput(BaseModel):
     """The writer's draft: the answer sentence by sentence, each with its evidence numbers."""
 
     sentences: list[WriterSentence] = Field(max_length=8)
+
+
+def direct_sentences(state: ResearchState) -> list[DraftSentence]:
+    """The report's opening: the grounded answer, then each quote that backs it as its own sentence.
+
+    The answer cites the quotes that contain it; a yes/no answer leads into its first quote (a bare "Yes."
+    shares no word with any evidence). The quotes are verbatim passage text, so they pass verification.
+    """
+    direct = state.get("direct") or {"answer": "", "evidence": []}
+    evidence = state.get("evidence") or []
+    refs = [n for n in direct["evidence"] if 1 <= n <= len(evidence)]
+    answer = direct["answer"].strip().rstrip(".")
+    if not answer or not refs:
+        return []
+
+    def quoted(n: int) -> DraftSentence:
+        return {"text": evidence[n - 1]["quote"], "evidence": [n]}
+
+    if is_yes_no(answer):
+        opening: DraftSentence = {
+            "text": f"{answer.capitalize()}: {evidence[refs[0] - 1]['quote']}",
+            "evidence": [refs[0]],
+        }
+        return [opening, *map(quoted, refs[1:])]
+    holding = [n for n in refs if answer.lower() in evidence[n - 1]["quote"].lower()] or refs[:1]
+    lead = answer[0].upper() + answer[1:]  # "a wind spirit" opens the report as "A wind spirit."
+    return [{"text": lead, "evidence": holding}, *map(quoted, refs)]
 
 
 def writer_prompt(state: ResearchState) -> str:
@@ -75,6 +103,8 @@ async def writer(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
         run.log.add_error("writer", str(exc), exc.raw_outputs)
         run.warn("writer output was not valid JSON")
         draft = []
+    # The grounded answer opens the report; the writer's sentences follow (all verified the same way).
+    draft = [*direct_sentences(state), *draft]
     return run.finish(
         {"draft": draft, "status": "answered", "writer_attempts": attempt, "writer_feedback": ""},
         sentences=len(draft),

@@ -1,0 +1,244 @@
+"""The grounded ask strategy: code drives the searches, the model makes narrow JSON choices, code checks them.
+
+A small model cannot keep a free-text search protocol (the ASP tag loop, `ask.py`); it can read
+passages and fill a two-field JSON object. So the loop is code:
+
+1. Search the question itself: the evidence is never less than one retrieve-then-read's.
+2. The model reads every pooled passage whole and replies `{"answer": ..., "next_search": ...}`.
+3. Code runs the follow-up searches (the fact the model says is missing, each side of a comparison,
+   the question with the draft answer) and adds their new passages to the pool; the model reads again,
+   up to `ask_max_reads` readings, the last one asked only for `{"answer": ...}`.
+4. The answer must be grounded: unless it is yes/no, its content words occur in a pooled passage or a
+   user correction's evidence. A guess is replaced by the latest grounded answer, or refused.
+
+Each reading's prompt starts with the pool read before it, so a llama.cpp server reuses its cached
+prefix and a second reading costs little more than its new passages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from pydantic import BaseModel, Field
+
+from sleuth.agents.ask import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
+from sleuth.agents.ask_parse import best_sentence
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.grounding import (
+    asks_yes_no,
+    follow_up_queries,
+    grounding_passage,
+    is_yes_no,
+    side_quotes,
+    supporting_quotes,
+)
+from sleuth.agents.policy import content_words
+from sleuth.feedback.render import patch_as_passage, render_patches
+from sleuth.llm.base import GenParams, Message, StructuredOutputError
+from sleuth.llm.structured import generate
+from sleuth.llm.usage import MeteredModel, UsageLog
+from sleuth.retrieval.base import Passage
+
+READ_MAX_TOKENS = 96
+PASSAGE_CHARS = 900
+"""Characters of each passage shown: whole for most Wikipedia paragraphs, bounded for long chunks."""
+
+
+class Reading(BaseModel):
+    """One reading of the pooled passages: the answer they give, and the fact still missing."""
+
+    answer: str = Field(
+        max_length=100,
+        description="The shortest answer, copied from the passages: a name, date, number, yes or no. "
+        "Empty if the passages do not give it.",
+    )
+    next_search: str = Field(
+        default="",
+        max_length=160,
+        description="A short search question for the one fact still missing; empty if nothing is missing.",
+    )
+
+
+class FinalReading(BaseModel):
+    """The last reading: only the answer (no follow-up can run after it)."""
+
+    answer: str = Field(max_length=100, description="The shortest answer, copied from the passages.")
+
+
+class _Pool:
+    """The passages read so far, in the order found (new ones appended, so prompt prefixes repeat)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.passages: list[Passage] = []
+
+    def add(self, passages: list[Passage], take: int) -> int:
+        """Append up to `take` passages not yet pooled (while room is left); returns how many were new."""
+        ids = {p.id for p in self.passages}
+        added = 0
+        for passage in passages:
+            if added == take or len(self.passages) >= self.limit:
+                break
+            if passage.id not in ids and passage.text.strip():
+                self.passages.append(passage)
+                ids.add(passage.id)
+                added += 1
+        return added
+
+    def listing(self) -> str:
+        blocks = []
+        for n, p in enumerate(self.passages, 1):
+            text = " ".join(p.text.split())
+            text = text if len(text) <= PASSAGE_CHARS else text[: PASSAGE_CHARS - 1] + "…"
+            blocks.append(f"[{n}] {' '.join(p.title.split())}\n{text}")
+        return "\n\n".join(blocks)
+
+
+class _GroundedRun:
+    """State of one grounded run; `run_grounded` is its only user."""
+
+    def __init__(self, question: str, deps: AgentDeps) -> None:
+        self.question = question
+        self.deps = deps
+        self.settings = deps.settings
+        self.usage = UsageLog()
+        self.llm = MeteredModel(deps.llm, self.usage)
+        self.pool = _Pool(self.settings.ask_pool_size)
+        self.searches: list[AskSearch] = []
+        self.readings: list[Reading] = []
+        self.trajectory: list[TrajectoryStep] = []
+        self.patches = deps.patches.relevant(question, collection=deps.collection, tenant=deps.tenant)
+        self.patch_passages = [patch_as_passage(p) for p in self.patches if (p.evidence or p.answer).strip()]
+
+    def emit(self, type_: str, node: str = "ask", **data: object) -> None:
+        self.deps.events.emit(type_, node, **data)  # type: ignore[arg-type]  # EventType names are passed
+
+    async def search(self, query: str, k: int) -> int:
+        """Retrieve `k` hits for `query` and pool the new ones; returns how many were new."""
+        hits = await asyncio.to_thread(self.deps.retriever.search, query, k)
+        self.emit("search", query=query, k=k, hit_ids=[h.passage.id for h in hits])
+        self.searches.append(AskSearch(query=query, k=k, hit_ids=[h.passage.id for h in hits]))
+        return self.pool.add([h.passage for h in hits], take=k)
+
+    def messages(self, final: bool) -> list[Message]:
+        # Corrections and passages first, the question and the instruction last: every reading of a run
+        # then starts with the previous reading's prompt, which the server has cached.
+        block = render_patches(self.patches)
+        head = f"{block}\n\n" if block else ""
+        instruction = self.deps.prompts.get("ask_read_final" if final else "ask_read_next").strip()
+        listing = self.pool.listing() or "(none)"
+        user = f"{head}Passages:\n{listing}\n\nQuestion: {self.question}\n\n{instruction}"
+        return [{"role": "system", "content": self.deps.prompts["ask_read"]}, {"role": "user", "content": user}]
+
+    async def read(self, *, final: bool = False) -> Reading:
+        """One reading of the whole pool; an invalid reply counts as "nothing found" (and is logged)."""
+        self.emit("node_started", node="reader", passages=len(self.pool.passages))
+        messages = self.messages(final)
+        params = GenParams(temperature=0.0, max_tokens=min(READ_MAX_TOKENS, self.settings.llm_max_tokens))
+        schema: type[Reading] | type[FinalReading] = FinalReading if final else Reading
+        reply: Reading | FinalReading
+        try:
+            reply = await generate(self.llm, messages, schema, agent="ask", params=params)
+        except StructuredOutputError as exc:
+            self.usage.add_error("ask", str(exc), exc.raw_outputs)
+            self.emit("warning", message="the reading was not valid JSON; taken as nothing found")
+            reply = Reading(answer="")
+        next_search = reply.next_search if isinstance(reply, Reading) else ""
+        reading = Reading(answer=" ".join(reply.answer.split()), next_search=" ".join(next_search.split()))
+        self.readings.append(reading)
+        self.trajectory += [
+            TrajectoryStep(role="user", content=str(messages[-1]["content"])),
+            TrajectoryStep(role="assistant", content=reading.model_dump_json()),
+        ]
+        self.emit("node_finished", node="reader", answer=reading.answer, next_search=reading.next_search)
+        return reading
+
+    def grounded(self, answer: str) -> bool:
+        """Yes/no to a yes/no question, or an answer whose words are in a pooled passage or correction."""
+        if not answer:
+            return False
+        if is_yes_no(answer):
+            return asks_yes_no(self.question)
+        return grounding_passage(answer, [*self.patch_passages, *self.pool.passages], slack=1) is not None
+
+    async def loop(self) -> str:
+        """Search, read, search the follow-ups, read again; returns the accepted answer or ""."""
+        await self.search(self.question, self.settings.ask_first_k)
+        reading = await self.read()
+        while len(self.readings) < self.settings.ask_max_reads:
+            queries = follow_up_queries(
+                self.question, reading.answer, reading.next_search, [s.query for s in self.searches]
+            )
+            new = 0
+            for query in queries:
+                new += await self.search(query, self.settings.ask_follow_k)
+            if not new:
+                break  # nothing new to read: another reading would say the same
+            reading = await self.read(final=len(self.readings) + 1 == self.settings.ask_max_reads)
+            if not reading.next_search and self.grounded(reading.answer):
+                break
+        for candidate in reversed(self.readings):
+            if self.grounded(candidate.answer):
+                return candidate.answer
+            if candidate.answer:
+                self.emit(
+                    "warning", message="answer found in no passage: rejected as a guess", answer=candidate.answer
+                )
+        return ""
+
+    def citations(self, answer: str) -> list[AskCitation]:
+        """The passages that contain the answer, then, for a comparison, each side's deciding sentence."""
+        sources = [*self.patch_passages, *self.pool.passages]
+        pairs = [] if is_yes_no(answer) else supporting_quotes(answer, sources)
+        pairs += [pair for pair in side_quotes(self.question, sources) if pair[0] not in [p for p, _ in pairs]]
+        if not pairs and is_yes_no(answer):
+            # Nothing to quote for yes/no: the passages sharing most words with the question stand in.
+            words = content_words(self.question)
+            ranked = sorted(sources, key=lambda p: -len(words & content_words(f"{p.title} {p.text}")))
+            pairs = [(p, best_sentence(p.text, self.question)) for p in ranked[:2]]
+        return [AskCitation(passage_id=p.id, title=p.title, quote=q) for p, q in pairs]
+
+
+async def run_grounded(question: str, deps: AgentDeps) -> AskResult:
+    """Answer in a few words with code-driven searches and schema-constrained readings.
+
+    Args:
+        question: the user's question.
+        deps: model, retriever, prompts (roles `ask_read`, `ask_read_next`, `ask_read_final`), patches, settings, events.
+
+    Returns:
+        The answer (or "No answer found." when every candidate was a guess), its citations, the searches,
+        the readings as a trajectory, patches used and usage.
+    """
+    question = question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    started = time.perf_counter()
+    first_event = len(deps.events.events)
+    run = _GroundedRun(question, deps)
+    run.emit("node_started", strategy="grounded", question=question)
+    if run.patches:
+        run.emit("patches", ids=[p.id for p in run.patches])
+    answer = await run.loop()
+    finish: Finish = "answer" if answer else "refused"
+    citations = run.citations(answer) if answer else []
+    answer = answer or NO_ANSWER
+    run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
+    run.emit("node_finished", turns=len(run.readings), searches=len(run.searches))
+    run.usage.write_errors(deps.settings.run_log_path, node="ask", question=question)
+    return AskResult(
+        question=question,
+        answer=answer,
+        citations=citations,
+        search_calls=run.searches,
+        turns=len(run.readings),
+        finish=finish,
+        trajectory=run.trajectory,
+        patches_used=[p.id for p in run.patches],
+        prompt_set_hash=deps.prompts.hash,
+        strategy="grounded",
+        usage=run.usage.by_agent(),
+        events=list(deps.events.events[first_event:]),
+        latency_s=round(time.perf_counter() - started, 3),
+    )

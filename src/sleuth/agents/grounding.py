@@ -1,0 +1,118 @@
+"""Pure text checks of the grounded ask strategy: is an answer in the passages, which searches come next.
+
+No LLM and no I/O here, so the rules that keep a small model honest are tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sleuth.agents.ask_parse import best_sentence, supports
+from sleuth.agents.policy import content_words
+from sleuth.retrieval.base import Passage
+
+YES_NO = frozenset({"yes", "no"})
+_YES_NO_START = re.compile(
+    r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.IGNORECASE
+)
+# "Which band was formed first, The Exies or Circus Diablo?" -> the two names after the last comma.
+_EITHER_OR = re.compile(r",\s*([^,?]+?)\s+or\s+([^,?]+?)\s*\??\s*$", re.IGNORECASE)
+# "Are Christopher Nolan and Sathish Kalathil both film directors?" -> the two names before "both".
+_BOTH = re.compile(
+    r"^\s*(?:are|were|is|was|do|does|did|have|has)\s+(?:the\s+)?(.+?)\s+and\s+(?:the\s+)?(.+?)\s+both\b",
+    re.IGNORECASE,
+)
+_WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def is_yes_no(answer: str) -> bool:
+    return " ".join(_WORDS.findall(answer.lower())) in YES_NO
+
+
+def asks_yes_no(question: str) -> bool:
+    """A question that starts like "Is/Are/Did ...": its answer is yes or no."""
+    return bool(_YES_NO_START.match(question))
+
+
+def grounding_passage(answer: str, passages: Sequence[Passage], *, slack: int = 0) -> Passage | None:
+    """The first passage whose title or text holds the answer's content words, or None (a guess).
+
+    Words are compared by `policy.content_words` (case-folded, 5-letter stems, stop words dropped), so
+    "directors" meets "director". Answers of three or more content words may miss `slack` of them.
+    A yes/no answer has nothing to find and is never grounded here: the caller decides about it.
+    """
+    wanted = content_words(answer)
+    if not wanted or is_yes_no(answer):
+        return None
+    allowed = slack if len(wanted) >= 3 else 0
+    for passage in passages:
+        have = content_words(f"{passage.title} {passage.text}")
+        if len(wanted - have) <= allowed:
+            return passage
+    return None
+
+
+def supporting_quotes(answer: str, passages: Sequence[Passage], limit: int = 3) -> list[tuple[Passage, str]]:
+    """Passages whose text contains the answer, each with the sentence that contains it."""
+    found: list[tuple[Passage, str]] = []
+    for passage in passages:
+        sentence = supports(passage, answer)
+        if sentence:
+            found.append((passage, sentence))
+        if len(found) == limit:
+            break
+    return found
+
+
+def side_quotes(question: str, passages: Sequence[Passage]) -> list[tuple[Passage, str]]:
+    """For a comparison, each side's passage (its title names the side, else its text does) with the
+    sentence sharing most words with the question: the facts the comparison rests on, quoted."""
+    quotes: list[tuple[Passage, str]] = []
+    for name in compared_names(question):
+        wanted = content_words(name)
+        if not wanted:
+            continue
+        by_title = [p for p in passages if wanted <= content_words(p.title)]
+        by_text = [p for p in passages if wanted <= content_words(p.text)]
+        for passage in (by_title or by_text)[:1]:
+            quotes.append((passage, best_sentence(passage.text, question)))
+    return quotes
+
+
+def compared_names(question: str) -> list[str]:
+    """The two names a comparison question sets side by side ("..., A or B?", "Are A and B both ...?")."""
+    match = _EITHER_OR.search(question) or _BOTH.search(question)
+    if match is None:
+        return []
+    return [name.strip(" \"'") for name in match.groups() if name.strip(" \"'")]
+
+
+def query_key(text: str) -> str:
+    """A query reduced to its words, so a repeat in other case or punctuation is seen as a repeat."""
+    return " ".join(_WORDS.findall(text.lower()))
+
+
+def follow_up_queries(
+    question: str, answer: str, next_search: str, asked: Sequence[str], *, limit: int = 3
+) -> list[str]:
+    """The searches to run after a reading, none a repeat of `asked`.
+
+    In order: the fact the model named as missing; each name of a comparison on its own (a question
+    about two things needs evidence on both); the question together with the draft answer, which finds
+    the second hop of a bridge question (the passage about the entity the first hop found).
+    """
+    candidates = [next_search.strip()]
+    candidates += compared_names(question)
+    if answer.strip() and not is_yes_no(answer):
+        candidates.append(f"{answer.strip()} {question}")
+    seen = {query_key(q) for q in asked}
+    chosen: list[str] = []
+    for query in candidates:
+        key = query_key(query)
+        if key and key not in seen and len(key) > 2:
+            seen.add(key)
+            chosen.append(" ".join(query.split()))
+        if len(chosen) == limit:
+            break
+    return chosen

@@ -1,0 +1,26 @@
+"""One entry point for short answers: runs the chosen ask strategy (grounded, or the ASP tag loop)."""
+
+from __future__ import annotations
+
+from sleuth.agents.ask import STRATEGIES, AskResult, Strategy, Variant, run_ask
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.grounded import run_grounded
+
+
+async def ask_short(
+    question: str, deps: AgentDeps, *, strategy: Strategy | None = None, variant: Variant = "always"
+) -> AskResult:
+    """Answer in a few words with `strategy` (default: `settings.ask_strategy`, or `asp` when a variant
+    other than `always` is asked for, since variants belong to the ASP loop).
+
+    Raises:
+        ValueError: an unknown strategy, an empty question, or a variant given to the grounded strategy.
+    """
+    chosen = strategy or ("asp" if variant != "always" else deps.settings.ask_strategy)
+    if chosen not in STRATEGIES:
+        raise ValueError(f"unknown ask strategy {chosen!r}; choose one of {', '.join(STRATEGIES)}")
+    if chosen == "grounded":
+        if variant != "always":
+            raise ValueError(f"variant {variant!r} belongs to the asp strategy; the grounded one always searches")
+        return await run_grounded(question, deps)
+    return await run_ask(question, deps, variant=variant)

@@ -1,0 +1,194 @@
+"""The grounded ask strategy with a scripted model: code-driven hops, whole passages, answers checked in code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sleuth.agents.ask import NO_ANSWER
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.events import EventLog
+from sleuth.agents.grounded import run_grounded
+from sleuth.agents.grounding import compared_names, follow_up_queries, grounding_passage
+from sleuth.agents.short_answer import ask_short
+from sleuth.config import Settings
+from sleuth.feedback.base import PatchView
+from sleuth.prompts.sets import load_prompt_set
+from sleuth.retrieval.base import Filter, Hit, Passage
+from sleuth.testing import Call, ScriptedLLM
+
+JAWS = Passage("p-jaws", "Jaws is a 1975 film directed by Steven Spielberg. It was a box-office hit.", "Jaws")
+SPIELBERG = Passage(
+    "p-sp", "Steven Spielberg was born in Cincinnati, Ohio. He grew up in Arizona.", "Steven Spielberg"
+)
+EXIES = Passage("p-ex", "The Exies are an American rock band formed in 1997 in Los Angeles.", "The Exies")
+DIABLO = Passage("p-cd", "Circus Diablo is a rock supergroup formed in 2006.", "Circus Diablo")
+OTHER = Passage("p-ot", "Lake Tahoe is a freshwater lake in the Sierra Nevada.", "Lake Tahoe")
+
+
+class KeywordRetriever:
+    """Returns the passages that share a title word with the query (so each hop finds what it names)."""
+
+    def __init__(self, passages: list[Passage]) -> None:
+        self.passages = passages
+        self.queries: list[str] = []
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        self.queries.append(query)
+        words = set(query.lower().replace("?", " ").split())
+        found = [p for p in self.passages if words & set(p.title.lower().split()) - {"the"}]
+        return [Hit(p, 1.0) for p in found[:k]]
+
+
+def make_deps(llm: ScriptedLLM, passages: list[Passage], patches: list[PatchView] | None = None) -> AgentDeps:
+    class Patches:
+        def relevant(self, query: str, *, collection: str | None = None, tenant: str | None = None):
+            return list(patches or [])
+
+    return AgentDeps(
+        llm=llm,
+        retriever=KeywordRetriever(passages),
+        prompts=load_prompt_set(),
+        settings=Settings(),
+        patches=Patches(),
+        events=EventLog(),
+    )
+
+
+def reading(answer: str, next_search: str = "") -> dict[str, str]:
+    return {"answer": answer, "next_search": next_search}
+
+
+async def test_first_search_is_the_question_and_the_missing_fact_is_searched_next() -> None:
+    llm = ScriptedLLM(by_agent={"ask": [reading("", "Where was Steven Spielberg born?"), reading("Cincinnati")]})
+    deps = make_deps(llm, [JAWS, SPIELBERG, OTHER])
+    result = await run_grounded("Where was the director of Jaws born?", deps)
+
+    assert result.answer == "Cincinnati"
+    assert result.strategy == "grounded" and result.finish == "answer"
+    queries = [s.query for s in result.search_calls]
+    assert queries[:2] == ["Where was the director of Jaws born?", "Where was Steven Spielberg born?"]
+    assert [c.passage_id for c in result.citations] == ["p-sp"]
+    assert "Cincinnati" in result.citations[0].quote
+    # The model reads whole passages, the first hop's ahead of the second's (the prompt prefix repeats).
+    first, second = (c.prompt for c in llm.calls)
+    assert JAWS.text in first and SPIELBERG.text not in first
+    assert second.index(JAWS.text) < second.index(SPIELBERG.text)
+    # The first reading may ask for a search; the last is asked only for the answer.
+    assert [c.schema_name for c in llm.calls] == ["Reading", "FinalReading"]
+    assert "next_search" in first.splitlines()[-1] and "next_search" not in second.splitlines()[-1]
+
+
+async def test_a_guess_found_in_no_passage_is_rejected_for_the_grounded_candidate() -> None:
+    llm = ScriptedLLM(by_agent={"ask": [reading("Steven Spielberg", "Where was he born?"), reading("Paris")]})
+    deps = make_deps(llm, [JAWS, SPIELBERG])
+    result = await run_grounded("Where was the director of Jaws born?", deps)
+
+    assert result.answer == "Steven Spielberg"  # "Paris" occurs in no passage: a guess
+    assert any(e.type == "warning" and "guess" in str(e.data.get("message")) for e in result.events)
+
+
+async def test_every_candidate_ungrounded_is_refused_with_no_citation() -> None:
+    llm = ScriptedLLM(by_agent={"ask": [reading("42", "What is the answer?"), reading("probably 42")]})
+    result = await run_grounded("Where was the director of Jaws born?", make_deps(llm, [JAWS, SPIELBERG]))
+
+    assert result.answer == NO_ANSWER and result.finish == "refused" and result.citations == []
+
+
+async def test_a_comparison_searches_each_side_before_the_second_reading() -> None:
+    llm = ScriptedLLM(by_agent={"ask": [reading("The Exies"), reading("The Exies")]})
+    deps = make_deps(llm, [EXIES, DIABLO])
+    deps.retriever = KeywordRetriever([EXIES, DIABLO])
+    only_exies = KeywordRetriever([EXIES, DIABLO])
+    only_exies.search = lambda q, k, where=None: (  # type: ignore[method-assign]
+        [Hit(EXIES, 1.0)] if "Diablo" not in q or "Exies" in q else [Hit(DIABLO, 1.0)]
+    )
+    deps.retriever = only_exies
+    result = await run_grounded("Which band was formed first, The Exies or Circus Diablo?", deps)
+
+    queries = [s.query for s in result.search_calls]
+    assert "Circus Diablo" in queries and "The Exies" in queries
+    assert DIABLO.text in llm.calls[-1].prompt  # the second reading saw both sides
+    assert result.answer == "The Exies"
+
+
+async def test_yes_no_is_accepted_only_for_a_yes_no_question() -> None:
+    llm = ScriptedLLM(by_agent={"ask": reading("yes")})
+    yes = await run_grounded("Are The Exies and Circus Diablo both rock bands?", make_deps(llm, [EXIES, DIABLO]))
+    assert yes.answer == "yes" and yes.citations
+
+    llm = ScriptedLLM(by_agent={"ask": reading("yes")})
+    odd = await run_grounded("Who formed The Exies?", make_deps(llm, [EXIES, DIABLO]))
+    assert odd.finish == "refused"
+
+
+async def test_a_correction_is_shown_as_quoted_data_and_grounds_its_answer() -> None:
+    patch = PatchView(
+        id="p1",
+        query="Who founded Nordvik Analytics?",
+        answer="Ingrid Solberg",
+        evidence="Nordvik Analytics is a data company founded in 2011 by Ingrid Solberg.",
+        score=0.9,
+    )
+    llm = ScriptedLLM(by_agent={"ask": reading("Ingrid Solberg")})
+    result = await run_grounded("Who is the founder of Nordvik Analytics?", make_deps(llm, [OTHER], [patch]))
+
+    assert result.answer == "Ingrid Solberg" and result.patches_used == ["p1"]
+    assert result.citations[0].passage_id == "patch:p1"
+    assert "BEGIN USER CORRECTIONS" in llm.calls[0].prompt
+    assert json.dumps(patch.evidence) in llm.calls[0].prompt
+
+
+async def test_invalid_json_twice_counts_as_nothing_found_not_a_crash() -> None:
+    llm = ScriptedLLM(by_agent={"ask": "not json"})
+    result = await run_grounded("Where was the director of Jaws born?", make_deps(llm, [JAWS]))
+    assert result.finish == "refused" and result.searches >= 1
+
+
+async def test_stops_reading_when_no_search_brings_a_new_passage() -> None:
+    calls: list[Call] = []
+
+    def reply(call: Call) -> dict[str, str]:
+        calls.append(call)
+        return reading("", "Where is Jaws?")
+
+    llm = ScriptedLLM(fn=reply)
+    deps = make_deps(llm, [JAWS])
+    deps.settings = Settings(ask_max_reads=4)
+    await run_grounded("Who directed Jaws?", deps)
+    assert len(calls) == 1  # every follow-up found only the passage already read
+
+
+async def test_ask_short_dispatches_and_refuses_a_variant_for_grounded() -> None:
+    llm = ScriptedLLM(by_agent={"ask": reading("Cincinnati")})
+    deps = make_deps(llm, [SPIELBERG])
+    assert (await ask_short("Where was Steven Spielberg born?", deps)).strategy == "grounded"
+    with pytest.raises(ValueError, match="asp strategy"):
+        await ask_short("Where was Steven Spielberg born?", deps, strategy="grounded", variant="closed")
+    with pytest.raises(ValueError, match="unknown ask strategy"):
+        await ask_short("q?", deps, strategy="magic")  # type: ignore[arg-type]
+
+
+def test_grounding_needs_the_answer_words_in_one_passage() -> None:
+    assert grounding_passage("Cincinnati, Ohio", [JAWS, SPIELBERG]) == SPIELBERG
+    assert grounding_passage("Cincinnati Arizona Jaws", [JAWS, SPIELBERG]) is None
+    assert grounding_passage("Cincinnati Arizona Jaws", [JAWS, SPIELBERG], slack=1) == SPIELBERG
+    assert grounding_passage("Cincinnati Arizona Jaws Paris", [JAWS, SPIELBERG], slack=1) is None
+    assert grounding_passage("directors", [JAWS]) == JAWS  # stems: "directed" meets "directors"
+    assert grounding_passage("yes", [JAWS]) is None
+    assert grounding_passage("the", [JAWS]) is None
+
+
+def test_compared_names_and_follow_ups() -> None:
+    assert compared_names("Who is older, Sid Haig or Vic Darchinyan?") == ["Sid Haig", "Vic Darchinyan"]
+    assert compared_names("Are Christopher Nolan and Sathish Kalathil both film directors?") == [
+        "Christopher Nolan",
+        "Sathish Kalathil",
+    ]
+    assert compared_names("Where was the director of Jaws born?") == []
+    asked = ["Where was the director of Jaws born?"]
+    assert follow_up_queries(asked[0], "Steven Spielberg", "where was the director of jaws born", asked) == [
+        "Steven Spielberg Where was the director of Jaws born?"
+    ]
+    assert follow_up_queries(asked[0], "yes", "", asked) == []
