@@ -142,13 +142,15 @@ def _add_job_routes(app: FastAPI) -> None:
         job_id: str,
         who: Reader,
         state: State,
-        after: int = Query(-1, description="Send only events with a larger seq."),
+        after: int = Query(-1, ge=-1, description="Send only events with a larger seq (-1: all of them)."),
     ) -> EventSourceResponse:
         """Server-sent events: every event of the run in order (from the start, or after `after` /
         `Last-Event-ID`), then one `result` event with the finished job."""
         job = _job_for(state, job_id, who)
         last_id = request.headers.get("last-event-id", "")
-        if last_id.lstrip("-").isdigit():
+        # A browser resends the last id it saw: only a plain non-negative seq counts (int() of a
+        # 5000-digit header would raise).
+        if last_id.isdigit() and len(last_id) <= 18:
             after = max(after, int(last_id))
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
