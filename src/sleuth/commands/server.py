@@ -8,7 +8,7 @@ import re
 
 import typer
 
-from sleuth.commands.common import console, fail, settings
+from sleuth.commands.common import console, fail, plain, settings
 
 token_app = typer.Typer(
     help="Create, list and revoke API tokens (stored hashed under SLEUTH_HOME).", no_args_is_help=True
@@ -84,7 +84,7 @@ def create(
         tenant = "default"
     info, secret = TokenStore(ServerDB.for_home(settings().home)).create(Role(role), tenant=tenant, name=name)
     console.print(
-        f"created token {info.id} (role {info.role.value}, tenant {info.tenant or 'all'}). "
+        f"created token {info.id} (role {info.role.value}, tenant {plain(info.tenant or 'all')}). "
         "Keep the secret below; it cannot be shown again.",
         highlight=False,
     )
@@ -105,9 +105,8 @@ def list_tokens(as_json: bool = typer.Option(False, "--json", help="Print JSON."
         return
     table = Table("id", "role", "tenant", "name", "created", "revoked")
     for t in tokens:
-        table.add_row(
-            t.id, t.role.value, t.tenant or "(all)", t.name, t.created_at[:19], (t.revoked_at or "")[:19]
-        )
+        cells = (t.id, t.role.value, t.tenant or "(all)", t.name, t.created_at[:19], (t.revoked_at or "")[:19])
+        table.add_row(*map(plain, cells))
     console.print(table)
 
 
@@ -119,4 +118,4 @@ def revoke(token_id: str = typer.Argument(..., help="The token's id (from `sleut
 
     if not TokenStore(ServerDB.for_home(settings().home)).revoke(token_id):
         fail(f"no live token with id {token_id!r} (see `sleuth token list`)")
-    console.print(f"revoked {token_id}")
+    console.print(f"revoked {plain(token_id)}")
