@@ -20,6 +20,7 @@ from typing import Any
 
 from sleuth.retrieval.base import Passage
 from sleuth.retrieval.chunking import chunk_text, passage_id
+from sleuth.text import LONE_SURROGATE, has_lone_surrogate
 
 SUFFIXES = {
     ".jsonl": "jsonl",
@@ -36,9 +37,6 @@ SUFFIXES = {
 _ID_KEYS = ("id", "_id")  # `_id` is BEIR's spelling
 _RESERVED = {"id", "_id", "title", "text"}
 _MAX_LINE_ERRORS = 20
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-"""A lone surrogate: what Python makes of a non-UTF-8 byte in a file name, or what a jsonl `\\ud800`
-escape gives; UTF-8 cannot encode it, so it can be neither hashed into an id nor stored."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ def load_file(path: Path, config: ChunkingConfig) -> LoadedFile:
     if _is_symlink_loop(path):  # checked first: Python 3.11's resolve() raises RuntimeError on one
         return LoadedFile(source=display_path(path.absolute()), error="symlink loop")
     source = str(path.resolve())
-    if _SURROGATE.search(source):
+    if LONE_SURROGATE.search(source):
         return LoadedFile(source=display_path(source), error="the file name is not valid UTF-8: rename the file")
     result = LoadedFile(source=source)
     kind = SUFFIXES.get(path.suffix.lower())
@@ -136,7 +134,7 @@ def load_file(path: Path, config: ChunkingConfig) -> LoadedFile:
             result.passages = _chunks(_markdown_title(text, path.stem), text, source, config, {})
         else:
             result.passages = _chunks(path.stem, text, source, config, {})
-    if result.error is None and any(_SURROGATE.search(p.text + p.title) for p in result.passages):
+    if result.error is None and any(LONE_SURROGATE.search(p.text + p.title) for p in result.passages):
         result.error, result.passages = "text that is not valid Unicode (a lone surrogate)", []
     if result.error is None and not result.passages:
         result.error = "no text found" if not result.line_errors else "no valid records"
@@ -223,22 +221,12 @@ def _parse_record(line: str) -> tuple[str | None, dict[str, Any] | None]:
     body = record.get("text")
     if not isinstance(body, str) or not body.strip():
         return "missing or empty 'text' field", None
-    if _has_surrogate(record):
+    if has_lone_surrogate(record):
         return "text that is not valid Unicode (a lone surrogate such as \\ud800)", None
     for key in record:
         if problem := _metadata_key_problem(key):
             return problem, None
     return None, record
-
-
-def _has_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
 
 
 def _metadata_key_problem(key: str) -> str | None:
