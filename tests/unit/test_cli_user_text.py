@@ -61,7 +61,18 @@ def test_printable_escapes_control_characters_and_keeps_ordinary_text() -> None:
     assert printable(ESCAPE) == "\\x1b[2J\\x1b]0;pwned\\x07"
     assert printable("bad\udcffname") == "bad\\xffname"  # an undecodable byte of a file name
     assert printable("\u202eevil") == "\\u202eevil"  # a bidi override would reorder what follows
-    assert plain("[/] ok") == "\\[/] ok" and plain(3) == "3"
+    assert plain(3) == "3"
+
+
+@pytest.mark.parametrize("text", ["[/]", "[bold]x", "ends in a backslash \\", "a\\[b]", "[[x]]", "x[@click=quit]"])
+def test_plain_text_inside_markup_renders_as_written(text: str) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    Console(file=out, width=200).print(f"[bold]{plain(text)}[/] and after")
+    assert out.getvalue() == f"{text} and after\n"
 
 
 def test_index_add_stats_search_and_delete_show_names_and_text_plainly(tmp_path: Path) -> None:
