@@ -169,6 +169,8 @@ class FakeOpenAIServer:
         delay_s: seconds to wait before answering each request (simulates generation time).
         statuses: HTTP status codes to answer with first, one per request, before normal replies
             (e.g. `[500, 429]` to exercise retries).
+        bodies: raw 200 responses to send next, one per request, before normal replies: a dict is sent as
+            JSON, bytes as they are (e.g. `[{"choices": []}, b"<html>"]` to exercise malformed replies).
     """
 
     def __init__(
@@ -177,6 +179,7 @@ class FakeOpenAIServer:
         *,
         delay_s: float = 0.0,
         statuses: Iterable[int] = (),
+        bodies: Iterable[dict[str, Any] | bytes] = (),
     ) -> None:
         import http.server
         import threading
@@ -184,6 +187,7 @@ class FakeOpenAIServer:
 
         self.requests: list[dict[str, Any]] = []
         self._statuses = deque(statuses)
+        self._bodies = deque(bodies)
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -199,6 +203,9 @@ class FakeOpenAIServer:
                 if outer._statuses:
                     status = outer._statuses.popleft()
                     self._send(status, {"error": {"message": f"scripted {status}", "type": "server_error"}})
+                    return
+                if outer._bodies:
+                    self._send(200, outer._bodies.popleft())
                     return
                 if delay_s:
                     time.sleep(delay_s)
@@ -225,8 +232,8 @@ class FakeOpenAIServer:
                     },
                 )
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, payload: dict[str, Any] | bytes) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

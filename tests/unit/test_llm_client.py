@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sleuth.llm import CachedModel, GenParams, LLMUnavailableError, OpenAICompatModel
+from sleuth.llm import CachedModel, GenParams, LLMBadReplyError, LLMError, LLMUnavailableError, OpenAICompatModel
 from sleuth.testing import FakeOpenAIServer, ScriptedLLM
 
 pytestmark = pytest.mark.allow_llm
@@ -51,6 +51,37 @@ async def test_gives_up_after_max_retries_naming_the_url() -> None:
             await client.complete([{"role": "user", "content": "hi"}])
         await client.aclose()
     assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"choices": []}, "choices"),
+        ({"error": {"message": "model overloaded", "type": "server_error"}}, "model overloaded"),
+        (b"<html>502 Bad Gateway</html>", "not JSON: '<html>502 Bad Gateway</html>'"),
+        ({"choices": [{"index": 0, "message": {"role": "assistant", "content": 5}}]}, "content"),
+    ],
+)
+async def test_a_malformed_200_reply_is_retried_then_an_llm_error_naming_the_url(
+    body: dict | bytes, says: str
+) -> None:
+    with FakeOpenAIServer(bodies=[body] * 2) as server:
+        client = OpenAICompatModel(server.base_url, max_retries=1)
+        with pytest.raises(LLMBadReplyError) as raised:
+            await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert len(server.requests) == 2
+    message = str(raised.value)
+    assert server.base_url in message and "not a chat completion" in message and says in message
+    assert isinstance(raised.value, LLMError)  # what the CLI and the agents catch
+
+
+async def test_a_malformed_reply_followed_by_a_good_one_succeeds() -> None:
+    with FakeOpenAIServer(lambda body: "fine", bodies=[{"choices": []}]) as server:
+        client = OpenAICompatModel(server.base_url, max_retries=1)
+        reply = await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert reply.text == "fine" and reply.prompt_tokens == 5 and len(server.requests) == 2
 
 
 async def test_unreachable_url_fails_fast_with_the_url() -> None:

@@ -75,6 +75,14 @@ def test_all_files_bad_exits_non_zero(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "binary file" in result.output
 
 
+def test_a_symlink_loop_named_on_the_command_line_is_only_that_files_error(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(loop)
+    result = runner.invoke(app, ["index", "add", str(loop), str(_corpus(tmp_path)), "-c", "zoo"])
+    assert result.exit_code == 0, result.output
+    assert "loop.txt: symlink loop" in result.output and "3 added" in result.output
+
+
 def test_eval_retrieval_shared_layout_json(tmp_path: Path) -> None:
     corpus = _corpus(tmp_path)
     questions = tmp_path / "questions.jsonl"

@@ -1,6 +1,7 @@
 """Collections: incremental, idempotent ingest, delete, search modes, filters, persistence, crash safety."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,43 @@ def test_bad_files_are_reported_and_the_rest_is_indexed(collection: Collection, 
         "line 2: invalid JSON (Expecting property name enclosed in double quotes at column 2)"
     ]
     assert collection.count == 5
+
+
+def test_a_bad_name_a_symlink_loop_or_a_bad_record_spoils_only_itself(
+    collection: Collection, tmp_path: Path
+) -> None:
+    good = _jsonl(tmp_path / "good.jsonl", DOCS)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    # Not valid UTF-8: Python hands the byte over as a lone surrogate, which cannot be hashed or stored.
+    (folder / os.fsdecode(b"caf\xe9.txt")).write_text("A file whose name is Latin-1.", encoding="utf-8")
+    (folder / "fine.txt").write_text("A fine text file.", encoding="utf-8")
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(loop)
+    records = tmp_path / "records.jsonl"
+    lines = [
+        json.dumps({"id": "dollar", "text": "Chroma rejects this key.", "$where": 1}),
+        json.dumps({"id": "blank", "text": "Chroma rejects an empty key.", "": 2}),
+        json.dumps({"title": "\ud800", "text": "A lone surrogate in the title."}),
+        json.dumps({"id": "kept", "text": "The one good record.", "tag": "ok"}),
+    ]
+    records.write_text("\n".join(lines), encoding="utf-8")
+
+    report = collection.add([good, folder, loop, records])
+
+    errors = {f.source.rsplit("/", 1)[-1]: f.error for f in report.errors}
+    assert errors == {
+        "caf\\xe9.txt": "the file name is not valid UTF-8: rename the file",
+        "loop.txt": "symlink loop",
+    }
+    warnings = next(f.warnings for f in report.files if f.source.endswith("records.jsonl"))
+    assert warnings == [
+        "line 1: metadata key '$where' starts with '$', which the vector store reserves",
+        "line 2: metadata key '' is empty",
+        "line 3: text that is not valid Unicode (a lone surrogate such as \\ud800)",
+    ]
+    assert collection.count == len(DOCS) + 2  # fine.txt and the one good record
+    assert [h.passage.id for h in collection.retriever("dense").search("the one good record", 1)] == ["kept"]
 
 
 def test_delete_source(collection: Collection, tmp_path: Path) -> None:

@@ -312,3 +312,25 @@ async def test_the_default_optimizer_runs_an_optimization_job_on_the_servers_mod
     assert seen["llm"] is server.sleuth.llm and seen["patches"] is server.store
     assert events[0][1]["data"] == {"event": "accepted", "score": 0.5}
     assert events[-1][1]["status"] == "succeeded" and events[-1][1]["result"]["report"] == {"best_val": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/research", '{"question": "What is \\ud800?"}'),
+        ("/v1/ask", '{"question": "What is Lilu?", "collection": null, "prompts": null, "wait": false}'),
+        ("/v1/feedback", '{"query": "What is Lilu?", "answer": "a spirit", "evidence": "x \\udfff y"}'),
+        ("/v1/feedback", '{"query": "q", "answer": "a", "evidence_passage_ids": ["\\ud800"]}'),
+    ],
+)
+async def test_a_lone_surrogate_in_a_body_is_a_422_not_a_server_error(
+    server: Server, path: str, body: str
+) -> None:
+    async with server.client("admin") as admin:
+        reply = await admin.post(path, content=body, headers={"Content-Type": "application/json"})
+    if "\\u" not in body:  # the control: the same kind of request without one is accepted
+        assert reply.status_code < 300, reply.text
+        return
+    assert reply.status_code == 422, reply.text
+    error = reply.json()["detail"][0]
+    assert error["type"] == "string_unicode" and error["loc"][0] == "body"

@@ -50,3 +50,32 @@ def test_token_create_refuses_an_unknown_role_and_defaults_tenants() -> None:
     store = TokenStore(ServerDB.for_home(Settings().home))
     assert store.authenticate(reader).tenant == "default"  # never silently every tenant
     assert store.authenticate(admin).tenant is None
+
+
+def test_the_access_log_hides_the_token_however_its_name_is_spelled() -> None:
+    import logging
+
+    from starlette.datastructures import QueryParams
+
+    from sleuth.commands.server import _RedactTokens
+
+    for query in (
+        "token=SECRET",
+        "%74oken=SECRET",
+        "to%6Ben=SECRET&after=2",
+        "after=1&tok%65n=SECRET",
+        "tok%65n=S%45CRET",
+    ):
+        assert QueryParams(query).get("token") == "SECRET"  # the server reads each one as the token
+        args = ("127.0.0.1:5000", "GET", f"/v1/jobs/r1/events?{query}", "1.1", 200)
+        record = logging.LogRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+        )
+        assert _RedactTokens().filter(record)
+        line = record.getMessage()
+        assert "SECRET" not in line and "S%45CRET" not in line and "/v1/jobs/r1/events?" in line, line
+        assert ("after=" in line) == ("after=" in query)
+    untouched = "/v1/jobs?tokens=1&limit=5"  # only the parameter the server reads as the token
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s", (untouched,), None)
+    _RedactTokens().filter(record)
+    assert record.getMessage() == untouched

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -20,6 +21,8 @@ from sleuth.server.fake import fake_sleuth, openai_body_reply, serve_in_thread
 from sleuth.server.jobs import JobRegistry, JobStatus
 from sleuth.server.runner import RunRequest
 from sleuth.testing import FakeOpenAIServer, HashEmbedder
+
+T = TypeVar("T")
 
 
 class GatedRunner:
@@ -177,3 +180,81 @@ async def test_old_finished_jobs_leave_memory_but_stay_readable() -> None:
     assert oldest is not jobs[0] and oldest.status is JobStatus.succeeded
     assert oldest.result == {"answer": "x"} and [e["type"] for e in oldest.events] == ["answer"]
     assert [j.id for j in registry.recent()] == [j.id for j in reversed(jobs)]
+
+
+def _on_own_loop(main: Callable[[], Awaitable[T]], timeout_s: float = 5) -> T:
+    """Run `main` on a fresh event loop in a daemon thread. A coroutine that never awaits blocks its loop
+    for good, so no in-loop timeout could fire: the watchdog is the thread join."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(main())
+        except BaseException as exc:  # re-raised on the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise AssertionError(f"the event loop was still blocked after {timeout_s}s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+async def _finished_job(registry: JobRegistry, events: int, tenant: str | None = None) -> Any:
+    async def work(emit: Any) -> dict[str, Any]:
+        for n in range(events):
+            emit(Event(type="search", data={"n": n}))
+        return {"answer": "x"}
+
+    return await registry.wait(registry.submit("ask", {}, work, tenant=tenant))
+
+
+@pytest.mark.parametrize("after", [-2, -1_000_000_000, 10**6])
+def test_following_a_finished_job_from_any_offset_ends_and_sends_each_event_once(after: int) -> None:
+    async def main() -> dict[int, list[int]]:
+        registry = JobRegistry(ServerDB.for_home(Settings().home))
+        seen: dict[int, list[int]] = {}
+        for count in (0, 3):
+            job = await _finished_job(registry, count)
+            seen[count] = []
+            async for event in registry.follow(job, after=after):
+                seen[count].append(event["seq"])
+                if len(seen[count]) > 10:  # duplicates: stop before memory runs out
+                    break
+        return seen
+
+    expected = {0: [], 3: [] if after >= 2 else [0, 1, 2]}
+    assert _on_own_loop(main) == expected
+
+
+def test_following_a_running_job_past_its_last_event_waits_without_blocking_the_loop() -> None:
+    async def main() -> tuple[list[dict[str, Any]], JobStatus]:
+        registry = JobRegistry(ServerDB.for_home(Settings().home))
+        runner = GatedRunner()
+        job = registry.submit("ask", {}, lambda emit: runner.run("ask", RunRequest("q"), emit))
+        # The loop must stay free while the follower waits: this other task ends the job.
+        asyncio.get_running_loop().call_later(0.2, runner.gate.set)
+        followed = [event async for event in registry.follow(job, after=10**6)]
+        return followed, job.status
+
+    assert _on_own_loop(main) == ([], JobStatus.succeeded)
+
+
+async def test_the_events_endpoint_refuses_an_offset_below_minus_one() -> None:
+    app = create_app(Settings(), runner=GatedRunner())
+    secret = app.state.sleuth.tokens.create("reader", tenant="acme")[1]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://a", headers={"Authorization": f"Bearer {secret}"}
+    ) as client:
+        job = await _finished_job(app.state.sleuth.jobs, 2, tenant="acme")
+        refused = await client.get(f"/v1/jobs/{job.id}/events", params={"after": -2})
+        replay = await client.get(f"/v1/jobs/{job.id}/events", params={"after": -1})
+        garbled = await client.get(f"/v1/jobs/{job.id}/events", headers={"Last-Event-ID": "-7"})
+        resumed = await client.get(f"/v1/jobs/{job.id}/events", headers={"Last-Event-ID": "0"})
+    assert refused.status_code == 422 and "after" in refused.text
+    assert replay.text.count("event: result") == 1 and replay.text.count('"type": "search"') == 2
+    assert garbled.status_code == 200 and garbled.text.count('"type": "search"') == 2
+    assert resumed.text.count('"type": "search"') == 1 and '"seq": 1' in resumed.text

@@ -15,6 +15,7 @@ from sleuth.agents.deps import AgentDeps
 from sleuth.agents.graph import research_graph
 from sleuth.agents.results import ResearchReport, report_from_state
 from sleuth.config import Settings
+from sleuth.private import private_file
 
 
 class UnknownRunError(ValueError):
@@ -30,8 +31,8 @@ async def sqlite_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpoin
     """The durable checkpoint store of all runs: `SLEUTH_HOME/runs/checkpoints.sqlite`."""
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    settings.runs_dir.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(settings.runs_dir / "checkpoints.sqlite")) as saver:
+    checkpoints = private_file(settings.runs_dir / "checkpoints.sqlite")
+    async with AsyncSqliteSaver.from_conn_string(str(checkpoints)) as saver:
         yield saver
 
 

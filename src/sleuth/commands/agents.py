@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, print_sources, run_async, settings
+from sleuth.commands.common import console, err_console, fail, plain, print_sources, printable, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.agents.events import Event
@@ -101,21 +101,21 @@ def describe(event: Event) -> str:
     data = event.data
     if event.type == "run_started":
         verb = "resuming" if data.get("resumed") else "run"
-        return f"[bold]{verb} {data.get('run_id')}[/]: {data.get('question')}"
+        return f"[bold]{verb} {plain(data.get('run_id'))}[/]: {plain(data.get('question'))}"
     if event.type == "node_started" and event.node != "reader":
         extra = f" (round {data['round']})" if "round" in data else ""
         return f"[cyan]▶ {event.node}{extra}[/]"
     if event.type == "node_finished" and event.node == "orchestrator" and data.get("tasks"):
-        return "  plan: " + "; ".join(data["tasks"])
+        return "  plan: " + plain("; ".join(data["tasks"]))
     if event.type == "search":
-        return f"  [blue]search[/] “{data.get('query')}” → {data.get('hits')} hits"
+        return f"  [blue]search[/] “{plain(data.get('query'))}” → {data.get('hits')} hits"
     if event.type == "evidence":
         quote = str(data.get("quote", ""))
-        return f"  [green]evidence[/] {data.get('title')}: “{quote[:90]}{'…' if len(quote) > 90 else ''}”"
+        return f"  [green]evidence[/] {plain(data.get('title'))}: “{plain(quote[:90])}{'…' if len(quote) > 90 else ''}”"
     if event.type == "patches":
-        return f"  [magenta]user corrections[/]: {', '.join(data.get('ids', []))}"
+        return f"  [magenta]user corrections[/]: {plain(', '.join(data.get('ids', [])))}"
     if event.type == "warning":
-        return f"  [yellow]warning[/] {event.node}: {data.get('message')}"
+        return f"  [yellow]warning[/] {event.node}: {plain(data.get('message'))}"
     if event.type == "run_finished":
         return f"[bold]done[/] in {data.get('wall_s')}s ({data.get('status')})"
     return ""
@@ -126,13 +126,13 @@ def _print_report(report: ResearchReport) -> None:
     from rich.rule import Rule
 
     console.print(Rule("answer"))
-    console.print(Markdown(report.answer))
+    console.print(Markdown(printable(report.answer)))  # Markdown reads no rich markup
     print_sources((c.n, c.title, c.passage_id, c.quote) for c in report.citations)
     if report.dropped_sentences:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
     total = report.usage.get("total")
     tokens = total.prompt_tokens + total.completion_tokens if total else 0
     console.print(
-        f"[dim]run {report.run_id} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
+        f"[dim]run {plain(report.run_id)} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
         f" · {tokens} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, print_sources, run_async, settings
+from sleuth.commands.common import console, err_console, fail, plain, print_sources, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.agents.ask import AskResult
@@ -130,13 +130,13 @@ def describe(event: Event) -> str:
     if event.type == "node_finished" and event.node == "reader":
         return f"  [green]read[/] answer “{data.get('answer')}”, missing “{data.get('next_search')}”"
     if event.type == "search":
-        return f"  [blue]search[/] “{data.get('query')}” → {len(data.get('hit_ids', []))} hits"
+        return f"  [blue]search[/] “{plain(data.get('query'))}” → {len(data.get('hit_ids', []))} hits"
     if event.type == "node_finished" and event.node == "summarizer":
-        return f"  [green]information[/] {data.get('summary')}"
+        return f"  [green]information[/] {plain(data.get('summary'))}"
     if event.type == "patches":
-        return f"  [magenta]user corrections[/]: {', '.join(data.get('ids', []))}"
+        return f"  [magenta]user corrections[/]: {plain(', '.join(data.get('ids', [])))}"
     if event.type == "warning":
-        return f"  [yellow]warning[/] {data.get('message')}"
+        return f"  [yellow]warning[/] {plain(data.get('message'))}"
     return ""
 
 
@@ -144,7 +144,7 @@ def _print_result(result: AskResult) -> None:
     from rich.rule import Rule
 
     console.print(Rule("answer"))
-    console.print(f"[bold]{result.answer}[/]", highlight=False)
+    console.print(f"[bold]{plain(result.answer)}[/]", highlight=False)
     print_sources((n, c.title, c.passage_id, c.quote) for n, c in enumerate(result.citations, start=1))
     total = result.usage.get("total")
     tokens = total.prompt_tokens + total.completion_tokens if total else 0

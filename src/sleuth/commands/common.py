@@ -1,13 +1,16 @@
-"""Helpers shared by the command modules: settings, the console, and clean error exits."""
+"""Helpers shared by the command modules: settings, the console, user text made safe to print, and clean
+error exits."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Coroutine, Iterable
 from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from sleuth.config import Settings
 
@@ -17,13 +20,40 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# C0/C1 controls but tab and newline (ESC starts terminal escape sequences, CR and BS overwrite what was
+# printed), bidi overrides and isolates (they reorder what follows), and lone surrogates (the undecodable
+# bytes of a file name).
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _shown(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the raw byte the OS file name held
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: object) -> str:
+    """`text` with every character that would act on the terminal shown as an escape (`\\x1b`) instead.
+
+    For user text rendered without markup (rich `Markdown`, `Syntax`); inside markup strings use `plain`.
+    """
+    return _UNPRINTABLE.sub(lambda match: _shown(match.group()), str(text))
+
+
+def plain(text: object) -> str:
+    """User text (a file name, passage, title, question, id, error message) to put in a rich markup string
+    or table cell: shown exactly as written, never read as markup (`[/]` would raise) or terminal escapes."""
+    return escape(printable(text))
+
+
 def settings() -> Settings:
     return Settings()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a clear error (no traceback) and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {plain(message)}", highlight=False)
     raise SystemExit(code)
 
 
@@ -50,4 +80,7 @@ def print_sources(sources: Iterable[tuple[int, str, str, str]]) -> None:
         return
     console.print(Rule("sources"))
     for n, title, passage_id, quote in rows:
-        console.print(f"[bold]\\[{n}][/] {title or passage_id} [dim]({passage_id})[/]: “{quote}”", highlight=False)
+        console.print(
+            f"[bold]\\[{n}][/] {plain(title or passage_id)} [dim]({plain(passage_id)})[/]: “{plain(quote)}”",
+            highlight=False,
+        )

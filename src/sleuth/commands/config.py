@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from sleuth.commands.common import console, settings
+from sleuth.commands.common import console, plain, settings
 
 app = typer.Typer(help="Inspect settings (environment variables SLEUTH_*).", no_args_is_help=True)
 
@@ -23,5 +23,5 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
         return
     table = Table("setting", "env variable", "value")
     for key, value in values.items():
-        table.add_row(key, f"SLEUTH_{key.upper()}", str(value))
+        table.add_row(key, f"SLEUTH_{key.upper()}", plain(value))
     console.print(table)

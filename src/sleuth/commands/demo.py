@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from sleuth.commands.common import console
+from sleuth.commands.common import console, plain
 
 DEMO_QUESTION = "Which band was formed first, The Exies or Circus Diablo?"
 """A two-hop comparison from the bundled HotpotQA slice: both bands' paragraphs are in the demo corpus."""
@@ -25,7 +25,7 @@ def demo(
 
     console.rule("[bold]sleuth demo")
     console.print(
-        f"question: [bold]{question}[/]\ncorpus: bundled demo (396 Wikipedia paragraphs, HotpotQA/MuSiQue)\n"
+        f"question: [bold]{plain(question)}[/]\ncorpus: bundled demo (396 Wikipedia paragraphs, HotpotQA/MuSiQue)\n"
         "model: embedded Qwen2.5-Coder-0.5B-Instruct on llama.cpp (unless SLEUTH_LLM_BASE_URL is set)\n"
     )
     start = time.perf_counter()

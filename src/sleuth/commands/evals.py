@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, run_async, settings
+from sleuth.commands.common import console, err_console, fail, plain, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
@@ -76,7 +76,7 @@ def open_retrievers(current: Settings, dataset: Dataset) -> Callable[[str], Retr
             console=err_console,
             transient=True,
         ) as bar:
-            task = bar.add_task(f"indexing {dataset.name} into collection {collection.name!r}", total=None)
+            task = bar.add_task(f"indexing {plain(dataset.name)} into collection {collection.name!r}", total=None)
             report = collection.add(
                 [dataset.corpus_path], lambda done, total: bar.update(task, completed=done, total=total or None)
             )
@@ -224,8 +224,10 @@ def _finish(out: Path, report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return
-    console.print((out / "report.md").read_text(), highlight=False)
-    console.print(f"reports: {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}")
+    console.print(plain((out / "report.md").read_text()), highlight=False)
+    console.print(
+        f"reports: {plain(out / 'report.json')}, {plain(out / 'report.md')}, {plain(out / 'report.html')}"
+    )
 
 
 def qa(
@@ -461,6 +463,6 @@ def distill(
         print(json.dumps(summary))
     else:
         console.print(
-            f"kept {counts.kept} of {counts.total} trajectories → {out}; dropped by rule: "
+            f"kept {counts.kept} of {counts.total} trajectories → {plain(out)}; dropped by rule: "
             f"{counts.dropped_by_rule}; failed runs: {summary['errors']}"
         )

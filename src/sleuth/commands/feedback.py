@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from sleuth.commands.common import console, err_console, fail, settings
+from sleuth.commands.common import console, err_console, fail, plain, settings
 
 if TYPE_CHECKING:
     from sleuth.feedback.models import AddResult, Patch, PatchInput
@@ -99,19 +99,19 @@ def _report_add(result: AddResult, as_json: bool) -> None:
         print(json.dumps(result.to_json(), indent=2))
         return
     patch = result.patch
-    console.print(f"stored patch [bold]{patch.id}[/] (collection {patch.collection or 'all'})")
+    console.print(f"stored patch [bold]{plain(patch.id)}[/] (collection {plain(patch.collection or 'all')})")
     for old in result.superseded:
-        console.print(f"  supersedes {old}")
+        console.print(f"  supersedes {plain(old)}")
     if "no-evidence" in patch.flags:
         err_console.print("  warning: no evidence given; agents will not let it override retrieved passages")
     for other in result.conflicts:
         err_console.print(
-            f"  warning: conflicts with active patch {other.id} (answer {other.answer!r}); both stay active. "
-            f"To replace it: sleuth feedback supersede {other.id} --by {patch.id}"
+            f"  warning: conflicts with active patch {plain(other.id)} (answer {plain(repr(other.answer))}); "
+            f"both stay active. To replace it: sleuth feedback supersede {plain(other.id)} --by {plain(patch.id)}"
         )
     for other in result.near_duplicates:
         if other not in result.conflicts:
-            console.print(f"  note: near-duplicate of {other.id} with the same answer")
+            console.print(f"  note: near-duplicate of {plain(other.id)} with the same answer")
 
 
 @app.command("add")
@@ -187,9 +187,8 @@ def list_(
         return
     table = Table("id", "status", "collection", "query", "answer", "flags")
     for p in patches:
-        table.add_row(
-            p.id, p.status.value, p.collection or "all", _short(p.query), _short(p.answer), ",".join(p.flags)
-        )
+        cells = (p.id, p.status.value, p.collection or "all", _short(p.query), _short(p.answer), ",".join(p.flags))
+        table.add_row(*map(plain, cells))
     console.print(table)
     console.print(f"{len(patches)} patch(es)")
 
@@ -213,7 +212,7 @@ def retract(
     if as_json:
         _print_patch(patch, True)
     else:
-        console.print(f"retracted patch [bold]{patch.id}[/]")
+        console.print(f"retracted patch [bold]{plain(patch.id)}[/]")
 
 
 @app.command("export")
@@ -228,7 +227,7 @@ def export(path: Path | None = _EXPORT_PATH) -> None:
             return
         with path.open("w", encoding="utf-8") as out:
             count = dump_patches(patches, out)
-    err_console.print(f"exported {count} patch(es) to {path}")
+    err_console.print(f"exported {count} patch(es) to {plain(path)}")
 
 
 @app.command("import")
@@ -253,7 +252,7 @@ def _print_patch(patch: Patch, as_json: bool) -> None:
     table = Table(show_header=False)
     for key, value in patch.model_dump(mode="json").items():
         if value not in (None, "", []):
-            table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
+            table.add_row(key, plain(", ".join(value) if isinstance(value, list) else value))
     console.print(table)
 
 
@@ -360,4 +359,4 @@ def feedback_eval(
             str(len(row["refused"])),
         )
     console.print(table)
-    console.print(f"details: {out / 'summary.json'}")
+    console.print(f"details: {plain(out / 'summary.json')}")

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sleuth.commands.common import console, err_console, fail, settings
+from sleuth.commands.common import console, err_console, fail, plain, settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -68,14 +68,16 @@ def _open(name: str | None) -> Collection:
 def _print_report(report: IngestReport, collection: Collection) -> None:
     for file in report.files:
         if file.error:
-            err_console.print(f"[red]✗[/] {file.source}: {file.error}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[red]✗[/] {plain(file.source)}: {plain(file.error)}", highlight=False, soft_wrap=True
+            )
             continue
         detail = f"{file.added} added, {file.skipped} unchanged"
         if file.updated or file.removed:
             detail += f", {file.updated} updated, {file.removed} removed"
-        console.print(f"[green]✓[/] {file.source}: {detail}", highlight=False, soft_wrap=True)
+        console.print(f"[green]✓[/] {plain(file.source)}: {detail}", highlight=False, soft_wrap=True)
         for warning in file.warnings:
-            err_console.print(f"  [yellow]![/] {warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"  [yellow]![/] {plain(warning)}", highlight=False, soft_wrap=True)
     if report.ignored:
         err_console.print(f"ignored {len(report.ignored)} file(s) of unsupported type")
     console.print(
@@ -126,10 +128,10 @@ def stats(
         return
     console.print(
         f"[bold]{info['collection']}[/]: {info['passages']} passages from {info['sources']} "
-        f"source(s); embedder {info['embedder'] or '(none yet)'}; {info['path']}"
+        f"source(s); embedder {plain(info['embedder'] or '(none yet)')}; {plain(info['path'])}"
     )
     for file in info["files"]:
-        console.print(f"  {file['passages']:>7}  {file['source']}", highlight=False, soft_wrap=True)
+        console.print(f"  {file['passages']:>7}  {plain(file['source'])}", highlight=False, soft_wrap=True)
 
 
 @index_app.command("delete")
@@ -142,7 +144,7 @@ def delete(
         removed = target.delete_source(source)
     if not removed:
         fail(f"no source {source!r} in collection {target.name!r} (see `sleuth index stats`)")
-    console.print(f"removed {removed} passages of {source}")
+    console.print(f"removed {removed} passages of {plain(source)}", highlight=False, soft_wrap=True)
 
 
 def search(
@@ -191,12 +193,12 @@ def search(
     for rank, hit in enumerate(hits, start=1):
         text = hit.passage.text if len(hit.passage.text) < 300 else hit.passage.text[:300] + "…"
         console.print(
-            f"[bold]{rank}. {hit.passage.title or '(untitled)'}[/]  [dim]{hit.passage.id} "
+            f"[bold]{rank}. {plain(hit.passage.title or '(untitled)')}[/]  [dim]{plain(hit.passage.id)} "
             f"score {hit.score:.4f}[/]",
             highlight=False,
             soft_wrap=True,
         )
-        console.print(f"   {text}", highlight=False, soft_wrap=True)
+        console.print(f"   {plain(text)}", highlight=False, soft_wrap=True)
 
 
 def eval_retrieval(
@@ -239,7 +241,7 @@ def eval_retrieval(
             fail(f"no such corpus: {corpus}")
         name = collection or f"eval-{hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]}"
         with open_collection(settings(), name) as target:
-            with _progress_bar(f"indexing {corpus.name}") as progress:
+            with _progress_bar(f"indexing {plain(corpus.name)}") as progress:
                 report = target.add([corpus], progress)
             if report.errors:
                 fail(f"cannot index {corpus}: {report.errors[0].error}")

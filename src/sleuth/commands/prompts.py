@@ -8,7 +8,7 @@ import typer
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from sleuth.commands.common import console, fail
+from sleuth.commands.common import console, fail, plain, printable
 from sleuth.prompts.sets import BUILTIN_SETS, PromptSet, diff, load_prompt_set
 
 app = typer.Typer(help="Show, compare and hash prompt sets (role -> prompt text).", no_args_is_help=True)
@@ -45,10 +45,10 @@ def show(
             )
         )
         return
-    console.print(f"[bold]{prompts.name}[/] · hash {prompts.hash} · {len(prompts.prompts)} roles")
+    console.print(f"[bold]{plain(prompts.name)}[/] · hash {prompts.hash} · {len(prompts.prompts)} roles")
     for name in roles:
         text = prompts[name]
-        console.print(Panel(text.rstrip(), title=f"{name} ({len(text)} chars)", title_align="left"))
+        console.print(Panel(plain(text.rstrip()), title=f"{plain(name)} ({len(text)} chars)", title_align="left"))
 
 
 @app.command("diff")
@@ -78,7 +78,7 @@ def diff_cmd(
     if not text:
         console.print(f"identical ({left.hash})")
         return
-    console.print(Syntax(text, "diff", word_wrap=True))
+    console.print(Syntax(printable(text), "diff", word_wrap=True))
 
 
 @app.command("hash")

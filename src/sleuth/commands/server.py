@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from urllib.parse import unquote_plus
 
 import typer
 
-from sleuth.commands.common import console, fail, settings
+from sleuth.commands.common import console, fail, plain, settings
 
 token_app = typer.Typer(
     help="Create, list and revoke API tokens (stored hashed under SLEUTH_HOME).", no_args_is_help=True
@@ -59,11 +60,26 @@ class _RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN_IN_URL.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(redact_token(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
-_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s]+")
+def redact_token(target: str) -> str:
+    """A request target (path and query, as sent) with the value of the `token` parameter replaced by ***.
+
+    The parameter name is compared as the server reads it, percent-decoded: `?%74oken=SECRET` is a valid
+    token too, and a pattern on the raw text would log it. Any `?` or `&` separates pieces (uvicorn logs
+    the path percent-encoded, so the first `?` starts the query): a stray `?` inside the query can only
+    make more of the line hidden, never less.
+    """
+    pieces = []
+    for piece in _SEPARATORS.split(target):
+        name, eq, _ = piece.partition("=")
+        pieces.append(f"{name}=***" if eq and unquote_plus(name) == "token" else piece)
+    return "".join(pieces)
+
+
+_SEPARATORS = re.compile(r"([?&])")  # kept in the split, so the line is rebuilt as it was
 
 
 @token_app.command("create")
@@ -84,7 +100,7 @@ def create(
         tenant = "default"
     info, secret = TokenStore(ServerDB.for_home(settings().home)).create(Role(role), tenant=tenant, name=name)
     console.print(
-        f"created token {info.id} (role {info.role.value}, tenant {info.tenant or 'all'}). "
+        f"created token {info.id} (role {info.role.value}, tenant {plain(info.tenant or 'all')}). "
         "Keep the secret below; it cannot be shown again.",
         highlight=False,
     )
@@ -105,9 +121,8 @@ def list_tokens(as_json: bool = typer.Option(False, "--json", help="Print JSON."
         return
     table = Table("id", "role", "tenant", "name", "created", "revoked")
     for t in tokens:
-        table.add_row(
-            t.id, t.role.value, t.tenant or "(all)", t.name, t.created_at[:19], (t.revoked_at or "")[:19]
-        )
+        cells = (t.id, t.role.value, t.tenant or "(all)", t.name, t.created_at[:19], (t.revoked_at or "")[:19])
+        table.add_row(*map(plain, cells))
     console.print(table)
 
 
@@ -119,4 +134,4 @@ def revoke(token_id: str = typer.Argument(..., help="The token's id (from `sleut
 
     if not TokenStore(ServerDB.for_home(settings().home)).revoke(token_id):
         fail(f"no live token with id {token_id!r} (see `sleuth token list`)")
-    console.print(f"revoked {token_id}")
+    console.print(f"revoked {plain(token_id)}")

@@ -23,6 +23,7 @@ from sleuth.feedback.migrations import migrate
 from sleuth.feedback.models import AddResult, Patch, PatchError, PatchInput, PatchNotFound, PatchStatus
 from sleuth.feedback.policy import PatchPolicy, check_patch
 from sleuth.feedback.rows import COLUMNS, cached_from_row, embedder_key, insert_patch, patch_from_row
+from sleuth.private import private_file
 from sleuth.retrieval.base import Embedder, Vectors
 
 
@@ -45,13 +46,14 @@ class PatchStore:
         busy_timeout_ms: int = 30_000,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.embedder = embedder
         self.policy = policy or PatchPolicy()
         self._key_cache: str | None = None
         self._lock = threading.RLock()
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT), one per write.
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn = sqlite3.connect(
+            private_file(self.path), isolation_level=None, check_same_thread=False, timeout=30
+        )
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")

@@ -70,6 +70,11 @@ class LLMUnavailableError(LLMError):
     """The server could not be reached or kept failing within the timeout."""
 
 
+class LLMBadReplyError(LLMUnavailableError):
+    """The server kept answering, with status 200, something that is not a chat completion (no choices, an
+    error object, a body that is not JSON)."""
+
+
 class StructuredOutputError(LLMError):
     """The model returned output that does not validate against the schema, twice."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sleuth.llm.base import ChatModel, Completion, GenParams, Message
+from sleuth.private import private_file
 
 
 def cache_key(model: str, messages: list[Message], params: GenParams, json_schema: dict[str, Any] | None) -> str:
@@ -31,8 +32,7 @@ class CachedModel:
     def __init__(self, inner: ChatModel, path: Path, model_name: str = "") -> None:
         self.inner = inner
         self.model_name = model_name or getattr(inner, "model", "")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(private_file(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
         self._lock = asyncio.Lock()

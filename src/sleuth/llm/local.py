@@ -20,6 +20,7 @@ import httpx
 from sleuth.config import Settings
 from sleuth.llm.base import LLMUnavailableError
 from sleuth.llm.weights import LOCAL_MODELS, assemble
+from sleuth.private import private_dir
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -73,7 +74,7 @@ class EmbeddedServer:
     def start(self) -> str:
         """Start the server and wait for its health check; returns the `/v1` base URL."""
         model_path = prepare_model(self.settings)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_path.parent)
         cmd = [
             sys.executable,
             "-m",
@@ -171,7 +172,7 @@ def serve_forever(
         signal.signal(sig, lambda *_: stop.set())
     url = f"http://{host}:{port}"
     if record is not None:
-        record.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(record.parent)
         record.write_text(json.dumps({"url": url, "pid": os.getpid(), "model": model_name}))
     try:
         print(f"llama.cpp server listening on {url}/v1 (model {model_path.name})", flush=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import httpx2 as httpx  # the HTTP client openai 3.x is built on
 import openai
+from pydantic import BaseModel, Field, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from sleuth.llm.base import Completion, GenParams, LLMUnavailableError, Message
+from sleuth.llm.base import Completion, GenParams, LLMBadReplyError, LLMUnavailableError, Message
 
 # Failures worth another try: the server is busy, restarting, or slow; anything else is our bug or theirs.
 _TRANSIENT = (
@@ -19,6 +21,51 @@ _TRANSIENT = (
     openai.APITimeoutError,
     openai.APIConnectionError,
 )
+
+
+class _MalformedReply(Exception):
+    """A status-200 body that is not a chat completion; retried like a 5xx (a proxy or a loading server)."""
+
+
+class _Message(BaseModel):
+    content: str | None = None
+
+
+class _Choice(BaseModel):
+    message: _Message
+    finish_reason: str | None = None
+
+
+class _Usage(BaseModel):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class _ChatReply(BaseModel):
+    """The part of a chat-completion body sleuth reads. The openai client builds its typed reply without
+    validating it, so `{"choices": []}` or an error object sent with status 200 would fail later, far
+    from the server that sent it."""
+
+    choices: list[_Choice] = Field(min_length=1)
+    model: str | None = None
+    usage: _Usage | None = None
+
+
+def _parse_reply(body: bytes) -> _ChatReply:
+    """The validated reply; `_MalformedReply` saying what is wrong with it otherwise."""
+    excerpt = body[:200].decode("utf-8", "replace")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise _MalformedReply(f"the body is not JSON: {excerpt!r}") from None
+    if isinstance(data, dict) and data.get("error") and not data.get("choices"):
+        raise _MalformedReply(f"it sent an error with status 200: {json.dumps(data['error'])[:200]}")
+    try:
+        return _ChatReply.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise _MalformedReply(f"{where}: {first['msg']} (body: {excerpt!r})") from None
 
 
 class OpenAICompatModel:
@@ -100,10 +147,15 @@ class OpenAICompatModel:
             raise LLMUnavailableError(
                 f"LLM at {self.base_url} refused the request ({exc.status_code}): {exc.message}"
             ) from exc
+        except _MalformedReply as exc:
+            raise LLMBadReplyError(
+                f"LLM at {self.base_url} answered {self.max_retries + 1} time(s) with something that is not "
+                f"a chat completion; the last: {exc}"
+            ) from exc
 
     async def _complete_with_retries(self, kwargs: dict[str, Any], agent: str) -> Completion:
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_TRANSIENT),
+            retry=retry_if_exception_type((*_TRANSIENT, _MalformedReply)),
             stop=stop_after_attempt(self.max_retries + 1),
             wait=wait_exponential(multiplier=0.5, max=8),
             reraise=True,
@@ -111,15 +163,16 @@ class OpenAICompatModel:
         async for attempt in retrying:
             with attempt:
                 start = time.perf_counter()
-                response = await self._client.chat.completions.create(**kwargs)
+                # The raw body: status errors still raise, but the reply is validated here, not trusted.
+                raw = await self._client.chat.completions.with_raw_response.create(**kwargs)
+                reply = _parse_reply(raw.http_response.content)
                 latency = time.perf_counter() - start
-        choice = response.choices[0]
-        usage = response.usage
+        choice, usage = reply.choices[0], reply.usage or _Usage()
         return Completion(
             text=choice.message.content or "",
-            model=response.model or self.model,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            model=reply.model or self.model,
+            prompt_tokens=usage.prompt_tokens or 0,
+            completion_tokens=usage.completion_tokens or 0,
             latency_s=latency,
             agent=agent,
             extra={"finish_reason": choice.finish_reason},

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sleuth.llm.base import ChatModel, Completion, GenParams, Message
+from sleuth.private import private_dir
 
 
 @dataclass
@@ -78,14 +79,14 @@ class UsageLog:
         """Append the failed calls' messages and raw model output to the run log at `path` (JSON lines)."""
         if not self.errors:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         with path.open("a", encoding="utf-8") as fh:
             for error in self.errors:
                 fh.write(json.dumps({"type": "error", "t": time.time(), **context, **error}) + "\n")
 
     def write(self, path: Path) -> None:
         """Append the run's calls and errors as JSON lines (the run log)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         with path.open("a", encoding="utf-8") as fh:
             for call in self.calls:
                 fh.write(json.dumps({"type": "call", **asdict(call)}) + "\n")

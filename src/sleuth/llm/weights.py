@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sleuth.private import private_dir
+
 
 @dataclass(frozen=True)
 class LocalModelSpec:
@@ -93,7 +95,7 @@ def assemble(
     if target.exists() and target.stat().st_size == spec.size:
         return target
     parts = parts if parts is not None else part_paths(spec)
-    models_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(models_dir)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.partial")
     digest = hashlib.sha256()
     done = 0

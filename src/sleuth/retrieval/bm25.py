@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from sleuth.private import private_dir
+
 NUMBA_MIN_DOCS = 50_000
 """Below this many documents numpy scoring takes about a millisecond, so the numba backend's JIT compile
 (seconds, paid once per process) would cost more than it saves; above it numba is several times faster."""
@@ -180,7 +182,7 @@ class BM25Files:
         import shutil
         import tempfile
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         folder = self.root / f"gen-{generation}"
         if folder.exists():
             shutil.rmtree(folder)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from sleuth.private import private_dir
 from sleuth.retrieval.base import Filter, Passage, Vectors
 from sleuth.retrieval.filters import to_chroma
 
@@ -31,7 +32,7 @@ def chroma_client(url: str | None, path: Path) -> Any:
             ssl=parsed.scheme == "https",
             settings=options,
         )
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
     return chromadb.PersistentClient(path=str(path), settings=options)
 
 

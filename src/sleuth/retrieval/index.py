@@ -23,7 +23,7 @@ from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever
 from sleuth.retrieval.bm25 import BM25Files, BM25Index, BM25Params, Tokenizer
 from sleuth.retrieval.filters import fields, matches
-from sleuth.retrieval.ingest import ChunkingConfig, collect_files, iter_batches, load_file
+from sleuth.retrieval.ingest import ChunkingConfig, collect_files, display_path, iter_batches, load_file
 from sleuth.retrieval.store import PassageStore
 
 Mode = Literal["bm25", "dense", "hybrid"]
@@ -157,7 +157,7 @@ class Collection:
         config = ChunkingConfig(
             self.settings.chunk_size, self.settings.chunk_overlap, self.settings.max_file_bytes
         )
-        report = IngestReport(ignored=[str(p) for p in ignored])
+        report = IngestReport(ignored=[display_path(p) for p in ignored])
         work = []
         for loaded in (load_file(path, config) for path in files):
             file_report = FileReport(loaded.source, error=loaded.error, warnings=loaded.line_errors)

@@ -1,14 +1,17 @@
 """Ingestion: read jsonl, txt, md, html and pdf files (and directories of them) into passages.
 
-Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, unreadable PDF) gives an
-error for that file and the others are still read; a malformed jsonl line gives an error for that line and
-the file's other lines are kept.
+Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, unreadable PDF, a name
+that is not UTF-8, a symlink loop) gives an error for that file and the others are still read; a
+malformed jsonl line (bad JSON, no text, a metadata key the vector store rejects, a lone surrogate) gives
+an error for that line and the file's other lines are kept.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from typing import Any
 
 from sleuth.retrieval.base import Passage
 from sleuth.retrieval.chunking import chunk_text, passage_id
+from sleuth.text import LONE_SURROGATE, has_lone_surrogate
 
 SUFFIXES = {
     ".jsonl": "jsonl",
@@ -75,9 +79,18 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return files, ignored
 
 
+def display_path(path: Path | str) -> str:
+    """`path` as printable text: the bytes of a name that is not UTF-8 shown as `\\xe9` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def load_file(path: Path, config: ChunkingConfig) -> LoadedFile:
     """Read one file into passages. Never raises for bad content: the problem goes into `error`."""
+    if _is_symlink_loop(path):  # checked first: Python 3.11's resolve() raises RuntimeError on one
+        return LoadedFile(source=display_path(path.absolute()), error="symlink loop")
     source = str(path.resolve())
+    if LONE_SURROGATE.search(source):
+        return LoadedFile(source=display_path(source), error="the file name is not valid UTF-8: rename the file")
     result = LoadedFile(source=source)
     kind = SUFFIXES.get(path.suffix.lower())
     try:
@@ -121,9 +134,19 @@ def load_file(path: Path, config: ChunkingConfig) -> LoadedFile:
             result.passages = _chunks(_markdown_title(text, path.stem), text, source, config, {})
         else:
             result.passages = _chunks(path.stem, text, source, config, {})
+    if result.error is None and any(LONE_SURROGATE.search(p.text + p.title) for p in result.passages):
+        result.error, result.passages = "text that is not valid Unicode (a lone surrogate)", []
     if result.error is None and not result.passages:
         result.error = "no text found" if not result.line_errors else "no valid records"
     return result
+
+
+def _is_symlink_loop(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _decode(data: bytes, result: LoadedFile) -> str | None:
@@ -198,7 +221,23 @@ def _parse_record(line: str) -> tuple[str | None, dict[str, Any] | None]:
     body = record.get("text")
     if not isinstance(body, str) or not body.strip():
         return "missing or empty 'text' field", None
+    if has_lone_surrogate(record):
+        return "text that is not valid Unicode (a lone surrogate such as \\ud800)", None
+    for key in record:
+        if problem := _metadata_key_problem(key):
+            return problem, None
     return None, record
+
+
+def _metadata_key_problem(key: str) -> str | None:
+    """Why Chroma would refuse `key` (and with it the whole batch of passages), if it would."""
+    if not key:
+        return "metadata key '' is empty"
+    if key[0] in "$#":
+        return f"metadata key {key!r} starts with {key[0]!r}, which the vector store reserves"
+    if key == "chroma:document":
+        return f"metadata key {key!r} is reserved by the vector store"
+    return None
 
 
 def _markdown_title(text: str, fallback: str) -> str:

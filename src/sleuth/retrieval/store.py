@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sleuth.private import private_file
 from sleuth.retrieval.base import Passage
 
 # Named, ordered schema migrations, recorded in `_migrations` so an existing store upgrades in place.
@@ -60,9 +61,8 @@ class PassageStore:
     """Passages of one collection, keyed by id, in insertion order (`seq`)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(private_file(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         # One connection shared by the threads of a process (parallel readers search at once):

@@ -11,7 +11,9 @@ from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -80,6 +82,7 @@ def create_app(
     )
     app.state.sleuth = state
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
+    app.add_exception_handler(RequestValidationError, _unprocessable)
     app.include_router(feedback_router)
     _add_job_routes(app)
     _add_page_routes(app)
@@ -143,13 +146,15 @@ def _add_job_routes(app: FastAPI) -> None:
         job_id: str,
         who: Reader,
         state: State,
-        after: int = Query(-1, description="Send only events with a larger seq."),
+        after: int = Query(-1, ge=-1, description="Send only events with a larger seq (-1: all of them)."),
     ) -> EventSourceResponse:
         """Server-sent events: every event of the run in order (from the start, or after `after` /
         `Last-Event-ID`), then one `result` event with the finished job."""
         job = _job_for(state, job_id, who)
         last_id = request.headers.get("last-event-id", "")
-        if last_id.lstrip("-").isdigit():
+        # A browser resends the last id it saw: only a plain non-negative seq counts (int() of a
+        # 5000-digit header would raise).
+        if last_id.isdigit() and len(last_id) <= 18:
             after = max(after, int(last_id))
 
         async def stream() -> AsyncIterator[ServerSentEvent]:
@@ -224,6 +229,14 @@ def _created(job: Job, base: str = "") -> JobCreated:
         result_url=f"{base}/{job.id}",
         events_url=f"/v1/jobs/{job.id}/events",
     )
+
+
+async def _unprocessable(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, in ASCII JSON: the default one encodes the echoed input as UTF-8, so a lone surrogate
+    in it (a JSON body may spell one `\\ud800`) turned the 422 into a 500."""
+    assert isinstance(exc, RequestValidationError)  # registered for it alone
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
 
 
 def _writable(patches: Any) -> Any:

@@ -163,17 +163,21 @@ class JobRegistry:
         return [job for job in map(self.get, ids) if job is not None]
 
     async def follow(self, job: Job, *, after: int = -1) -> AsyncIterator[dict[str, Any]]:
-        """Yield the job's events with seq > `after`, in order, waiting for new ones until the job ends."""
-        next_index = after + 1
+        """Yield the job's events with seq > `after`, in order, waiting for new ones until the job ends.
+
+        Any `after` is safe: below -1 means from the start, past the last event means only newer ones.
+        """
+        # seq is the index in `job.events`; a negative index would count from the end (and repeat events).
+        next_index = max(0, after + 1)
         while True:
-            fresh, finished = job.events[next_index:], job.status.done
-            for event in fresh:
-                yield event
-            next_index += len(fresh)
-            if finished and next_index >= len(job.events):
+            while next_index < len(job.events):
+                yield job.events[next_index]
+                next_index += 1
+            if job.status.done:
                 return
-            if len(job.events) == next_index and not job.status.done:
-                await job.changed()
+            # Nothing awaited between the checks above and this wait, so no event or end can slip past;
+            # and every pass that does not return waits here, so a follower never spins the loop.
+            await job.changed()
 
     async def wait(self, job: Job) -> Job:
         while not job.status.done:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from sleuth.text import has_lone_surrogate
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 """Collection and prompt-set names: no paths, so a caller cannot point the server at arbitrary files."""
@@ -12,6 +15,17 @@ NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        # pydantic itself refuses a lone surrogate only in fields with a length limit; elsewhere it would
+        # reach SQLite or the JSON encoder and fail there with a 500.
+        if has_lone_surrogate(value):
+            raise PydanticCustomError(
+                "string_unicode", "Input should be valid Unicode: it holds a lone surrogate (\\ud800-\\udfff)"
+            )
+        return value
 
 
 class ResearchRequest(_Body):
