@@ -140,7 +140,7 @@ def test_ask_prints_question_answer_and_sources_plainly(monkeypatch: pytest.Monk
 
     monkeypatch.setattr("sleuth.llm.connect", fake_connect)
     monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever([PASSAGE]), None))
-    code, out = invoke("ask", f"What is {MARKUP}?", "-c", "films")
+    code, out = invoke("ask", f"What is {MARKUP}?", "-c", "films", "--strategy", "asp")
     assert code == 0
     assert_shown_plainly(out, f"search “What is {MARKUP}?”", f"a {MARKUP} spirit", "p-lilu[/]")
 

@@ -128,7 +128,8 @@ def describe(event: Event) -> str:
     if event.type == "node_started" and event.node == "ask":
         return f"[cyan]▶ ask[/] ({data.get('strategy') or data.get('variant')})"
     if event.type == "node_finished" and event.node == "reader":
-        return f"  [green]read[/] answer “{data.get('answer')}”, missing “{data.get('next_search')}”"
+        missing = f", still missing “{plain(data.get('next_search'))}”" if data.get("next_search") else ""
+        return f"  [green]read[/] answer “{plain(data.get('answer'))}”{missing}"
     if event.type == "search":
         return f"  [blue]search[/] “{plain(data.get('query'))}” → {len(data.get('hit_ids', []))} hits"
     if event.type == "node_finished" and event.node == "summarizer":
@@ -148,7 +149,9 @@ def _print_result(result: AskResult) -> None:
     print_sources((n, c.title, c.passage_id, c.quote) for n, c in enumerate(result.citations, start=1))
     total = result.usage.get("total")
     tokens = total.prompt_tokens + total.completion_tokens if total else 0
+    how = "grounded" if result.strategy == "grounded" else f"asp {result.variant}"
+    steps = "reading(s)" if result.strategy == "grounded" else "turn(s)"
     console.print(
-        f"[dim]{result.strategy if result.strategy == 'grounded' else result.variant} · {len(result.search_calls)} search(es) · {result.turns} turn(s) · "
+        f"[dim]{how} · {len(result.search_calls)} search(es) · {result.turns} {steps} · "
         f"{tokens} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]"
     )
