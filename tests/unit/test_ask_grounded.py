@@ -192,3 +192,22 @@ def test_compared_names_and_follow_ups() -> None:
         "Steven Spielberg Where was the director of Jaws born?"
     ]
     assert follow_up_queries(asked[0], "yes", "", asked) == []
+
+
+def test_an_answer_must_have_the_shape_the_question_asks_for() -> None:
+    from sleuth.agents.grounding import fits_question
+
+    assert not fits_question("Which company makes the Model T?", "1908")  # a year for a "which company"
+    assert fits_question("In what year was the Model T launched?", "1908")
+    assert fits_question("How many wheels does a tricycle have?", "3")
+    # A name the question already gives is no answer, unless the question compares it with another.
+    assert not fits_question("Which film by Steven Spielberg won in 1994?", "Steven Spielberg")
+    assert fits_question("Who is older, Sid Haig or Vic Darchinyan?", "Sid Haig")
+    assert fits_question("Are The Exies and Circus Diablo both bands?", "yes")
+    assert not fits_question("Who founded The Exies?", "no")
+
+
+async def test_a_later_reading_of_the_wrong_shape_loses_to_an_earlier_one_of_the_right_shape() -> None:
+    llm = ScriptedLLM(by_agent={"ask": [reading("Steven Spielberg", "When was Jaws made?"), reading("1975")]})
+    result = await run_grounded("Who directed the film Jaws?", make_deps(llm, [JAWS, SPIELBERG]))
+    assert result.answer == "Steven Spielberg"  # "1975" is grounded, but no answer to "who"

@@ -27,6 +27,7 @@ from sleuth.agents.ask_parse import best_sentence
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounding import (
     asks_yes_no,
+    fits_question,
     follow_up_queries,
     grounding_passage,
     is_yes_no,
@@ -178,14 +179,26 @@ class _GroundedRun:
             reading = await self.read(final=len(self.readings) + 1 == self.settings.ask_max_reads)
             if not reading.next_search and self.grounded(reading.answer):
                 break
+        return self.choose()
+
+    def choose(self) -> str:
+        """The latest grounded answer of the shape the question asks for; else the latest grounded one.
+
+        A later reading has seen more evidence, but a small model sometimes answers it with the wrong line
+        of a passage (a year for "which company"), so an earlier answer of the right shape wins over it.
+        """
+        grounded = []
         for candidate in reversed(self.readings):
             if self.grounded(candidate.answer):
-                return candidate.answer
-            if candidate.answer:
+                grounded.append(candidate.answer)
+            elif candidate.answer:
                 self.emit(
                     "warning", message="answer found in no passage: rejected as a guess", answer=candidate.answer
                 )
-        return ""
+        fitting = [a for a in grounded if fits_question(self.question, a)]
+        if grounded and not fitting:
+            self.emit("warning", message="no answer has the shape the question asks for", answer=grounded[0])
+        return (fitting or grounded or [""])[0]
 
     def citations(self, answer: str) -> list[AskCitation]:
         """The passages that contain the answer, then, for a comparison, each side's deciding sentence."""

@@ -24,6 +24,18 @@ _BOTH = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"\w+", re.UNICODE)
+_ASKS_NUMBER = re.compile(
+    r"\b(when|year|decade|century|date|how (?:many|much|old|long|far|tall|big|large)|what age|population|"
+    r"number|percent(?:age)?|rank|score)\b",
+    re.IGNORECASE,
+)
+_NUMERIC = re.compile(r"^[\d\s.,:/%-]+(?:s|st|nd|rd|th|bc|ad|bce|ce)?$", re.IGNORECASE)
+_COMPARES = re.compile(
+    r"\b(first|earlier|earliest|later|latest|older|oldest|younger|youngest|more|most|less|fewer|larger|"
+    r"largest|bigger|biggest|smaller|smallest|longer|longest|shorter|shortest|higher|highest|lower|lowest|"
+    r"taller|tallest|both|either|neither|same|which one)\b",
+    re.IGNORECASE,
+)
 
 
 def is_yes_no(answer: str) -> bool:
@@ -51,6 +63,25 @@ def grounding_passage(answer: str, passages: Sequence[Passage], *, slack: int = 
         if len(wanted - have) <= allowed:
             return passage
     return None
+
+
+def fits_question(question: str, answer: str) -> bool:
+    """Whether the answer has the shape the question asks for (a cheap check of a small model's reading).
+
+    A bare number or year answers only a question about a number, a date or a quantity; an answer that
+    repeats a name the question already gives answers only a comparison (which of the two...). Such
+    answers are what a 0.5B reader writes when it picks the wrong line of the right passage.
+    """
+    text = answer.strip()
+    if not text:
+        return False
+    if is_yes_no(text):
+        return asks_yes_no(question)
+    if _NUMERIC.match(text) and not _ASKS_NUMBER.search(question):
+        return False
+    key = query_key(text)
+    repeats = bool(key) and f" {key} " in f" {query_key(question)} "
+    return not repeats or bool(compared_names(question) or _COMPARES.search(question))
 
 
 def supporting_quotes(answer: str, passages: Sequence[Passage], limit: int = 3) -> list[tuple[Passage, str]]:
