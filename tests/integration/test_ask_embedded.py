@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import platformdirs
 import pytest
 
 from sleuth.agents.ask import run_ask
@@ -14,6 +18,9 @@ from sleuth.retrieval.base import Passage
 from sleuth.testing import StaticRetriever
 
 pytestmark = pytest.mark.integration
+
+# Where conftest points SLEUTH_MODELS_DIR: the weights `make setup` joined, shared by every test.
+MODELS = Path(os.environ.get("SLEUTH_MODELS_DIR") or Path(platformdirs.user_data_dir("sleuth")) / "models")
 
 PASSAGES = [
     Passage(
@@ -44,3 +51,69 @@ async def test_real_model_searches_then_answers_from_the_passage() -> None:
     hit_ids = {pid for call in result.search_calls for pid in call.hit_ids}
     assert {c.passage_id for c in result.citations} <= hit_ids
     assert any(c.passage_id == "p-mars" for c in result.citations)
+
+
+BRIDGE = [
+    Passage(
+        "p-orvell", "Orvell Bikes is a bicycle maker founded in 1994 by Marta Lenkova in Brno.", "Orvell Bikes"
+    ),
+    Passage(
+        "p-lenkova",
+        "Marta Lenkova is a Czech engineer and businesswoman. She was born in Olomouc in 1961.",
+        "Marta Lenkova",
+    ),
+    *PASSAGES,
+]
+
+
+class TitleRetriever:
+    """Ranks passages by shared title words, so the second hop is found only by a query naming it."""
+
+    def __init__(self, passages: list[Passage]) -> None:
+        self.passages = passages
+        self.queries: list[str] = []
+
+    def search(self, query: str, k: int, *, where: object = None) -> list:
+        from sleuth.retrieval.base import Hit
+
+        self.queries.append(query)
+        words = set(query.lower().replace("?", " ").split())
+        scored = [(len(words & set(p.title.lower().split())), p) for p in self.passages]
+        return [Hit(p, float(s)) for s, p in sorted(scored, key=lambda x: -x[0]) if s > 0][:k]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "qwen2.5-coder-0.5b",
+        pytest.param(
+            "qwen2.5-coder-1.5b",
+            marks=pytest.mark.skipif(
+                not (MODELS / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").exists(),
+                reason="the 1.5B weights are not installed (SLEUTH_LOCAL_MODEL=qwen2.5-coder-1.5b make setup)",
+            ),
+        ),
+    ],
+)
+async def test_grounded_strategy_finds_the_second_hop_and_cites_it(model: str) -> None:
+    from sleuth.agents.grounded import run_grounded
+
+    settings = Settings(
+        local_model=model, ask_first_k=2, ask_follow_k=2, llm_timeout_s=600, llm_request_timeout_s=600
+    )
+    retriever = TitleRetriever(BRIDGE)
+    async with connect(settings) as llm:
+        deps = AgentDeps(
+            llm=llm, retriever=retriever, prompts=load_prompt_set(), settings=settings, events=EventLog()
+        )
+        result = await run_grounded("In which city was the founder of Orvell Bikes born?", deps)
+
+    print(result.model_dump_json(indent=1, include={"answer", "search_calls", "turns", "finish", "trajectory"}))
+    assert len(result.search_calls) >= 2, "code runs a follow-up search after the first reading"
+    assert result.search_calls[0].query == "In which city was the founder of Orvell Bikes born?"
+    assert result.finish in ("answer", "refused")
+    if result.finish == "answer":  # whatever it answers occurs in a passage it read
+        hit_ids = {pid for call in result.search_calls for pid in call.hit_ids}
+        assert result.citations and {c.passage_id for c in result.citations} <= hit_ids
+    if model == "qwen2.5-coder-1.5b":
+        assert "olomouc" in result.answer.lower()

@@ -211,3 +211,12 @@ async def test_a_later_reading_of_the_wrong_shape_loses_to_an_earlier_one_of_the
     llm = ScriptedLLM(by_agent={"ask": [reading("Steven Spielberg", "When was Jaws made?"), reading("1975")]})
     result = await run_grounded("Who directed the film Jaws?", make_deps(llm, [JAWS, SPIELBERG]))
     assert result.answer == "Steven Spielberg"  # "1975" is grounded, but no answer to "who"
+
+
+async def test_an_evidence_free_correction_cannot_ground_its_own_answer() -> None:
+    patch = PatchView(
+        id="p2", query="Who directed Jaws?", answer="Orson Welles", evidence="", score=0.9, flags=("no-evidence",)
+    )
+    llm = ScriptedLLM(by_agent={"ask": [reading("Orson Welles"), reading("Orson Welles")]})
+    result = await run_grounded("Who directed Jaws?", make_deps(llm, [JAWS], [patch]))
+    assert result.finish == "refused"  # "Orson Welles" is in no passage; the correction has no evidence

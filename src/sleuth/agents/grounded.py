@@ -110,7 +110,13 @@ class _GroundedRun:
         self.readings: list[Reading] = []
         self.trajectory: list[TrajectoryStep] = []
         self.patches = deps.patches.relevant(question, collection=deps.collection, tenant=deps.tenant)
-        self.patch_passages = [patch_as_passage(p) for p in self.patches if (p.evidence or p.answer).strip()]
+        # Only a correction with evidence can ground an answer: a blank or evidence-free one must not
+        # override what the passages say (it is still shown to the model, flagged as unverified).
+        self.patch_passages = [
+            patch_as_passage(p)
+            for p in self.patches
+            if p.evidence.strip() and not {"no-evidence", "blank-answer"} & set(p.flags)
+        ]
 
     def emit(self, type_: str, node: str = "ask", **data: object) -> None:
         self.deps.events.emit(type_, node, **data)  # type: ignore[arg-type]  # EventType names are passed
