@@ -220,3 +220,25 @@ async def test_an_evidence_free_correction_cannot_ground_its_own_answer() -> Non
     llm = ScriptedLLM(by_agent={"ask": [reading("Orson Welles"), reading("Orson Welles")]})
     result = await run_grounded("Who directed Jaws?", make_deps(llm, [JAWS], [patch]))
     assert result.finish == "refused"  # "Orson Welles" is in no passage; the correction has no evidence
+
+
+async def test_a_comparison_by_time_is_decided_by_the_years_in_the_quotes() -> None:
+    # The model names the wrong band; the quotes say 1997 and 2006, so code answers.
+    llm = ScriptedLLM(by_agent={"ask": [reading("Circus Diablo"), reading("Circus Diablo")]})
+    deps = make_deps(llm, [EXIES, DIABLO])
+    result = await run_grounded("Which band was formed first, The Exies or Circus Diablo?", deps)
+    assert result.answer == "The Exies"
+    assert {c.passage_id for c in result.citations} == {"p-ex", "p-cd"}
+    assert any("1997" in c.quote for c in result.citations) and any("2006" in c.quote for c in result.citations)
+
+
+def test_decide_by_year_only_when_the_question_compares_two_names_by_time() -> None:
+    from sleuth.agents.grounding import decide_by_year
+
+    quotes = [(EXIES, EXIES.text), (DIABLO, DIABLO.text)]
+    assert decide_by_year("Which band was formed first, The Exies or Circus Diablo?", quotes) == "The Exies"
+    assert decide_by_year("Which band was formed later, The Exies or Circus Diablo?", quotes) == "Circus Diablo"
+    assert decide_by_year("Which band is louder, The Exies or Circus Diablo?", quotes) is None
+    assert decide_by_year("Which band was formed first, The Exies or Circus Diablo?", quotes[:1]) is None
+    same = [(EXIES, "formed in 1997"), (DIABLO, "formed in 1997")]
+    assert decide_by_year("Which band was formed first, The Exies or Circus Diablo?", same) is None

@@ -27,6 +27,7 @@ from sleuth.agents.ask_parse import best_sentence
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounding import (
     asks_yes_no,
+    decide_by_year,
     fits_question,
     follow_up_queries,
     grounding_passage,
@@ -201,6 +202,10 @@ class _GroundedRun:
                 self.emit(
                     "warning", message="answer found in no passage: rejected as a guess", answer=candidate.answer
                 )
+        decided = decide_by_year(self.question, side_quotes(self.question, self.pool.passages))
+        if decided:
+            self.emit("evidence", message="comparison decided by the years in the passages", answer=decided)
+            return decided
         fitting = [a for a in grounded if fits_question(self.question, a)]
         if grounded and not fitting:
             self.emit("warning", message="no answer has the shape the question asks for", answer=grounded[0])

@@ -111,6 +111,31 @@ def side_quotes(question: str, passages: Sequence[Passage]) -> list[tuple[Passag
     return quotes
 
 
+_EARLIER = re.compile(r"\b(first|earlier|earliest|older|oldest|sooner)\b", re.IGNORECASE)
+_LATER = re.compile(r"\b(later|latest|last|younger|youngest|newer|newest|more recent(?:ly)?)\b", re.IGNORECASE)
+_DEATH = re.compile(r"\b(die|died|dies|death|dead)\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+
+
+def decide_by_year(question: str, quotes: Sequence[tuple[Passage, str]]) -> str | None:
+    """The side a "which came first / who is older" question picks, from the years its quotes give.
+
+    A small model reads "formed in 1997" and "formed in 2006" correctly but often names the wrong band
+    as the first; comparing two numbers is code's job. Decides only when the question compares exactly two
+    names by time, each side's quote holds a year, and the years differ; otherwise None.
+    """
+    names = compared_names(question)
+    earlier, later = bool(_EARLIER.search(question)), bool(_LATER.search(question))
+    if len(names) != 2 or earlier == later or len(quotes) != 2 or _DEATH.search(question):
+        return None  # a life's first year is its birth: "who died first" needs the other one
+    years = [_YEAR.findall(sentence) for _, sentence in quotes]
+    if not all(years) or years[0][0] == years[1][0]:
+        return None
+    first, second = int(years[0][0]), int(years[1][0])
+    pick = 0 if (first < second) == earlier else 1
+    return names[pick]
+
+
 def compared_names(question: str) -> list[str]:
     """The two names a comparison question sets side by side ("..., A or B?", "Are A and B both ...?")."""
     match = _EITHER_OR.search(question) or _BOTH.search(question)
