@@ -242,3 +242,12 @@ def test_decide_by_year_only_when_the_question_compares_two_names_by_time() -> N
     assert decide_by_year("Which band was formed first, The Exies or Circus Diablo?", quotes[:1]) is None
     same = [(EXIES, "formed in 1997"), (DIABLO, "formed in 1997")]
     assert decide_by_year("Which band was formed first, The Exies or Circus Diablo?", same) is None
+
+
+def test_a_yes_no_question_may_open_with_a_statement() -> None:
+    from sleuth.agents.grounding import asks_yes_no
+
+    assert asks_yes_no("Armando Iannucci has an OBE. Does the director Puneet Sira have one?")
+    assert asks_yes_no("Are The Exies and Circus Diablo both bands?")
+    assert not asks_yes_no("Is it true? Who founded The Exies?")
+    assert not asks_yes_no("Who founded The Exies?")

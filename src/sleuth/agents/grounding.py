@@ -43,8 +43,12 @@ def is_yes_no(answer: str) -> bool:
 
 
 def asks_yes_no(question: str) -> bool:
-    """A question that starts like "Is/Are/Did ...": its answer is yes or no."""
-    return bool(_YES_NO_START.match(question))
+    """A question whose asking sentence starts like "Is/Are/Did ...": its answer is yes or no.
+
+    The asking sentence is the last one: "X has an OBE. Does Y have one?" is a yes/no question too.
+    """
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", question.strip()) if s]
+    return bool(sentences) and bool(_YES_NO_START.match(sentences[-1]))
 
 
 def grounding_passage(answer: str, passages: Sequence[Passage], *, slack: int = 0) -> Passage | None:
