@@ -144,3 +144,18 @@ def test_search_builds_the_demo_collection_on_first_use() -> None:
     result = runner.invoke(app, ["search", "Who designed Dragon Dice?", "--mode", "bm25", "-k", "1", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["title"] == "Demon Dice"
+
+
+def test_eval_retrieval_reports_cutoffs_past_the_default_depth(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": "heron fish", "gold_passage_ids": ["heron"]}) + "\n")
+    base = ["eval", "retrieval", "--questions", str(questions), "--corpus", str(corpus), "-m", "bm25", "--json"]
+    deep = runner.invoke(app, [*base, "--depth", "100"])
+    assert deep.exit_code == 0, deep.output
+    assert json.loads(deep.stdout)["bm25"]["recall@100"] == 1.0
+    cutoffs = runner.invoke(app, [*base, "--k", "3", "--k", "50"])
+    assert cutoffs.exit_code == 0, cutoffs.output
+    assert {"recall@3", "recall@50", "all_gold@50"} <= set(json.loads(cutoffs.stdout)["bm25"])
+    shallow = runner.invoke(app, [*base, "--k", "50", "--depth", "10"])
+    assert shallow.exit_code != 0 and "--depth" in shallow.output

@@ -216,6 +216,13 @@ def eval_retrieval(
         None, "--collection", "-c", help="Collection to index the corpus into (default: eval-<hash>)."
     ),
     limit: int = typer.Option(0, help="Score only the first N queries (0: all)."),
+    cutoffs: Annotated[
+        list[int] | None,
+        typer.Option("--k", help="A recall@k / all-gold@k cutoff; repeat for several (default 1 5 10 20)."),
+    ] = None,
+    depth: int = typer.Option(
+        0, help="Hits to rank per query (default: the largest cutoff); deeper adds recall@DEPTH to the report."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object {mode: {metric: value}}."),
 ) -> None:
     """Recall@k, all-gold@k, nDCG@10 and MRR@10 of each search mode on a question set."""
@@ -227,6 +234,7 @@ def eval_retrieval(
     bad = [m for m in mode if m not in MODES]
     if bad:
         fail(f"unknown mode {bad[0]!r}: use {', '.join(MODES)}")
+    ks = _cutoffs(cutoffs or [1, 5, 10, 20], depth)
     with _errors():
         if beir is not None:
             corpus, queries = load_beir(beir)
@@ -248,11 +256,22 @@ def eval_retrieval(
             results: dict[str, Any] = {}
             for m in mode:
                 with _progress_bar(f"{m}: searching") as progress:
-                    results[m] = evaluate_retriever(target.retriever(m), queries, progress=progress)  # type: ignore[arg-type]
+                    results[m] = evaluate_retriever(target.retriever(m), queries, ks, progress, depth or None)  # type: ignore[arg-type]
     if json_out:
         print(json.dumps(results))
         return
     _print_metrics(results)
+
+
+def _cutoffs(cutoffs: list[int], depth: int) -> list[int]:
+    """The sorted distinct cutoffs, plus the depth itself when it ranks deeper than all of them."""
+    if any(k < 1 for k in cutoffs) or depth < 0:
+        fail("--k and --depth must be positive")
+    ks = sorted(set(cutoffs))
+    needed = max(ks[-1], 10)
+    if depth and depth < needed:
+        fail(f"--depth {depth} is below {needed}, the largest --k (at least 10, for nDCG@10 and MRR@10)")
+    return [*ks, depth] if depth > ks[-1] else ks
 
 
 def _print_metrics(results: dict[str, dict[str, float]]) -> None:
