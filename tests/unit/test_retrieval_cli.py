@@ -159,3 +159,27 @@ def test_eval_retrieval_reports_cutoffs_past_the_default_depth(tmp_path: Path) -
     assert {"recall@3", "recall@50", "all_gold@50"} <= set(json.loads(cutoffs.stdout)["bm25"])
     shallow = runner.invoke(app, [*base, "--k", "50", "--depth", "10"])
     assert shallow.exit_code != 0 and "--depth" in shallow.output
+
+
+def test_delete_of_a_source_that_shares_all_its_passages(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(corpus.read_bytes())
+    assert runner.invoke(app, ["index", "add", str(corpus), str(copy), "-c", "twins"]).exit_code == 0
+    first = runner.invoke(app, ["index", "delete", "-s", str(corpus), "-c", "twins"])
+    assert first.exit_code == 0, first.output
+    assert "no source" not in first.output and "other sources" in first.output
+    stats = json.loads(runner.invoke(app, ["index", "stats", "-c", "twins", "--json"]).stdout)
+    assert (stats["sources"], stats["passages"]) == (1, 3)
+    assert runner.invoke(app, ["index", "delete", "-s", str(copy), "-c", "twins"]).exit_code == 0
+    again = runner.invoke(app, ["index", "delete", "-s", str(copy), "-c", "twins"])
+    assert again.exit_code != 0 and "no source" in again.output
+
+
+def test_add_says_a_long_record_was_chunked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLEUTH_MAX_RECORD_CHARS", "2000")
+    corpus = tmp_path / "long.jsonl"
+    corpus.write_text(json.dumps({"id": "long", "text": "A sentence about otters. " * 200}) + "\n")
+    result = runner.invoke(app, ["index", "add", str(corpus), "-c", "long"])
+    assert result.exit_code == 0, result.output
+    assert "record 'long' (4,999 characters) split into 5 passages" in result.output

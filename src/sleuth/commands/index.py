@@ -67,6 +67,13 @@ def _open(name: str | None) -> Collection:
 
 def _print_report(report: IngestReport, collection: Collection) -> None:
     for file in report.files:
+        if file.duplicate_of:
+            console.print(
+                f"[dim]=[/] {plain(file.source)}: the same file as {plain(file.duplicate_of)}, read once",
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
         if file.error:
             err_console.print(
                 f"[red]✗[/] {plain(file.source)}: {plain(file.error)}", highlight=False, soft_wrap=True
@@ -78,6 +85,8 @@ def _print_report(report: IngestReport, collection: Collection) -> None:
         console.print(f"[green]✓[/] {plain(file.source)}: {detail}", highlight=False, soft_wrap=True)
         for warning in file.warnings:
             err_console.print(f"  [yellow]![/] {plain(warning)}", highlight=False, soft_wrap=True)
+        for chunked in file.chunked:
+            console.print(f"  [dim]chunked[/] {plain(chunked)}", highlight=False, soft_wrap=True)
     if report.ignored:
         err_console.print(f"ignored {len(report.ignored)} file(s) of unsupported type")
     console.print(
@@ -142,9 +151,10 @@ def delete(
     """Remove a source file's passages from a collection."""
     with _errors(), _open(collection) as target:
         removed = target.delete_source(source)
-    if not removed:
+    if removed is None:
         fail(f"no source {source!r} in collection {target.name!r} (see `sleuth index stats`)")
-    console.print(f"removed {removed} passages of {plain(source)}", highlight=False, soft_wrap=True)
+    kept = " (other sources hold all its passages, so they stay)" if removed == 0 else ""
+    console.print(f"removed {removed} passages of {plain(source)}{kept}", highlight=False, soft_wrap=True)
 
 
 def search(
