@@ -2,8 +2,8 @@
 
 Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, unreadable PDF, a name
 that is not UTF-8, a symlink loop) gives an error for that file and the others are still read; a
-malformed jsonl line (bad JSON, no text, a metadata key the vector store rejects, a lone surrogate) gives
-an error for that line and the file's other lines are kept.
+malformed jsonl line (bad JSON, no text, a metadata key the vector store rejects, a lone surrogate, an id
+an earlier line of the file has) gives an error for that line and the file's other lines are kept.
 """
 
 from __future__ import annotations
