@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     chunk_overlap: int = 200
     search_k: int = 8
     max_file_bytes: int = 50_000_000
+    max_record_chars: int = 10_000
+    """A jsonl record with an id and a longer text is chunked (`<id>`, `<id>#2`, ...), not kept whole."""
     bm25_backend: Literal["auto", "numpy", "numba"] = "auto"
     """auto: numba from 50k passages (about 100x faster a query, but ~10 s of JIT compile per process),
     numpy below; set numpy for one-shot CLI searches of big collections."""

@@ -65,3 +65,12 @@ def test_gold_recall():
 
 def test_answer_scores_bundle():
     assert answer_scores("Paris", ["paris"]) == {"em": 1.0, "f1": 1.0, "cover": 1.0}
+
+
+def test_answers_that_normalise_to_empty_score_as_the_official_squad_script():
+    # SQuAD v1.1 / HotpotQA: F1 of no tokens against no tokens is 0 (no overlap), EM compares the two
+    # normalised strings, so "" == "" is a match. An answer of only articles and punctuation is such a case.
+    assert f1_score("The.", ["a"]) == 0.0
+    assert f1_score("", [""]) == 0.0
+    assert exact_match("The.", ["a"]) == 1.0
+    assert answer_scores("!", ["an"]) == {"em": 1.0, "f1": 0.0, "cover": 0.0}

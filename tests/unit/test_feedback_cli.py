@@ -109,3 +109,24 @@ def test_export_then_import_into_a_fresh_home(tmp_path: Path, monkeypatch: pytes
     bad.write_text("not json\n", encoding="utf-8")
     code, _, err = run("feedback", "import", str(bad))
     assert code != 0 and "bad.jsonl:1: not JSON" in err
+
+
+def test_import_of_a_binary_or_non_utf8_file_is_a_clean_error(tmp_path: Path) -> None:
+    binary = tmp_path / "patches.sqlite.jsonl"
+    binary.write_bytes(b"SQLite format 3\x00\x10\x00\x01\x01\xff\xfe")
+    code, _, err = run("feedback", "import", str(binary))
+    assert code == 1 and "patches.sqlite.jsonl" in err.replace(" ", "") and "binary" in err  # rich wraps
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"query": "caf\xe9"}\n'.encode("latin-1"))
+    code, _, err = run("feedback", "import", str(latin))
+    assert code == 1 and "latin.jsonl" in err.replace(" ", "") and "UTF-8" in err
+
+
+def test_import_scopes_patches_to_the_importers_tenant_and_author(tmp_path: Path) -> None:
+    dump = tmp_path / "patches.jsonl"
+    line = {"id": "p0123456789ab", "query": "Who directed Jaws?", "answer": "Spielberg", "tenant": "victim"}
+    dump.write_text(json.dumps({**line, "author": "admin"}) + "\n", encoding="utf-8")
+    code, _, _ = run("feedback", "import", str(dump), "--tenant", "me", "--author", "ana")
+    assert code == 0
+    shown = json.loads(run("feedback", "show", "p0123456789ab", "--json")[1])
+    assert (shown["tenant"], shown["author"], shown["flags"]) == ("me", "ana", ["no-evidence"])

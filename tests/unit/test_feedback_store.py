@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 from pathlib import Path
 
@@ -168,3 +169,41 @@ def test_migrations_are_recorded_once_and_upgrade_an_old_database(tmp_path: Path
     names = [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM _migrations ORDER BY rowid")]
     assert names == [name for name, _ in MIGRATIONS]
     assert migrate(sqlite3.connect(path, isolation_level=None)) == []
+
+
+def _exported(**fields: object) -> str:
+    """One export line as another store (or a forger) might have written it."""
+    base = {
+        "id": "p0123456789ab",
+        "query": "Who directed the film Jaws?",
+        "answer": "Spielberg",
+        "collection": "demo",
+    }
+    return json.dumps({**base, **fields})
+
+
+def test_import_takes_tenant_author_flags_and_a_sane_time_from_the_importer(store: PatchStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC)
+    forged = _exported(tenant="victim", author="admin", created_at="2099-01-01T00:00:00Z", flags=[])
+    past = _exported(id="p00000000000a", query="Who wrote Jaws?", created_at="2024-05-01T12:00:00Z", flags=[])
+    naive = _exported(id="p00000000000b", query="When was Jaws released?", created_at="2024-05-02T12:00:00")
+    assert store.import_patches(load_patches([forged, past, naive]), tenant="me", author="importer") == (3, 0)
+    patch = store.get("p0123456789ab")
+    assert (patch.tenant, patch.author) == ("me", "importer")
+    assert patch.flags == ["no-evidence"]  # evidence-free: the policy flags it whatever the file said
+    assert before <= patch.created_at <= datetime.now(UTC) + timedelta(seconds=1)  # 2099: the import time
+    assert store.get("p00000000000a").created_at == datetime(2024, 5, 1, 12, tzinfo=UTC)  # kept
+    assert store.get("p00000000000b").created_at == datetime(2024, 5, 2, 12, tzinfo=UTC)  # no zone: UTC
+    assert store.relevant("Who directed the film Jaws?", collection="demo", tenant="victim") == []
+
+
+def test_import_refuses_ids_the_store_would_never_make(store: PatchStore) -> None:
+    with pytest.raises(PatchError, match=r"input:2: id '\.\./\.\./etc/passwd' is not a patch id"):
+        load_patches([_exported(), _exported(id="../../etc/passwd")])
+    with pytest.raises(PatchError, match="input:1: supersedes 'x; DROP' is not a patch id"):
+        load_patches([_exported(supersedes="x; DROP")])
+    with pytest.raises(PatchError, match=r"input:1: .*lone surrogate"):
+        load_patches([_exported(note="\ud800")])
+    assert store.count() == 0

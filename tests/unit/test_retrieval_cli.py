@@ -144,3 +144,42 @@ def test_search_builds_the_demo_collection_on_first_use() -> None:
     result = runner.invoke(app, ["search", "Who designed Dragon Dice?", "--mode", "bm25", "-k", "1", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["title"] == "Demon Dice"
+
+
+def test_eval_retrieval_reports_cutoffs_past_the_default_depth(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": "heron fish", "gold_passage_ids": ["heron"]}) + "\n")
+    base = ["eval", "retrieval", "--questions", str(questions), "--corpus", str(corpus), "-m", "bm25", "--json"]
+    deep = runner.invoke(app, [*base, "--depth", "100"])
+    assert deep.exit_code == 0, deep.output
+    assert json.loads(deep.stdout)["bm25"]["recall@100"] == 1.0
+    cutoffs = runner.invoke(app, [*base, "--k", "3", "--k", "50"])
+    assert cutoffs.exit_code == 0, cutoffs.output
+    assert {"recall@3", "recall@50", "all_gold@50"} <= set(json.loads(cutoffs.stdout)["bm25"])
+    shallow = runner.invoke(app, [*base, "--k", "50", "--depth", "10"])
+    assert shallow.exit_code != 0 and "--depth" in shallow.output
+
+
+def test_delete_of_a_source_that_shares_all_its_passages(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(corpus.read_bytes())
+    assert runner.invoke(app, ["index", "add", str(corpus), str(copy), "-c", "twins"]).exit_code == 0
+    first = runner.invoke(app, ["index", "delete", "-s", str(corpus), "-c", "twins"])
+    assert first.exit_code == 0, first.output
+    assert "no source" not in first.output and "other sources" in first.output
+    stats = json.loads(runner.invoke(app, ["index", "stats", "-c", "twins", "--json"]).stdout)
+    assert (stats["sources"], stats["passages"]) == (1, 3)
+    assert runner.invoke(app, ["index", "delete", "-s", str(copy), "-c", "twins"]).exit_code == 0
+    again = runner.invoke(app, ["index", "delete", "-s", str(copy), "-c", "twins"])
+    assert again.exit_code != 0 and "no source" in again.output
+
+
+def test_add_says_a_long_record_was_chunked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLEUTH_MAX_RECORD_CHARS", "2000")
+    corpus = tmp_path / "long.jsonl"
+    corpus.write_text(json.dumps({"id": "long", "text": "A sentence about otters. " * 200}) + "\n")
+    result = runner.invoke(app, ["index", "add", str(corpus), "-c", "long"])
+    assert result.exit_code == 0, result.output
+    assert "record 'long' (4,999 characters) split into 5 passages" in result.output

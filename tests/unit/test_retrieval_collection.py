@@ -145,7 +145,7 @@ def test_delete_source(collection: Collection, tmp_path: Path) -> None:
     collection.add([tmp_path])
     assert collection.stats()["sources"] == 2
     assert collection.delete_source(first) == 2
-    assert collection.delete_source(first) == 0
+    assert collection.delete_source(first) is None
     assert collection.count == 2
     for mode in ("bm25", "dense", "hybrid"):
         assert {h.passage.id for h in collection.retriever(mode).search("otters heron fish rocks", 4)} <= {
@@ -263,3 +263,69 @@ def test_threads_can_search_one_collection_at_once(tmp_path: Path) -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda q: reader.retriever("hybrid").search(q, 1)[0].passage.id, queries))
     assert results == ["rome", "heron", "otter", "paris"] * 4
+
+
+def test_a_passage_two_sources_hold_stays_until_neither_has_it(collection: Collection, tmp_path: Path) -> None:
+    first = _jsonl(tmp_path / "a.jsonl", DOCS[:3])  # otter heron paris
+    second = _jsonl(tmp_path / "b.jsonl", DOCS[1:])  # heron paris rome
+    collection.add([first, second])
+    assert collection.count == 4
+    assert collection.delete_source(first) == 1  # only otter was a's alone
+    assert collection.count == 3 and collection.get("otter") is None
+    heron = collection.get("heron")
+    assert heron is not None and heron.source == str(second.resolve())  # b now answers for it
+    for mode in ("bm25", "dense"):
+        assert collection.retriever(mode).search("grey heron hunts fish", 1)[0].passage.id == "heron", mode
+    hits = collection.retriever("dense").search("heron", 4, where={"source": str(second.resolve())})
+    assert {h.passage.id for h in hits} == {"heron", "paris", "rome"}
+    assert collection.stats()["files"][0]["passages"] == collection.count == 3
+    assert collection.add([first]).added == 1  # re-adding a restores its own passage
+    assert collection.delete_source(second) == 1  # rome; heron and paris are a's too
+    assert collection.delete_source(second) is None  # gone: not "0 removed"
+    assert {p.id for p in collection.store.iter_passages()} == {"otter", "heron", "paris"}
+    assert collection._vector_store().ids() == {"otter", "heron", "paris"}
+
+
+def test_deleting_a_source_whose_passages_are_all_shared_is_still_a_delete(
+    collection: Collection, tmp_path: Path
+) -> None:
+    first = _jsonl(tmp_path / "a.jsonl", DOCS)
+    second = _jsonl(tmp_path / "copy.jsonl", DOCS)
+    collection.add([first, second])
+    assert collection.delete_source(first) == 0  # removed the source, no passage: copy.jsonl has them all
+    assert collection.stats()["sources"] == 1 and collection.count == 4
+    assert collection.delete_source(second) == 4 and collection.count == 0
+
+
+def test_a_symlink_to_an_added_file_is_reported_as_its_duplicate(collection: Collection, tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    real = _jsonl(folder / "docs.jsonl", DOCS)
+    (folder / "link.jsonl").symlink_to(real)
+    totals: list[int] = []
+    report = collection.add([folder], progress=lambda done, total: totals.append(total))
+    assert [Path(f.source).name for f in report.files] == ["docs.jsonl", "link.jsonl"]
+    link = report.files[1]
+    assert link.duplicate_of == str(real.resolve()) and (link.added, link.skipped, link.error) == (0, 0, None)
+    assert totals[0] == 4 and report.added == 4  # embedded and counted once
+    assert collection.stats()["sources"] == 1
+
+
+def test_an_old_store_learns_which_passages_each_source_shares(tmp_path: Path) -> None:
+    import sqlite3
+
+    first = _jsonl(tmp_path / "a.jsonl", DOCS[:3])
+    second = _jsonl(tmp_path / "b.jsonl", DOCS[1:])
+    with open_collection(Settings(), "old", embedder=HashEmbedder()) as old:
+        old.add([first, second])
+        path = old.store.path
+    # what a store written before the link table holds: heron and paris under a alone
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE passage_sources")
+        db.execute("DELETE FROM _migrations WHERE name = '002_passage_sources'")
+    upgraded = open_collection(Settings(), "old", embedder=HashEmbedder())
+    # which passages b shared with a was never recorded: b is re-read on its next add, not skipped
+    assert upgraded.add([first]).skipped == 3
+    assert upgraded.add([second]).files[0].skipped == 3
+    assert upgraded.delete_source(first) == 1
+    assert {p.id for p in upgraded.store.iter_passages()} == {"heron", "paris", "rome"}

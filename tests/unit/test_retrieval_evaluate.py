@@ -77,3 +77,35 @@ def test_hybrid_and_evaluate_retriever() -> None:
     assert result["queries"] == 2
     assert result["recall@1"] == pytest.approx((1 + 0.5) / 2)
     assert result["all_gold@10"] == pytest.approx(0.5)
+
+
+def test_ndcg_clamps_negative_grades_to_zero_as_trec_eval() -> None:
+    # A negative grade (some BEIR qrels mark "harmful" with -1) is no gain, never a loss below 0.
+    assert ndcg_at_k(["bad", "good"], {"bad": -1, "good": 1}, 10) == pytest.approx(1 / math.log2(3))
+    assert ndcg_at_k(["bad"], {"bad": -2, "good": 1}, 10) == 0.0
+
+
+def test_ndcg_counts_a_repeated_id_once() -> None:
+    # The repeat keeps its rank (it took a slot) but gains nothing, so nDCG never exceeds 1.
+    assert ndcg_at_k(["a", "a"], {"a": 1}, 10) == pytest.approx(1.0)
+    assert ndcg_at_k(["a", "a", "b"], {"a": 1, "b": 1}, 10) == pytest.approx(
+        (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    )
+
+
+def test_evaluate_retriever_ranks_to_the_requested_depth() -> None:
+    passages = [Passage(f"p{i}", f"filler {i}") for i in range(30)]
+    seen: list[int] = []
+
+    class Recording(StaticRetriever):
+        def search(self, query: str, k: int, *, where: object = None) -> list[Hit]:  # type: ignore[override]
+            seen.append(k)
+            return super().search(query, k)
+
+    retriever = Recording(passages)
+    assert evaluate_retriever(retriever, [Query("q", "filler", {"p25": 1})])["recall@20"] == 0.0
+    assert seen == [20]  # today's default depth
+    result = evaluate_retriever(retriever, [Query("q", "filler", {"p25": 1})], ks=(1, 30))
+    assert seen[-1] == 30 and result["recall@30"] == 1.0
+    evaluate_retriever(retriever, [Query("q", "filler", {"p25": 1})], ks=(5,), depth=25)
+    assert seen[-1] == 25

@@ -109,3 +109,39 @@ def test_directories_are_walked_in_order_skipping_hidden_and_unsupported(tmp_pat
     files, ignored = collect_files([tmp_path])
     assert [f.relative_to(tmp_path).as_posix() for f in files] == ["b/two.md", "one.txt"]
     assert [f.name for f in ignored] == ["photo.jpg"]
+
+
+def test_a_repeated_id_in_one_jsonl_is_a_line_warning(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    lines = [
+        json.dumps({"id": "x", "text": "The first record x."}),
+        json.dumps({"id": "y", "text": "Record y."}),
+        json.dumps({"_id": "x", "text": "A second record x, with other text."}),
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    loaded = load_file(path, CONFIG)
+    assert [(p.id, p.text) for p in loaded.passages] == [("x", "The first record x."), ("y", "Record y.")]
+    assert loaded.line_errors == ["line 3: duplicate id 'x' (first on line 1): skipped"]
+
+
+def test_a_huge_record_with_an_id_is_chunked_under_its_id(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    normal = "A normal passage sentence. " * 100  # 2,700 characters: longer than a chunk, still one passage
+    huge = "".join(f"Sentence {n} of a record far too long to be one passage. " for n in range(40_000))
+    assert len(huge) > 2_000_000
+    lines = [
+        json.dumps({"id": "normal", "title": "N", "text": normal}),
+        json.dumps({"id": "huge", "title": "H", "text": huge, "year": 1999}),
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    config = ChunkingConfig(chunk_size=1200, chunk_overlap=200, max_file_bytes=10_000_000)
+    loaded = load_file(path, config)
+    assert loaded.error is None and loaded.line_errors == []
+    assert loaded.passages[0].id == "normal" and loaded.passages[0].text == normal.strip()
+    chunks = loaded.passages[1:]
+    assert [p.id for p in chunks[:3]] == ["huge", "huge#2", "huge#3"] and chunks[-1].id == f"huge#{len(chunks)}"
+    assert len(chunks) > 1_500 and max(len(p.text) for p in chunks) <= 1200
+    assert chunks[1].metadata == {"year": 1999, "chunk": 1} and chunks[1].title == "H"
+    assert loaded.chunked == [
+        f"line 2: record 'huge' ({len(huge.strip()):,} characters) split into {len(chunks)} passages"
+    ]

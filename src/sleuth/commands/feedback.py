@@ -231,14 +231,24 @@ def export(path: Path | None = _EXPORT_PATH) -> None:
 
 
 @app.command("import")
-def import_(path: Path = _IMPORT_PATH, as_json: bool = _JSON) -> None:
-    """Add the patches of an export (ids kept; ids already present are skipped). All or nothing."""
-    from sleuth.feedback.jsonl import load_patches
+def import_(
+    path: Path = _IMPORT_PATH,
+    tenant: str | None = typer.Option(None, "--tenant", help="Tenant whose queries see them (default: shared)."),
+    author: str | None = typer.Option(
+        None, "--author", help="Who imports them (the file's authors are not kept)."
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """Add the patches of an export (ids kept; ids already present are skipped). All or nothing.
+
+    They are re-checked like new patches: tenant and author are yours, flags recomputed, future times
+    replaced by now, ids other than sleuth's own refused.
+    """
+    from sleuth.feedback.jsonl import read_patches
 
     with _store() as store:
-        with path.open(encoding="utf-8") as lines:
-            patches = load_patches(lines, source=str(path))
-        added, skipped = store.import_patches(patches)
+        patches = read_patches(path)
+        added, skipped = store.import_patches(patches, tenant=tenant, author=author)
     if as_json:
         print(json.dumps({"added": added, "skipped": skipped}))
     else:

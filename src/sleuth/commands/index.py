@@ -67,6 +67,13 @@ def _open(name: str | None) -> Collection:
 
 def _print_report(report: IngestReport, collection: Collection) -> None:
     for file in report.files:
+        if file.duplicate_of:
+            console.print(
+                f"[dim]=[/] {plain(file.source)}: the same file as {plain(file.duplicate_of)}, read once",
+                highlight=False,
+                soft_wrap=True,
+            )
+            continue
         if file.error:
             err_console.print(
                 f"[red]✗[/] {plain(file.source)}: {plain(file.error)}", highlight=False, soft_wrap=True
@@ -78,6 +85,8 @@ def _print_report(report: IngestReport, collection: Collection) -> None:
         console.print(f"[green]✓[/] {plain(file.source)}: {detail}", highlight=False, soft_wrap=True)
         for warning in file.warnings:
             err_console.print(f"  [yellow]![/] {plain(warning)}", highlight=False, soft_wrap=True)
+        for chunked in file.chunked:
+            console.print(f"  [dim]chunked[/] {plain(chunked)}", highlight=False, soft_wrap=True)
     if report.ignored:
         err_console.print(f"ignored {len(report.ignored)} file(s) of unsupported type")
     console.print(
@@ -142,9 +151,10 @@ def delete(
     """Remove a source file's passages from a collection."""
     with _errors(), _open(collection) as target:
         removed = target.delete_source(source)
-    if not removed:
+    if removed is None:
         fail(f"no source {source!r} in collection {target.name!r} (see `sleuth index stats`)")
-    console.print(f"removed {removed} passages of {plain(source)}", highlight=False, soft_wrap=True)
+    kept = " (other sources hold all its passages, so they stay)" if removed == 0 else ""
+    console.print(f"removed {removed} passages of {plain(source)}{kept}", highlight=False, soft_wrap=True)
 
 
 def search(
@@ -216,6 +226,13 @@ def eval_retrieval(
         None, "--collection", "-c", help="Collection to index the corpus into (default: eval-<hash>)."
     ),
     limit: int = typer.Option(0, help="Score only the first N queries (0: all)."),
+    cutoffs: Annotated[
+        list[int] | None,
+        typer.Option("--k", help="A recall@k / all-gold@k cutoff; repeat for several (default 1 5 10 20)."),
+    ] = None,
+    depth: int = typer.Option(
+        0, help="Hits to rank per query (default: the largest cutoff); deeper adds recall@DEPTH to the report."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object {mode: {metric: value}}."),
 ) -> None:
     """Recall@k, all-gold@k, nDCG@10 and MRR@10 of each search mode on a question set."""
@@ -227,6 +244,7 @@ def eval_retrieval(
     bad = [m for m in mode if m not in MODES]
     if bad:
         fail(f"unknown mode {bad[0]!r}: use {', '.join(MODES)}")
+    ks = _cutoffs(cutoffs or [1, 5, 10, 20], depth)
     with _errors():
         if beir is not None:
             corpus, queries = load_beir(beir)
@@ -248,11 +266,22 @@ def eval_retrieval(
             results: dict[str, Any] = {}
             for m in mode:
                 with _progress_bar(f"{m}: searching") as progress:
-                    results[m] = evaluate_retriever(target.retriever(m), queries, progress=progress)  # type: ignore[arg-type]
+                    results[m] = evaluate_retriever(target.retriever(m), queries, ks, progress, depth or None)  # type: ignore[arg-type]
     if json_out:
         print(json.dumps(results))
         return
     _print_metrics(results)
+
+
+def _cutoffs(cutoffs: list[int], depth: int) -> list[int]:
+    """The sorted distinct cutoffs, plus the depth itself when it ranks deeper than all of them."""
+    if any(k < 1 for k in cutoffs) or depth < 0:
+        fail("--k and --depth must be positive")
+    ks = sorted(set(cutoffs))
+    needed = max(ks[-1], 10)
+    if depth and depth < needed:
+        fail(f"--depth {depth} is below {needed}, the largest --k (at least 10, for nDCG@10 and MRR@10)")
+    return [*ks, depth] if depth > ks[-1] else ks
 
 
 def _print_metrics(results: dict[str, dict[str, float]]) -> None:

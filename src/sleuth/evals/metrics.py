@@ -40,8 +40,8 @@ def _token_f1(prediction: str, gold: str) -> float:
     special = {"yes", "no", "noanswer"}
     if (" ".join(pred_tokens) in special or " ".join(gold_tokens) in special) and pred_tokens != gold_tokens:
         return 0.0
-    if not pred_tokens or not gold_tokens:
-        return float(pred_tokens == gold_tokens)
+    # No tokens on either side is no overlap, so 0 even when both are empty: the official SQuAD v1.1 and
+    # HotpotQA scripts score it so (exact_match still counts "" == "" as a match, as they do).
     common = Counter(pred_tokens) & Counter(gold_tokens)
     overlap = sum(common.values())
     if overlap == 0:

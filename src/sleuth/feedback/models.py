@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,10 @@ class PatchNotFound(KeyError):
 
     def __str__(self) -> str:
         return f"no patch with id {self.args[0]!r}"
+
+
+PATCH_ID = re.compile(r"p[0-9a-f]{12}")
+"""Every id `new_patch_id` makes (match with `fullmatch`); an import with any other id is refused."""
 
 
 def new_patch_id() -> str:

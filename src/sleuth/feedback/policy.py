@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 from pydantic import BaseModel, Field
 
 from sleuth.config import Settings
-from sleuth.feedback.models import PatchError, PatchInput
+from sleuth.feedback.models import Patch, PatchError, PatchInput, utc_now
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future an imported `created_at` may be (another machine's clock) and still be kept."""
 
 
 class PatchPolicy(BaseModel):
@@ -59,3 +64,27 @@ def check_patch(patch: PatchInput, policy: PatchPolicy) -> list[str]:
             "(or set SLEUTH_PATCH_REQUIRE_EVIDENCE=false to keep it flagged 'no-evidence')"
         )
     return ["no-evidence"]
+
+
+def as_imported(patch: Patch, policy: PatchPolicy, *, tenant: str | None, author: str | None) -> Patch:
+    """An exported patch re-checked as if it were submitted now by the importer.
+
+    A file can claim anything, so the importer decides the tenant and the author, and the flags are the
+    policy's verdict (an evidence-free patch is flagged 'no-evidence' whatever the file says). The
+    original time is kept when it is not later than now plus `CLOCK_SKEW` (a time without a zone is read
+    as UTC); a later one would win every newest-first conflict, so it becomes the import time.
+
+    Raises:
+        PatchError: the policy refuses the patch, as it would refuse the same submission.
+    """
+    flags = check_patch(patch, policy)
+    now = utc_now()
+    created = patch.created_at if patch.created_at.tzinfo else patch.created_at.replace(tzinfo=UTC)
+    return patch.model_copy(
+        update={
+            "tenant": tenant,
+            "author": author,
+            "flags": flags,
+            "created_at": created if created <= now + CLOCK_SKEW else now,
+        }
+    )

@@ -21,7 +21,7 @@ from sleuth.feedback.base import PatchView
 from sleuth.feedback.cache import CachedPatch, PatchMatrix
 from sleuth.feedback.migrations import migrate
 from sleuth.feedback.models import AddResult, Patch, PatchError, PatchInput, PatchNotFound, PatchStatus
-from sleuth.feedback.policy import PatchPolicy, check_patch
+from sleuth.feedback.policy import PatchPolicy, as_imported, check_patch
 from sleuth.feedback.rows import COLUMNS, cached_from_row, embedder_key, insert_patch, patch_from_row
 from sleuth.private import private_file
 from sleuth.retrieval.base import Embedder, Vectors
@@ -218,15 +218,21 @@ class PatchStore:
         self._write(write)
         return self.get(patch_id)
 
-    def import_patches(self, patches: Iterable[Patch]) -> tuple[int, int]:
-        """Store exported patches as they are (ids, status, times kept) in one transaction.
+    def import_patches(
+        self, patches: Iterable[Patch], *, tenant: str | None = None, author: str | None = None
+    ) -> tuple[int, int]:
+        """Store exported patches in one transaction: ids and status kept, the rest re-checked.
+
+        Each patch goes through `as_imported`: `tenant` and `author` are the importer's (None: shared,
+        anonymous), flags are recomputed by the policy, a `created_at` in the future becomes now.
 
         Returns:
             (added, skipped): patches whose id already exists are skipped, not overwritten.
+
+        Raises:
+            PatchError: the policy refuses one of them (then nothing is stored).
         """
-        items = list(patches)
-        for patch in items:
-            check_patch(patch, self.policy.model_copy(update={"require_evidence": False}))
+        items = [as_imported(patch, self.policy, tenant=tenant, author=author) for patch in patches]
         existing = {r[0] for r in self._conn.execute("SELECT id FROM patches")}
         fresh = [p for p in items if p.id not in existing]
         fresh = list({p.id: p for p in fresh}.values())

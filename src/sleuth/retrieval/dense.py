@@ -62,6 +62,12 @@ class ChromaVectors:
                 metadatas=[chroma_metadata(p) for p in batch],
             )
 
+    def set_metadata(self, passages: list[Passage]) -> None:
+        """Rewrite the filterable fields of passages already embedded (their text, so vector, is the same)."""
+        for start in range(0, len(passages), 5000):
+            batch = passages[start : start + 5000]
+            self._collection.update(ids=[p.id for p in batch], metadatas=[chroma_metadata(p) for p in batch])
+
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), 5000):
             self._collection.delete(ids=ids[start : start + 5000])

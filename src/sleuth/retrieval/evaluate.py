@@ -30,8 +30,17 @@ def all_gold_at_k(ranked: Sequence[str], qrels: Qrels, k: int) -> float:
 
 
 def ndcg_at_k(ranked: Sequence[str], qrels: Qrels, k: int) -> float:
-    """Normalised discounted cumulative gain with linear gains (rel / log2(rank + 1)), as BEIR/trec_eval."""
-    dcg = sum(qrels.get(pid, 0.0) / math.log2(rank + 2) for rank, pid in enumerate(ranked[:k]))
+    """Normalised discounted cumulative gain with linear gains (rel / log2(rank + 1)), as BEIR/trec_eval.
+
+    A negative grade gains 0, as in trec_eval (else nDCG could fall below 0); an id repeated in the ranking
+    gains only at its first rank (else nDCG could exceed 1), its repeats still take their slots.
+    """
+    dcg = 0.0
+    seen: set[str] = set()
+    for rank, pid in enumerate(ranked[:k]):
+        if pid not in seen:
+            seen.add(pid)
+            dcg += max(qrels.get(pid, 0.0), 0.0) / math.log2(rank + 2)
     ideal = sorted((rel for rel in qrels.values() if rel > 0), reverse=True)[:k]
     idcg = sum(rel / math.log2(rank + 2) for rank, rel in enumerate(ideal))
     return dcg / idcg if idcg > 0 else 0.0
@@ -78,9 +87,18 @@ def evaluate_retriever(
     queries: Sequence[Query],
     ks: Sequence[int] = (1, 5, 10, 20),
     progress: Callable[[int, int], None] | None = None,
+    depth: int | None = None,
 ) -> dict[str, float]:
-    """Run every query to depth max(ks) and return the mean metrics (plus `queries`, the count)."""
-    depth = max(max(ks), 10)
+    """Run every query and return the mean metrics (plus `queries`, the count).
+
+    Args:
+        depth: hits to rank per query; default the largest cutoff, at least 10 (what nDCG@10 and MRR@10
+            read). A shallower depth would score rankings cut short, so it is refused.
+    """
+    needed = max(max(ks), 10)
+    depth = depth or needed
+    if depth < needed:
+        raise ValueError(f"depth {depth} is below {needed}, the largest cutoff (at least 10, for nDCG@10)")
     scored = []
     for number, query in enumerate(queries, start=1):
         ranked = [hit.passage.id for hit in retriever.search(query.text, depth)]

@@ -24,7 +24,7 @@ from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever
 from sleuth.retrieval.bm25 import BM25Files, BM25Index, BM25Params, Tokenizer
 from sleuth.retrieval.filters import fields, matches
 from sleuth.retrieval.ingest import ChunkingConfig, collect_files, display_path, iter_batches, load_file
-from sleuth.retrieval.store import PassageStore
+from sleuth.retrieval.store import PassageStore, SourceChange
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
@@ -53,6 +53,10 @@ class FileReport:
     """Why the file was not indexed at all."""
     warnings: list[str] = field(default_factory=list)
     """Problems with parts of the file (e.g. malformed jsonl lines); the rest was indexed."""
+    chunked: list[str] = field(default_factory=list)
+    """jsonl records too long to be one passage, split into chunks under their id (`<id>`, `<id>#2`, ...)."""
+    duplicate_of: str | None = None
+    """The file already read in this add that this path resolves to (a symlink, or a path named twice)."""
 
 
 @dataclass
@@ -155,12 +159,23 @@ class Collection:
         """
         files, ignored = collect_files([Path(p) for p in paths])
         config = ChunkingConfig(
-            self.settings.chunk_size, self.settings.chunk_overlap, self.settings.max_file_bytes
+            self.settings.chunk_size,
+            self.settings.chunk_overlap,
+            self.settings.max_file_bytes,
+            self.settings.max_record_chars,
         )
         report = IngestReport(ignored=[display_path(p) for p in ignored])
         work = []
-        for loaded in (load_file(path, config) for path in files):
-            file_report = FileReport(loaded.source, error=loaded.error, warnings=loaded.line_errors)
+        read: set[str] = set()
+        for path in files:
+            loaded = load_file(path, config)
+            if loaded.error is None and loaded.source in read:
+                report.files.append(FileReport(display_path(path.absolute()), duplicate_of=loaded.source))
+                continue
+            read.add(loaded.source)
+            file_report = FileReport(
+                loaded.source, error=loaded.error, warnings=loaded.line_errors, chunked=loaded.chunked
+            )
             report.files.append(file_report)
             if loaded.error:
                 continue
@@ -184,9 +199,7 @@ class Collection:
                     if progress:
                         progress(done, total)
             change = self.store.replace_source(file_report.source, digest, passages)
-            if change.removed and self._has_vectors():
-                self._vector_store().delete(change.removed)
-            self.store.set_state("vectors_pending", "0")
+            self._follow(change)
             file_report.added, file_report.updated = len(change.added), len(change.updated)
             file_report.removed = len(change.removed)
             file_report.skipped += change.unchanged
@@ -194,11 +207,14 @@ class Collection:
             self._current_bm25()  # build now so the first search is fast
         return report
 
-    def delete_source(self, source: str | Path) -> int:
-        """Remove everything indexed from `source` (a path as given to `add`, or as `stats()` lists it).
+    def delete_source(self, source: str | Path) -> int | None:
+        """Remove `source` (a path as given to `add`, or as `stats()` lists it) from the collection.
+
+        Its passages go with it, except those another source holds too: they stay, under that source.
 
         Returns:
-            The number of passages removed (0 when the source is not in the collection).
+            The number of passages removed (0 when other sources hold them all), None when the collection
+            has no such source.
         """
         candidates = [str(source)]
         if Path(source).exists() or not Path(source).is_absolute():
@@ -206,12 +222,11 @@ class Collection:
         for candidate in candidates:
             if self.store.source_digest(candidate) is not None:
                 self.store.set_state("vectors_pending", "1")  # a crash before the vector delete: orphans
-                removed = self.store.delete_source(candidate)
-                if removed and self._has_vectors():
-                    self._vector_store().delete(removed)
-                self.store.set_state("vectors_pending", "0")
-                return len(removed)
-        return 0
+                change = self.store.delete_source(candidate)
+                if change is not None:
+                    self._follow(change)
+                    return len(change.removed)
+        return None
 
     # --- reading ------------------------------------------------------------------------------------
     def get(self, passage_id: str) -> Passage | None:
@@ -309,6 +324,16 @@ class Collection:
                 != (p.text, p.title, json.loads(json.dumps(p.metadata, default=str)))
             )
         ]
+
+    def _follow(self, change: SourceChange) -> None:
+        """Bring the vectors in line with a committed change: drop removed passages, re-tag moved ones."""
+        if self._has_vectors():
+            if change.removed:
+                self._vector_store().delete(change.removed)
+            if change.moved:
+                moved = self.store.get_many(change.moved)
+                self._vector_store().set_metadata([moved[pid] for pid in change.moved if pid in moved])
+        self.store.set_state("vectors_pending", "0")
 
     def _embed_passages(self, passages: list[Passage]) -> np.ndarray:
         return self.embedder.embed([f"{p.title}\n{p.text}" if p.title else p.text for p in passages])

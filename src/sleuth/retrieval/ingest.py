@@ -2,8 +2,8 @@
 
 Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, unreadable PDF, a name
 that is not UTF-8, a symlink loop) gives an error for that file and the others are still read; a
-malformed jsonl line (bad JSON, no text, a metadata key the vector store rejects, a lone surrogate) gives
-an error for that line and the file's other lines are kept.
+malformed jsonl line (bad JSON, no text, a metadata key the vector store rejects, a lone surrogate, an id
+an earlier line of the file has) gives an error for that line and the file's other lines are kept.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ class ChunkingConfig:
     chunk_size: int = 1200
     chunk_overlap: int = 200
     max_file_bytes: int = 50_000_000
+    max_record_chars: int = 10_000
+    """A jsonl record with an id and a longer text is chunked (see `_read_jsonl`)."""
 
 
 @dataclass
@@ -57,6 +59,8 @@ class LoadedFile:
     passages: list[Passage] = field(default_factory=list)
     error: str | None = None
     line_errors: list[str] = field(default_factory=list)
+    chunked: list[str] = field(default_factory=list)
+    """jsonl records with an id too long to be one passage, and what they were split into."""
 
 
 def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
@@ -181,34 +185,59 @@ def _read_jsonl(text: str, config: ChunkingConfig, result: LoadedFile) -> None:
     """One record a line: `id` (or `_id`), `title`, `text`; other keys become metadata.
 
     A record with an id is taken as an already-cut passage and kept whole under that id (evaluation
-    corpora refer to passages by those ids); a record without one is chunked and given content-hash ids.
-    A record's own `source` key is kept as metadata `record_source`: `source` names the file it came from.
+    corpora refer to passages by those ids), unless its text is longer than `max_record_chars`: then it is
+    chunked like any text, the first chunk keeping the id and the next ones `<id>#2`, `<id>#3`, ... (so no
+    prompt is ever handed one huge passage, and the gold ids of normal records stay as they are). A record
+    without an id is chunked and given content-hash ids. A repeated id is a line error (the first record
+    keeps it). A record's own `source` key is kept as metadata `record_source`: `source` names the file.
     """
+    first_line: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         problem, record = _parse_record(line)
+        given = (
+            None
+            if record is None
+            else next((str(record[key]) for key in _ID_KEYS if record.get(key) not in (None, "")), None)
+        )
+        if problem is None and given is not None and given in first_line:
+            problem = f"duplicate id {given!r} (first on line {first_line[given]}): skipped"
         if problem:
-            if len(result.line_errors) < _MAX_LINE_ERRORS:
-                result.line_errors.append(f"line {number}: {problem}")
-            elif len(result.line_errors) == _MAX_LINE_ERRORS:
-                result.line_errors.append("... more bad lines not listed")
+            _line_error(result, f"line {number}: {problem}")
             continue
         assert record is not None
         title = str(record.get("title") or "")
-        body = record["text"]
+        body = record["text"].strip()
         metadata = {
             ("record_source" if key == "source" else key): value
             for key, value in record.items()
             if key not in _RESERVED
         }
-        given = next((str(record[key]) for key in _ID_KEYS if record.get(key) not in (None, "")), None)
-        if given is not None:
-            result.passages.append(
-                Passage(id=given, text=body.strip(), title=title, source=result.source, metadata=metadata)
-            )
-        else:
+        if given is None:
             result.passages.extend(_chunks(title, body, result.source, config, metadata))
+            continue
+        first_line[given] = number
+        if len(body) <= config.max_record_chars:
+            result.passages.append(
+                Passage(id=given, text=body, title=title, source=result.source, metadata=metadata)
+            )
+            continue
+        chunks = _chunks(title, body, result.source, config, metadata)
+        result.passages.extend(
+            replace(chunk, id=given if position == 1 else f"{given}#{position}")
+            for position, chunk in enumerate(chunks, start=1)
+        )
+        result.chunked.append(
+            f"line {number}: record {given!r} ({len(body):,} characters) split into {len(chunks)} passages"
+        )
+
+
+def _line_error(result: LoadedFile, message: str) -> None:
+    if len(result.line_errors) < _MAX_LINE_ERRORS:
+        result.line_errors.append(message)
+    elif len(result.line_errors) == _MAX_LINE_ERRORS:
+        result.line_errors.append("... more bad lines not listed")
 
 
 def _parse_record(line: str) -> tuple[str | None, dict[str, Any] | None]:

@@ -43,6 +43,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         INSERT INTO state VALUES ('generation', '0');
     """,
     ),
+    (
+        "002_passage_sources",
+        # A passage (by id) may come from several sources; `passages.source` names the one that answers
+        # for it, and this table every source that holds it, so deleting one source keeps what others hold.
+        """
+        CREATE TABLE passage_sources (
+            source TEXT NOT NULL,
+            passage_id TEXT NOT NULL,
+            PRIMARY KEY (source, passage_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX passage_sources_passage ON passage_sources(passage_id);
+        INSERT INTO passage_sources SELECT source, id FROM passages;
+        -- What a source shared with an earlier one was never recorded: forget its digest, so adding it
+        -- again re-reads it (and records its links) instead of skipping it as unchanged.
+        UPDATE sources SET digest = ''
+            WHERE passages > (SELECT COUNT(*) FROM passage_sources l WHERE l.source = sources.source);
+    """,
+    ),
 ]
 
 
@@ -54,7 +72,9 @@ class SourceChange:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    """Passages already there unchanged, or held by another source (duplicates)."""
+    """Passages already there unchanged, or held by another source (duplicates, or kept on a delete)."""
+    moved: list[str] = field(default_factory=list)
+    """Passages kept because another source also holds them, that now name that source as theirs."""
 
 
 class PassageStore:
@@ -153,26 +173,25 @@ class PassageStore:
     def replace_source(self, source: str, digest: str, passages: list[Passage]) -> SourceChange:
         """Make `passages` the content of `source`, in one transaction.
 
-        A passage whose id is new is added; one this source already holds is updated if its text, title or
-        metadata changed; one another source holds is left alone (a duplicate); ids the source held before
-        but no longer has are removed.
+        A passage whose id is new is added; one this source answers for is updated if its text, title or
+        metadata changed; one another source answers for is only linked to this one (a duplicate); ids the
+        source held before but no longer has are unlinked, and removed when no other source holds them.
         """
         keep = {p.id for p in passages}
         change = SourceChange()
         with self._transaction():
-            old = {
+            linked = self._linked(source)
+            owned = {
                 r[0]: r[1:]
                 for r in self._db.execute(
                     "SELECT id, title, text, metadata FROM passages WHERE source = ?", (source,)
                 )
             }
-            change.removed = sorted(set(old) - keep)
-            for chunk in _chunks(change.removed, 500):
-                self._db.execute(f"DELETE FROM passages WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            change.removed, change.moved = self._unlink(source, sorted(linked - keep))
             for p in passages:
                 row = (p.title, p.text, json.dumps(p.metadata, ensure_ascii=False, default=str))
-                if p.id in old:
-                    if old[p.id] != row:
+                if p.id in owned:
+                    if owned[p.id] != row:
                         self._db.execute(
                             "UPDATE passages SET title = ?, text = ?, metadata = ? WHERE id = ?", (*row, p.id)
                         )
@@ -188,22 +207,84 @@ class PassageStore:
                     change.added.append(p.id)
                 else:
                     change.unchanged += 1
+            self._db.executemany(
+                "INSERT OR IGNORE INTO passage_sources VALUES (?, ?)", ((source, pid) for pid in keep)
+            )
             self._db.execute(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?)", (source, digest, len(passages), time.time())
             )
-            if change.added or change.updated or change.removed:
+            if change.added or change.updated or change.removed or change.moved:
                 self._bump()
         return change
 
-    def delete_source(self, source: str) -> list[str]:
-        """Remove a source and its passages; returns the removed passage ids."""
+    def delete_source(self, source: str) -> SourceChange | None:
+        """Remove a source; its passages go unless another source holds them too (those stay, `unchanged`).
+
+        Returns:
+            What changed, or None when the collection has no such source.
+        """
         with self._transaction():
-            ids = [r[0] for r in self._db.execute("SELECT id FROM passages WHERE source = ?", (source,))]
-            self._db.execute("DELETE FROM passages WHERE source = ?", (source,))
+            if self.source_digest(source) is None:
+                return None
+            linked = sorted(self._linked(source))
+            change = SourceChange()
+            change.removed, change.moved = self._unlink(source, linked)
+            change.unchanged = len(linked) - len(change.removed)
             self._db.execute("DELETE FROM sources WHERE source = ?", (source,))
-            if ids:
+            if change.removed or change.moved:
                 self._bump()
-        return ids
+        return change
+
+    def _linked(self, source: str) -> set[str]:
+        rows = self._db.execute("SELECT passage_id FROM passage_sources WHERE source = ?", (source,))
+        return {r[0] for r in rows}
+
+    def _unlink(self, source: str, ids: list[str]) -> tuple[list[str], list[str]]:
+        """Unlink `ids` from `source` (inside a transaction).
+
+        Returns:
+            (ids removed because no source holds them any more, ids kept that another source now answers
+            for). The new one is told to re-read on its next add (digest forgotten): its copy of a passage
+            with a given id may differ from the one kept.
+        """
+        removed: list[str] = []
+        moved: list[str] = []
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            self._db.execute(
+                f"DELETE FROM passage_sources WHERE source = ? AND passage_id IN ({marks})", [source, *chunk]
+            )
+            orphans = [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT id FROM passages WHERE id IN ({marks}) AND NOT EXISTS "
+                    "(SELECT 1 FROM passage_sources l WHERE l.passage_id = passages.id)",
+                    chunk,
+                )
+            ]
+            for part in _chunks(orphans, 500):
+                self._db.execute(f"DELETE FROM passages WHERE id IN ({','.join('?' * len(part))})", part)
+            removed += orphans
+            heirs = [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT id FROM passages WHERE source = ? AND id IN ({marks})", [source, *chunk]
+                )
+            ]
+            for part in _chunks(heirs, 500):
+                part_marks = ",".join("?" * len(part))
+                self._db.execute(
+                    "UPDATE passages SET source = (SELECT MIN(l.source) FROM passage_sources l "
+                    f"WHERE l.passage_id = passages.id) WHERE id IN ({part_marks})",
+                    part,
+                )
+                self._db.execute(
+                    "UPDATE sources SET digest = '' WHERE source IN "
+                    f"(SELECT source FROM passages WHERE id IN ({part_marks}))",
+                    part,
+                )
+            moved += heirs
+        return removed, moved
 
     def _bump(self) -> None:
         self._db.execute("UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
