@@ -67,7 +67,7 @@ async def test_a_run_interrupted_at_the_writer_resumes_from_the_sqlite_checkpoin
     assert report.status == "answered"
     assert (
         report.answer
-        == "A wind spirit. [1] It is also a wind spirit. [1] Lilu is a spirit in Semitic mythology. [2]"
+        == "The answer is a wind spirit. [1] It is also a wind spirit. [1] Lilu is a spirit in Semitic mythology. [2]"
     )
 
 

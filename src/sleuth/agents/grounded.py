@@ -125,7 +125,7 @@ class _GroundedRun:
     async def search(self, query: str, k: int) -> int:
         """Retrieve `k` hits for `query` and pool the new ones; returns how many were new."""
         hits = await asyncio.to_thread(self.deps.retriever.search, query, k)
-        self.emit("search", query=query, k=k, hit_ids=[h.passage.id for h in hits])
+        self.emit("search", query=query, k=k, hits=len(hits), hit_ids=[h.passage.id for h in hits])
         self.searches.append(AskSearch(query=query, k=k, hit_ids=[h.passage.id for h in hits]))
         return self.pool.add([h.passage for h in hits], take=k)
 
@@ -204,7 +204,7 @@ class _GroundedRun:
                 )
         decided = decide_by_year(self.question, side_quotes(self.question, self.pool.passages))
         if decided:
-            self.emit("evidence", message="comparison decided by the years in the passages", answer=decided)
+            self.emit("node_finished", node="decide", answer=decided, reason="the years in the two quotes")
             return decided
         fitting = [a for a in grounded if fits_question(self.question, a)]
         if grounded and not fitting:

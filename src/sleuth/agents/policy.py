@@ -224,10 +224,11 @@ SYNTHESIS_STEMS = frozenset(
         "than",
         "befor",
         "after",
+        "answe",
     }
 )
 """Stems of the words an answer uses to compare or conclude (content_words form): they are the writer's
-synthesis, not facts the evidence must contain ("Yes, both are directors")."""
+synthesis, not facts the evidence must contain ("Yes, both are directors", "The answer is X")."""
 
 
 def _unsupported_share(text: str, cited: Sequence[EvidenceItem]) -> str | None:

@@ -130,6 +130,8 @@ def describe(event: Event) -> str:
     if event.type == "node_finished" and event.node == "reader":
         missing = f", still missing “{plain(data.get('next_search'))}”" if data.get("next_search") else ""
         return f"  [green]read[/] answer “{plain(data.get('answer'))}”{missing}"
+    if event.type == "node_finished" and event.node == "decide":
+        return f"  [green]decided[/] “{plain(data.get('answer'))}” by {plain(data.get('reason'))}"
     if event.type == "search":
         return f"  [blue]search[/] “{plain(data.get('query'))}” → {len(data.get('hit_ids', []))} hits"
     if event.type == "node_finished" and event.node == "summarizer":

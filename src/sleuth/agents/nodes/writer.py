@@ -54,8 +54,8 @@ def direct_sentences(state: ResearchState) -> list[DraftSentence]:
         }
         return [opening, *map(quoted, refs[1:])]
     holding = [n for n in refs if answer.lower() in evidence[n - 1]["quote"].lower()] or refs[:1]
-    lead = answer[0].upper() + answer[1:]  # "a wind spirit" opens the report as "A wind spirit."
-    return [{"text": lead, "evidence": holding}, *map(quoted, refs)]
+    # A full sentence: verification drops a bare name ("The Exies") as too short to state a fact.
+    return [{"text": f"The answer is {answer}.", "evidence": holding}, *map(quoted, refs)]
 
 
 def writer_prompt(state: ResearchState) -> str:
