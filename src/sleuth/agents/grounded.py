@@ -189,7 +189,8 @@ class _GroundedRun:
         return self.choose()
 
     def choose(self) -> str:
-        """The latest grounded answer of the shape the question asks for; else the latest grounded one.
+        """The answer: a comparison by time decided from its two quotes' years; else the latest grounded
+        answer of the shape the question asks for; else the latest grounded one; else "" (refused).
 
         A later reading has seen more evidence, but a small model sometimes answers it with the wrong line
         of a passage (a year for "which company"), so an earlier answer of the right shape wins over it.
