@@ -81,7 +81,7 @@ def test_ask_correct_and_see_the_next_related_answer_change(page: Any, server: A
     run_question(page, "What is Lilu?", "research")
     steps = page.locator("#progress li .kind").all_inner_texts()
     assert steps[0] == "run_started" and "search" in steps and steps[-1] == "run_finished"
-    assert page.inner_text("#answer").startswith("Lilu is a masculine Semitic name")
+    assert page.inner_text("#answer").startswith("The answer is Lilu is a masculine Semitic name")
     # The citation marker opens the quoted evidence.
     page.click("#answer button.cite")
     assert page.locator("#cite-1").get_attribute("open") is not None
@@ -91,7 +91,7 @@ def test_ask_correct_and_see_the_next_related_answer_change(page: Any, server: A
     # Correct it: the question is pre-filled, the answer is edited, evidence attached.
     page.click("#correct-button")
     assert page.input_value("#c-query") == "What is Lilu?"
-    assert page.input_value("#c-answer").startswith("Lilu is a masculine")
+    assert page.input_value("#c-answer").startswith("The answer is Lilu is a masculine")
     page.fill("#c-answer", "Lilu is a storm demon")
     page.fill("#c-evidence", "Lilu is a storm demon in Akkadian texts.")
     page.check("#c-passages input[type=checkbox]")
@@ -105,7 +105,7 @@ def test_ask_correct_and_see_the_next_related_answer_change(page: Any, server: A
 
     # The next related question is answered from the correction, and says so.
     run_question(page, "What is Lilu in mythology?", "research")
-    assert page.inner_text("#answer").startswith("Lilu is a storm demon")
+    assert page.inner_text("#answer").startswith("The answer is Lilu is a storm demon")
     assert patch.id in page.inner_text("#patches-used")
     assert "User correction" in page.inner_text("#citations")
     shot = tmp_path / "corrected.png"
@@ -120,4 +120,4 @@ def test_ask_correct_and_see_the_next_related_answer_change(page: Any, server: A
     page.wait_for_selector(f"#patches li[data-patch={patch.id}]", state="detached")
     assert store.get(patch.id).status == "retracted"
     run_question(page, "What is Lilu in mythology?", "ask")
-    assert page.inner_text("#answer").startswith("Lilu is a masculine Semitic name")
+    assert page.inner_text("#answer").startswith("The answer is Lilu is a masculine Semitic name")
