@@ -120,4 +120,4 @@ def test_ask_correct_and_see_the_next_related_answer_change(page: Any, server: A
     page.wait_for_selector(f"#patches li[data-patch={patch.id}]", state="detached")
     assert store.get(patch.id).status == "retracted"
     run_question(page, "What is Lilu in mythology?", "ask")
-    assert page.inner_text("#answer").startswith("The answer is Lilu is a masculine Semitic name")
+    assert page.inner_text("#answer").startswith("Lilu is a masculine Semitic name")
