@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sleuth.agents.ask_parse import best_sentence, supports
+from sleuth.agents.ask_parse import best_sentence, sentences, supports
 from sleuth.agents.policy import content_words
 from sleuth.retrieval.base import Passage
 
@@ -47,8 +47,8 @@ def asks_yes_no(question: str) -> bool:
 
     The asking sentence is the last one: "X has an OBE. Does Y have one?" is a yes/no question too.
     """
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", question.strip()) if s]
-    return bool(sentences) and bool(_YES_NO_START.match(sentences[-1]))
+    parts = sentences(question)
+    return bool(parts) and bool(_YES_NO_START.match(parts[-1]))
 
 
 def grounding_passage(answer: str, passages: Sequence[Passage], *, slack: int = 0) -> Passage | None:
