@@ -94,7 +94,10 @@ class Settings(BaseSettings):
     ask_follow_k: int = Field(default=3, ge=1, le=50)
     """Grounded strategy: new hits pooled from each follow-up search."""
     ask_pool_size: int = Field(default=9, ge=1, le=50)
-    """Grounded strategy: most passages one reading shows the model."""
+    """Grounded strategy: most passages pooled in a run (what answers are grounded in and cited from)."""
+    ask_focus_size: int = Field(default=5, ge=0, le=50)
+    """Grounded strategy: most passages a reading after the first shows the model (the passage holding
+    the draft answer, then each follow-up's best hits); 0: the whole pool."""
 
     # --- feedback ------------------------------------------------------------------------------------
     patch_lambda: float = 0.5

@@ -80,6 +80,32 @@ async def test_first_search_is_the_question_and_the_missing_fact_is_searched_nex
     assert "next_search" in first.splitlines()[-1] and "next_search" not in second.splitlines()[-1]
 
 
+SEQUELS = [
+    Passage(f"p-j{n}", f"Jaws {n} is a sequel shot on Martha's Vineyard.", f"Jaws {n}") for n in (2, 3, 4, 5)
+]
+
+
+@pytest.mark.parametrize(("size", "shown"), [(3, ["p-jaws", "p-sp", "p-j2"]), (0, None)])
+async def test_a_later_reading_sees_the_draft_passage_and_the_follow_ups_not_every_distractor(
+    size: int, shown: list[str] | None
+) -> None:
+    llm = ScriptedLLM(
+        by_agent={"ask": [reading("Steven Spielberg", "Where was Steven Spielberg born?"), reading("Cincinnati")]}
+    )
+    passages = [JAWS, *SEQUELS, SPIELBERG]
+    deps = make_deps(llm, passages)
+    deps.settings = Settings(ask_focus_size=size)
+    result = await run_grounded("Where was the director of Jaws born?", deps)
+
+    assert result.answer == "Cincinnati"
+    first, second = (c.prompt for c in llm.calls)
+    assert all(p.text in first for p in [JAWS, *SEQUELS])  # the first reading sees the question's top 5
+    shown = shown or [p.id for p in passages]  # size 0: the whole pool
+    assert [p.id for p in passages if p.text in second] == [p.id for p in passages if p.id in shown]
+    started = [e for e in result.events if e.type == "node_started" and e.node == "reader"]
+    assert [e.data["passage_ids"] for e in started][1] == [p.id for p in passages if p.id in shown]
+
+
 async def test_a_guess_found_in_no_passage_is_rejected_for_the_grounded_candidate() -> None:
     llm = ScriptedLLM(by_agent={"ask": [reading("Steven Spielberg", "Where was he born?"), reading("Paris")]})
     deps = make_deps(llm, [JAWS, SPIELBERG])

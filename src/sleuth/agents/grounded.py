@@ -7,12 +7,11 @@ passages and fill a two-field JSON object. So the loop is code:
 2. The model reads every pooled passage whole and replies `{"answer": ..., "next_search": ...}`.
 3. Code runs the follow-up searches (the fact the model says is missing, each side of a comparison,
    the question with the draft answer) and adds their new passages to the pool; the model reads again,
-   up to `ask_max_reads` readings, the last one asked only for `{"answer": ...}`.
+   up to `ask_max_reads` readings, the last one asked only for `{"answer": ...}`. A later reading sees a
+   focused few passages (the one holding the draft answer, each follow-up's best hits), not the whole
+   pool: a 0.5B reader given the two gold passages scores about twice what it scores among distractors.
 4. The answer must be grounded: unless it is yes/no, its content words occur in a pooled passage or a
    user correction's evidence. A guess is replaced by the latest grounded answer, or refused.
-
-Each reading's prompt starts with the pool read before it, so a llama.cpp server reuses its cached
-prefix and a second reading costs little more than its new passages.
 """
 
 from __future__ import annotations
@@ -43,6 +42,8 @@ from sleuth.llm.usage import MeteredModel, UsageLog
 from sleuth.retrieval.base import Passage
 
 READ_MAX_TOKENS = 96
+FOCUS_TOP = 2
+"""Hits of each follow-up search a focused reading shows before the question's own hits."""
 PASSAGE_CHARS = 900
 """Characters of each passage shown: whole for most Wikipedia paragraphs, bounded for long chunks."""
 
@@ -88,9 +89,9 @@ class _Pool:
                 added += 1
         return added
 
-    def listing(self) -> str:
+    def listing(self, passages: list[Passage]) -> str:
         blocks = []
-        for n, p in enumerate(self.passages, 1):
+        for n, p in enumerate(passages, 1):
             text = " ".join(p.text.split())
             text = text if len(text) <= PASSAGE_CHARS else text[: PASSAGE_CHARS - 1] + "…"
             blocks.append(f"[{n}] {' '.join(p.title.split())}\n{text}")
@@ -108,6 +109,8 @@ class _GroundedRun:
         self.llm = MeteredModel(deps.llm, self.usage)
         self.pool = _Pool(self.settings.ask_pool_size)
         self.searches: list[AskSearch] = []
+        self.found: list[list[Passage]] = []
+        """Each search's hits in rank order (pooled before or not), for the focused readings."""
         self.readings: list[Reading] = []
         self.trajectory: list[TrajectoryStep] = []
         self.patches = deps.patches.relevant(question, collection=deps.collection, tenant=deps.tenant)
@@ -127,22 +130,43 @@ class _GroundedRun:
         hits = await asyncio.to_thread(self.deps.retriever.search, query, k)
         self.emit("search", query=query, k=k, hits=len(hits), hit_ids=[h.passage.id for h in hits])
         self.searches.append(AskSearch(query=query, k=k, hit_ids=[h.passage.id for h in hits]))
+        self.found.append([h.passage for h in hits])
         return self.pool.add([h.passage for h in hits], take=k)
 
-    def messages(self, final: bool) -> list[Message]:
-        # Corrections and passages first, the question and the instruction last: every reading of a run
-        # then starts with the previous reading's prompt, which the server has cached.
+    def focus(self, draft: str) -> list[Passage]:
+        """What a later reading shows: the passage holding the draft answer (the bridge a second hop
+        starts from), each follow-up search's best hits, then the question's own, at most
+        `ask_focus_size`, in the order they were pooled. The whole pool when the size is 0."""
+        size = self.settings.ask_focus_size
+        pooled = self.pool.passages
+        if not size or len(pooled) <= size:
+            return list(pooled)
+        ids = {p.id for p in pooled}
+        anchor = grounding_passage(draft, pooled, slack=1) if draft and not is_yes_no(draft) else None
+        follow_ups = self.found[1:]
+        ranked = [anchor] if anchor else []
+        ranked += [hits[rank] for rank in range(FOCUS_TOP) for hits in follow_ups if rank < len(hits)]
+        ranked += [*self.found[0], *(p for hits in follow_ups for p in hits[FOCUS_TOP:])]
+        chosen: list[str] = []
+        for passage in ranked:
+            if passage.id in ids and passage.id not in chosen and len(chosen) < size:
+                chosen.append(passage.id)
+        return [p for p in pooled if p.id in chosen]
+
+    def messages(self, final: bool, passages: list[Passage]) -> list[Message]:
+        # Corrections and passages first, the question and the instruction last, so the server reuses
+        # the cached system prompt and corrections across readings.
         block = render_patches(self.patches)
         head = f"{block}\n\n" if block else ""
         instruction = self.deps.prompts.get("ask_read_final" if final else "ask_read_next").strip()
-        listing = self.pool.listing() or "(none)"
+        listing = self.pool.listing(passages) or "(none)"
         user = f"{head}Passages:\n{listing}\n\nQuestion: {self.question}\n\n{instruction}"
         return [{"role": "system", "content": self.deps.prompts["ask_read"]}, {"role": "user", "content": user}]
 
-    async def read(self, *, final: bool = False) -> Reading:
-        """One reading of the whole pool; an invalid reply counts as "nothing found" (and is logged)."""
-        self.emit("node_started", node="reader", passages=len(self.pool.passages))
-        messages = self.messages(final)
+    async def read(self, passages: list[Passage], *, final: bool = False) -> Reading:
+        """One reading of `passages`; an invalid reply counts as "nothing found" (and is logged)."""
+        self.emit("node_started", node="reader", passages=len(passages), passage_ids=[p.id for p in passages])
+        messages = self.messages(final, passages)
         params = GenParams(temperature=0.0, max_tokens=min(READ_MAX_TOKENS, self.settings.llm_max_tokens))
         schema: type[Reading] | type[FinalReading] = FinalReading if final else Reading
         reply: Reading | FinalReading
@@ -173,7 +197,7 @@ class _GroundedRun:
     async def loop(self) -> str:
         """Search, read, search the follow-ups, read again; returns the accepted answer or ""."""
         await self.search(self.question, self.settings.ask_first_k)
-        reading = await self.read()
+        reading = await self.read(list(self.pool.passages))
         while len(self.readings) < self.settings.ask_max_reads:
             queries = follow_up_queries(
                 self.question, reading.answer, reading.next_search, [s.query for s in self.searches]
@@ -183,7 +207,8 @@ class _GroundedRun:
                 new += await self.search(query, self.settings.ask_follow_k)
             if not new:
                 break  # nothing new to read: another reading would say the same
-            reading = await self.read(final=len(self.readings) + 1 == self.settings.ask_max_reads)
+            final = len(self.readings) + 1 == self.settings.ask_max_reads
+            reading = await self.read(self.focus(reading.answer), final=final)
             if not reading.next_search and self.grounded(reading.answer):
                 break
         return self.choose()
