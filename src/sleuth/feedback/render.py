@@ -23,6 +23,8 @@ from sleuth.retrieval.base import Passage
 BEGIN_MARKER = "BEGIN USER CORRECTIONS"
 END_MARKER = "END USER CORRECTIONS"
 PATCH_CITATION_PREFIX = "patch:"
+EVIDENCE_CHARS = 600
+"""Characters of a patch's evidence a prompt shows (more is cut), so one patch cannot crowd out passages."""
 _MARKERS = re.compile(r"(BEGIN|END)\s+USER\s+CORRECTIONS", re.IGNORECASE)
 
 _FLAG_NOTES = {
@@ -57,7 +59,7 @@ def patch_as_passage(patch: PatchView) -> Passage:
     )
 
 
-def render_patch(patch: PatchView, *, max_evidence_chars: int = 600) -> str:
+def render_patch(patch: PatchView, *, max_evidence_chars: int = EVIDENCE_CHARS) -> str:
     """One patch as a few labelled lines; all user text quoted."""
     lines = [
         f"User correction [{patch_citation_id(patch.id)}] (relevance {patch.score:.2f}):",
@@ -86,7 +88,7 @@ def render_patch(patch: PatchView, *, max_evidence_chars: int = 600) -> str:
     return "\n".join(lines)
 
 
-def render_patches(patches: list[PatchView], *, max_evidence_chars: int = 600) -> str:
+def render_patches(patches: list[PatchView], *, max_evidence_chars: int = EVIDENCE_CHARS) -> str:
     """Render the patches relevant to a query as a clearly marked block of user corrections.
 
     Args:

@@ -10,7 +10,7 @@ from typing import Any
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.state import EvidenceItem, PassageRecord, PatchRecord
 from sleuth.feedback.base import PatchView
-from sleuth.feedback.render import patch_citation_id
+from sleuth.feedback.render import EVIDENCE_CHARS, patch_citation_id
 from sleuth.feedback.render import render_patches as render_store_patches
 from sleuth.llm.base import GenParams, Message
 from sleuth.llm.usage import MeteredModel, UsageLog
@@ -115,17 +115,39 @@ def render_evidence(evidence: Sequence[EvidenceItem]) -> str:
     return "\n".join(lines)
 
 
+def _citable(patch: PatchRecord) -> bool:
+    return bool(patch["evidence"].strip() and patch["answer"].strip()) and not {
+        "no-evidence",
+        "blank-answer",
+    } & set(patch["flags"])
+
+
 def patch_evidence(patches: Sequence[PatchRecord], round_: int) -> list[EvidenceItem]:
-    """Corrections that carry evidence become citable items; a blank or evidence-free one does not."""
-    return [
-        {
-            "passage_id": patch_citation_id(p["id"]),
-            "title": "User correction",
-            "quote": p["evidence"].strip(),
-            "claim": p["answer"].strip(),
-            "kind": "patch",
-            "round": round_,
-        }
-        for p in patches
-        if p["evidence"].strip() and p["answer"].strip() and not {"no-evidence", "blank-answer"} & set(p["flags"])
-    ]
+    """Corrections that carry evidence become citable items; a blank or evidence-free one does not.
+
+    The quote is the evidence cut (at a word) to what the prompts show of it, so a long correction cannot
+    crowd out the passages and the cited quote is what the writer saw; it still occurs in the evidence.
+    """
+    items: list[EvidenceItem] = []
+    for p in patches:
+        if not _citable(p):
+            continue
+        quote = p["evidence"].strip()
+        if len(quote) > EVIDENCE_CHARS:
+            quote = quote[:EVIDENCE_CHARS].rsplit(maxsplit=1)[0]
+        items.append(
+            {
+                "passage_id": patch_citation_id(p["id"]),
+                "title": "User correction",
+                "quote": quote,
+                "claim": p["answer"].strip(),
+                "kind": "patch",
+                "round": round_,
+            }
+        )
+    return items
+
+
+def patch_texts(patches: Sequence[PatchRecord]) -> dict[str, str]:
+    """Citation id -> evidence of each correction the run may cite: where a cited patch quote must occur."""
+    return {patch_citation_id(p["id"]): p["evidence"] for p in patches if _citable(p)}
