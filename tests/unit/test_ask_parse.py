@@ -78,6 +78,14 @@ def test_citations_fall_back_to_the_hit_closest_to_a_used_summary_and_skip_no_in
     assert [(p.id, q) for p, q in cited] == [("g", "Lake Geneva lies in Switzerland.")]
 
 
+def test_an_answer_in_no_passage_or_only_in_a_title_gets_no_citation() -> None:
+    geneva = Passage("g", "It lies in Switzerland.", "Lake Geneva")
+    searches = [UsedSearch((Hit(geneva, 1.0),), "Lake Geneva: It lies in Switzerland.")]
+    assert choose_citations("Lake Tahoe", searches) == []
+    assert choose_citations("Lake Geneva", searches) == []
+    assert [p.id for p, _ in choose_citations("Switzerland", searches)] == ["g"]
+
+
 def test_untagged_answer_keeps_a_plain_answer_but_not_questions_or_echoed_reminders() -> None:
     assert untagged_answer("Latin. Books were translated from Greek.") == "Latin."
     assert untagged_answer("Is there a demon Lilu in the movie?") == ""

@@ -129,7 +129,7 @@ PASSAGE = Passage("p-lilu[/]", f"Lilu is a {MARKUP} wind spirit.", f"Lilu {MARKU
 def test_ask_prints_question_answer_and_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
     llm = ScriptedLLM(
         by_agent={
-            "ask": [f"<search>What is {MARKUP}?</search>", f"<answer>a {MARKUP} spirit</answer>"],
+            "ask": [f"<search>What is {MARKUP}?</search>", f"<answer>a {MARKUP} wind spirit</answer>"],
             "summarizer": '{"sentences": [1]}',
         }
     )
@@ -142,7 +142,7 @@ def test_ask_prints_question_answer_and_sources_plainly(monkeypatch: pytest.Monk
     monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever([PASSAGE]), None))
     code, out = invoke("ask", f"What is {MARKUP}?", "-c", "films", "--strategy", "asp")
     assert code == 0
-    assert_shown_plainly(out, f"search “What is {MARKUP}?”", f"a {MARKUP} spirit", "p-lilu[/]")
+    assert_shown_plainly(out, f"search “What is {MARKUP}?”", f"a {MARKUP} wind spirit", "p-lilu[/]")
 
 
 def test_research_prints_question_evidence_and_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:

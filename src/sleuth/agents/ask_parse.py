@@ -125,10 +125,13 @@ def best_sentence(text: str, target: str) -> str:
     return max(candidates, key=lambda s: len(words & _content_words(s)))
 
 
+YES_NO = frozenset({"yes", "no"})
+
+
 def supports(passage: Passage, answer: str) -> str | None:
     """The sentence of the passage that contains the answer (whole words, normalised), or None."""
     wanted = _norm(answer)
-    if not wanted or wanted in {"yes", "no"}:
+    if not wanted or wanted in YES_NO:
         return None
     for sentence in sentences(passage.text) or [passage.text]:
         if f" {wanted} " in f" {_norm(sentence)} ":
@@ -147,9 +150,10 @@ class UsedSearch:
 def choose_citations(answer: str, searches: Sequence[UsedSearch], limit: int = 5) -> list[tuple[Passage, str]]:
     """The passages that back the answer, each with an exact quote from it.
 
-    Passages of useful searches (summary not `NO_INFO`) whose text contains the answer come first.
-    When none does (a paraphrased answer, yes/no), the hit of each useful search that shares the most
-    words with its summary stands in: the passage the summariser most likely drew on.
+    Passages of useful searches (summary not `NO_INFO`) whose text contains the answer are cited. A yes/no
+    answer occurs in no text, so for it the hit of each useful search that shares the most words with its
+    summary stands in: the passage the summariser most likely drew on. Any other answer that no passage
+    text contains (a guess, or a name only a title holds) gets no citation: a citation says "this says so".
     """
     useful = [s for s in searches if s.summary != NO_INFO and s.hits]
     chosen: list[tuple[Passage, str]] = []
@@ -160,7 +164,7 @@ def choose_citations(answer: str, searches: Sequence[UsedSearch], limit: int = 5
             if quote and hit.passage.id not in seen:
                 seen.add(hit.passage.id)
                 chosen.append((hit.passage, quote))
-    if not chosen:
+    if not chosen and _norm(answer) in YES_NO:
         for search in useful:
             words = _content_words(search.summary)
             hit = max(search.hits, key=lambda h: len(words & _content_words(h.passage.text)))
