@@ -47,9 +47,9 @@ def test_summary_is_built_from_picked_sentence_numbers_with_titles() -> None:
     ]
     listing, numbered = number_sentences(hits)
     assert listing.splitlines() == [
-        "[1] (Mars) Mars is the fourth planet.",
-        "[2] (Mars) It has two moons.",
-        "[3] (Venus) Venus has no moons.",
+        '[1] ("Mars") "Mars is the fourth planet."',
+        '[2] ("Mars") "It has two moons."',
+        '[3] ("Venus") "Venus has no moons."',
     ]
     assert picked_summary(numbered, [2]) == "Mars: It has two moons."
     # out-of-range numbers are ignored, repeats kept once, at most three sentences

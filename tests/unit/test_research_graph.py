@@ -169,7 +169,7 @@ async def test_reader_picks_of_missing_passages_or_sentences_are_dropped_and_cou
     assert report.rejected_quotes == 2
     # The quote is the passage's own sentence, cut from its text.
     assert report.citations[0].quote == "His films have grossed over US$5 billion."
-    assert "(1) Christopher Edward Nolan" in llm.calls_for("reader")[0].prompt
+    assert '(1) "Christopher Edward Nolan' in llm.calls_for("reader")[0].prompt
 
 
 async def test_writer_fallback_quotes_evidence_when_no_sentence_survives() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sleuth.retrieval.base import Hit, Passage
+from sleuth.text import PROTOCOL_TAG, clip, prompt_literal
 
 NO_INFO = "No helpful information found."
 """The summariser's exact reply when no passage helps (ASP paper)."""
@@ -19,7 +20,6 @@ ANSWER_STOPS = ("</search>", "</answer>", "<information>")
 """Stop sequences: the model must not go on to write the `<information>` block itself."""
 
 _OPEN_TAG = re.compile(r"<\s*(search|answer)\s*>", re.IGNORECASE)
-_ANY_TAG = re.compile(r"<\s*/?\s*(search|answer|information)\s*>", re.IGNORECASE)
 _LOOSE = re.compile(r"^\s*(search|answer)\s*[:,]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 """A small model's tagless form ("Search: who was Lilu?"): taken as the action it names."""
 _NO_INFO = re.compile(r"no\s+helpful\s+information", re.IGNORECASE)
@@ -53,7 +53,7 @@ def parse_action(text: str) -> Action | None:
     """
     match = _OPEN_TAG.search(text)
     if match is None:
-        loose = _LOOSE.search(_ANY_TAG.sub(" ", text))
+        loose = _LOOSE.search(PROTOCOL_TAG.sub(" ", text))
         if loose is None or not loose.group(2).strip():
             return None
         kind = loose.group(1).lower()
@@ -64,28 +64,30 @@ def parse_action(text: str) -> Action | None:
         )
     kind = match.group(1).lower()
     rest = text[match.end() :]
-    closing = _ANY_TAG.search(rest)
+    closing = PROTOCOL_TAG.search(rest)
     body = " ".join((rest[: closing.start()] if closing else rest).split()).strip()
     if not body:
         return None
-    thought = _ANY_TAG.sub("", text[: match.start()]).strip()
+    thought = PROTOCOL_TAG.sub("", text[: match.start()]).strip()
     return Action("search" if kind == "search" else "answer", body, thought)
 
 
 def number_sentences(hits: Sequence[Hit], max_chars: int = MAX_PASSAGE_CHARS) -> tuple[str, list[tuple[Hit, str]]]:
-    """The hits' sentences numbered across passages (`[3] (Title) sentence`), for the summariser to pick
-    from, and the (hit, sentence) behind each number. Each passage is cut to about `max_chars`."""
+    """The hits' sentences numbered across passages (`[3] ("Title") "sentence"`, titles and sentences quoted
+    data), for the summariser to pick from, and the (hit, sentence) behind each number. Each passage is cut
+    to about `max_chars`, and a longer sentence to `max_chars`."""
     lines: list[str] = []
     numbered: list[tuple[Hit, str]] = []
     for hit in hits:
         used = 0
-        title = f"({hit.passage.title}) " if hit.passage.title else ""
+        title = f"({prompt_literal(hit.passage.title, 200)}) " if hit.passage.title.strip() else ""
         for sentence in sentences(" ".join(hit.passage.text.split())):
             if used and used + len(sentence) > max_chars:
                 break
+            sentence = clip(sentence, max_chars)
             used += len(sentence)
             numbered.append((hit, sentence))
-            lines.append(f"[{len(numbered)}] {title}{sentence}")
+            lines.append(f"[{len(numbered)}] {title}{prompt_literal(sentence)}")
     return "\n".join(lines), numbered
 
 
@@ -188,7 +190,7 @@ def untagged_answer(reply: str, max_words: int = 20) -> str:
 
     Questions and talk about searching or tags are not answers (a small model echoes the reminders).
     """
-    text = " ".join(_ANY_TAG.sub(" ", reply).split())
+    text = " ".join(PROTOCOL_TAG.sub(" ", reply).split())
     first = sentences(text)[0] if text else ""
     if not first or first.endswith("?") or _NOT_AN_ANSWER.search(first) or len(first.split()) > max_words:
         return ""

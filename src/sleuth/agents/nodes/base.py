@@ -1,4 +1,4 @@
-"""What every research node shares: a per-node metered LLM, events, and rendering of prompt inputs."""
+"""What every research node shares: a per-node metered LLM, events, and rendering of prompt inputs as data."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sleuth.feedback.render import EVIDENCE_CHARS, patch_citation_id
 from sleuth.feedback.render import render_patches as render_store_patches
 from sleuth.llm.base import GenParams, Message
 from sleuth.llm.usage import MeteredModel, UsageLog
+from sleuth.text import prompt_literal
 
 
 class NodeRun:
@@ -98,20 +99,42 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
+TITLE_CHARS = 200
+CLAIM_CHARS = 200
+SENTENCE_CHARS = EVIDENCE_CHARS
+"""Characters of one passage sentence or quote a prompt shows: a huge record cannot crowd out the others."""
+
+
 def render_numbered_passages(passages: Sequence[PassageRecord]) -> str:
-    """Passages with numbered sentences, so a reader can point at evidence instead of retyping it."""
+    """Passages with numbered sentences, so a reader can point at evidence instead of retyping it.
+
+    Titles and sentences are quoted data (`text.prompt_literal`): a passage cannot start a line of its own,
+    so a title holding "\nQUESTION: ..." or a text holding "END USER CORRECTIONS" stays inside its passage.
+    """
     blocks = []
     for i, p in enumerate(passages, start=1):
-        sentences = " ".join(f"({n}) {s}" for n, s in enumerate(split_sentences(p["text"]), start=1))
-        blocks.append(f"PASSAGE {i}: {p['title']}\n{sentences}")
+        sentences = " ".join(
+            f"({n}) {prompt_literal(s, SENTENCE_CHARS)}" for n, s in enumerate(split_sentences(p["text"]), start=1)
+        )
+        blocks.append(f"PASSAGE {i}: {prompt_literal(p['title'], TITLE_CHARS)}\n{sentences}")
     return "\n\n".join(blocks)
 
 
 def render_evidence(evidence: Sequence[EvidenceItem]) -> str:
+    """One line per evidence item: `[n] (source) "quote" -> "claim"`, every piece of text quoted data.
+
+    Only the run's own corrections are marked `(user correction)`; a passage shows as `(passage "title")`,
+    so a passage titled "User correction" cannot pass for one.
+    """
     lines = []
     for i, item in enumerate(evidence, start=1):
-        source = "user correction" if item["kind"] == "patch" else item["title"]
-        lines.append(f'[{i}] ({source}) "{item["quote"]}" -> {item["claim"]}')
+        source = (
+            "user correction"
+            if item["kind"] == "patch"
+            else f"passage {prompt_literal(item['title'], TITLE_CHARS)}"
+        )
+        quote, claim = prompt_literal(item["quote"], SENTENCE_CHARS), prompt_literal(item["claim"], CLAIM_CHARS)
+        lines.append(f"[{i}] ({source}) {quote} -> {claim}")
     return "\n".join(lines)
 
 
