@@ -20,6 +20,14 @@ ANSWER_STOPS = ("</search>", "</answer>", "<information>")
 """Stop sequences: the model must not go on to write the `<information>` block itself."""
 
 _OPEN_TAG = re.compile(r"<\s*(search|answer)\s*>", re.IGNORECASE)
+_QUOTED = (
+    re.compile(r'"[^"\n]*"|“[^”\n]*”|`[^`\n]*`'),
+    re.compile(r"^[ \t]*>.*$", re.MULTILINE),
+    re.compile(r"<\s*information\s*>.*?(?:<\s*/\s*information\s*>|\Z)", re.IGNORECASE | re.DOTALL),
+)
+"""What a reply only quotes: text in quotation marks or backticks, a Markdown quote line, an echoed
+`<information>` block. A tag in there is one the model read (a passage may hold `<answer>42</answer>`),
+not an action it takes."""
 _LOOSE = re.compile(r"^\s*(search|answer)\s*[:,]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 """A small model's tagless form ("Search: who was Lilu?"): taken as the action it names."""
 _NO_INFO = re.compile(r"no\s+helpful\s+information", re.IGNORECASE)
@@ -46,12 +54,14 @@ class Action:
 
 
 def parse_action(text: str) -> Action | None:
-    """The first `<search>` or `<answer>` in a model turn, or None when there is no usable tag.
+    """The first `<search>` or `<answer>` of a model turn that it does not merely quote, or None when there
+    is no usable tag.
 
     A missing closing tag is accepted (stop sequences remove it); anything after another tag is cut,
-    so a model that goes on to invent `<information>` does not smuggle it into the query.
+    so a model that goes on to invent `<information>` does not smuggle it into the query. A tag inside
+    quotation marks, backticks, a `>` quote line or an echoed `<information>` block is skipped.
     """
-    match = _OPEN_TAG.search(text)
+    match = _first_open_tag(text)
     if match is None:
         loose = _LOOSE.search(PROTOCOL_TAG.sub(" ", text))
         if loose is None or not loose.group(2).strip():
@@ -70,6 +80,14 @@ def parse_action(text: str) -> Action | None:
         return None
     thought = PROTOCOL_TAG.sub("", text[: match.start()]).strip()
     return Action("search" if kind == "search" else "answer", body, thought)
+
+
+def _first_open_tag(text: str) -> re.Match[str] | None:
+    quoted = [m.span() for pattern in _QUOTED for m in pattern.finditer(text)]
+    for match in _OPEN_TAG.finditer(text):
+        if not any(start <= match.start() < end for start, end in quoted):
+            return match
+    return None
 
 
 def number_sentences(hits: Sequence[Hit], max_chars: int = MAX_PASSAGE_CHARS) -> tuple[str, list[tuple[Hit, str]]]:
