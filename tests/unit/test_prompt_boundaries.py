@@ -8,6 +8,8 @@ escapes to the model. (A model reply that quotes a tag: `test_ask_parse.py`.)
 
 from __future__ import annotations
 
+import re
+
 from sleuth.agents.ask import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
@@ -19,8 +21,9 @@ from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
 from sleuth.prompts.sets import load_prompt_set
 from sleuth.testing import INJECTION, ScriptedLLM, StaticRetriever, hostile_passages, hostile_patch
-from sleuth.text import PROTOCOL_TAG
 
+PROTOCOL_TAG = re.compile(r"<\s*/?\s*(?:search|answer|information)\s*>", re.IGNORECASE)
+"""A tag of the ask agent's protocol, in any spacing or case."""
 FACTS = ("heron", "otter", "lake is deep", "capital of Freedonia", "kestrel", "wren", "mole digs", "badger")
 """The plain fact each hostile passage states: the attack must not take it out of the prompt."""
 FORGED_LINE_STARTS = ("QUESTION", "EVIDENCE", "BEGIN USER", "END USER", "User correction", "[9]", "  Corrected")
