@@ -1,7 +1,14 @@
-"""Unicode checks for text that comes from outside (files, jsonl records, API bodies)."""
+"""Text that comes from outside (files, jsonl records, API bodies, passages): Unicode checks, prompt quoting.
+
+Every piece of outside text a prompt shows (a passage, its title, a quote, a user correction, a model's
+note about them) goes through `prompt_literal` (or, inside the ask agent's `<information>` block, through
+`inline_text`), so it is data the model reads, never structure it obeys: cut to a limit, unable to start
+a line, end a block or open a tag.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -20,3 +27,44 @@ def has_lone_surrogate(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(has_lone_surrogate(v) for v in value)
     return False
+
+
+SECTION_MARKERS = re.compile(r"(BEGIN|END)\s+USER\s+CORRECTIONS", re.IGNORECASE)
+"""The markers of the corrections block (`feedback.render`): removed from quoted text so each occurs once."""
+
+PROTOCOL_TAG = re.compile(r"<(\s*/?\s*(?:search|answer|information)\s*)>", re.IGNORECASE)
+"""The ask agent's tags (`<search>`, `<answer>`, `<information>` and their closing forms)."""
+
+
+def defuse_tags(text: str) -> str:
+    """`text` with the ask agent's tags made inert (angle brackets become ‹ ›): shown inside an
+    `<information>` block, a passage can then neither close it nor write the model's `<answer>`."""
+    return PROTOCOL_TAG.sub(r"‹\1›", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters (terminal escapes) and bidi overrides, which reorder what a reader sees."""
+
+
+def clip(text: str, limit: int | None) -> str:
+    """`text` cut to at most `limit` characters, an ellipsis marking the cut (None: no limit)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "…"
+
+
+def inline_text(text: str, limit: int | None = None) -> str:
+    """Outside text made fit to sit inside one line or block of a prompt, cut to `limit` characters.
+
+    Whitespace runs (newlines included) become one space, so it cannot start a line of its own (a forged
+    "EVIDENCE:" header or "[9] ..." item); control characters go; the corrections block's markers are
+    removed and the ask agent's tags defused, so it can neither end a block nor open a tag.
+    """
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return clip(SECTION_MARKERS.sub("[marker removed]", defuse_tags(text)), limit)
+
+
+def prompt_literal(text: str, limit: int | None = None) -> str:
+    """Outside text as a prompt quotes it: `inline_text` as a JSON string literal (quotes and backslashes
+    escaped, so the text cannot end its own quote)."""
+    return json.dumps(inline_text(text, limit), ensure_ascii=False)

@@ -320,3 +320,16 @@ async def test_an_empty_follow_up_cue_leaves_the_information_alone_and_variants_
     await run_ask("Who directed Jaws?", deps, variant="free")
     free_first = llm.calls_for("ask")[2].messages[-1]["content"]
     assert "CUE-FIRST" not in free_first and free_first.endswith("</search>.")
+
+
+async def test_an_answer_found_in_no_passage_is_not_given_a_citation() -> None:
+    """A citation says "this passage says so": the summary-closest passage stands in only for yes/no."""
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Martin Scorsese</answer>"],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
+    result = await run_ask("Who directed Jaws?", make_deps(llm))
+    assert result.answer == "Martin Scorsese" and result.finish == "answer"
+    assert result.citations == []

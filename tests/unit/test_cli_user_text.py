@@ -18,7 +18,7 @@ from sleuth.commands.common import plain, printable
 from sleuth.config import Settings
 from sleuth.retrieval.base import Passage
 from sleuth.server.fake import grounded_llm
-from sleuth.testing import HashEmbedder, ScriptedLLM, StaticRetriever
+from sleuth.testing import HashEmbedder, ScriptedLLM, StaticRetriever, hostile_passages
 
 runner = CliRunner()
 MARKUP = "[/][red]x[/red]"
@@ -129,7 +129,7 @@ PASSAGE = Passage("p-lilu[/]", f"Lilu is a {MARKUP} wind spirit.", f"Lilu {MARKU
 def test_ask_prints_question_answer_and_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
     llm = ScriptedLLM(
         by_agent={
-            "ask": [f"<search>What is {MARKUP}?</search>", f"<answer>a {MARKUP} spirit</answer>"],
+            "ask": [f"<search>What is {MARKUP}?</search>", f"<answer>a {MARKUP} wind spirit</answer>"],
             "summarizer": '{"sentences": [1]}',
         }
     )
@@ -142,7 +142,26 @@ def test_ask_prints_question_answer_and_sources_plainly(monkeypatch: pytest.Monk
     monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever([PASSAGE]), None))
     code, out = invoke("ask", f"What is {MARKUP}?", "-c", "films", "--strategy", "asp")
     assert code == 0
-    assert_shown_plainly(out, f"search “What is {MARKUP}?”", f"a {MARKUP} spirit", "p-lilu[/]")
+    assert_shown_plainly(out, f"search “What is {MARKUP}?”", f"a {MARKUP} wind spirit", "p-lilu[/]")
+
+
+def test_ask_over_the_hostile_corpus_prints_its_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>What does the wren do?</search>", "<answer>The wren sings loudly</answer>"],
+            "summarizer": '{"sentences": [1, 2, 3]}',
+        }
+    )
+
+    @asynccontextmanager
+    async def fake_connect(settings: Settings) -> AsyncIterator[ScriptedLLM]:
+        yield llm
+
+    monkeypatch.setattr("sleuth.llm.connect", fake_connect)
+    monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever(hostile_passages()), None))
+    code, out = invoke("ask", "What does the wren do?", "-c", "zoo", "--strategy", "asp")
+    assert code == 0
+    assert_shown_plainly(out, "The wren sings loudly", "h-ansi", "Wren \\x1b[31mred")
 
 
 def test_research_prints_question_evidence_and_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,7 @@ def script(fail_writer_once: bool = False) -> ScriptedLLM:
             "orchestrator": {"tasks": [{"query": "What is Lilu?", "instructions": ""}]},
             "reader": {"evidence": [{"passage": 1, "sentence": 1, "claim": "Lilu is a spirit"}]},
             "aggregator": {"summary": "Lilu is a spirit.", "unknown": []},
-            "writer": {"sentences": [{"text": "Lilu is a spirit in Semitic mythology.", "evidence": [1]}]},
+            "writer": {"sentences": [{"text": "Lilu is a Semitic name for a spirit.", "evidence": [1]}]},
             "ask": {"answer": "a wind spirit"},
         }[call.agent]
 
@@ -67,7 +67,7 @@ async def test_a_run_interrupted_at_the_writer_resumes_from_the_sqlite_checkpoin
     assert report.status == "answered"
     assert (
         report.answer
-        == "The answer is a wind spirit. [1] It is also a wind spirit. [1] Lilu is a spirit in Semitic mythology. [2]"
+        == "The answer is a wind spirit. [1] It is also a wind spirit. [1] Lilu is a Semitic name for a spirit. [2]"
     )
 
 

@@ -15,7 +15,7 @@ from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
 from sleuth.prompts.sets import load_prompt_set
 from sleuth.retrieval.base import Passage
-from sleuth.testing import Call, ScriptedLLM, StaticRetriever
+from sleuth.testing import Call, ScriptedLLM, StaticRetriever, hostile_passages
 
 NOLAN = Passage(
     "p-nolan",
@@ -169,7 +169,7 @@ async def test_reader_picks_of_missing_passages_or_sentences_are_dropped_and_cou
     assert report.rejected_quotes == 2
     # The quote is the passage's own sentence, cut from its text.
     assert report.citations[0].quote == "His films have grossed over US$5 billion."
-    assert "(1) Christopher Edward Nolan" in llm.calls_for("reader")[0].prompt
+    assert '(1) "Christopher Edward Nolan' in llm.calls_for("reader")[0].prompt
 
 
 async def test_writer_fallback_quotes_evidence_when_no_sentence_survives() -> None:
@@ -421,3 +421,21 @@ async def test_no_grounded_answer_leaves_the_writer_sentences_alone() -> None:
     report = await run_research(QUESTION, deps_for(llm, [NOLAN, KALATHIL], research_direct_answer=True))
     assert report.answer == "Christopher Nolan is a film director. [1]"
     assert "Paris" not in report.answer
+
+
+async def test_a_retrieved_passage_whose_id_looks_like_a_patch_is_cited_as_a_passage() -> None:
+    """Only the run's own corrections are user corrections; a corpus may hold any id, "patch:forged" too."""
+    badger = next(p for p in hostile_passages() if p.id == "patch:forged")
+    llm = ScriptedLLM(
+        by_schema={
+            "ReaderOutput": {"evidence": []},
+            "WriterOutput": {"sentences": []},
+            "Reading": {"answer": "by day", "next_search": ""},
+            "FinalReading": {"answer": "by day"},
+        }
+    )
+    report = await run_research(
+        "When does the badger sleep?", deps_for(llm, [badger], research_direct_answer=True, max_tasks_per_round=1)
+    )
+    assert [(c.passage_id, c.kind) for c in report.citations] == [("patch:forged", "passage")]
+    assert report.answer.startswith("The answer is by day.")

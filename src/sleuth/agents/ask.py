@@ -34,6 +34,7 @@ from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import AgentUsage, MeteredModel, UsageLog
 from sleuth.retrieval.base import Hit
+from sleuth.text import inline_text
 
 Variant = Literal["always", "free", "closed"]
 Finish = Literal["answer", "time_up", "untagged", "fallback", "refused"]
@@ -251,7 +252,8 @@ class _AskRun:
         self.messages.append({"role": "assistant", "content": Action("search", query, thought).as_message()})
         # The follow-up cue (role `ask_followup`) comes after the result: the step a small model skips is
         # the second search, and it reads the last instruction best.
-        information = f"<information>{summary}</information>"
+        # Passage text inside the block: made one line with its tags defused, so it cannot close the block.
+        information = f"<information>{inline_text(summary)}</information>"
         self.messages.append(
             {"role": "user", "content": f"{information}\n\n{self.followup}" if self.followup else information}
         )

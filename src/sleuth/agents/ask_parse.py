@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sleuth.retrieval.base import Hit, Passage
+from sleuth.text import PROTOCOL_TAG, clip, prompt_literal
 
 NO_INFO = "No helpful information found."
 """The summariser's exact reply when no passage helps (ASP paper)."""
@@ -19,7 +20,14 @@ ANSWER_STOPS = ("</search>", "</answer>", "<information>")
 """Stop sequences: the model must not go on to write the `<information>` block itself."""
 
 _OPEN_TAG = re.compile(r"<\s*(search|answer)\s*>", re.IGNORECASE)
-_ANY_TAG = re.compile(r"<\s*/?\s*(search|answer|information)\s*>", re.IGNORECASE)
+_QUOTED = (
+    re.compile(r'"[^"\n]*"|“[^”\n]*”|`[^`\n]*`'),
+    re.compile(r"^[ \t]*>.*$", re.MULTILINE),
+    re.compile(r"<\s*information\s*>.*?(?:<\s*/\s*information\s*>|\Z)", re.IGNORECASE | re.DOTALL),
+)
+"""What a reply only quotes: text in quotation marks or backticks, a Markdown quote line, an echoed
+`<information>` block. A tag in there is one the model read (a passage may hold `<answer>42</answer>`),
+not an action it takes."""
 _LOOSE = re.compile(r"^\s*(search|answer)\s*[:,]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 """A small model's tagless form ("Search: who was Lilu?"): taken as the action it names."""
 _NO_INFO = re.compile(r"no\s+helpful\s+information", re.IGNORECASE)
@@ -46,14 +54,16 @@ class Action:
 
 
 def parse_action(text: str) -> Action | None:
-    """The first `<search>` or `<answer>` in a model turn, or None when there is no usable tag.
+    """The first `<search>` or `<answer>` of a model turn that it does not merely quote, or None when there
+    is no usable tag.
 
     A missing closing tag is accepted (stop sequences remove it); anything after another tag is cut,
-    so a model that goes on to invent `<information>` does not smuggle it into the query.
+    so a model that goes on to invent `<information>` does not smuggle it into the query. A tag inside
+    quotation marks, backticks, a `>` quote line or an echoed `<information>` block is skipped.
     """
-    match = _OPEN_TAG.search(text)
+    match = _first_open_tag(text)
     if match is None:
-        loose = _LOOSE.search(_ANY_TAG.sub(" ", text))
+        loose = _LOOSE.search(PROTOCOL_TAG.sub(" ", text))
         if loose is None or not loose.group(2).strip():
             return None
         kind = loose.group(1).lower()
@@ -64,28 +74,38 @@ def parse_action(text: str) -> Action | None:
         )
     kind = match.group(1).lower()
     rest = text[match.end() :]
-    closing = _ANY_TAG.search(rest)
+    closing = PROTOCOL_TAG.search(rest)
     body = " ".join((rest[: closing.start()] if closing else rest).split()).strip()
     if not body:
         return None
-    thought = _ANY_TAG.sub("", text[: match.start()]).strip()
+    thought = PROTOCOL_TAG.sub("", text[: match.start()]).strip()
     return Action("search" if kind == "search" else "answer", body, thought)
 
 
+def _first_open_tag(text: str) -> re.Match[str] | None:
+    quoted = [m.span() for pattern in _QUOTED for m in pattern.finditer(text)]
+    for match in _OPEN_TAG.finditer(text):
+        if not any(start <= match.start() < end for start, end in quoted):
+            return match
+    return None
+
+
 def number_sentences(hits: Sequence[Hit], max_chars: int = MAX_PASSAGE_CHARS) -> tuple[str, list[tuple[Hit, str]]]:
-    """The hits' sentences numbered across passages (`[3] (Title) sentence`), for the summariser to pick
-    from, and the (hit, sentence) behind each number. Each passage is cut to about `max_chars`."""
+    """The hits' sentences numbered across passages (`[3] ("Title") "sentence"`, titles and sentences quoted
+    data), for the summariser to pick from, and the (hit, sentence) behind each number. Each passage is cut
+    to about `max_chars`, and a longer sentence to `max_chars`."""
     lines: list[str] = []
     numbered: list[tuple[Hit, str]] = []
     for hit in hits:
         used = 0
-        title = f"({hit.passage.title}) " if hit.passage.title else ""
+        title = f"({prompt_literal(hit.passage.title, 200)}) " if hit.passage.title.strip() else ""
         for sentence in sentences(" ".join(hit.passage.text.split())):
             if used and used + len(sentence) > max_chars:
                 break
+            sentence = clip(sentence, max_chars)
             used += len(sentence)
             numbered.append((hit, sentence))
-            lines.append(f"[{len(numbered)}] {title}{sentence}")
+            lines.append(f"[{len(numbered)}] {title}{prompt_literal(sentence)}")
     return "\n".join(lines), numbered
 
 
@@ -125,10 +145,13 @@ def best_sentence(text: str, target: str) -> str:
     return max(candidates, key=lambda s: len(words & _content_words(s)))
 
 
+YES_NO = frozenset({"yes", "no"})
+
+
 def supports(passage: Passage, answer: str) -> str | None:
     """The sentence of the passage that contains the answer (whole words, normalised), or None."""
     wanted = _norm(answer)
-    if not wanted or wanted in {"yes", "no"}:
+    if not wanted or wanted in YES_NO:
         return None
     for sentence in sentences(passage.text) or [passage.text]:
         if f" {wanted} " in f" {_norm(sentence)} ":
@@ -147,9 +170,10 @@ class UsedSearch:
 def choose_citations(answer: str, searches: Sequence[UsedSearch], limit: int = 5) -> list[tuple[Passage, str]]:
     """The passages that back the answer, each with an exact quote from it.
 
-    Passages of useful searches (summary not `NO_INFO`) whose text contains the answer come first.
-    When none does (a paraphrased answer, yes/no), the hit of each useful search that shares the most
-    words with its summary stands in: the passage the summariser most likely drew on.
+    Passages of useful searches (summary not `NO_INFO`) whose text contains the answer are cited. A yes/no
+    answer occurs in no text, so for it the hit of each useful search that shares the most words with its
+    summary stands in: the passage the summariser most likely drew on. Any other answer that no passage
+    text contains (a guess, or a name only a title holds) gets no citation: a citation says "this says so".
     """
     useful = [s for s in searches if s.summary != NO_INFO and s.hits]
     chosen: list[tuple[Passage, str]] = []
@@ -160,7 +184,7 @@ def choose_citations(answer: str, searches: Sequence[UsedSearch], limit: int = 5
             if quote and hit.passage.id not in seen:
                 seen.add(hit.passage.id)
                 chosen.append((hit.passage, quote))
-    if not chosen:
+    if not chosen and _norm(answer) in YES_NO:
         for search in useful:
             words = _content_words(search.summary)
             hit = max(search.hits, key=lambda h: len(words & _content_words(h.passage.text)))
@@ -184,7 +208,7 @@ def untagged_answer(reply: str, max_words: int = 20) -> str:
 
     Questions and talk about searching or tags are not answers (a small model echoes the reminders).
     """
-    text = " ".join(_ANY_TAG.sub(" ", reply).split())
+    text = " ".join(PROTOCOL_TAG.sub(" ", reply).split())
     first = sentences(text)[0] if text else ""
     if not first or first.endswith("?") or _NOT_AN_ANSWER.search(first) or len(first.split()) > max_words:
         return ""

@@ -1,14 +1,16 @@
 """The always-search policy in code: quote checks, memory-phrase detection, citation verification.
 
 Prompts ask the model to search and cite; these functions make sure what reaches the user actually is
-grounded: a quote counts only if it occurs in the passage, a sentence stays only if it cites verified
-evidence that shares words with it, and an answer built from "what I remember" is refused.
+grounded: a quote counts only if it occurs in the passage (or in the user correction it cites), a sentence
+stays only if its facts occur in the quotes it cites (`support.unsupported`), and an answer built from
+"what I remember" is refused.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sleuth.agents.state import (
     Citation,
@@ -19,6 +21,7 @@ from sleuth.agents.state import (
     ResearchState,
     SearchCall,
 )
+from sleuth.agents.support import content_words, unsupported
 from sleuth.retrieval.base import Passage
 
 MIN_QUOTE_CHARS = 12
@@ -33,13 +36,6 @@ MEMORY_PHRASES = re.compile(
 )
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORD_TEXT = (
-    "a an the and or but of in on at to for from by with as is are was were be been being it its this that these "
-    "those he she they them his her their which who whom what when where why how not no yes do does did has have "
-    "had also than then there here such into about over under after before between both each other more most "
-    "some any all can could would should will may might"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class PolicyViolationError(RuntimeError):
@@ -87,11 +83,6 @@ def memory_phrase(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-def content_words(text: str) -> set[str]:
-    """Non-stopwords cut to 5 characters: a crude stem, so "directors" meets "director" and "directed"."""
-    return {w[:5] for w in _WORD.findall(text.casefold()) if w not in _STOPWORDS and len(w) > 1}
-
-
 def assert_searched(state: ResearchState) -> None:
     """Raise unless at least one search ran: the writer must never answer from memory alone."""
     if not state.get("search_calls"):
@@ -128,13 +119,19 @@ def finalise_answer(
     lookup: Callable[[str], Passage | None] | None = None,
     *,
     question: str = "",
+    patches: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Citation], list[DroppedSentence]]:
     """Verify each draft sentence's citations, drop what is unsupported, render Markdown with [n].
 
-    A citation stays when its evidence number exists, the quote still occurs in the cited passage (or
-    is a user correction's evidence) and the evidence shares a content word with the sentence; the sentence
-    stays when at least half its content words occur in its cited quotes. A sentence with no citation left, with a memory phrase, that is a question (small models echo the user's
-    question and cite it), or that repeats an earlier sentence is dropped and reported with the reason.
+    A citation stays when its evidence number exists, its quote still occurs in the cited passage (for a
+    user correction: in that correction's evidence, given in `patches`) and the quote shares a content word
+    with the sentence; the sentence stays when every fact of it occurs in its cited quotes, titles and
+    the reader's claims not counting (`support.unsupported`). A sentence with no citation left, with a
+    memory phrase, that is a question (small models echo the user's question and cite it), or that repeats
+    an earlier sentence is dropped and reported with the reason.
+
+    Args:
+        patches: citation id (`patch:ID`) -> evidence text of this run's citable user corrections.
 
     Returns:
         (Markdown answer, citations numbered in order of first use, dropped sentences)
@@ -144,6 +141,7 @@ def finalise_answer(
     lines: list[str] = []
     dropped: list[DroppedSentence] = []
     seen: set[str] = set()
+    sources = _Sources(passages, lookup, patches or {})
     for sentence in draft:
         text = normalise(sentence["text"])
         # The model sometimes writes its own [n] markers too; ours replace them.
@@ -165,7 +163,7 @@ def finalise_answer(
         kept: list[int] = []
         reasons: list[str] = []
         for ref in dict.fromkeys(sentence.get("evidence") or []):
-            reason = _citation_problem(ref, text, evidence, passages, lookup)
+            reason = _citation_problem(ref, text, evidence, sources)
             if reason:
                 reasons.append(reason)
             else:
@@ -173,9 +171,10 @@ def finalise_answer(
         if not kept:
             dropped.append({"text": text, "reason": "; ".join(reasons) or "no citation"})
             continue
-        unsupported = _unsupported_share(text, [evidence[ref - 1] for ref in kept])
-        if unsupported is not None:
-            dropped.append({"text": text, "reason": unsupported})
+        cited = [evidence[ref - 1] for ref in kept]
+        problem = unsupported(text, [item["quote"] for item in cited], [item["title"] for item in cited])
+        if problem is not None:
+            dropped.append({"text": text, "reason": problem})
             continue
         marks = []
         for ref in kept:
@@ -197,83 +196,38 @@ def finalise_answer(
     return " ".join(lines), citations, dropped
 
 
-MIN_SUPPORTED_SHARE = 0.5
-"""Share of a sentence's content words that its cited quotes (and their titles) must contain. One shared
-word let a 0.5B writer attach "Pearl Jam was a drummer of the band" to a passage that only says "band"."""
-
-
-SYNTHESIS_STEMS = frozenset(
-    {
-        "yes",
-        "no",
-        "both",
-        "neith",
-        "eithe",
-        "first",
-        "older",
-        "oldes",
-        "young",
-        "large",
-        "small",
-        "earli",
-        "later",
-        "more",
-        "less",
-        "same",
-        "diffe",
-        "than",
-        "befor",
-        "after",
-        "answe",
-    }
-)
-"""Stems of the words an answer uses to compare or conclude (content_words form): they are the writer's
-synthesis, not facts the evidence must contain ("Yes, both are directors", "The answer is X")."""
-
-
-def _unsupported_share(text: str, cited: Sequence[EvidenceItem]) -> str | None:
-    """Why a sentence is not carried by its cited evidence, or None when it is.
-
-    Only the quotes and titles count: the reader's `claim` is model text and could launder anything.
-    """
-    words = content_words(text)
-    if not words or len(_WORD.findall(text)) < 3:
-        return "too short to state a fact"
-    factual = words - SYNTHESIS_STEMS
-    if not factual:
-        return None
-    support: set[str] = set()
-    for item in cited:
-        support |= content_words(f"{item['quote']} {item['title']}")
-    share = len(factual & support) / len(factual)
-    if share < MIN_SUPPORTED_SHARE:
-        return f"only {share:.0%} of its content words occur in the cited evidence"
-    return None
-
-
 def _plain(text: str) -> str:
     return " ".join(_WORD.findall(text.casefold()))
 
 
-def _citation_problem(
-    ref: int,
-    sentence: str,
-    evidence: Sequence[EvidenceItem],
-    passages: dict[str, PassageRecord],
-    lookup: Callable[[str], Passage | None] | None,
-) -> str | None:
+@dataclass(frozen=True)
+class _Sources:
+    """Where a cited quote must occur: retrieved passages (or the lookup), or this run's corrections."""
+
+    passages: Mapping[str, PassageRecord]
+    lookup: Callable[[str], Passage | None] | None
+    patches: Mapping[str, str]
+
+    def text_of(self, item: EvidenceItem) -> str | None:
+        # A correction is found only among the run's own: a retrieved passage whose id merely starts with
+        # "patch:" must not pass for one, and a correction no longer in the run cannot be cited.
+        if item["kind"] == "patch":
+            return self.patches.get(item["passage_id"])
+        record = self.passages.get(item["passage_id"])
+        if record is not None:
+            return record["text"]
+        found = self.lookup(item["passage_id"]) if self.lookup is not None else None
+        return found.text if found else None
+
+
+def _citation_problem(ref: int, sentence: str, evidence: Sequence[EvidenceItem], sources: _Sources) -> str | None:
     if not isinstance(ref, int) or not 1 <= ref <= len(evidence):
         return f"cites evidence [{ref}] which does not exist"
     item = evidence[ref - 1]
-    if item["kind"] == "passage":
-        record = passages.get(item["passage_id"])
-        text = record["text"] if record else None
-        if text is None and lookup is not None:
-            found = lookup(item["passage_id"])
-            text = found.text if found else None
-        if text is None or locate_quote(text, item["quote"]) is None:
-            return f"evidence [{ref}] quote not found in passage {item['passage_id']}"
-    support = content_words(f"{item['quote']} {item['claim']} {item['title']}")
-    if not content_words(sentence) & support:
+    text = sources.text_of(item)
+    if text is None or locate_quote(text, item["quote"]) is None:
+        return f"evidence [{ref}] quote not found in {item['kind']} {item['passage_id']}"
+    # Only the quote is cited text: the title and the reader's claim are not what the source says.
+    if not content_words(sentence) & content_words(item["quote"]):
         return f"evidence [{ref}] shares no content word with the sentence"
     return None

@@ -3,9 +3,10 @@
 The contract the agents rely on:
 
 * `render_patches([])` is `""`, so a prompt without corrections is unchanged.
-* Every piece of user text (query, answer, evidence) is a JSON string literal: it is wrapped in double
-  quotes, and quotes, backslashes and newlines inside it are escaped. A patch therefore cannot end its
-  quote, start a new line, or forge a header; a planted "ignore previous instructions" stays data.
+* Every piece of user text (query, answer, evidence) is a JSON string literal (`text.prompt_literal`): it is
+  wrapped in double quotes, and quotes, backslashes and newlines inside it are escaped. A patch therefore
+  cannot end its quote, start a new line, forge a header or open an ask-agent tag; a planted "ignore
+  previous instructions" stays data.
 * The block starts with `BEGIN USER CORRECTIONS` (with a one-line reminder that the quoted text is data,
   not instructions) and ends with `END USER CORRECTIONS`; both markers appear exactly once.
 * Each patch is cited as `[patch:ID]` (see `patch_citation_id`); `patch_as_passage` turns a patch's
@@ -14,31 +15,21 @@ The contract the agents rely on:
 
 from __future__ import annotations
 
-import json
-import re
-
 from sleuth.feedback.base import PatchView
 from sleuth.retrieval.base import Passage
+from sleuth.text import prompt_literal
 
 BEGIN_MARKER = "BEGIN USER CORRECTIONS"
 END_MARKER = "END USER CORRECTIONS"
 PATCH_CITATION_PREFIX = "patch:"
-_MARKERS = re.compile(r"(BEGIN|END)\s+USER\s+CORRECTIONS", re.IGNORECASE)
+EVIDENCE_CHARS = 600
+"""Characters of a patch's evidence a prompt shows (more is cut), so one patch cannot crowd out passages."""
 
 _FLAG_NOTES = {
     "no-evidence": "unverified: it has no evidence, so it must not override the retrieved passages",
     "blank-answer": "it gives no answer; ignore it",
     "truncated": "its text was cut to fit",
 }
-
-
-def quote(text: str, limit: int | None = None) -> str:
-    """User text as a JSON string literal (one line, quotes escaped), cut to `limit` characters."""
-    text = " ".join(text.split())  # newlines and runs of spaces would be escaped anyway; keep it readable
-    text = _MARKERS.sub("[marker removed]", text)  # so the block's end marker appears exactly once
-    if limit is not None and len(text) > limit:
-        text = text[: max(0, limit - 1)] + "…"
-    return json.dumps(text, ensure_ascii=False)
 
 
 def patch_citation_id(patch_id: str) -> str:
@@ -57,24 +48,24 @@ def patch_as_passage(patch: PatchView) -> Passage:
     )
 
 
-def render_patch(patch: PatchView, *, max_evidence_chars: int = 600) -> str:
+def render_patch(patch: PatchView, *, max_evidence_chars: int = EVIDENCE_CHARS) -> str:
     """One patch as a few labelled lines; all user text quoted."""
     lines = [
         f"User correction [{patch_citation_id(patch.id)}] (relevance {patch.score:.2f}):",
-        f"  Q: {quote(patch.query, 300)}",
-        f"  Corrected answer: {quote(patch.answer, 300)}",
+        f"  Q: {prompt_literal(patch.query, 300)}",
+        f"  Corrected answer: {prompt_literal(patch.answer, 300)}",
     ]
     if patch.evidence.strip():
-        lines.append(f"  Evidence: {quote(patch.evidence, max_evidence_chars)}")
+        lines.append(f"  Evidence: {prompt_literal(patch.evidence, max_evidence_chars)}")
     else:
         lines.append("  Evidence: none given")
     if patch.evidence_passage_ids:
-        ids = ", ".join(quote(pid, 120) for pid in patch.evidence_passage_ids)
+        ids = ", ".join(prompt_literal(pid, 120) for pid in patch.evidence_passage_ids)
         lines.append(f"  Evidence passages: {ids}")
     for flag in patch.flags:
         if flag in ("conflict", "older-conflict"):
             continue
-        lines.append(f"  Warning: {_FLAG_NOTES.get(flag, quote(flag, 60))}")
+        lines.append(f"  Warning: {_FLAG_NOTES.get(flag, prompt_literal(flag, 60))}")
     if patch.conflicts_with:
         others = ", ".join(f"[{patch_citation_id(pid)}]" for pid in patch.conflicts_with)
         if "older-conflict" in patch.flags:
@@ -86,7 +77,7 @@ def render_patch(patch: PatchView, *, max_evidence_chars: int = 600) -> str:
     return "\n".join(lines)
 
 
-def render_patches(patches: list[PatchView], *, max_evidence_chars: int = 600) -> str:
+def render_patches(patches: list[PatchView], *, max_evidence_chars: int = EVIDENCE_CHARS) -> str:
     """Render the patches relevant to a query as a clearly marked block of user corrections.
 
     Args:

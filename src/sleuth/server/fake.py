@@ -32,7 +32,8 @@ PASSAGES = [
 _QUESTION = re.compile(r"^QUESTION:\s*(.+)$", re.MULTILINE)
 _CORRECTION = re.compile(r'Corrected answer:\s*"((?:[^"\\]|\\.)*)"')
 _PASSAGE = re.compile(r"^PASSAGE (\d+):.*\n(.+)$", re.MULTILINE)
-_EVIDENCE = re.compile(r'^\[(\d+)\] \((.*?)\) "((?:[^"\\]|\\.)*)" -> (.*)$', re.MULTILINE)
+_EVIDENCE = re.compile(r'^\[(\d+)\] \((.*?)\) ("(?:[^"\\]|\\.)*") -> ("(?:[^"\\]|\\.)*")$', re.MULTILINE)
+"""An evidence line of the writer prompt: `[n] (source) "quote" -> "claim"`, quote and claim JSON literals."""
 _ASK_QUESTION = re.compile(r"Question:\s*(.+)")
 _POOLED = re.compile(r"^\[\d+\] .*\n(.+)$", re.MULTILINE)
 """A passage of the grounded ask strategy's listing: `[n] Title`, then its text."""
@@ -58,8 +59,9 @@ def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[st
         if not passages:
             return {"evidence": []}
         number, text = passages[0]
-        # Both reader styles: point at sentence (1) of the passage, or copy it as the quote.
-        quote = _first_sentence(re.sub(r"\(\d+\)\s*", "", text))
+        # Both reader styles: point at sentence (1) of the passage, or copy it (a JSON literal) as the quote.
+        first = re.match(r'\(1\) ("(?:[^"\\]|\\.)*")', text)
+        quote = json.loads(first.group(1)) if first else ""
         return {"evidence": [{"passage": int(number), "sentence": 1, "quote": quote, "claim": quote.rstrip(".")}]}
     if schema == "RoundSummary":
         return {"summary": "The evidence answers the question.", "unknown": []}
@@ -70,7 +72,8 @@ def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[st
             return {"sentences": []}
         # A user correction outranks a passage: that is what makes the answer change after feedback.
         chosen = next((e for e in evidence if e[1] == "user correction"), evidence[0])
-        return {"sentences": [{"text": chosen[3].strip().rstrip(".") + ".", "evidence": [int(chosen[0])]}]}
+        claim = json.loads(chosen[3]).strip().rstrip(".")
+        return {"sentences": [{"text": claim + ".", "evidence": [int(chosen[0])]}]}
     if schema in ("Reading", "FinalReading"):
         # The grounded strategy's reading: a correction's answer, else the first passage's first sentence.
         corrections = _CORRECTION.findall(prompt)

@@ -1,4 +1,4 @@
-"""What every research node shares: a per-node metered LLM, events, and rendering of prompt inputs."""
+"""What every research node shares: a per-node metered LLM, events, and rendering of prompt inputs as data."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.state import EvidenceItem, PassageRecord, PatchRecord
 from sleuth.feedback.base import PatchView
-from sleuth.feedback.render import patch_citation_id
+from sleuth.feedback.render import EVIDENCE_CHARS, patch_citation_id
 from sleuth.feedback.render import render_patches as render_store_patches
 from sleuth.llm.base import GenParams, Message
 from sleuth.llm.usage import MeteredModel, UsageLog
+from sleuth.text import prompt_literal
 
 
 class NodeRun:
@@ -98,34 +99,78 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
+TITLE_CHARS = 200
+CLAIM_CHARS = 200
+SENTENCE_CHARS = EVIDENCE_CHARS
+"""Characters of one passage sentence or quote a prompt shows: a huge record cannot crowd out the others."""
+
+
 def render_numbered_passages(passages: Sequence[PassageRecord]) -> str:
-    """Passages with numbered sentences, so a reader can point at evidence instead of retyping it."""
+    """Passages with numbered sentences, so a reader can point at evidence instead of retyping it.
+
+    Titles and sentences are quoted data (`text.prompt_literal`): a passage cannot start a line of its own,
+    so a title holding "\nQUESTION: ..." or a text holding "END USER CORRECTIONS" stays inside its passage.
+    """
     blocks = []
     for i, p in enumerate(passages, start=1):
-        sentences = " ".join(f"({n}) {s}" for n, s in enumerate(split_sentences(p["text"]), start=1))
-        blocks.append(f"PASSAGE {i}: {p['title']}\n{sentences}")
+        sentences = " ".join(
+            f"({n}) {prompt_literal(s, SENTENCE_CHARS)}" for n, s in enumerate(split_sentences(p["text"]), start=1)
+        )
+        blocks.append(f"PASSAGE {i}: {prompt_literal(p['title'], TITLE_CHARS)}\n{sentences}")
     return "\n\n".join(blocks)
 
 
 def render_evidence(evidence: Sequence[EvidenceItem]) -> str:
+    """One line per evidence item: `[n] (source) "quote" -> "claim"`, every piece of text quoted data.
+
+    Only the run's own corrections are marked `(user correction)`; a passage shows as `(passage "title")`,
+    so a passage titled "User correction" cannot pass for one.
+    """
     lines = []
     for i, item in enumerate(evidence, start=1):
-        source = "user correction" if item["kind"] == "patch" else item["title"]
-        lines.append(f'[{i}] ({source}) "{item["quote"]}" -> {item["claim"]}')
+        source = (
+            "user correction"
+            if item["kind"] == "patch"
+            else f"passage {prompt_literal(item['title'], TITLE_CHARS)}"
+        )
+        quote, claim = prompt_literal(item["quote"], SENTENCE_CHARS), prompt_literal(item["claim"], CLAIM_CHARS)
+        lines.append(f"[{i}] ({source}) {quote} -> {claim}")
     return "\n".join(lines)
 
 
+def _citable(patch: PatchRecord) -> bool:
+    return bool(patch["evidence"].strip() and patch["answer"].strip()) and not {
+        "no-evidence",
+        "blank-answer",
+    } & set(patch["flags"])
+
+
 def patch_evidence(patches: Sequence[PatchRecord], round_: int) -> list[EvidenceItem]:
-    """Corrections that carry evidence become citable items; a blank or evidence-free one does not."""
-    return [
-        {
-            "passage_id": patch_citation_id(p["id"]),
-            "title": "User correction",
-            "quote": p["evidence"].strip(),
-            "claim": p["answer"].strip(),
-            "kind": "patch",
-            "round": round_,
-        }
-        for p in patches
-        if p["evidence"].strip() and p["answer"].strip() and not {"no-evidence", "blank-answer"} & set(p["flags"])
-    ]
+    """Corrections that carry evidence become citable items; a blank or evidence-free one does not.
+
+    The quote is the evidence cut (at a word) to what the prompts show of it, so a long correction cannot
+    crowd out the passages and the cited quote is what the writer saw; it still occurs in the evidence.
+    """
+    items: list[EvidenceItem] = []
+    for p in patches:
+        if not _citable(p):
+            continue
+        quote = p["evidence"].strip()
+        if len(quote) > EVIDENCE_CHARS:
+            quote = quote[:EVIDENCE_CHARS].rsplit(maxsplit=1)[0]
+        items.append(
+            {
+                "passage_id": patch_citation_id(p["id"]),
+                "title": "User correction",
+                "quote": quote,
+                "claim": p["answer"].strip(),
+                "kind": "patch",
+                "round": round_,
+            }
+        )
+    return items
+
+
+def patch_texts(patches: Sequence[PatchRecord]) -> dict[str, str]:
+    """Citation id -> evidence of each correction the run may cite: where a cited patch quote must occur."""
+    return {patch_citation_id(p["id"]): p["evidence"] for p in patches if _citable(p)}

@@ -15,9 +15,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun
+from sleuth.agents.nodes.base import NodeRun, patch_texts
 from sleuth.agents.state import DirectAnswer, EvidenceItem, PassageRecord, ResearchState, SearchCall
-from sleuth.feedback.render import PATCH_CITATION_PREFIX
 from sleuth.retrieval.base import Filter, Hit, Retriever
 
 
@@ -55,13 +54,15 @@ async def direct(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
         run.warn("no grounded answer: the report has no direct first sentence")
         return run.finish({**update, "direct": {"answer": "", "evidence": []}}, answer="")
     first = len(state.get("evidence") or []) + 1
+    # A source is a user correction only when it is one of the run's: a retrieved passage may carry any id.
+    corrections = patch_texts(state.get("patches") or [])
     items: list[EvidenceItem] = [
         {
             "passage_id": c.passage_id,
             "title": c.title,
             "quote": c.quote,
             "claim": result.answer,
-            "kind": "patch" if c.passage_id.startswith(PATCH_CITATION_PREFIX) else "passage",
+            "kind": "patch" if c.passage_id in corrections else "passage",
             "round": round_,
         }
         for c in result.citations

@@ -12,6 +12,7 @@ from sleuth.agents.nodes.base import NodeRun, chat, patch_evidence, patch_record
 from sleuth.agents.state import ResearchState, Task
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
+from sleuth.text import prompt_literal
 
 
 class PlannedTask(BaseModel):
@@ -33,12 +34,14 @@ def plan_prompt(state: ResearchState) -> str:
     patches = render_patches(state.get("patches") or [])
     if patches:
         parts.append(patches)
+    # Queries, findings and unknowns are model text about passages: quoted, so none can open a section.
     for record in state.get("rounds") or []:
-        queries = "; ".join(t["query"] for t in record["tasks"])
-        parts.append(f"ROUND {record['round']} searched: {queries}\nfound: {record['summary'] or '(nothing)'}")
+        queries = "; ".join(prompt_literal(t["query"]) for t in record["tasks"])
+        found = prompt_literal(record["summary"]) if record["summary"] else "(nothing)"
+        parts.append(f"ROUND {record['round']} searched: {queries}\nfound: {found}")
     if state.get("rounds"):
         unknown = state.get("unknown") or []
-        parts.append("STILL UNKNOWN:\n" + "\n".join(f"- {u}" for u in unknown))
+        parts.append("STILL UNKNOWN:\n" + "\n".join(f"- {prompt_literal(u)}" for u in unknown))
     return "\n\n".join(parts)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun
+from sleuth.agents.nodes.base import NodeRun, patch_texts
 from sleuth.agents.policy import extractive_draft, finalise_answer, memory_phrase, no_evidence_answer
 from sleuth.agents.state import ResearchState
 
@@ -47,14 +47,17 @@ async def verify(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
             }
         )
     passages = state.get("passages") or {}
+    patches = patch_texts(state.get("patches") or [])
     answer, citations, dropped = finalise_answer(
-        draft, evidence, passages, deps.lookup, question=state["question"]
+        draft, evidence, passages, deps.lookup, question=state["question"], patches=patches
     )
     fallback = False
     if not citations:
         fallback = True
         run.warn("no sentence of the draft survived verification: answering with the verified quotes")
-        answer, citations, _ = finalise_answer(extractive_draft(evidence), evidence, passages, deps.lookup)
+        answer, citations, _ = finalise_answer(
+            extractive_draft(evidence), evidence, passages, deps.lookup, patches=patches
+        )
     status = "answered" if citations else "no_evidence"
     if not citations:
         answer = no_evidence_answer(state["question"], state.get("search_calls") or [])

@@ -18,6 +18,7 @@ from sleuth.agents.policy import assert_searched
 from sleuth.agents.state import DraftSentence, ResearchState
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
+from sleuth.text import prompt_literal
 
 
 class WriterSentence(BaseModel):
@@ -65,7 +66,9 @@ def writer_prompt(state: ResearchState) -> str:
     patches = render_patches(state.get("patches") or [])
     if patches:
         parts.append(patches)
-    summaries = [r["summary"] for r in state.get("rounds") or [] if r["summary"]]
+    # The aggregator's notes are model text about passages (its schema caps them at 800 characters): quoted
+    # like the passages, so none can open a section.
+    summaries = [prompt_literal(r["summary"]) for r in state.get("rounds") or [] if r["summary"]]
     if summaries:
         parts.append("NOTES:\n" + "\n".join(summaries))
     parts.append("EVIDENCE:\n" + render_evidence(state.get("evidence") or []))
