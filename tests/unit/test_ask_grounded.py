@@ -10,13 +10,13 @@ from sleuth.agents.ask import NO_ANSWER
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
 from sleuth.agents.grounded import run_grounded
-from sleuth.agents.grounding import compared_names, follow_up_queries, grounding_passage
+from sleuth.agents.grounding import compared_names, follow_up_queries, grounding_passage, trim_answer
 from sleuth.agents.short_answer import ask_short
 from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
 from sleuth.prompts.sets import load_prompt_set
 from sleuth.retrieval.base import Filter, Hit, Passage
-from sleuth.testing import Call, ScriptedLLM
+from sleuth.testing import Call, ScriptedLLM, StaticRetriever, hostile_passages
 
 JAWS = Passage("p-jaws", "Jaws is a 1975 film directed by Steven Spielberg. It was a box-office hit.", "Jaws")
 SPIELBERG = Passage(
@@ -277,3 +277,54 @@ def test_a_yes_no_question_may_open_with_a_statement() -> None:
     assert asks_yes_no("Are The Exies and Circus Diablo both bands?")
     assert not asks_yes_no("Is it true? Who founded The Exies?")
     assert not asks_yes_no("Who founded The Exies?")
+
+
+async def test_hostile_passages_cannot_forge_prompt_structure_or_the_answer() -> None:
+    hostile = hostile_passages()
+    llm = ScriptedLLM(by_agent={"ask": [reading("rocks"), reading("rocks")]})
+    deps = make_deps(llm, [])
+    deps.retriever = StaticRetriever(hostile)  # type: ignore[assignment]  # every query finds them all
+    deps.settings = Settings(ask_first_k=len(hostile), ask_pool_size=len(hostile))
+    result = await run_grounded("What does the otter use as tools?", deps)
+
+    assert result.answer == "rocks" and [c.passage_id for c in result.citations] == ["h-inject"]
+    prompt = llm.calls[0].prompt
+    body = prompt.split("Passages:\n", 1)[1]
+    # One line of title and one of text per passage: nothing a passage says starts a line of its own.
+    assert all(
+        line.startswith("[") or not line.startswith(("EVIDENCE", "QUESTION", "User", "END"))
+        for line in body.splitlines()
+    )
+    assert "END USER CORRECTIONS" not in prompt and "<answer>" not in prompt and "</information>" not in prompt
+    assert "\x1b" not in prompt and "\u202e" not in prompt
+    assert len(prompt) < 12_000  # the huge record is cut
+    assert prompt.rstrip().endswith(deps.prompts["ask_read_next"].strip())  # the instruction is still last
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "trimmed"),
+    [
+        ("Jagdish Mali is father to which Bollywood actress?", "Bollywood actress Antara Mali", "Antara Mali"),
+        ("What show does Grant Hill host?", "the show NBA Inside Stuff", "NBA Inside Stuff"),
+        ("Which actor played Brody?", "actor Roy Scheider", "Roy Scheider"),
+        # Kept whole: no name would be left, the type is not named, or the answer is the type itself.
+        ("Which university in Oklahoma is oldest?", "University of Oklahoma", "University of Oklahoma"),
+        ("Which city has the clock?", "the city of Prague", "the city of Prague"),
+        ("What is the name of the band?", "band Circus Diablo", "band Circus Diablo"),
+        ("Which band formed first, The Exies or Circus Diablo?", "The Exies", "The Exies"),
+        ("Which company did he found?", "company", "company"),
+    ],
+)
+def test_the_answer_type_the_question_names_is_cut_off_the_answer(
+    question: str, answer: str, trimmed: str
+) -> None:
+    assert trim_answer(question, answer) == trimmed
+
+
+async def test_the_chosen_answer_is_trimmed_and_still_cited() -> None:
+    llm = ScriptedLLM(
+        by_agent={"ask": [reading("director Steven Spielberg"), reading("director Steven Spielberg")]}
+    )
+    result = await run_grounded("Which director made Jaws?", make_deps(llm, [JAWS, SPIELBERG]))
+    assert result.answer == "Steven Spielberg"
+    assert result.citations and result.citations[0].passage_id == "p-jaws"

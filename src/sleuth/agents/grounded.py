@@ -33,6 +33,7 @@ from sleuth.agents.grounding import (
     is_yes_no,
     side_quotes,
     supporting_quotes,
+    trim_answer,
 )
 from sleuth.agents.policy import content_words
 from sleuth.feedback.render import patch_as_passage, render_patches
@@ -40,6 +41,7 @@ from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import MeteredModel, UsageLog
 from sleuth.retrieval.base import Passage
+from sleuth.text import inline_text
 
 READ_MAX_TOKENS = 96
 FOCUS_TOP = 2
@@ -92,9 +94,8 @@ class _Pool:
     def listing(self, passages: list[Passage]) -> str:
         blocks = []
         for n, p in enumerate(passages, 1):
-            text = " ".join(p.text.split())
-            text = text if len(text) <= PASSAGE_CHARS else text[: PASSAGE_CHARS - 1] + "…"
-            blocks.append(f"[{n}] {' '.join(p.title.split())}\n{text}")
+            # Passage text is data: one line each, so it can neither start an item nor end the corrections.
+            blocks.append(f"[{n}] {inline_text(p.title, 200)}\n{inline_text(p.text, PASSAGE_CHARS)}")
         return "\n\n".join(blocks)
 
 
@@ -215,7 +216,8 @@ class _GroundedRun:
 
     def choose(self) -> str:
         """The answer: a comparison by time decided from its two quotes' years; else the latest grounded
-        answer of the shape the question asks for; else the latest grounded one; else "" (refused).
+        answer of the shape the question asks for; else the latest grounded one; else "" (refused). The
+        answer type the question names is cut off its front (`trim_answer`).
 
         A later reading has seen more evidence, but a small model sometimes answers it with the wrong line
         of a passage (a year for "which company"), so an earlier answer of the right shape wins over it.
@@ -235,7 +237,7 @@ class _GroundedRun:
         fitting = [a for a in grounded if fits_question(self.question, a)]
         if grounded and not fitting:
             self.emit("warning", message="no answer has the shape the question asks for", answer=grounded[0])
-        return (fitting or grounded or [""])[0]
+        return trim_answer(self.question, (fitting or grounded or [""])[0])
 
     def citations(self, answer: str) -> list[AskCitation]:
         """The passages that contain the answer, then, for a comparison, each side's deciding sentence."""

@@ -88,6 +88,36 @@ def fits_question(question: str, answer: str) -> bool:
     return not repeats or bool(compared_names(question) or _COMPARES.search(question))
 
 
+_ASKED_TYPE = re.compile(r"\b(?:which|what)\s+((?:[\w'-]+\s*)+)", re.IGNORECASE)
+_ARTICLE = frozenset({"a", "an", "the"})
+
+
+def trim_answer(question: str, answer: str) -> str:
+    """The answer without the answer type the question names ("which Bollywood actress?" answered
+    "Bollywood actress Antara Mali" is "Antara Mali"): a small reader often copies that noun along.
+
+    Only the words right after "which"/"what" up to the first stop word count as the type, and the cut
+    is made only when a name is left ("University of Oklahoma" stays whole: "of Oklahoma" is no name).
+    """
+    match = _ASKED_TYPE.search(question)
+    if match is None:
+        return answer
+    kind: list[str] = []
+    for word in match.group(1).lower().split():
+        if not content_words(word):
+            break
+        kind.append(word)
+    words = answer.split()
+    cut = 1 if words and words[0].lower() in _ARTICLE else 0
+    start = cut
+    while cut < len(words) and words[cut].lower().strip(",.;:") in kind:
+        cut += 1
+    rest = words[cut:]
+    if cut == start or not rest or not content_words(rest[0]):
+        return answer
+    return " ".join(rest)
+
+
 def supporting_quotes(answer: str, passages: Sequence[Passage], limit: int = 3) -> list[tuple[Passage, str]]:
     """Passages whose text contains the answer, each with the sentence that contains it."""
     found: list[tuple[Passage, str]] = []
