@@ -79,6 +79,7 @@ class OpenAICompatModel:
         request_timeout_s: limit on one HTTP request.
         connect_timeout_s: limit on opening the connection.
         max_retries: retries on 429, 5xx, timeouts and refused connections.
+        retry_wait_s: wait before the first retry; doubled on each further one, up to 8 s.
         concurrency: most requests in flight at once through this client.
     """
 
@@ -92,12 +93,14 @@ class OpenAICompatModel:
         request_timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         max_retries: int = 3,
+        retry_wait_s: float = 0.5,
         concurrency: int = 4,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout_s = timeout_s
         self.max_retries = max_retries
+        self.retry_wait_s = retry_wait_s
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=api_key,
@@ -137,7 +140,7 @@ class OpenAICompatModel:
                 return await self._complete_with_retries(kwargs, agent)
         except TimeoutError as exc:
             raise LLMUnavailableError(
-                f"LLM at {self.base_url} did not answer within {self.timeout_s:.0f}s"
+                f"LLM at {self.base_url} did not answer within {self.timeout_s:g}s"
             ) from exc
         except _TRANSIENT as exc:
             raise LLMUnavailableError(
@@ -157,7 +160,7 @@ class OpenAICompatModel:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((*_TRANSIENT, _MalformedReply)),
             stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait_exponential(multiplier=0.5, max=8),
+            wait=wait_exponential(multiplier=self.retry_wait_s, max=8),
             reraise=True,
         )
         async for attempt in retrying:
