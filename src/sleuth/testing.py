@@ -295,7 +295,8 @@ class FakeOpenAIServer:
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll, so leaving the `with` block (shutdown waits for one poll) costs little per test.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -305,9 +306,12 @@ class FakeOpenAIServer:
         """Answer the next requests with `faults`, one each, after any still pending."""
         self._faults.extend(faults)
 
-    @property
-    def pending_faults(self) -> int:
-        return len(self._faults)
+    def heal(self) -> int:
+        """Drop the faults still pending (the server recovers); returns how many were dropped."""
+        with self._lock:
+            dropped = len(self._faults)
+            self._faults.clear()
+        return dropped
 
     def _take_fault(self) -> Fault | None:
         with self._lock:
