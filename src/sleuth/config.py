@@ -29,10 +29,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 300.0
     """Hard limit on one call, retries included (a 0.5B model on two CPU cores needs minutes for long prompts)."""
     llm_request_timeout_s: float = 60.0
-    """Limit on one HTTP request to the LLM server."""
+    """Limit on one HTTP request to the LLM server, the whole reply included (one dripping in is cut, retried)."""
     llm_connect_timeout_s: float = 5.0
     llm_max_retries: int = 3
     """Retries on 429, 5xx, timeouts and refused connections (exponential backoff)."""
+    llm_retry_wait_s: float = Field(default=0.5, ge=0)
+    """Wait before the first retry; it doubles on each further one, up to 8 s."""
     llm_temperature: float = 0.0
     llm_max_tokens: int = 512
     llm_concurrency: int = 4

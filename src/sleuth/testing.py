@@ -1,4 +1,5 @@
-"""Fakes shipped with the library: a scripted LLM, a hash embedder, a static retriever, a hostile corpus."""
+"""Fakes shipped with the library: a scripted LLM, a hash embedder, a static retriever, a hostile corpus and a
+fault-injecting OpenAI-compatible server."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -204,8 +205,52 @@ def hostile_patch(patch_id: str = "phostile") -> PatchView:
     return PatchView(patch_id, "What does the otter use?", f"rocks\n{INJECTION}", evidence, 0.9)
 
 
+FaultKind = Literal["status", "body", "content", "hang", "drip"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One misbehaviour `FakeOpenAIServer` answers one request with; build it with the class methods."""
+
+    kind: FaultKind
+    status: int = 200
+    body: dict[str, Any] | bytes = b""
+    content: str | None = None
+    seconds: float = 0.0
+    chunk: int = 1
+
+    @classmethod
+    def http(cls, status: int) -> Fault:
+        """An HTTP error status (429, 500, ...) with an OpenAI-style error body."""
+        return cls("status", status=status)
+
+    @classmethod
+    def raw(cls, body: dict[str, Any] | bytes) -> Fault:
+        """A status-200 body that is not a chat completion: a dict sent as JSON, bytes as they are."""
+        return cls("body", body=body)
+
+    @classmethod
+    def reply(cls, content: str | None) -> Fault:
+        """A well-formed chat completion whose message content is `content` (None is sent as null)."""
+        return cls("content", content=content)
+
+    @classmethod
+    def hang(cls, seconds: float) -> Fault:
+        """No reply for `seconds` (longer than the client waits), then the normal reply."""
+        return cls("hang", seconds=seconds)
+
+    @classmethod
+    def drip(cls, seconds: float, chunk: int = 1) -> Fault:
+        """The normal reply sent `chunk` bytes at a time, `seconds` apart (a stalling proxy or server)."""
+        return cls("drip", seconds=seconds, chunk=max(1, chunk))
+
+
 class FakeOpenAIServer:
     """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks (threaded, stdlib only).
+
+    Requests are answered by `reply` unless a scripted fault is pending: each request takes the next fault
+    (`statuses`, then `bodies`, then `faults`, then any added with `inject`), so `[Fault.http(429)] * 3`
+    is a storm of three 429s before the server recovers.
 
     Args:
         reply: function of the request body (dict) returning the reply text.
@@ -214,6 +259,7 @@ class FakeOpenAIServer:
             (e.g. `[500, 429]` to exercise retries).
         bodies: raw 200 responses to send next, one per request, before normal replies: a dict is sent as
             JSON, bytes as they are (e.g. `[{"choices": []}, b"<html>"]` to exercise malformed replies).
+        faults: further faults, one per request (hangs, drips, bad message content, ...).
     """
 
     def __init__(
@@ -223,14 +269,19 @@ class FakeOpenAIServer:
         delay_s: float = 0.0,
         statuses: Iterable[int] = (),
         bodies: Iterable[dict[str, Any] | bytes] = (),
+        faults: Iterable[Fault] = (),
     ) -> None:
         import http.server
         import threading
         import time
 
         self.requests: list[dict[str, Any]] = []
-        self._statuses = deque(statuses)
-        self._bodies = deque(bodies)
+        self.faults_injected = 0
+        """Requests answered with a fault so far."""
+        self._lock = threading.Lock()  # handler threads take faults concurrently
+        self._faults: deque[Fault] = deque([*map(Fault.http, statuses), *map(Fault.raw, bodies), *faults])
+        # Set on exit, so a hanging or dripping handler thread stops at once instead of sleeping on.
+        self._closing = threading.Event()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -243,37 +294,24 @@ class FakeOpenAIServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 outer.requests.append(body)
-                if outer._statuses:
-                    status = outer._statuses.popleft()
-                    self._send(status, {"error": {"message": f"scripted {status}", "type": "server_error"}})
-                    return
-                if outer._bodies:
-                    self._send(200, outer._bodies.popleft())
-                    return
-                if delay_s:
-                    time.sleep(delay_s)
-                text = reply(body)
-                self._send(
-                    200,
-                    {
-                        "id": "chatcmpl-fake",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body.get("model", "fake"),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": text},
-                            }
-                        ],
-                        "usage": {
-                            "prompt_tokens": 5,
-                            "completion_tokens": max(1, len(text.split())),
-                            "total_tokens": 5 + max(1, len(text.split())),
-                        },
-                    },
-                )
+                model = body.get("model", "fake")
+                fault = outer._take_fault()
+                if fault is None:
+                    if delay_s:
+                        time.sleep(delay_s)
+                    self._send(200, _completion(model, reply(body)))
+                elif fault.kind == "status":
+                    error = {"message": f"scripted {fault.status}", "type": "server_error"}
+                    self._send(fault.status, {"error": error})
+                elif fault.kind == "body":
+                    self._send(200, fault.body)
+                elif fault.kind == "content":
+                    self._send(200, _completion(model, fault.content))
+                elif fault.kind == "hang":
+                    if not outer._closing.wait(fault.seconds):
+                        self._send(200, _completion(model, reply(body)))
+                else:
+                    self._drip(json.dumps(_completion(model, reply(body))).encode(), fault)
 
             def _send(self, status: int, payload: dict[str, Any] | bytes) -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -283,6 +321,17 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _drip(self, data: bytes, fault: Fault) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for start in range(0, len(data), fault.chunk):
+                    self.wfile.write(data[start : start + fault.chunk])
+                    self.wfile.flush()
+                    if outer._closing.wait(fault.seconds):
+                        return
+
         class Server(http.server.ThreadingHTTPServer):
             def handle_error(self, request: Any, client_address: Any) -> None:
                 # A client that gave up (timeout test, closed connection) is not a server error.
@@ -290,16 +339,49 @@ class FakeOpenAIServer:
 
         self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll, so leaving the `with` block (shutdown waits for one poll) costs little per test.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_port}/v1"
+
+    def inject(self, *faults: Fault) -> None:
+        """Answer the next requests with `faults`, one each, after any still pending."""
+        self._faults.extend(faults)
+
+    def heal(self) -> int:
+        """Drop the faults still pending (the server recovers); returns how many were dropped."""
+        with self._lock:
+            dropped = len(self._faults)
+            self._faults.clear()
+        return dropped
+
+    def _take_fault(self) -> Fault | None:
+        with self._lock:
+            if not self._faults:
+                return None
+            self.faults_injected += 1
+            return self._faults.popleft()
 
     def __enter__(self) -> FakeOpenAIServer:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def _completion(model: str, text: str | None) -> dict[str, Any]:
+    """A chat-completion body with one choice whose content is `text`."""
+    tokens = max(1, len((text or "").split()))
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": tokens, "total_tokens": 5 + tokens},
+    }

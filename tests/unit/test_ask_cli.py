@@ -107,3 +107,36 @@ def test_unreachable_llm_fails_fast_naming_the_url(monkeypatch: pytest.MonkeyPat
     assert "Traceback" not in result.output
     assert result.stdout.strip() == ""  # --json promises JSON or nothing on stdout
     assert time.perf_counter() - started < 10
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["I think the answer is probably 42.", "<search>Who directed Jaws?</search>", ""],
+    ids=["untagged-guess", "never-answers", "empty-reply"],
+)
+def test_asp_without_a_grounded_answer_exits_non_zero(scripted: ScriptedLLM, reply: str) -> None:
+    scripted._by_agent["ask"] = deque([reply])
+    as_json = runner.invoke(
+        make_app(), ["ask", "Who directed Jaws?", "-c", "films", "--strategy", "asp", "--json"]
+    )
+    assert as_json.exit_code == 1, as_json.output
+    data = json.loads(as_json.stdout)  # the result is still printed, for a script to read why
+    assert data["answer"] == "No answer found." and data["finish"] in ("refused", "fallback")
+    assert data["citations"] == []
+    shown = runner.invoke(make_app(), ["ask", "Who directed Jaws?", "-c", "films", "--strategy", "asp"])
+    assert shown.exit_code == 1 and "No answer found." in shown.stdout
+    assert "42" not in shown.stdout and "Traceback" not in shown.output
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [{"answer": "Alfred Hitchcock", "next_search": ""}, "", "{not json"],
+    ids=["guess", "empty", "not-json"],
+)
+def test_a_refused_grounded_answer_exits_non_zero(scripted: ScriptedLLM, reading: object) -> None:
+    del scripted._by_agent["ask"]
+    scripted._by_schema = {"Reading": deque([reading]), "FinalReading": deque([reading])}
+    result = runner.invoke(make_app(), ["ask", "Who directed Jaws?", "--collection", "films", "--json"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert (data["answer"], data["finish"], data["citations"]) == ("No answer found.", "refused", [])

@@ -322,14 +322,60 @@ async def test_an_empty_follow_up_cue_leaves_the_information_alone_and_variants_
     assert "CUE-FIRST" not in free_first and free_first.endswith("</search>.")
 
 
-async def test_an_answer_found_in_no_passage_is_not_given_a_citation() -> None:
-    """A citation says "this passage says so": the summary-closest passage stands in only for yes/no."""
+GUESS = "I think the answer is probably 42."
+
+
+async def test_an_untagged_guess_found_in_no_passage_is_refused_not_answered() -> None:
+    llm = ScriptedLLM(by_agent={"ask": GUESS, "summarizer": '{"sentences": [1]}'})
+    result = await run_ask("Who directed Jaws?", make_deps(llm))
+
+    assert result.search_calls  # it did search: the guess was read, checked and found in no passage
+    assert (result.answer, result.finish, result.citations) == (NO_ANSWER, "refused", [])
+    assert any(e.type == "warning" and "refused" in e.data["message"] for e in result.events)
+    assert result.events[-2].type == "answer" and result.events[-2].data["finish"] == "refused"
+
+
+async def test_a_tagged_answer_found_in_no_passage_is_refused() -> None:
     llm = ScriptedLLM(
         by_agent={
-            "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Martin Scorsese</answer>"],
+            "ask": ["<search>Who directed Jaws?</search>", "<answer>Alfred Hitchcock</answer>"],
             "summarizer": '{"sentences": [1]}',
         }
     )
     result = await run_ask("Who directed Jaws?", make_deps(llm))
-    assert result.answer == "Martin Scorsese" and result.finish == "answer"
-    assert result.citations == []
+
+    assert (result.answer, result.finish, result.citations) == (NO_ANSWER, "refused", [])
+
+
+async def test_an_empty_reply_is_no_answer_not_an_empty_one() -> None:
+    llm = ScriptedLLM(by_agent={"ask": "", "summarizer": '{"sentences": [1]}'})
+    result = await run_ask("Who directed Jaws?", make_deps(llm))
+
+    assert result.answer == NO_ANSWER and result.finish in ("fallback", "refused") and result.citations == []
+
+
+async def test_an_answer_only_a_corrections_evidence_holds_is_kept_an_evidence_free_one_refused() -> None:
+    reply = {
+        "ask": ["<search>Who directed Jaws?</search>", "<answer>Joe Alves</answer>"],
+        "summarizer": '{"sentences": [1]}',
+    }
+    backed = PatchView("p1", "Who directed Jaws?", "Joe Alves", "Joe Alves directed Jaws 3-D.", 0.9)
+    kept = await run_ask("Who directed Jaws?", make_deps(ScriptedLLM(by_agent=dict(reply)), patches=[backed]))
+    assert (kept.answer, kept.finish) == ("Joe Alves", "answer")
+
+    bare = PatchView("p2", "Who directed Jaws?", "Joe Alves", "", 0.9, flags=("no-evidence",))
+    refused = await run_ask("Who directed Jaws?", make_deps(ScriptedLLM(by_agent=dict(reply)), patches=[bare]))
+    assert (refused.answer, refused.finish) == (NO_ANSWER, "refused")
+
+
+async def test_yes_to_a_yes_no_question_is_not_refused_and_comparison_variants_keep_their_answers() -> None:
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": ["<search>Is Jaws a film?</search>", "<answer>yes</answer>"],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
+    assert (await run_ask("Is Jaws a film?", make_deps(llm))).finish == "answer"
+    # Free and closed book measure what the model knows unsearched: their answers are not refused.
+    closed = ScriptedLLM(by_agent={"ask": "<answer>Alfred Hitchcock</answer>"})
+    assert (await run_ask("Who directed Jaws?", make_deps(closed), variant="closed")).finish == "answer"

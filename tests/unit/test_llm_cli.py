@@ -55,6 +55,15 @@ def test_config_show_reflects_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert values["llm_api_key"] == "***"
 
 
+def test_config_show_hides_every_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLEUTH_REFLECTION_API_KEY", "sk-reflect-secret")
+    as_json = runner.invoke(app, ["config", "show", "--json"])
+    table = runner.invoke(app, ["config", "show"])
+    assert json.loads(as_json.output)["reflection_api_key"] == "***"
+    assert json.loads(as_json.output)["llm_api_key"] == "sk-no-key"  # the placeholder is no secret
+    assert "sk-reflect-secret" not in as_json.output + table.output
+
+
 @pytest.mark.allow_llm
 def test_llm_status_against_unreachable_url_exits_nonzero(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLEUTH_LLM_BASE_URL", "http://127.0.0.1:9/v1")

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from sleuth.llm import CachedModel, GenParams, LLMBadReplyError, LLMError, LLMUnavailableError, OpenAICompatModel
-from sleuth.testing import FakeOpenAIServer, ScriptedLLM
+from sleuth.testing import FakeOpenAIServer, Fault, ScriptedLLM
 
 pytestmark = pytest.mark.allow_llm
 
@@ -117,3 +117,24 @@ async def test_cache_replays_identical_requests_only(tmp_path) -> None:
     assert (await reopened.complete(messages)).text == "first"
     other_model = CachedModel(ScriptedLLM(["fresh"]), tmp_path / "cache.sqlite", "other")
     assert (await other_model.complete(messages)).text == "fresh"
+
+
+async def test_a_reply_dripping_in_is_cut_at_the_request_timeout_and_retried() -> None:
+    # A byte every 0.1 s never trips a 0.3 s per-read limit: only a limit on the whole reply cuts it.
+    with FakeOpenAIServer(lambda body: "fine", faults=[Fault.drip(0.1)]) as server:
+        client = OpenAICompatModel(
+            server.base_url, timeout_s=5, request_timeout_s=0.3, max_retries=1, retry_wait_s=0
+        )
+        start = time.monotonic()
+        reply = await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert reply.text == "fine" and len(server.requests) == 2
+    assert time.monotonic() - start < 2
+
+
+async def test_a_slow_but_steady_reply_within_the_request_timeout_is_not_cut() -> None:
+    with FakeOpenAIServer(lambda body: "fine", faults=[Fault.drip(0.001, chunk=16)]) as server:
+        client = OpenAICompatModel(server.base_url, timeout_s=5, request_timeout_s=2, max_retries=0)
+        reply = await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert reply.text == "fine" and len(server.requests) == 1

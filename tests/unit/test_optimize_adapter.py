@@ -45,7 +45,8 @@ def scripted(
             return summary
         if not any("<information>" in m["content"] for m in call.messages):
             return "<search>What is the capital of France?</search>"
-        return "<answer>Paris</answer>" if "MAGIC" in call.messages[0]["content"] else "<answer>London</answer>"
+        # Wrong but grounded (a passage holds it): an answer found in no passage would be refused.
+        return "<answer>Paris</answer>" if "MAGIC" in call.messages[0]["content"] else "<answer>Rome</answer>"
 
     return ScriptedLLM(fn=reply)
 
@@ -140,7 +141,7 @@ async def test_reflective_dataset_gives_each_role_its_own_inputs_outputs_and_fee
     assert set(data) == {"ask", "summarizer"}
     ask, summ = data["ask"][0], data["summarizer"][0]
     assert "<search>" in ask["Generated Outputs"]
-    assert "Wrong: the answer was 'London' but the gold answer is 'Paris'" in ask["Feedback"]
+    assert "Wrong: the answer was 'Rome' but the gold answer is 'Paris'" in ask["Feedback"]
     assert "search(es)" in ask["Feedback"]
     assert "Paris is the capital of France." in summ["Inputs"]["input"]  # the passages it was shown
     assert summ["Generated Outputs"] == '{"sentences": [2]}'
@@ -284,7 +285,7 @@ async def test_a_cached_rollout_feeds_reflection_without_a_rerun_and_old_score_r
     assert cached.scores == ran.scores
     records = again.make_reflective_dataset(seed(), cached, ["ask", "summarizer"])
     assert records == first.make_reflective_dataset(seed(), ran, ["ask", "summarizer"])
-    assert "[assistant] <answer>London</answer>" in records["ask"][0]["Generated Outputs"]
+    assert "[assistant] <answer>Rome</answer>" in records["ask"][0]["Generated Outputs"]
     # A row holding only a score (written before rollouts were kept) serves scores but not reflection.
     key = first.cache.key(seed(), examples(1)[0])
     path.write_text(json.dumps({"key": key, "score": 0.5, "answer": "x"}) + "\n")
@@ -362,7 +363,7 @@ async def test_cue_roles_reflect_on_the_ask_conversation_and_are_rewritten_as_sh
         (record,) = data[role]
         # The cue role is never called itself: its record is the ask conversation the cues were said in.
         assert "CUE-FIRST" in record["Generated Outputs"] and "CUE-NEXT" in record["Generated Outputs"]
-        assert "Wrong: the answer was 'London'" in record["Feedback"]
+        assert "Wrong: the answer was 'Rome'" in record["Feedback"]
         assert "one or two sentences" in rewrite_rules(role) and rewrite_rules(role) in reflection_template(role)
         assert "numbered rules" not in reflection_template(role)  # a cue is replaced, not grown into rules
         assert "write one short line" not in reflection_template(role)  # and gets no diagnosis step

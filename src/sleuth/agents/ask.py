@@ -2,7 +2,8 @@
 
 The loop is plain async code, not a graph: one conversation with the model, at most `ask_max_turns`
 actions, then a "time is up" turn. The always-search policy is enforced here, not only in the prompt:
-in the `always` variant an answer before the first search is rejected and the model is sent to search.
+in the `always` variant an answer before the first search is rejected and the model is sent to search, and
+an answer no retrieved passage (or correction's evidence) holds is refused as a guess.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field
 
+from sleuth.agents.answer_check import evidence_passages, is_grounded
 from sleuth.agents.ask_parse import (
     ANSWER_STOPS,
     NO_INFO,
@@ -33,7 +35,7 @@ from sleuth.feedback.base import PatchView
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import AgentUsage, MeteredModel, UsageLog
-from sleuth.retrieval.base import Hit
+from sleuth.retrieval.base import Hit, Passage
 from sleuth.text import inline_text
 
 Variant = Literal["always", "free", "closed"]
@@ -115,8 +117,9 @@ class AskResult(BaseModel):
     """Model actions taken (searches, answers, rejected answers), the time-is-up turn included."""
     finish: Finish = "answer"
     """How the run ended: the model answered; answered on the time-is-up turn; answered only in an untagged
-    reply on the last turn (its words kept); gave no answer at all; or (grounded strategy) every answer it
-    gave occurs in no retrieved passage, so it was refused as a guess."""
+    reply on the last turn (its words kept); gave no answer at all; or every answer it gave occurs in no
+    retrieved passage or correction's evidence, so it was refused as a guess (the grounded strategy, and
+    the ASP loop's `always` variant; `free` and `closed` measure unsearched answers, so they keep them)."""
     trajectory: list[TrajectoryStep] = Field(default_factory=list)
     patches_used: list[str] = Field(default_factory=list)
     prompt_set_hash: str = ""
@@ -184,6 +187,8 @@ class _AskRun:
         self.turns = 0
         self.last_reply = ""
         """The latest raw model turn; an untagged one may still be the answer (see `untagged_answer`)."""
+        self.evidence: list[Passage] = []
+        """The corrections shown whose evidence may ground an answer (`open` fills it)."""
         if variant == "always":
             ask_prompt, self.reminder = deps.prompts["ask"], deps.prompts["ask_reminder"]
             self.followup = deps.prompts.get("ask_followup").strip()
@@ -202,6 +207,7 @@ class _AskRun:
             patches = self.deps.patches.relevant(
                 self.question, collection=self.deps.collection, tenant=self.deps.tenant
             )
+        self.evidence = evidence_passages(patches)
         block = _render_patches(patches) if patches else ""
         if patches:
             self.emit("patches", ids=[p.id for p in patches])
@@ -400,9 +406,17 @@ async def run_ask(
     run.emit("node_started", variant=variant, question=run.question)
     patch_ids = run.open()
     answer, finish = await run.loop()
+    retrieved = [hit.passage for used in run.used for hit in used.hits]
+    if (
+        variant == "always"
+        and finish != "fallback"
+        and not is_grounded(run.question, answer, [*run.evidence, *retrieved])
+    ):
+        run.emit("warning", message="answer found in no passage: refused as a guess", answer=answer)
+        answer, finish = NO_ANSWER, "refused"
     citations = (
         []
-        if finish == "fallback"
+        if finish in ("fallback", "refused")
         else [AskCitation(passage_id=p.id, title=p.title, quote=q) for p, q in choose_citations(answer, run.used)]
     )
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)

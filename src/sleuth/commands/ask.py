@@ -1,4 +1,4 @@
-"""`sleuth ask`: a short answer from the always-search loop, with its searches live and its sources."""
+"""`sleuth ask`: a short answer from the always-search loop, with its searches live and its sources (exit 1: none)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 VARIANTS = ("always", "free", "closed")
 STRATEGIES = ("grounded", "asp")
+UNANSWERED = {
+    "refused": "every answer the model gave was found in no retrieved passage, so it was refused as a guess",
+    "fallback": "the model gave no answer",
+}
+"""Finishes (`AskResult.finish`) that are no answer: the command exits 1 after printing the result."""
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +58,11 @@ def ask(
         print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         _print_result(result)
+    if result.finish in UNANSWERED:
+        # "No answer found." is printed for the reader, but a script must not take it for an answer
+        # (like `index add` when every file failed: the report, then exit 1).
+        err_console.print(f"[yellow]no answer:[/] {UNANSWERED[result.finish]}", highlight=False)
+        raise SystemExit(1)
 
 
 async def _ask(

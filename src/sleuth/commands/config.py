@@ -17,7 +17,9 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     """Print every setting with its effective value."""
     current = settings()
     values = current.model_dump(mode="json")
-    values["llm_api_key"] = "***" if current.llm_api_key != "sk-no-key" else current.llm_api_key
+    for key, value in values.items():  # every API key, the reflection model's too: never printed
+        if key.endswith("api_key") and value not in (None, "sk-no-key"):
+            values[key] = "***"
     if as_json:
         print(json.dumps(values, indent=2))
         return

@@ -130,6 +130,7 @@ async def _model(
         request_timeout_s=current.llm_request_timeout_s,
         connect_timeout_s=current.llm_connect_timeout_s,
         max_retries=current.llm_max_retries,
+        retry_wait_s=current.llm_retry_wait_s,
         concurrency=current.llm_concurrency,
     )
     try:

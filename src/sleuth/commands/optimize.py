@@ -187,6 +187,7 @@ def _reflection_model(current: Settings, task_llm: Any = None) -> Any:
         request_timeout_s=current.reflection_timeout_s,
         connect_timeout_s=current.llm_connect_timeout_s,
         max_retries=current.llm_max_retries,
+        retry_wait_s=current.llm_retry_wait_s,
         concurrency=current.llm_concurrency,
     )
 

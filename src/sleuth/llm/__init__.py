@@ -61,6 +61,7 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
         request_timeout_s=settings.llm_request_timeout_s,
         connect_timeout_s=settings.llm_connect_timeout_s,
         max_retries=settings.llm_max_retries,
+        retry_wait_s=settings.llm_retry_wait_s,
         # The embedded server decodes `local_parallel` requests at once; more in flight would only queue
         # inside llama.cpp, where the wait counts against each call's timeout.
         concurrency=settings.llm_concurrency

@@ -23,6 +23,11 @@ _TRANSIENT = (
 )
 
 
+class _SlowReply(Exception):
+    """An attempt that outlived the request timeout in all: httpx limits each read, so a reply that drips in
+    a byte at a time would otherwise hold the call until the hard timeout, with no retry."""
+
+
 class _MalformedReply(Exception):
     """A status-200 body that is not a chat completion; retried like a 5xx (a proxy or a loading server)."""
 
@@ -76,9 +81,10 @@ class OpenAICompatModel:
         model: model name sent with each request.
         api_key: key for the server (local servers accept anything).
         timeout_s: hard limit on one `complete` call, every retry included.
-        request_timeout_s: limit on one HTTP request.
+        request_timeout_s: limit on one HTTP request, the whole reply included.
         connect_timeout_s: limit on opening the connection.
         max_retries: retries on 429, 5xx, timeouts and refused connections.
+        retry_wait_s: wait before the first retry; doubled on each further one, up to 8 s.
         concurrency: most requests in flight at once through this client.
     """
 
@@ -92,12 +98,15 @@ class OpenAICompatModel:
         request_timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         max_retries: int = 3,
+        retry_wait_s: float = 0.5,
         concurrency: int = 4,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout_s = timeout_s
         self.max_retries = max_retries
+        self.retry_wait_s = retry_wait_s
+        self.request_timeout_s = request_timeout_s
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=api_key,
@@ -136,9 +145,7 @@ class OpenAICompatModel:
             async with self._limit, asyncio.timeout(self.timeout_s):
                 return await self._complete_with_retries(kwargs, agent)
         except TimeoutError as exc:
-            raise LLMUnavailableError(
-                f"LLM at {self.base_url} did not answer within {self.timeout_s:.0f}s"
-            ) from exc
+            raise LLMUnavailableError(f"LLM at {self.base_url} did not answer within {self.timeout_s:g}s") from exc
         except _TRANSIENT as exc:
             raise LLMUnavailableError(
                 f"LLM at {self.base_url} failed after {self.max_retries + 1} attempts: {type(exc).__name__}: {exc}"
@@ -146,6 +153,10 @@ class OpenAICompatModel:
         except openai.APIStatusError as exc:
             raise LLMUnavailableError(
                 f"LLM at {self.base_url} refused the request ({exc.status_code}): {exc.message}"
+            ) from exc
+        except _SlowReply as exc:
+            raise LLMUnavailableError(
+                f"LLM at {self.base_url} failed after {self.max_retries + 1} attempts: {exc}"
             ) from exc
         except _MalformedReply as exc:
             raise LLMBadReplyError(
@@ -155,16 +166,22 @@ class OpenAICompatModel:
 
     async def _complete_with_retries(self, kwargs: dict[str, Any], agent: str) -> Completion:
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type((*_TRANSIENT, _MalformedReply)),
+            retry=retry_if_exception_type((*_TRANSIENT, _SlowReply, _MalformedReply)),
             stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait_exponential(multiplier=0.5, max=8),
+            wait=wait_exponential(multiplier=self.retry_wait_s, max=8),
             reraise=True,
         )
         async for attempt in retrying:
             with attempt:
                 start = time.perf_counter()
-                # The raw body: status errors still raise, but the reply is validated here, not trusted.
-                raw = await self._client.chat.completions.with_raw_response.create(**kwargs)
+                try:
+                    async with asyncio.timeout(self.request_timeout_s):
+                        # The raw body: status errors still raise, but the reply is validated here, not trusted.
+                        raw = await self._client.chat.completions.with_raw_response.create(**kwargs)
+                except TimeoutError:
+                    raise _SlowReply(
+                        f"no whole reply within the {self.request_timeout_s:g}s request timeout"
+                    ) from None
                 reply = _parse_reply(raw.http_response.content)
                 latency = time.perf_counter() - start
         choice, usage = reply.choices[0], reply.usage or _Usage()
