@@ -1,8 +1,8 @@
 """Whether a short answer rests on the run's evidence: a retrieved passage or a correction's evidence.
 
 The ASP loop takes the model's words as the answer; an answer no passage holds is a guess, and a guess
-printed as the answer (with no sources, exit 0) is what "search, do not guess" rules out. The rule is the
-grounded strategy's (`grounded._GroundedRun.grounded`), on `grounding.grounding_passage`.
+printed as the answer (with no sources, exit 0) is what "search, do not guess" rules out. Both strategies
+(the ASP loop and `grounded`) apply this one rule, on `grounding.grounding_passage`.
 """
 
 from __future__ import annotations

@@ -21,11 +21,11 @@ import time
 
 from pydantic import BaseModel, Field
 
+from sleuth.agents.answer_check import evidence_passages, is_grounded
 from sleuth.agents.ask import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
 from sleuth.agents.ask_parse import best_sentence
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounding import (
-    asks_yes_no,
     decide_by_year,
     fits_question,
     follow_up_queries,
@@ -36,7 +36,7 @@ from sleuth.agents.grounding import (
     trim_answer,
 )
 from sleuth.agents.policy import content_words
-from sleuth.feedback.render import patch_as_passage, render_patches
+from sleuth.feedback.render import render_patches
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import MeteredModel, UsageLog
@@ -117,11 +117,7 @@ class _GroundedRun:
         self.patches = deps.patches.relevant(question, collection=deps.collection, tenant=deps.tenant)
         # Only a correction with evidence can ground an answer: a blank or evidence-free one must not
         # override what the passages say (it is still shown to the model, flagged as unverified).
-        self.patch_passages = [
-            patch_as_passage(p)
-            for p in self.patches
-            if p.evidence.strip() and not {"no-evidence", "blank-answer"} & set(p.flags)
-        ]
+        self.patch_passages = evidence_passages(self.patches)
 
     def emit(self, type_: str, node: str = "ask", **data: object) -> None:
         self.deps.events.emit(type_, node, **data)  # type: ignore[arg-type]  # EventType names are passed
@@ -189,11 +185,7 @@ class _GroundedRun:
 
     def grounded(self, answer: str) -> bool:
         """Yes/no to a yes/no question, or an answer whose words are in a pooled passage or correction."""
-        if not answer:
-            return False
-        if is_yes_no(answer):
-            return asks_yes_no(self.question)
-        return grounding_passage(answer, [*self.patch_passages, *self.pool.passages], slack=1) is not None
+        return is_grounded(self.question, answer, [*self.patch_passages, *self.pool.passages])
 
     async def loop(self) -> str:
         """Search, read, search the follow-ups, read again; returns the accepted answer or ""."""
