@@ -91,12 +91,14 @@ class _Pool:
                 added += 1
         return added
 
-    def listing(self, passages: list[Passage]) -> str:
-        blocks = []
-        for n, p in enumerate(passages, 1):
-            # Passage text is data: one line each, so it can neither start an item nor end the corrections.
-            blocks.append(f"[{n}] {inline_text(p.title, 200)}\n{inline_text(p.text, PASSAGE_CHARS)}")
-        return "\n\n".join(blocks)
+
+def listing(passages: list[Passage]) -> str:
+    """The numbered passages of a reading prompt."""
+    blocks = []
+    for n, p in enumerate(passages, 1):
+        # Passage text is data: one line each, so it can neither start an item nor end the corrections.
+        blocks.append(f"[{n}] {inline_text(p.title, 200)}\n{inline_text(p.text, PASSAGE_CHARS)}")
+    return "\n\n".join(blocks)
 
 
 class _GroundedRun:
@@ -156,8 +158,8 @@ class _GroundedRun:
         block = render_patches(self.patches)
         head = f"{block}\n\n" if block else ""
         instruction = self.deps.prompts.get("ask_read_final" if final else "ask_read_next").strip()
-        listing = self.pool.listing(passages) or "(none)"
-        user = f"{head}Passages:\n{listing}\n\nQuestion: {self.question}\n\n{instruction}"
+        shown = listing(passages) or "(none)"
+        user = f"{head}Passages:\n{shown}\n\nQuestion: {self.question}\n\n{instruction}"
         return [{"role": "system", "content": self.deps.prompts["ask_read"]}, {"role": "user", "content": user}]
 
     async def read(self, passages: list[Passage], *, final: bool = False) -> Reading:
