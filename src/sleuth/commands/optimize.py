@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, plain, run_async, settings
+from sleuth.commands.common import console, fail, plain, progress_bar, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
@@ -103,8 +103,6 @@ def optimize(
 
 
 async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> JobResult:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from sleuth.evals.datasets import DatasetError
     from sleuth.llm import connect
     from sleuth.optimizers.jobs import JobError, run_job
@@ -113,14 +111,7 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
         llm = await stack.enter_async_context(connect(current))
         patch_store = _patch_store(current, stack)
         retriever = _collection_retriever(current, config.collection) if config.collection else None
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=quiet,
-        )
+        progress = progress_bar(disable=quiet)
         bar = progress.add_task(f"{config.method}: starting", total=config.budget)
         best = {"score": float("-inf")}
 
