@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sleuth.cli import app
-from sleuth.commands import evals as evals_cmd
+from sleuth.evals import corpus
+from sleuth.evals import jobs as eval_jobs
 from sleuth.testing import Call, ScriptedLLM, StaticRetriever
 
 
@@ -61,15 +62,15 @@ def llm(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
     fake = ScriptedLLM(fn=reply)
 
     @asynccontextmanager
-    async def model(current, url, name, key):
+    async def model(current, url=None, name=None, key=None):
         yield fake
 
-    def retrievers(current, data):
+    def retrievers(current, data, progress=None):
         passages = list(data.passages())
         return lambda mode: StaticRetriever(passages)
 
-    monkeypatch.setattr(evals_cmd, "_model", model)
-    monkeypatch.setattr(evals_cmd, "open_retrievers", retrievers)
+    monkeypatch.setattr(eval_jobs, "open_model", model)
+    monkeypatch.setattr(eval_jobs, "open_retrievers", retrievers)
     return fake
 
 
@@ -151,10 +152,10 @@ def test_corpus_indexed_once_into_a_collection_named_after_the_dataset(dataset: 
 
     monkeypatch.setattr(index, "open_collection", open_with_fake_embedder)
     data = load_dataset(dataset)
-    retriever = evals_cmd.open_retrievers(Settings(), data)
+    retriever = corpus.open_retrievers(Settings(), data)
     assert retriever("bm25").search("Gallu demon underworld", 1)[0].passage.id == "p2"
     assert {h.passage.id for h in retriever("hybrid").search("Lilu spirit", 2)} == {"p1", "p2"}
-    evals_cmd.open_retrievers(Settings(), data)  # reused: the unchanged corpus is not indexed again
+    corpus.open_retrievers(Settings(), data)  # reused: the unchanged corpus is not indexed again
     assert opened == ["tiny", "tiny"]
     assert real_open(Settings(), "tiny").count == 2
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from sleuth.feedback.jsonl import dump_patches, load_patches
-from sleuth.feedback.migrations import MIGRATIONS, migrate
+from sleuth.feedback.migrations import MIGRATIONS
 from sleuth.feedback.models import PatchError, PatchInput, PatchNotFound, PatchStatus
 from sleuth.feedback.policy import PatchPolicy
 from sleuth.feedback.store import PatchStore
+from sleuth.sqlite import migrate
 from sleuth.testing import HashEmbedder
 
 JAWS = PatchInput(
@@ -168,7 +169,7 @@ def test_migrations_are_recorded_once_and_upgrade_an_old_database(tmp_path: Path
     assert [h.id for h in store.relevant("who directed Jaws")] == ["pold"]  # old rows embedded on load
     names = [r[0] for r in sqlite3.connect(path).execute("SELECT name FROM _migrations ORDER BY rowid")]
     assert names == [name for name, _ in MIGRATIONS]
-    assert migrate(sqlite3.connect(path, isolation_level=None)) == []
+    assert migrate(sqlite3.connect(path, isolation_level=None), MIGRATIONS) == []
 
 
 def _exported(**fields: object) -> str:

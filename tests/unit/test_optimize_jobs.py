@@ -14,7 +14,8 @@ from sleuth.agents.ask import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
-from sleuth.optimizers.jobs import JobError, OptimizeConfig, run_job, split_examples
+from sleuth.optimizers.jobs import JobError, OptimizeConfig, run_job
+from sleuth.optimizers.splits import split_examples
 from sleuth.prompts.sets import load_builtin, load_prompt_set
 from sleuth.testing import FakeOpenAIServer, ScriptedLLM, StaticRetriever
 
@@ -276,14 +277,14 @@ async def test_textgrad_job_stopped_by_its_stop_file_goes_on_when_run_again(data
 async def test_a_slow_reflection_model_gets_its_own_timeout_not_the_task_models(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sleuth.commands.optimize import _reflection_model
+    from sleuth.llm.clients import reflection_client
 
     # Slower than the task model's request timeout, well inside the reflection timeout.
     with FakeOpenAIServer(lambda body: "```\nnew instructions\n```", delay_s=1.5) as server:
         current = Settings(
             reflection_base_url=server.base_url, llm_request_timeout_s=0.5, llm_timeout_s=0.5, llm_max_retries=0
         )
-        reflection = _reflection_model(current)
+        reflection = reflection_client(current)
         try:
             completion = await reflection.complete([{"role": "user", "content": "rewrite"}], agent="reflection")
         finally:
@@ -294,13 +295,13 @@ async def test_a_slow_reflection_model_gets_its_own_timeout_not_the_task_models(
 
 @pytest.mark.allow_llm
 async def test_reflection_on_the_task_models_server_also_gets_the_reflection_timeout() -> None:
-    from sleuth.commands.optimize import _reflection_model
     from sleuth.llm import OpenAICompatModel
+    from sleuth.llm.clients import reflection_client
 
     with FakeOpenAIServer(lambda body: "```\nnew instructions\n```", delay_s=1.5) as server:
         current = Settings(llm_request_timeout_s=0.5, llm_timeout_s=0.5, llm_max_retries=0)
         task = OpenAICompatModel(server.base_url, "task-model", request_timeout_s=0.5, max_retries=0)
-        reflection = _reflection_model(current, task_llm=task)
+        reflection = reflection_client(current, task_llm=task)
         try:
             completion = await reflection.complete([{"role": "user", "content": "rewrite"}], agent="reflection")
         finally:
@@ -308,7 +309,7 @@ async def test_reflection_on_the_task_models_server_also_gets_the_reflection_tim
             await task.aclose()
     assert "new instructions" in completion.text and len(server.requests) == 1
     assert server.requests[0]["model"] == "task-model"
-    assert _reflection_model(current, task_llm=ScriptedLLM()) is None  # nothing to share: reflect with the fake
+    assert reflection_client(current, task_llm=ScriptedLLM()) is None  # nothing to share: reflect with the fake
 
 
 async def test_a_crashed_session_still_counts_its_agent_runs_and_reflection_calls(

@@ -15,7 +15,7 @@ from sleuth.config import Settings
 from sleuth.feedback.store import PatchStore
 from sleuth.server.app import create_app
 from sleuth.server.fake import fake_sleuth
-from sleuth.testing import HashEmbedder
+from sleuth.testing import FakeOpenAIServer, HashEmbedder
 
 
 class Server:
@@ -312,6 +312,30 @@ async def test_the_default_optimizer_runs_an_optimization_job_on_the_servers_mod
     assert seen["llm"] is server.sleuth.llm and seen["patches"] is server.store
     assert events[0][1]["data"] == {"event": "accepted", "score": 0.5}
     assert events[-1][1]["status"] == "succeeded" and events[-1][1]["result"]["report"] == {"best_val": 0.5}
+
+
+@pytest.mark.allow_llm
+async def test_an_optimization_job_started_from_the_api_reflects_with_the_configured_reflection_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server's own model is the scripted fake; only reflection goes over HTTP, to the endpoint the
+    # environment names, under the model name it names.
+    with FakeOpenAIServer(lambda body: "```\nAnswer with the shortest span that answers.\n```") as reflector:
+        monkeypatch.setenv("SLEUTH_REFLECTION_BASE_URL", reflector.base_url)
+        monkeypatch.setenv("SLEUTH_REFLECTION_MODEL", "reflector-7b")
+        server = Server()
+        try:
+            async with server.client("admin") as admin:
+                job = {"method": "textgrad", "budget": 2, "val_limit": 1, "limit": 1, "minibatch_size": 1}
+                created = (await admin.post("/v1/optimize", json=job)).json()
+                events = parse_sse((await admin.get(created["events_url"])).text)
+        finally:
+            await server.app.state.sleuth.jobs.shutdown()
+            server.store.close()
+    assert events[-1][1]["status"] == "succeeded", events[-1]
+    assert reflector.requests, "no reflection call reached the configured reflection endpoint"
+    assert {request["model"] for request in reflector.requests} == {"reflector-7b"}
+    assert not server.sleuth.llm.calls_for("reflection")  # the task model never reflected
 
 
 @pytest.mark.parametrize(

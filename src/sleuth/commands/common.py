@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Coroutine, Iterable
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
 
 from sleuth.config import Settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
 
 T = TypeVar("T")
 
@@ -69,6 +73,30 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+
+
+def progress_bar(*extra: ProgressColumn, transient: bool = False, disable: bool = False) -> Progress:
+    """A progress bar on stderr: the task's description, the bar, done/total, time elapsed, then `extra`."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        *extra,
+        console=err_console,
+        transient=transient,
+        disable=disable,
+    )
+
+
+@contextmanager
+def indexing_progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A passing bar on stderr while something is indexed; yields the `progress(done, total)` callback."""
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total or None)
 
 
 def print_sources(sources: Iterable[tuple[int, str, str, str]]) -> None:

@@ -1,25 +1,19 @@
-"""`sleuth eval qa`, `sleuth eval longform` and `sleuth distill`: run arms over a dataset, score, report."""
+"""`sleuth eval qa`, `sleuth eval longform` and `sleuth distill`: the CLI face of `sleuth.evals.jobs`."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, plain, run_async, settings
+from sleuth.commands.common import console, err_console, fail, plain, progress_bar, run_async, settings
 
 if TYPE_CHECKING:
-    from sleuth.config import Settings
-    from sleuth.evals.arms import Arm, ArmContext
-    from sleuth.evals.datasets import Dataset
-    from sleuth.evals.runner import ResultsFile, Scorer
-    from sleuth.llm.base import ChatModel
-    from sleuth.retrieval.base import Retriever
+    from rich.progress import Progress, TaskID
+
+    from sleuth.evals.jobs import EvalConfig, EvalResult
 
 
 def register_eval(eval_app: typer.Typer) -> None:
@@ -31,194 +25,57 @@ def register(app: typer.Typer) -> None:
     app.command("distill")(distill)
 
 
-def _load(dataset: Path, limit: int | None, offset: int, seed: int | None) -> Dataset:
-    from sleuth.evals.datasets import DatasetError, load_dataset
+class _ProgressView:
+    """An eval's events on stderr: a passing bar while the corpus is indexed, then one over the runs."""
 
-    try:
-        return load_dataset(dataset, limit=limit, offset=offset, seed=seed)
-    except DatasetError as exc:
-        fail(str(exc))
+    def __init__(self) -> None:
+        self.bars: list[tuple[Progress, TaskID]] = []
+        self.errors = 0
+
+    def __enter__(self) -> _ProgressView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for bar, _ in self.bars:
+            bar.stop()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        from rich.progress import TextColumn
+
+        if event["event"] == "indexing":
+            if not self.bars:
+                description = f"indexing {plain(event['dataset'])} into collection {event['collection']!r}"
+                self._start(progress_bar(transient=True), description, None)
+            bar, task = self.bars[-1]
+            bar.update(task, completed=event["done"], total=event["total"] or None)
+        elif event["event"] == "questions":
+            for bar, _ in self.bars:
+                bar.stop()
+            self._start(
+                progress_bar(TextColumn("{task.fields[errors]} errors")), "questions × arms", event["total"]
+            )
+        elif event["event"] == "result" and self.bars:
+            self.errors += bool(event["error"])
+            bar, task = self.bars[-1]
+            bar.update(task, advance=1, errors=self.errors)
+
+    def _start(self, bar: Progress, description: str, total: int | None) -> None:
+        bar.start()
+        self.bars.append((bar, bar.add_task(description, total=total, errors=0)))
 
 
-def collection_name(dataset: Dataset) -> str:
-    """The collection a dataset's corpus is indexed into: the dataset folder's name, made Chroma-safe."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", dataset.name).strip("._-") or "eval"
-    return (name + "___")[:63] if len(name) < 3 else name[:63]
-
-
-def open_retrievers(current: Settings, dataset: Dataset) -> Callable[[str], Retriever]:
-    """Index the dataset's corpus into its collection (once; reused when already filled) and return
-    mode -> retriever."""
-    if dataset.corpus_path is None:
-        fail(f"dataset {dataset.name!r} has no corpus.jsonl to search")
-    try:
-        from sleuth.retrieval.index import open_collection
-    except ModuleNotFoundError as exc:
-        if exc.name != "sleuth.retrieval.index":
-            raise
-        err_console.print(
-            "[yellow]warning:[/] sleuth.retrieval.index is missing: every mode searches an "
-            "in-memory BM25 index of the corpus"
-        )
-        return _memory_bm25(dataset)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+def _run(config: EvalConfig) -> EvalResult:
+    """Run the eval with its progress on stderr; bad options and data become clean exits."""
+    from sleuth.evals.datasets import DatasetError
+    from sleuth.evals.jobs import EvalError, run_eval
+    from sleuth.evals.runner import RunMismatchError
     from sleuth.retrieval.index import CollectionError
 
-    try:
-        collection = open_collection(current, collection_name(dataset))
-        # `add` is idempotent: an unchanged corpus is skipped by its digest, a changed one re-indexed.
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"indexing {plain(dataset.name)} into collection {collection.name!r}", total=None)
-            report = collection.add(
-                [dataset.corpus_path], lambda done, total: bar.update(task, completed=done, total=total or None)
-            )
-    except CollectionError as exc:
+    try:  # run_eval checks the options and reads the dataset before it starts a model
+        with _ProgressView() as view:
+            return run_async(run_eval(settings(), config, on_event=view))
+    except (EvalError, DatasetError, RunMismatchError, CollectionError) as exc:
         fail(str(exc))
-    if report.errors:
-        fail(f"cannot index {dataset.corpus_path}: {report.errors[0].error}")
-    cache: dict[str, Retriever] = {}
-
-    def retriever(mode: str) -> Retriever:
-        if mode not in cache:
-            cache[mode] = collection.retriever(mode)  # type: ignore[arg-type]  # the Collection checks it
-        return cache[mode]
-
-    return retriever
-
-
-def _memory_bm25(dataset: Dataset) -> Callable[[str], Retriever]:
-    """A BM25 retriever over the corpus held in memory (stopgap while collections are unavailable)."""
-    from sleuth.retrieval.base import Filter, Hit
-    from sleuth.retrieval.bm25 import BM25Index
-
-    passages = list(dataset.passages())
-    index = BM25Index.build([f"{p.title}\n{p.text}" for p in passages])
-
-    class MemoryBM25:
-        def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
-            return [Hit(passages[i], score, "bm25") for i, score in index.search(query, k)]
-
-    retriever = MemoryBM25()
-    return lambda mode: retriever
-
-
-@asynccontextmanager
-async def _model(
-    current: Settings, url: str | None, model: str | None, api_key: str | None
-) -> AsyncIterator[ChatModel]:
-    """The configured model, or a given OpenAI-compatible URL (a teacher or judge model)."""
-    from sleuth.llm import connect
-    from sleuth.llm.openai_compat import OpenAICompatModel
-
-    if url is None:
-        async with connect(current) as llm:
-            yield llm
-        return
-    client = OpenAICompatModel(
-        url,
-        model or current.llm_model,
-        api_key=api_key or current.llm_api_key,
-        timeout_s=current.llm_timeout_s,
-        request_timeout_s=current.llm_request_timeout_s,
-        connect_timeout_s=current.llm_connect_timeout_s,
-        max_retries=current.llm_max_retries,
-        retry_wait_s=current.llm_retry_wait_s,
-        concurrency=current.llm_concurrency,
-    )
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-def _context(
-    llm: ChatModel,
-    current: Settings,
-    dataset: Dataset,
-    prompts: str | None,
-    retriever: Callable[[str], Retriever],
-    mode: str,
-) -> ArmContext:
-    from sleuth.evals.arms import ArmContext
-    from sleuth.prompts.sets import load_prompt_set
-
-    try:
-        prompt_set = load_prompt_set(prompts)
-    except (FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
-    passages = dataset.passage_map()
-    return ArmContext(
-        llm=llm,
-        settings=current,
-        prompts=prompt_set,
-        retriever=retriever,
-        lookup=passages.get,
-        collection=collection_name(dataset),
-        agent_mode=mode,
-    )
-
-
-async def _run_with_progress(
-    dataset: Dataset,
-    arms: list[Arm],
-    results: ResultsFile,
-    concurrency: int,
-    ctx: ArmContext,
-    scorer: Scorer | None = None,
-) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from sleuth.evals.runner import pending_count, run_qa
-
-    total = pending_count(dataset.examples, [a.name for a in arms], results)
-    errors = 0
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[errors]} errors"),
-        console=err_console,
-    ) as bar:
-        task = bar.add_task("questions × arms", total=total, errors=0)
-
-        def advance(record: dict[str, Any]) -> None:
-            nonlocal errors
-            errors += bool(record.get("error"))
-            bar.update(task, advance=1, errors=errors)
-
-        await run_qa(
-            dataset.examples,
-            arms,
-            results,
-            concurrency=concurrency,
-            lookup=ctx.lookup,
-            on_result=advance,
-            scorer=scorer,
-        )
-
-
-def _this_run(results: ResultsFile, dataset: Dataset, arm_names: list[str]) -> list[dict[str, Any]]:
-    ids = {e.id for e in dataset.examples}
-    return [r for r in results.records() if r["example_id"] in ids and r["arm"] in arm_names]
-
-
-def _complete_questions(records: list[dict[str, Any]], arm_names: list[str]) -> tuple[list[dict[str, Any]], int]:
-    """Only questions every arm has answered, so arms are compared on the same questions (a run stopped
-    early leaves some half done); returns the records kept and how many questions were left out."""
-    arms_by_question: dict[str, set[str]] = {}
-    for record in records:
-        arms_by_question.setdefault(record["example_id"], set()).add(record["arm"])
-    complete = {q for q, arms in arms_by_question.items() if arms >= set(arm_names)}
-    return [r for r in records if r["example_id"] in complete], len(arms_by_question) - len(complete)
 
 
 def _finish(out: Path, report: dict[str, Any], as_json: bool) -> None:
@@ -256,55 +113,25 @@ def qa(
 ) -> None:
     """Score short answers (EM, F1, cover match, gold recall, searches, tokens, latency) for every arm on
     the same questions and model; writes report.json, report.md and report.html."""
-    from sleuth.evals.arms import ALL_ARMS, BASELINE_ARMS, build_arms
-    from sleuth.evals.report import write_reports
-    from sleuth.evals.runner import RESULTS_FILE, ResultsFile, RunMismatchError, check_run_meta
+    from sleuth.evals.jobs import QAEval
 
-    if agent not in ("ask", "research"):
-        fail(f"unknown agent {agent!r}: use ask or research")
-    default = ALL_ARMS if agent == "ask" else ("research", *BASELINE_ARMS)
-    arm_names = [a.strip() for a in (arms.split(",") if arms else default) if a.strip()]
-    data = _load(dataset, limit, offset, seed)
-    current = settings()
-    results = ResultsFile(out / RESULTS_FILE)
-
-    async def main() -> list[str]:
-        retriever = open_retrievers(current, data)
-        async with _model(current, None, None, None) as llm:
-            ctx = _context(llm, current, data, prompts, retriever, mode)
-            try:
-                built = build_arms(arm_names, ctx, agent)
-            except ValueError as exc:
-                fail(str(exc))
-            meta = {
-                "dataset": str(dataset.resolve()),
-                "agent": agent,
-                "arms": arm_names,
-                "model": current.llm_model if current.llm_base_url else current.local_model,
-                "prompts": f"{ctx.prompts.name} ({ctx.prompts.hash})",
-                "retrieval": mode,
-                "limit": limit,
-                "offset": offset,
-                "seed": seed,
-            }
-            try:
-                check_run_meta(out, meta)
-            except RunMismatchError as exc:
-                fail(str(exc))
-            await _run_with_progress(data, built, results, concurrency, ctx)
-            return [a.name for a in built]
-
-    if report_only:
-        if not (out / "run.json").exists():
-            fail(f"{out} holds no eval run to report on")
-        names = arm_names
-    else:
-        names = run_async(main())
-    meta = json.loads((out / "run.json").read_text())
-    records, partial = _complete_questions(_this_run(results, data, names), names)
+    config = QAEval(
+        dataset=dataset,
+        out=out,
+        agent=agent,
+        arms=arms.split(",") if arms else None,
+        prompts=prompts,
+        limit=limit,
+        offset=offset,
+        seed=seed,
+        concurrency=concurrency,
+        mode=mode,
+        report_only=report_only,
+    )
+    report = _run(config).report
+    partial = report["meta"]["questions_left_out"]
     if partial:
         err_console.print(f"[yellow]note:[/] {partial} question(s) not answered by every arm are left out")
-    report = write_reports(out, records, {**meta, "arms": ",".join(names), "questions_left_out": partial})
     _finish(out, report, as_json)
 
 
@@ -327,84 +154,20 @@ def longform(
     as_json: bool = typer.Option(False, "--json", help="Print report.json on stdout."),
 ) -> None:
     """Run the research agent and grade its long answers with the ScholarQA-CS rubric weighting."""
-    from sleuth.evals.arms import ResearchArm
-    from sleuth.evals.citations import LLMSupport, OverlapSupport
-    from sleuth.evals.judge import judge_longform
-    from sleuth.evals.report import LONGFORM_SCORES, write_reports
-    from sleuth.evals.runner import RESULTS_FILE, ResultsFile, RunMismatchError, check_run_meta, error_record
+    from sleuth.evals.jobs import LongformEval
 
-    if support not in ("overlap", "llm"):
-        fail(f"unknown --support {support!r}: use overlap or llm")
-    data = _load(dataset, limit, offset, None)
-    if not all(e.rubric or e.reference_answer for e in data.examples):
-        fail("every question needs a 'rubric' (or 'ingredients') or a 'reference_answer' to be judged")
-    current = settings()
-    results = ResultsFile(out / RESULTS_FILE)
-
-    async def main() -> None:
-        retriever = open_retrievers(current, data)
-        async with (
-            _model(current, None, None, None) as llm,
-            _model(current, judge_url, judge_model, None) as judge,
-        ):
-            judge_llm = judge if judge_url else llm
-            ctx = _context(llm, current, data, prompts, retriever, "hybrid")
-            system = ctx.prompts.get("judge") or "Grade the answer as asked. Reply with only JSON."
-            checker = LLMSupport(judge_llm, system) if support == "llm" else OverlapSupport()
-
-            async def score(example: Any, arm: str, run: Any) -> dict[str, Any]:
-                texts: dict[str, str] = {}
-                for citation in run.citations:
-                    passage = ctx.lookup(str(citation.get("passage_id", "")))
-                    if passage is not None:
-                        texts[passage.id] = passage.text
-                try:
-                    graded = await judge_longform(
-                        judge_llm, system, example, run.answer, run.citations, texts, checker
-                    )
-                except Exception as exc:  # a judge failure is the judge's, but it must be visible
-                    return {**error_record(example, arm, exc), "prediction": run.answer}
-                return {
-                    "example_id": example.id,
-                    "arm": arm,
-                    "question": example.question,
-                    "prediction": run.answer,
-                    "citations": run.citations,
-                    "search_calls": run.search_calls,
-                    "turns": run.turns,
-                    "tokens": run.prompt_tokens + run.completion_tokens,
-                    "latency_s": round(run.latency_s, 3),
-                    "error": None,
-                    **graded,
-                }
-
-            meta = {
-                "dataset": str(dataset.resolve()),
-                "agent": "research",
-                "arms": ["research"],
-                "judge": judge_model or judge_url or "same model",
-                "support": support,
-                "prompts": f"{ctx.prompts.name} ({ctx.prompts.hash})",
-                "limit": limit,
-                "offset": offset,
-            }
-            try:
-                check_run_meta(out, meta)
-            except RunMismatchError as exc:
-                fail(str(exc))
-            await _run_with_progress(data, [ResearchArm(ctx)], results, concurrency, ctx, scorer=score)
-
-    run_async(main())
-    meta = json.loads((out / "run.json").read_text())
-    report = write_reports(
-        out,
-        _this_run(results, data, ["research"]),
-        meta,
-        scores=LONGFORM_SCORES,
-        costs=("search_calls", "tokens", "latency_s"),
-        title="sleuth long-form eval",
+    config = LongformEval(
+        dataset=dataset,
+        out=out,
+        prompts=prompts,
+        limit=limit,
+        offset=offset,
+        concurrency=concurrency,
+        judge_url=judge_url,
+        judge_model=judge_model,
+        support=support,
     )
-    _finish(out, report, as_json)
+    _finish(out, _run(config).report, as_json)
 
 
 def distill(
@@ -424,46 +187,25 @@ def distill(
 
     Raw runs go to OUT.runs.jsonl (a restart skips the questions already run); counts to OUT.counts.json.
     """
-    from sleuth.evals.arms import AskArm
-    from sleuth.evals.distill import Trajectory, filter_trajectories, write_sft
-    from sleuth.evals.runner import ResultsFile
+    from sleuth.evals.jobs import DistillJob
 
-    data = _load(dataset, limit, offset, None)
-    if not any(e.answers for e in data.examples):
-        fail(f"{dataset}: no gold answers; distillation filters on String-F1 against them")
-    current = settings()
-    results = ResultsFile(out.with_name(out.name + ".runs.jsonl"))
-
-    async def main() -> Callable[[str], Any]:
-        retriever = open_retrievers(current, data)
-        async with _model(current, teacher_url, teacher_model, api_key) as teacher:
-            ctx = _context(teacher, current, data, prompts, retriever, "hybrid")
-            await _run_with_progress(data, [AskArm(ctx, "always")], results, concurrency, ctx)
-            return ctx.lookup
-
-    lookup = run_async(main())
-    golds = {e.id: e for e in data.examples}
-    trajectories = [
-        Trajectory(
-            question=r["question"],
-            answers=golds[r["example_id"]].answers,
-            prediction=r["prediction"],
-            messages=r["trajectory"] or [],
-            search_calls=r["search_calls"],
-            id=r["example_id"],
-            passages=[p.text for p in map(lookup, r["retrieved_ids"]) if p is not None],
-        )
-        for r in _this_run(results, data, ["always"])
-        if not r.get("error")
-    ]
-    kept, counts = filter_trajectories(trajectories, min_f1)
-    write_sft(out, kept)
-    summary = {**counts.as_dict(), "errors": len(data.examples) - len(trajectories), "out": str(out)}
-    out.with_name(out.name + ".counts.json").write_text(json.dumps(summary, indent=2))
+    config = DistillJob(
+        teacher_url=teacher_url,
+        dataset=dataset,
+        out=out,
+        teacher_model=teacher_model,
+        api_key=api_key,
+        limit=limit,
+        offset=offset,
+        concurrency=concurrency,
+        min_f1=min_f1,
+        prompts=prompts,
+    )
+    summary = _run(config).report
     if as_json:
         print(json.dumps(summary))
     else:
         console.print(
-            f"kept {counts.kept} of {counts.total} trajectories → {plain(out)}; dropped by rule: "
-            f"{counts.dropped_by_rule}; failed runs: {summary['errors']}"
+            f"kept {summary['kept']} of {summary['total']} trajectories → {plain(out)}; dropped by rule: "
+            f"{summary['dropped_by_rule']}; failed runs: {summary['errors']}"
         )

@@ -294,12 +294,13 @@ def feedback_eval(
 ) -> None:
     """Answers before and after corrections on reworded and unrelated questions: EM/F1, correction lag,
     and the same under noisy, blank, vague and conflicting feedback."""
-    from sleuth.commands.common import run_async
-    from sleuth.commands.evals import collection_name, open_retrievers
+    from sleuth.commands.common import indexing_progress, run_async
+    from sleuth.evals.corpus import collection_name, open_retrievers
     from sleuth.evals.datasets import DatasetError, load_dataset
     from sleuth.evals.feedback_eval import CONDITIONS
     from sleuth.evals.feedback_run import FeedbackEvalConfig, evaluate
     from sleuth.llm import connect
+    from sleuth.retrieval.index import CollectionError
 
     chosen = tuple(c.strip() for c in conditions.split(",") if c.strip())
     if unknown := [c for c in chosen if c not in CONDITIONS]:
@@ -322,8 +323,14 @@ def feedback_eval(
         baseline=baseline,
     )
 
+    collection = collection_name(data)
+    try:
+        with indexing_progress(f"indexing {plain(data.name)} into collection {collection!r}") as progress:
+            retriever = open_retrievers(current, data, progress)(mode)
+    except (DatasetError, CollectionError) as exc:
+        fail(str(exc))
+
     async def main() -> dict[str, Any]:
-        retriever = open_retrievers(current, data)(mode)
         async with connect(current) as llm:
             with err_console.status("feedback eval: answering…") as status:
                 done = [0]
@@ -333,7 +340,7 @@ def feedback_eval(
                     status.update(f"feedback eval: {done[0]} answers")
 
                 return await evaluate(
-                    current, data, retriever, llm, out, config, collection=collection_name(data), on_outcome=tick
+                    current, data, retriever, llm, out, config, collection=collection, on_outcome=tick
                 )
 
     summary = run_async(main())

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, plain, run_async, settings
+from sleuth.commands.common import console, fail, plain, progress_bar, run_async, settings
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
@@ -103,27 +103,15 @@ def optimize(
 
 
 async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> JobResult:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from sleuth.evals.datasets import DatasetError
     from sleuth.llm import connect
     from sleuth.optimizers.jobs import JobError, run_job
 
     async with AsyncExitStack() as stack:
         llm = await stack.enter_async_context(connect(current))
-        reflection = _reflection_model(current, task_llm=llm)
-        if reflection is not None:
-            stack.push_async_callback(reflection.aclose)
         patch_store = _patch_store(current, stack)
         retriever = _collection_retriever(current, config.collection) if config.collection else None
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=quiet,
-        )
+        progress = progress_bar(disable=quiet)
         bar = progress.add_task(f"{config.method}: starting", total=config.budget)
         best = {"score": float("-inf")}
 
@@ -154,42 +142,12 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
                     config,
                     current,
                     llm,
-                    reflection_llm=reflection,
                     retriever=retriever,
                     patch_store=patch_store,
                     on_event=on_event,
                 )
         except (JobError, DatasetError, ValueError, FileNotFoundError) as exc:
             fail(str(exc))
-
-
-def _reflection_model(current: Settings, task_llm: Any = None) -> Any:
-    """The reflection model's client: `SLEUTH_REFLECTION_BASE_URL` when set, else the task model's server.
-
-    Either way it gets the reflection timeout: a reflection reads a whole minibatch and writes a long reply,
-    and a job whose reflection shared the task model's 60 s request timeout died on a loaded 2-core machine.
-    None when the task model has no URL to share (a fake in tests): the job then reflects with `task_llm`.
-    """
-    from sleuth.llm import OpenAICompatModel
-
-    base_url = current.reflection_base_url
-    model = current.reflection_model or current.llm_model
-    if not base_url:
-        inner = getattr(task_llm, "inner", task_llm)  # under the response cache
-        if not isinstance(inner, OpenAICompatModel):
-            return None
-        base_url, model = inner.base_url, current.reflection_model or inner.model
-    return OpenAICompatModel(
-        base_url,
-        model,
-        api_key=current.reflection_api_key or current.llm_api_key,
-        timeout_s=current.reflection_timeout_s,
-        request_timeout_s=current.reflection_timeout_s,
-        connect_timeout_s=current.llm_connect_timeout_s,
-        max_retries=current.llm_max_retries,
-        retry_wait_s=current.llm_retry_wait_s,
-        concurrency=current.llm_concurrency,
-    )
 
 
 def _patch_store(current: Settings, stack: AsyncExitStack) -> Any:

@@ -4,16 +4,19 @@ citations 0.2, excerpts 0.1; rubric items from the dataset, or a reference answe
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sleuth.evals.arms import ArmRun
 from sleuth.evals.citations import SupportJudge, score_citations
 from sleuth.evals.datasets import QAExample, RubricItem
+from sleuth.evals.runner import Scorer, error_record
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.structured import generate
+from sleuth.retrieval.base import Passage
 
 WEIGHTS = {"rubric": 0.6, "length": 0.05, "expertise": 0.05, "citations": 0.2, "excerpts": 0.1}
 """ScholarQA-CS component weights; they sum to 1."""
@@ -175,3 +178,36 @@ async def judge_longform(
         excerpts=cites.excerpts or 0.0,
     )
     return {"judge_mode": mode, "words": answer_words(answer), **scores.as_dict(), **cites.as_dict()}
+
+
+def longform_scorer(
+    llm: ChatModel, system_prompt: str, support: SupportJudge, lookup: Callable[[str], Passage | None]
+) -> Scorer:
+    """The eval runner's `scorer` for long answers: `judge_longform` with the cited passages' texts, as one
+    result line (a judge failure is recorded as the run's error, with the answer kept)."""
+
+    async def score(example: QAExample, arm: str, run: ArmRun) -> dict[str, Any]:
+        texts: dict[str, str] = {}
+        for citation in run.citations:
+            passage = lookup(str(citation.get("passage_id", "")))
+            if passage is not None:
+                texts[passage.id] = passage.text
+        try:
+            graded = await judge_longform(llm, system_prompt, example, run.answer, run.citations, texts, support)
+        except Exception as exc:  # a judge failure is the judge's, but it must be visible
+            return {**error_record(example, arm, exc), "prediction": run.answer}
+        return {
+            "example_id": example.id,
+            "arm": arm,
+            "question": example.question,
+            "prediction": run.answer,
+            "citations": run.citations,
+            "search_calls": run.search_calls,
+            "turns": run.turns,
+            "tokens": run.prompt_tokens + run.completion_tokens,
+            "latency_s": round(run.latency_s, 3),
+            "error": None,
+            **graded,
+        }
+
+    return score

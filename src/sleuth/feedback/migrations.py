@@ -1,17 +1,13 @@
-"""Named, ordered schema migrations of the patch database, each recorded in `_migrations` once applied.
+"""Named, ordered schema migrations of the patch database, applied and recorded by `sleuth.sqlite.migrate`.
 
-Like simonw/llm: a migration is a function registered in order; `migrate(conn)` applies the ones whose
-name is not yet in the table, each in its own transaction, so a user's existing database upgrades safely.
 Never edit or reorder a released migration; append a new one.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from datetime import UTC, datetime
 
-Migration = Callable[[sqlite3.Connection], None]
+from sleuth.sqlite import Migration
 
 
 def _m001_patches(conn: sqlite3.Connection) -> None:
@@ -60,31 +56,3 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m002_embeddings", _m002_embeddings),
     ("m003_revisions", _m003_revisions),
 ]
-
-
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in order (safe when several processes open the store at once).
-
-    Returns:
-        The names applied now.
-    """
-    applied_now: list[str] = []
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for name, migration in MIGRATIONS:
-        # BEGIN IMMEDIATE takes the write lock first, so two processes cannot both apply one migration.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                conn.execute("ROLLBACK")
-                continue
-            migration(conn)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(UTC).isoformat()),
-            )
-            conn.execute("COMMIT")
-            applied_now.append(name)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return applied_now

@@ -19,12 +19,12 @@ import numpy as np
 
 from sleuth.feedback.base import PatchView
 from sleuth.feedback.cache import CachedPatch, PatchMatrix
-from sleuth.feedback.migrations import migrate
+from sleuth.feedback.migrations import MIGRATIONS
 from sleuth.feedback.models import AddResult, Patch, PatchError, PatchInput, PatchNotFound, PatchStatus
 from sleuth.feedback.policy import PatchPolicy, as_imported, check_patch
 from sleuth.feedback.rows import COLUMNS, cached_from_row, embedder_key, insert_patch, patch_from_row
-from sleuth.private import private_file
 from sleuth.retrieval.base import Embedder, Vectors
+from sleuth.sqlite import open_db
 
 
 class PatchStore:
@@ -51,13 +51,7 @@ class PatchStore:
         self._key_cache: str | None = None
         self._lock = threading.RLock()
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT), one per write.
-        self._conn = sqlite3.connect(
-            private_file(self.path), isolation_level=None, check_same_thread=False, timeout=30
-        )
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = FULL")
-        migrate(self._conn)
+        self._conn = open_db(self.path, MIGRATIONS, busy_timeout_ms=busy_timeout_ms)
         # Built on the first lookup or add, so list/show/retract never load the embedding model.
         self._matrix_cache: PatchMatrix | None = None
         self._revision = -1

@@ -17,6 +17,7 @@ from sleuth.llm.base import (
     StructuredOutputError,
 )
 from sleuth.llm.cache import CachedModel
+from sleuth.llm.clients import openai_client
 from sleuth.llm.openai_compat import OpenAICompatModel
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import MeteredModel, UsageLog
@@ -53,15 +54,10 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
     if base_url is None:
         server = EmbeddedServer(settings)
         base_url = server.start()
-    client = OpenAICompatModel(
+    client = openai_client(
+        settings,
         base_url,
         settings.llm_model,
-        api_key=settings.llm_api_key,
-        timeout_s=settings.llm_timeout_s,
-        request_timeout_s=settings.llm_request_timeout_s,
-        connect_timeout_s=settings.llm_connect_timeout_s,
-        max_retries=settings.llm_max_retries,
-        retry_wait_s=settings.llm_retry_wait_s,
         # The embedded server decodes `local_parallel` requests at once; more in flight would only queue
         # inside llama.cpp, where the wait counts against each call's timeout.
         concurrency=settings.llm_concurrency

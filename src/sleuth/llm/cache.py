@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sleuth.llm.base import ChatModel, Completion, GenParams, Message
-from sleuth.private import private_file
+from sleuth.sqlite import Migration, open_db
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    # IF NOT EXISTS: caches written before migrations were recorded already hold the table.
+    ("m001_responses", "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, completion TEXT NOT NULL)"),
+]
 
 
 def cache_key(model: str, messages: list[Message], params: GenParams, json_schema: dict[str, Any] | None) -> str:
@@ -32,9 +36,7 @@ class CachedModel:
     def __init__(self, inner: ChatModel, path: Path, model_name: str = "") -> None:
         self.inner = inner
         self.model_name = model_name or getattr(inner, "model", "")
-        self._db = sqlite3.connect(private_file(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
+        self._db = open_db(path, MIGRATIONS)
         self._lock = asyncio.Lock()
 
     async def complete(

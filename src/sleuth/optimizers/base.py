@@ -19,6 +19,10 @@ EventSink = Callable[[dict[str, Any]], None]
 """Receives a job's progress events (`{"event": "budget" | "valset" | "accepted" | "rejected", ...}`)."""
 
 
+class JobError(ValueError):
+    """A job that cannot start: bad options, or an output folder holding a different job."""
+
+
 @dataclass
 class RoleCall:
     """One LLM call made by one agent role during a rollout."""

@@ -1,5 +1,5 @@
-"""Optimization jobs: a seeded, disjoint train/val split of a dataset, GEPA or the TextGrad-style baseline
-over chosen roles, never-regress correction examples, and the best prompt set plus a report in one folder.
+"""Optimization jobs: GEPA or the TextGrad-style baseline over chosen roles of an agent, on a seeded split
+of a dataset (`splits`), and the best prompt set plus a report in one folder.
 
 The output folder is the job: running the same job again on it resumes (the split, GEPA's state, the
 baseline's state and the cached validation scores all live there).
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +20,17 @@ from sleuth.config import Settings
 from sleuth.evals.datasets import Dataset, QAExample, load_dataset
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, GenParams
-from sleuth.optimizers.base import EventSink, Outcome, Task
+from sleuth.llm.clients import reflection_model
+from sleuth.optimizers.base import EventSink, JobError, Outcome, Task
 from sleuth.optimizers.gepa_adapter import EvalCache, ReflectionModel, SleuthAdapter, run_gepa
 from sleuth.optimizers.metrics import METRICS, build_metric
 from sleuth.optimizers.reflective import brief
+from sleuth.optimizers.splits import correction_examples, held_out_examples, split_examples
 from sleuth.optimizers.tasks import ASK_ROLES, RESEARCH_ROLES, AskTask, ResearchTask
 from sleuth.optimizers.textgrad import run_textgrad
 from sleuth.prompts.sets import PromptSet, load_prompt_set
-from sleuth.retrieval.base import Filter, Hit, Passage, Retriever
-
-CORRECTION_PREFIX = "correction:"
-
-
-class JobError(ValueError):
-    """A job that cannot start: bad options, or an output folder holding a different job."""
+from sleuth.retrieval.base import Retriever
+from sleuth.retrieval.bm25 import PassageBM25
 
 
 class OptimizeConfig(BaseModel):
@@ -83,88 +79,6 @@ class JobResult:
     corrections_size: int
     test_size: int
     report: dict[str, Any]
-
-
-class CorpusRetriever:
-    """BM25 (`sleuth.retrieval.bm25`) over a dataset's own corpus, built in memory for one job."""
-
-    def __init__(self, passages: list[Passage]) -> None:
-        from sleuth.retrieval.bm25 import BM25Index
-
-        self.passages = passages
-        self.index = BM25Index.build([f"{p.title}\n{p.text}" for p in passages])
-
-    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
-        return [Hit(self.passages[i], score, "bm25") for i, score in self.index.search(query, k)]
-
-
-def _question_key(example: QAExample) -> str:
-    """The question text up to case and spacing: what makes two examples the same question."""
-    return " ".join(example.question.lower().split())
-
-
-def _shuffled_unique(examples: list[QAExample], seed: int) -> list[QAExample]:
-    """One example per question text (datasets sometimes repeat a question), shuffled with `seed`."""
-    unique: dict[str, QAExample] = {}
-    for example in examples:
-        unique.setdefault(_question_key(example), example)
-    ordered = list(unique.values())
-    random.Random(seed).shuffle(ordered)
-    return ordered
-
-
-def split_examples(
-    examples: list[QAExample], train_size: int | None, val_size: int, seed: int
-) -> tuple[list[QAExample], list[QAExample]]:
-    """Shuffle with `seed`, take `val_size` for validation and up to `train_size` of the rest for training.
-
-    The split is disjoint by question text as well as by id (datasets sometimes repeat a question).
-    """
-    ordered = _shuffled_unique(examples, seed)
-    if len(ordered) < val_size + 1:
-        raise JobError(
-            f"the dataset has {len(ordered)} distinct questions: too few for {val_size} validation "
-            "questions and at least one training question"
-        )
-    val = ordered[:val_size]
-    rest = ordered[val_size:]
-    return (rest if train_size is None else rest[:train_size]), val
-
-
-def held_out_examples(examples: list[QAExample], used: list[QAExample], size: int, seed: int) -> list[QAExample]:
-    """`size` test questions from the end of the seeded shuffle, none of them (by id or text) in `used`.
-
-    Taken from the end, so adding a test set to a job never changes its train or validation questions.
-    """
-    if size == 0:
-        return []
-    taken_ids, taken_questions = {e.id for e in used}, {_question_key(e) for e in used}
-    free = [
-        e
-        for e in reversed(_shuffled_unique(examples, seed))
-        if e.id not in taken_ids and _question_key(e) not in taken_questions
-    ]
-    if len(free) < size:
-        raise JobError(f"only {len(free)} questions are left outside train and validation for --test-limit {size}")
-    return free[:size]
-
-
-def correction_examples(store: Any, collection: str | None = None) -> list[QAExample]:
-    """Questions built from the store's active corrections: the agent must keep answering them right."""
-    from sleuth.feedback.models import PatchStatus
-
-    patches = store.list(status=PatchStatus.active, collection=collection)
-    return [
-        QAExample(
-            id=f"{CORRECTION_PREFIX}{p.id}",
-            question=p.query,
-            answers=[p.answer],
-            gold_passage_ids=list(p.evidence_passage_ids),
-            meta={"correction": True},
-        )
-        for p in patches
-        if p.answer.strip()
-    ]
 
 
 def _check_out_dir(config: OptimizeConfig) -> None:
@@ -277,7 +191,8 @@ async def run_job(
 
     Args:
         llm: the task model the agent runs on (also the judge).
-        reflection_llm: the model that rewrites prompts (default: `llm`).
+        reflection_llm: the model that rewrites prompts (default: the `SLEUTH_REFLECTION_*` model of
+            `settings`, on the task model's server unless a base URL is set; `llm` itself for a fake).
         retriever: what the agent searches (default: BM25 over the dataset's corpus).
         patch_store: a `PatchStore`; its patches are shown to the agent, and with `config.corrections`
             its active corrections become extra validation questions.
@@ -286,6 +201,22 @@ async def run_job(
     Raises:
         JobError, DatasetError, ValueError: bad options or data (nothing is written but `job.json`).
     """
+    if reflection_llm is not None:
+        return await _run(config, settings, llm, reflection_llm, retriever, patch_store, on_event)
+    # Built here, not by each caller: a job started from the API must honour the same settings as the CLI.
+    async with reflection_model(settings, llm) as reflecting:
+        return await _run(config, settings, llm, reflecting, retriever, patch_store, on_event)
+
+
+async def _run(
+    config: OptimizeConfig,
+    settings: Settings,
+    llm: ChatModel,
+    reflection_llm: ChatModel,
+    retriever: Retriever | None,
+    patch_store: Any,
+    on_event: EventSink | None,
+) -> JobResult:
     from sleuth.optimizers.report import write_report
 
     dataset, seed_set, roles = preflight(config)
@@ -299,7 +230,7 @@ async def run_job(
     if retriever is None:
         if dataset.corpus_path is None:
             raise JobError(f"{config.dataset} has no corpus.jsonl: pass --collection to search an index")
-        retriever = await asyncio.to_thread(CorpusRetriever, passages)
+        retriever = await asyncio.to_thread(PassageBM25, passages)
     _check_out_dir(config)
     train, val = _load_split(config, dataset.examples)
     test = held_out_examples(dataset.examples, train + val, config.test_limit, config.seed)
@@ -324,7 +255,7 @@ async def run_job(
         cache=EvalCache(config.out / "eval_cache.jsonl", salt=_settings_salt(settings)),
     )
     reflection = ReflectionModel(
-        reflection_llm or llm,
+        reflection_llm,
         loop,
         GenParams(temperature=settings.reflection_temperature, max_tokens=settings.reflection_max_tokens),
         log_path=config.out / "reflections.jsonl",

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sleuth.private import private_dir
+from sleuth.retrieval.base import Filter, Hit, Passage
 
 NUMBA_MIN_DOCS = 50_000
 """Below this many documents numpy scoring takes about a millisecond, so the numba backend's JIT compile
@@ -148,6 +149,17 @@ class BM25Index:
             str(directory), mmap=mmap, show_progress=False, backend=_backend(meta["num_docs"], backend)
         )
         return cls(model, tokenizer, params, meta["num_docs"])
+
+
+class PassageBM25:
+    """A `Retriever`: BM25 over passages held in memory (a dataset's own corpus, for one job)."""
+
+    def __init__(self, passages: list[Passage]) -> None:
+        self.passages = passages
+        self.index = BM25Index.build([f"{p.title}\n{p.text}" for p in passages])
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        return [Hit(self.passages[i], score, "bm25") for i, score in self.index.search(query, k)]
 
 
 def _backend(num_docs: int, choice: str = "auto") -> str:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sleuth.private import private_file
 from sleuth.retrieval.base import Passage
+from sleuth.sqlite import Migration, open_db
 
-# Named, ordered schema migrations, recorded in `_migrations` so an existing store upgrades in place.
-MIGRATIONS: list[tuple[str, str]] = [
+# Named, ordered schema migrations (`sleuth.sqlite`), so an existing store upgrades in place.
+MIGRATIONS: list[tuple[str, Migration]] = [
     (
         "001_initial",
         """
@@ -82,27 +82,13 @@ class PassageStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(private_file(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = open_db(path, MIGRATIONS)
         # One connection shared by the threads of a process (parallel readers search at once):
         # explicit transactions must not interleave on it.
         self._lock = threading.RLock()
-        self._migrate()
 
     def close(self) -> None:
         self._db.close()
-
-    def _migrate(self) -> None:
-        self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-        done = {row[0] for row in self._db.execute("SELECT name FROM _migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            # executescript commits on its own, so the migration and its record go in one script.
-            self._db.executescript(
-                f"BEGIN; {sql}; INSERT INTO _migrations VALUES ('{name}', {time.time()}); COMMIT;"
-            )
 
     # --- reads --------------------------------------------------------------------------------------
     @property

@@ -1,23 +1,21 @@
 """The server's SQLite database (tokens, audit log, finished jobs) with named, ordered migrations.
 
-One file under SLEUTH_HOME (`server.sqlite`), WAL mode, one connection per process shared under a lock,
-so the stores are safe to use from FastAPI's thread pool and from the event loop alike (a connection per
-operation would pay a WAL checkpoint and an fsync on every close). Migrations follow
-simonw/llm: each is applied once, in order, and recorded in `_migrations`; never edit a released one.
+One file under SLEUTH_HOME (`server.sqlite`), opened by `sleuth.sqlite` (its pragmas, its migration
+runner), one connection per process shared under a lock, so the stores are safe to use from FastAPI's
+thread pool and from the event loop alike (a connection per operation would pay a WAL checkpoint and an
+fsync on every close). Never edit a released migration; append a new one.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sleuth.private import private_file
-
-Migration = Callable[[sqlite3.Connection], None]
+from sleuth.sqlite import Migration, open_db
 
 
 def _m001_tokens(conn: sqlite3.Connection) -> None:
@@ -95,15 +93,9 @@ class ServerDB:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._conn = sqlite3.connect(
-            private_file(self.path), timeout=30, isolation_level=None, check_same_thread=False
-        )
+        self._conn = open_db(self.path, MIGRATIONS)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a process crash
         self._lock = threading.RLock()
-        with self.connect() as conn:
-            migrate(conn)
 
     @classmethod
     def for_home(cls, home: Path) -> ServerDB:
@@ -118,23 +110,3 @@ class ServerDB:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in order, each in its own write transaction; return the names applied."""
-    applied: list[str] = []
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for name, migration in MIGRATIONS:
-        conn.execute("BEGIN IMMEDIATE")  # two processes opening one file cannot both apply a migration
-        try:
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                conn.execute("ROLLBACK")
-                continue
-            migration(conn)
-            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, utc_now()))
-            conn.execute("COMMIT")
-            applied.append(name)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return applied

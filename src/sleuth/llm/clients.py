@@ -1,0 +1,96 @@
+"""Model clients built from settings: another OpenAI-compatible server (a teacher or judge model) and the
+reflection model that rewrites prompts, each with the settings' timeouts, retries and concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sleuth.config import Settings
+from sleuth.llm.base import ChatModel
+from sleuth.llm.openai_compat import OpenAICompatModel
+
+
+def openai_client(
+    settings: Settings,
+    base_url: str,
+    model: str,
+    *,
+    api_key: str | None = None,
+    timeout_s: float | None = None,
+    concurrency: int | None = None,
+) -> OpenAICompatModel:
+    """A client for `base_url` configured from `settings`.
+
+    Args:
+        api_key: default `llm_api_key`.
+        timeout_s: the whole-call and per-request timeout; default `llm_timeout_s` and `llm_request_timeout_s`.
+        concurrency: calls in flight at once; default `llm_concurrency`.
+    """
+    return OpenAICompatModel(
+        base_url,
+        model,
+        api_key=api_key or settings.llm_api_key,
+        timeout_s=settings.llm_timeout_s if timeout_s is None else timeout_s,
+        request_timeout_s=settings.llm_request_timeout_s if timeout_s is None else timeout_s,
+        connect_timeout_s=settings.llm_connect_timeout_s,
+        max_retries=settings.llm_max_retries,
+        retry_wait_s=settings.llm_retry_wait_s,
+        concurrency=settings.llm_concurrency if concurrency is None else concurrency,
+    )
+
+
+@asynccontextmanager
+async def open_model(
+    settings: Settings, url: str | None = None, model: str | None = None, api_key: str | None = None
+) -> AsyncIterator[ChatModel]:
+    """The configured model (`sleuth.llm.connect`), or the OpenAI-compatible server at `url` (a teacher
+    or judge model; `model` defaults to `llm_model`), closed when the block ends."""
+    if url is None:
+        from sleuth.llm import connect  # looked up at call time: tests replace `sleuth.llm.connect`
+
+        async with connect(settings) as llm:
+            yield llm
+        return
+    client = openai_client(settings, url, model or settings.llm_model, api_key=api_key)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def reflection_client(settings: Settings, task_llm: ChatModel | None = None) -> OpenAICompatModel | None:
+    """The reflection model's client: `SLEUTH_REFLECTION_BASE_URL` when set, else the task model's server.
+
+    Either way it gets the reflection timeout: a reflection reads a whole minibatch and writes a long reply,
+    and a job whose reflection shared the task model's 60 s request timeout died on a loaded 2-core machine.
+    None when the task model has no URL to share (a fake in tests): the job then reflects with `task_llm`.
+    """
+    base_url = settings.reflection_base_url
+    model = settings.reflection_model or settings.llm_model
+    if not base_url:
+        inner = getattr(task_llm, "inner", task_llm)  # under the response cache
+        if not isinstance(inner, OpenAICompatModel):
+            return None
+        base_url, model = inner.base_url, settings.reflection_model or inner.model
+    return openai_client(
+        settings,
+        base_url,
+        model,
+        api_key=settings.reflection_api_key,
+        timeout_s=settings.reflection_timeout_s,
+    )
+
+
+@asynccontextmanager
+async def reflection_model(settings: Settings, task_llm: ChatModel) -> AsyncIterator[ChatModel]:
+    """`reflection_client(settings, task_llm)` for the duration of a block, or `task_llm` itself when
+    there is no server to reach (a fake model)."""
+    client = reflection_client(settings, task_llm)
+    if client is None:
+        yield task_llm
+        return
+    try:
+        yield client
+    finally:
+        await client.aclose()
