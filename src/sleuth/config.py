@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     reranker_path: Path | None = None
     chroma_url: str | None = None
     """A Chroma server (http://host:port); unset: embedded PersistentClient under `home`."""
+    dense_exact_max: int = Field(default=20_000, ge=0)
+    """Collections of up to this many passages are searched exactly (every vector scored, equal scores by
+    id), so dense and hybrid rankings are the same in every process; larger ones go through Chroma's
+    approximate HNSW index, whose candidates may differ between processes. Memory: passages x dim x 4 bytes
+    (31 MB at 20,000 x 384)."""
     chunk_size: int = 1200
     """Characters per chunk."""
     chunk_overlap: int = 200
