@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     """Writes one token may make back to back (token bucket capacity)."""
     server_max_jobs: int = 64
     """Research/ask jobs running at once; more wait their turn (LLM calls are bounded by `llm_concurrency`)."""
+    server_url: str | None = None
+    """A running `sleuth serve` (http://host:port) that `sleuth search` sends its searches to, so the
+    server's loaded embedding model is reused; unset (or without `server_token`): search in-process."""
+    server_token: str | None = None
+    """An API token of that server, any role (`sleuth token create --role reader` there)."""
 
     @property
     def models_dir(self) -> Path:
