@@ -137,5 +137,5 @@ def test_a_collection_made_with_chromas_default_search_width_is_widened(tmp_path
     client = chroma_client(None, tmp_path / "chroma")
     client.create_collection("sleuth-old", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
     assert client.get_collection("sleuth-old").configuration["hnsw"]["ef_search"] != HNSW_EF_SEARCH
-    ChromaVectors(client, "sleuth-old")
+    ChromaVectors(client, "sleuth-old", exact_max=Settings().dense_exact_max)
     assert client.get_collection("sleuth-old").configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH

@@ -34,9 +34,6 @@ HNSW_EF_SEARCH = 1000
 """Candidates HNSW keeps while searching (Chroma's default, 100, found 60% of the exact top-50 of 20,000
 clustered 384-d vectors; 1,000 found 98%, at about 5 ms a query)."""
 
-EXACT_MAX = 20_000
-"""Default `exact_max`: 20,000 vectors of 384 floats are 31 MB in memory and ~2 ms a query to score."""
-
 _PAGE = 5000  # vectors read from Chroma per call when loading them all
 
 
@@ -70,10 +67,11 @@ class ChromaVectors:
     function would download an ONNX model at first use.
 
     Args:
-        exact_max: collections up to this many vectors are searched exactly (see the module docstring).
+        exact_max: collections up to this many vectors are searched exactly (see the module docstring);
+            a `Collection` passes `SLEUTH_DENSE_EXACT_MAX`.
     """
 
-    def __init__(self, client: Any, name: str, *, exact_max: int = EXACT_MAX) -> None:
+    def __init__(self, client: Any, name: str, *, exact_max: int) -> None:
         self._client = client
         self.name = name
         self.exact_max = exact_max
