@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     reranker_path: Path | None = None
     chroma_url: str | None = None
     """A Chroma server (http://host:port); unset: embedded PersistentClient under `home`."""
+    dense_exact_max: int = Field(default=20_000, ge=0)
+    """Collections of up to this many passages are searched exactly (every vector scored, equal scores by
+    id), so dense and hybrid rankings are the same in every process; larger ones go through Chroma's
+    approximate HNSW index, whose candidates may differ between processes. Memory: passages x dim x 4 bytes
+    (31 MB at 20,000 x 384)."""
     chunk_size: int = 1200
     """Characters per chunk."""
     chunk_overlap: int = 200
@@ -140,6 +145,11 @@ class Settings(BaseSettings):
     """Writes one token may make back to back (token bucket capacity)."""
     server_max_jobs: int = 64
     """Research/ask jobs running at once; more wait their turn (LLM calls are bounded by `llm_concurrency`)."""
+    server_url: str | None = None
+    """A running `sleuth serve` (http://host:port) that `sleuth search` sends its searches to, so the
+    server's loaded embedding model is reused; unset (or without `server_token`): search in-process."""
+    server_token: str | None = None
+    """An API token of that server, any role (`sleuth token create --role reader` there)."""
 
     @property
     def models_dir(self) -> Path:

@@ -57,11 +57,14 @@ def test_config_show_reflects_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_config_show_hides_every_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLEUTH_REFLECTION_API_KEY", "sk-reflect-secret")
+    monkeypatch.setenv("SLEUTH_SERVER_TOKEN", "slt_search-secret")
     as_json = runner.invoke(app, ["config", "show", "--json"])
     table = runner.invoke(app, ["config", "show"])
     assert json.loads(as_json.output)["reflection_api_key"] == "***"
+    assert json.loads(as_json.output)["server_token"] == "***"
     assert json.loads(as_json.output)["llm_api_key"] == "sk-no-key"  # the placeholder is no secret
     assert "sk-reflect-secret" not in as_json.output + table.output
+    assert "slt_search-secret" not in as_json.output + table.output
 
 
 @pytest.mark.allow_llm

@@ -17,8 +17,8 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     """Print every setting with its effective value."""
     current = settings()
     values = current.model_dump(mode="json")
-    for key, value in values.items():  # every API key, the reflection model's too: never printed
-        if key.endswith("api_key") and value not in (None, "sk-no-key"):
+    for key, value in values.items():  # every API key and token, the reflection model's too: never printed
+        if key.endswith(("api_key", "_token")) and value not in (None, "sk-no-key"):
             values[key] = "***"
     if as_json:
         print(json.dumps(values, indent=2))

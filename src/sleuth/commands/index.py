@@ -1,4 +1,5 @@
-"""`sleuth index`, `sleuth search` and `sleuth eval retrieval`: build, inspect, query and score collections."""
+"""`sleuth index`, `sleuth search` and `sleuth eval retrieval`: build, inspect, query and score collections
+(`sleuth search` on a running `sleuth serve` when SLEUTH_SERVER_URL names one)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from sleuth.commands.common import console, err_console, fail, plain, settings
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from sleuth.config import Settings
+    from sleuth.retrieval.base import Filter, Hit
     from sleuth.retrieval.index import Collection, IngestReport
 
 index_app = typer.Typer(help="Build and inspect search collections (BM25 + dense vectors).", no_args_is_help=True)
@@ -165,8 +168,9 @@ def search(
     where: str | None = typer.Option(None, help='Metadata filter as JSON, e.g. \'{"record_source": "musique"}\'.'),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Search a collection and print the best passages."""
+    """Search a collection and print the best passages (on SLEUTH_SERVER_URL's `sleuth serve` when set)."""
     from sleuth.retrieval.index import MODES
+    from sleuth.retrieval.remote import hit_json
 
     if mode not in MODES:
         fail(f"unknown mode {mode!r}: use {', '.join(MODES)}")
@@ -174,31 +178,21 @@ def search(
         filter_ = json.loads(where) if where else None
     except json.JSONDecodeError as exc:
         fail(f"--where is not valid JSON: {exc.msg}")
-    with _errors(), _open(collection) as target:
-        if target.count == 0 and target.name == "demo":
-            from sleuth.retrieval.index import ensure_demo_collection
+    current = settings()
+    k = k or current.search_k
+    hits = _search_on_server(current, query, mode, k, collection or current.collection, filter_)
+    if hits is None:
+        with _errors(), _open(collection) as target:
+            if target.count == 0 and target.name == "demo":
+                from sleuth.retrieval.index import ensure_demo_collection
 
-            with _progress_bar("indexing the bundled demo corpus (first use)") as progress:
-                ensure_demo_collection(target.settings, progress).close()
-        if target.count == 0:
-            fail(f"collection {target.name!r} is empty: add files with `sleuth index add PATH`")
-        hits = target.retriever(mode).search(query, k or target.settings.search_k, where=filter_)  # type: ignore[arg-type]
+                with _progress_bar("indexing the bundled demo corpus (first use)") as progress:
+                    ensure_demo_collection(target.settings, progress).close()
+            if target.count == 0:
+                fail(f"collection {target.name!r} is empty: add files with `sleuth index add PATH`")
+            hits = target.retriever(mode).search(query, k, where=filter_)  # type: ignore[arg-type]
     if json_out:
-        print(
-            json.dumps(
-                [
-                    {
-                        "id": h.passage.id,
-                        "score": h.score,
-                        "title": h.passage.title,
-                        "text": h.passage.text,
-                        "source": h.passage.source,
-                        "metadata": h.passage.metadata,
-                    }
-                    for h in hits
-                ]
-            )
-        )
+        print(json.dumps([hit_json(h) for h in hits]))
         return
     for rank, hit in enumerate(hits, start=1):
         text = hit.passage.text if len(hit.passage.text) < 300 else hit.passage.text[:300] + "…"
@@ -209,6 +203,35 @@ def search(
             soft_wrap=True,
         )
         console.print(f"   {plain(text)}", highlight=False, soft_wrap=True)
+
+
+def _search_on_server(
+    current: Settings, query: str, mode: str, k: int, collection: str, where: Filter | None
+) -> list[Hit] | None:
+    """The hits of the `sleuth serve` at SLEUTH_SERVER_URL; None when there is none to use, with a one-line
+    hint for the modes that embed the query (in-process, each call loads the embedding model)."""
+    from sleuth.retrieval.remote import RemoteRetriever, RemoteSearchError, ServerUnavailable
+
+    embeds = mode != "bm25"
+    if not (current.server_url and current.server_token):
+        if embeds:
+            missing = "SLEUTH_SERVER_TOKEN" if current.server_url else "SLEUTH_SERVER_URL and SLEUTH_SERVER_TOKEN"
+            err_console.print(
+                f"[dim]hint: this loads the embedding model on every call; set {missing} to search on a "
+                "running `sleuth serve`, which keeps it loaded[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return None
+    remote = RemoteRetriever(current.server_url, current.server_token, collection=collection, mode=mode)
+    try:
+        return remote.search(query, k, where=where)
+    except RemoteSearchError as exc:
+        fail(str(exc))
+    except ServerUnavailable as exc:
+        if embeds:
+            err_console.print(f"[dim]hint: searching in-process: {plain(exc)}[/]", highlight=False, soft_wrap=True)
+        return None
 
 
 def eval_retrieval(

@@ -280,7 +280,7 @@ class Collection:
             return []
         vector = self.embedder.embed([query])[0]
         # Ask for a few extra: vectors of a crashed, uncommitted add are ignored until the next add.
-        pairs = self._vector_store().query(vector, k + 8, where)
+        pairs = self._vector_store().query(vector, k + 8, where, version=self.store.generation)
         found = self.store.get_many([pid for pid, _ in pairs])
         return [Hit(found[pid], score, "dense") for pid, score in pairs if pid in found][:k]
 
@@ -347,7 +347,9 @@ class Collection:
                 from sleuth.retrieval.dense import ChromaVectors, chroma_client
 
                 client = chroma_client(self.settings.chroma_url, self.path / "chroma")
-                self._vectors = ChromaVectors(client, f"sleuth-{self.name}")
+                self._vectors = ChromaVectors(
+                    client, f"sleuth-{self.name}", exact_max=self.settings.dense_exact_max
+                )
                 if self.store.state("vectors_pending") == "1":  # an earlier add crashed: drop its orphans
                     orphans = sorted(self._vectors.ids() - self.store.all_ids())
                     self._vectors.delete(orphans)

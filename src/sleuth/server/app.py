@@ -1,4 +1,4 @@
-"""The FastAPI app: research/ask/optimize jobs with live SSE progress, feedback, health, and the web page."""
+"""The FastAPI app: research/ask/optimize jobs with live SSE progress, feedback, search, health, the web page."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from sleuth.config import Settings
+from sleuth.retrieval.base import Embedder
 from sleuth.server.auth import AuditLog, Principal, RateLimiter, Role, TokenStore
 from sleuth.server.db import ServerDB
 from sleuth.server.feedback_routes import router as feedback_router
@@ -26,6 +27,8 @@ from sleuth.server.jobs import Job, JobRegistry, new_job_id
 from sleuth.server.optimize import Optimizer, make_optimizer
 from sleuth.server.runner import FacadeRunner, JobKind, Runner, RunRequest
 from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest, ResearchRequest
+from sleuth.server.search_routes import OpenCollections
+from sleuth.server.search_routes import router as search_router
 
 
 def create_app(
@@ -35,6 +38,7 @@ def create_app(
     runner: Runner | None = None,
     patches: Any = None,
     optimizer: Optimizer | None = None,
+    embedder: Embedder | None = None,
 ) -> FastAPI:
     """Build the API server.
 
@@ -44,6 +48,8 @@ def create_app(
         runner: runs jobs instead of the facade (tests inject fakes here).
         patches: the feedback `PatchStore`; default: the facade's patches when they can be written.
         optimizer: runs optimization jobs; default: `sleuth.optimizers.jobs` when installed, else 501.
+        embedder: the embedder of the collections `/v1/search` opens; default: the configured model, loaded
+            on the first dense search and kept.
 
     With neither `sleuth` nor `runner`, the app connects the configured LLM and opens the patch store
     when it starts (`sleuth serve`).
@@ -59,6 +65,7 @@ def create_app(
         runner=runner or (FacadeRunner(sleuth) if sleuth is not None else None),
         patches=patches if patches is not None else _writable(getattr(sleuth, "patches", None)),
         optimizer=optimizer or make_optimizer(settings, sleuth),
+        collections=OpenCollections(settings, embedder),
     )
 
     @asynccontextmanager
@@ -68,6 +75,7 @@ def create_app(
                 await _open_defaults(state, stack)
             # Import the agents now, so the first job does not pay for loading LangGraph.
             await asyncio.to_thread(importlib.import_module, "sleuth.agents.research")
+            stack.callback(state.collections.close)
             try:
                 yield
             finally:
@@ -84,6 +92,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
     app.add_exception_handler(RequestValidationError, _unprocessable)
     app.include_router(feedback_router)
+    app.include_router(search_router)
     _add_job_routes(app)
     _add_page_routes(app)
     return app

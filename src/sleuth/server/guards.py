@@ -32,6 +32,8 @@ class ServerState:
     patches: Any = None
     """The feedback `PatchStore` (add/get/list/retract); None: feedback endpoints answer 503."""
     optimizer: Callable[..., Any] | None = None
+    collections: Any = None
+    """The `OpenCollections` that `/v1/search` searches (kept open, so their models stay loaded)."""
 
 
 def server_state(request: Request) -> ServerState:

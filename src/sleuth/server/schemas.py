@@ -44,6 +44,18 @@ class AskRequest(ResearchRequest):
     """True: answer when done (the job still runs on if the client leaves). False: return the job id."""
 
 
+class SearchRequest(_Body):
+    """A search of one collection (what `sleuth search` sends when `SLEUTH_SERVER_URL` is set)."""
+
+    query: str = Field(min_length=1, max_length=4000)
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    k: int = Field(8, ge=1, le=1000)
+    collection: str | None = Field(None, pattern=NAME_PATTERN)
+    """Indexed collection to search; default: the server's collection."""
+    where: dict[str, Any] | None = None
+    """A metadata filter in Chroma's `where` syntax, e.g. `{"source": "wiki.jsonl"}`."""
+
+
 class JobCreated(BaseModel):
     id: str
     kind: str
