@@ -10,7 +10,13 @@ from sleuth.agents.ask import NO_ANSWER
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
 from sleuth.agents.grounded import run_grounded
-from sleuth.agents.grounding import compared_names, follow_up_queries, grounding_passage, trim_answer
+from sleuth.agents.grounding import (
+    compared_names,
+    follow_up_queries,
+    grounding_passage,
+    supporting_quotes,
+    trim_answer,
+)
 from sleuth.agents.short_answer import ask_short
 from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
@@ -328,3 +334,18 @@ async def test_the_chosen_answer_is_trimmed_and_still_cited() -> None:
     result = await run_grounded("Which director made Jaws?", make_deps(llm, [JAWS, SPIELBERG]))
     assert result.answer == "Steven Spielberg"
     assert result.citations and result.citations[0].passage_id == "p-jaws"
+
+
+def test_a_number_is_grounded_by_its_digits_or_its_word() -> None:
+    moons = Passage("p-mars", "Mars has two moons, Phobos and Deimos; it is 4th from the Sun.", "Mars")
+    assert grounding_passage("2", [moons]) is moons
+    assert grounding_passage("two", [moons]) is moons
+    assert grounding_passage("4", [moons]) is moons
+    assert grounding_passage("3", [moons]) is None
+    assert grounding_passage("twelve", [moons]) is None
+
+
+def test_a_number_answer_is_quoted_from_the_sentence_that_says_it_in_words() -> None:
+    moons = Passage("p-mars", "Mars is the fourth planet. It has two moons, Phobos and Deimos.", "Mars")
+    assert supporting_quotes("2", [moons]) == [(moons, "It has two moons, Phobos and Deimos.")]
+    assert supporting_quotes("3", [moons]) == []

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from sleuth.agents.support import answer_words
 from sleuth.retrieval.base import Hit, Passage
 from sleuth.text import PROTOCOL_TAG, clip, prompt_literal
 
@@ -149,14 +150,18 @@ YES_NO = frozenset({"yes", "no"})
 
 
 def supports(passage: Passage, answer: str) -> str | None:
-    """The sentence of the passage that contains the answer (whole words, normalised), or None."""
+    """The sentence of the passage that contains the answer (whole words, normalised), else one holding all
+    of its fact words (`support.answer_words`: stems, numbers as digits), or None."""
     wanted = _norm(answer)
     if not wanted or wanted in YES_NO:
         return None
-    for sentence in sentences(passage.text) or [passage.text]:
+    candidates = sentences(passage.text) or [passage.text]
+    for sentence in candidates:
         if f" {wanted} " in f" {_norm(sentence)} ":
             return sentence
-    return None
+    # Not word for word: a sentence holding all its facts ("2" in "It has two moons") still says it.
+    facts = answer_words(answer)
+    return next((sentence for sentence in candidates if facts and facts <= answer_words(sentence)), None)
 
 
 @dataclass(frozen=True)

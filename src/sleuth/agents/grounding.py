@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from sleuth.agents.ask_parse import best_sentence, sentences, supports
 from sleuth.agents.policy import content_words
+from sleuth.agents.support import answer_words
 from sleuth.retrieval.base import Passage
 
 YES_NO = frozenset({"yes", "no"})
@@ -54,16 +55,16 @@ def asks_yes_no(question: str) -> bool:
 def grounding_passage(answer: str, passages: Sequence[Passage], *, slack: int = 0) -> Passage | None:
     """The first passage whose title or text holds the answer's content words, or None (a guess).
 
-    Words are compared by `policy.content_words` (case-folded, 5-letter stems, stop words dropped), so
-    "directors" meets "director". Answers of three or more content words may miss `slack` of them.
+    Words are compared by `answer_words` (case-folded, 5-letter stems, stop words dropped, numbers as digits),
+    so "directors" meets "director" and "2" meets "two". Answers of three or more content words may miss `slack` of them.
     A yes/no answer has nothing to find and is never grounded here: the caller decides about it.
     """
-    wanted = content_words(answer)
+    wanted = answer_words(answer)
     if not wanted or is_yes_no(answer):
         return None
     allowed = slack if len(wanted) >= 3 else 0
     for passage in passages:
-        have = content_words(f"{passage.title} {passage.text}")
+        have = answer_words(f"{passage.title} {passage.text}")
         if len(wanted - have) <= allowed:
             return passage
     return None

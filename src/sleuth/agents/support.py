@@ -54,6 +54,21 @@ def content_words(text: str) -> set[str]:
     return {w[:5] for w in _WORD.findall(text.casefold()) if w not in STOPWORDS and len(w) > 1}
 
 
+_NUMBER_TEXT = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {word: str(n) for n, word in enumerate(_NUMBER_TEXT.split())}
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def answer_words(text: str) -> set[str]:
+    """`content_words` plus every number, with number words as digits: "2" is what "two moons"
+    says (content words alone drop one-character words, so a bare "2" had nothing to find)."""
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
+    return content_words(text) | set(re.findall(r"\d+", text))
+
+
 @dataclass(frozen=True)
 class Fact:
     """One fact-bearing word of a text: its comparison key, the word as written, whether it is negated."""
