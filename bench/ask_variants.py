@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sleuth.agents.ask import VARIANTS, run_ask
+from sleuth.agents.ask import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
+from sleuth.agents.results import VARIANTS
 from sleuth.config import Settings
 from sleuth.evals.metrics import answer_scores
 from sleuth.llm import connect

@@ -18,7 +18,7 @@ from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Passage, Retriever
 
 if TYPE_CHECKING:
-    from sleuth.agents.ask import AskResult
+    from sleuth.agents.results import AskResult
 
 PromptsArg = PromptSet | str | Path | None
 """A prompt set, the name of a built-in one (`defaults`, `minimal`) or a directory of `<role>.yaml`."""

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from sleuth.agents.ask import NO_ANSWER
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
 from sleuth.agents.grounded import run_grounded
@@ -17,6 +16,7 @@ from sleuth.agents.grounding import (
     supporting_quotes,
     trim_answer,
 )
+from sleuth.agents.results import NO_ANSWER
 from sleuth.agents.short_answer import ask_short
 from sleuth.config import Settings
 from sleuth.feedback.base import PatchView

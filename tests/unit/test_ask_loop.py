@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sleuth.agents.ask import NO_ANSWER, TIME_IS_UP, load_ask_variant, run_ask
+from sleuth.agents.ask import TIME_IS_UP, load_ask_variant, run_ask
 from sleuth.agents.ask_parse import NO_INFO
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
+from sleuth.agents.results import NO_ANSWER
 from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
 from sleuth.prompts.sets import load_prompt_set

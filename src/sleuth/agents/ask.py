@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from importlib import resources
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field
@@ -30,19 +29,23 @@ from sleuth.agents.ask_parse import (
     untagged_answer,
 )
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.events import Event, EventType
+from sleuth.agents.events import EventType
+from sleuth.agents.results import (
+    NO_ANSWER,
+    VARIANTS,
+    AskCitation,
+    AskResult,
+    AskSearch,
+    Finish,
+    TrajectoryStep,
+    Variant,
+)
 from sleuth.feedback.base import PatchView
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
-from sleuth.llm.usage import AgentUsage, MeteredModel, UsageLog
+from sleuth.llm.usage import MeteredModel, UsageLog
 from sleuth.retrieval.base import Hit, Passage
 from sleuth.text import inline_text
-
-Variant = Literal["always", "free", "closed"]
-Finish = Literal["answer", "time_up", "untagged", "fallback", "refused"]
-Strategy = Literal["grounded", "asp"]
-STRATEGIES: tuple[Strategy, ...] = ("grounded", "asp")
-VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
 
 RESAMPLE_TRIES = 2
 """Extra attempts when a turn has no usable tag, before the loop falls back."""
@@ -50,7 +53,6 @@ ASK_MAX_TOKENS = 160
 SUMMARY_MAX_TOKENS = 120
 RESAMPLE_TEMPERATURE = 0.7
 """Re-asking at temperature 0 would return the same tagless reply."""
-NO_ANSWER = "No answer found."
 
 TIME_IS_UP_CLOSED = "Time is up. Write <answer>, then your answer in a few words, then </answer>."
 # The reminders describe the tags without placeholder text: a small model copies "<search>a question</search>".
@@ -80,59 +82,6 @@ TIME_IS_UP = (
     "Time is up. Do not search any more. Using only the information above, write <answer>, then the answer "
     "in a few words, then </answer>."
 )
-
-
-class AskCitation(BaseModel):
-    """A passage that backs the answer, with a sentence quoted from it verbatim."""
-
-    passage_id: str
-    title: str = ""
-    quote: str
-
-
-class AskSearch(BaseModel):
-    """One search the agent made: the query, how many hits it asked for, what came back, the summary."""
-
-    query: str
-    k: int
-    hit_ids: list[str] = Field(default_factory=list)
-    summary: str = ""
-
-
-class TrajectoryStep(BaseModel):
-    """One message of the agent's conversation (kept for distillation)."""
-
-    role: str
-    content: str
-
-
-class AskResult(BaseModel):
-    """What `run_ask` returns: the short answer, its sources, and how it got there."""
-
-    question: str
-    answer: str
-    citations: list[AskCitation] = Field(default_factory=list)
-    search_calls: list[AskSearch] = Field(default_factory=list)
-    turns: int = 0
-    """Model actions taken (searches, answers, rejected answers), the time-is-up turn included."""
-    finish: Finish = "answer"
-    """How the run ended: the model answered; answered on the time-is-up turn; answered only in an untagged
-    reply on the last turn (its words kept); gave no answer at all; or every answer it gave occurs in no
-    retrieved passage or correction's evidence, so it was refused as a guess (the grounded strategy, and
-    the ASP loop's `always` variant; `free` and `closed` measure unsearched answers, so they keep them)."""
-    trajectory: list[TrajectoryStep] = Field(default_factory=list)
-    patches_used: list[str] = Field(default_factory=list)
-    prompt_set_hash: str = ""
-    strategy: Strategy = "asp"
-    variant: Variant = "always"
-    """The ASP loop's prompt variant (the grounded strategy always searches)."""
-    usage: dict[str, AgentUsage] = Field(default_factory=dict)
-    events: list[Event] = Field(default_factory=list)
-    latency_s: float = 0.0
-
-    @property
-    def searches(self) -> int:
-        return len(self.search_calls)
 
 
 def load_ask_variant(variant: Variant) -> str:
@@ -380,7 +329,7 @@ async def run_ask(
     question: str,
     deps: AgentDeps,
     *,
-    variant: Literal["always", "free", "closed"] = "always",
+    variant: Variant = "always",
     max_turns: int | None = None,
 ) -> AskResult:
     """Answer a question in a few words by searching the collection (ASP loop).

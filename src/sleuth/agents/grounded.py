@@ -22,7 +22,6 @@ import time
 from pydantic import BaseModel, Field
 
 from sleuth.agents.answer_check import evidence_passages, is_grounded
-from sleuth.agents.ask import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
 from sleuth.agents.ask_parse import best_sentence
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounding import (
@@ -36,6 +35,7 @@ from sleuth.agents.grounding import (
     trim_answer,
 )
 from sleuth.agents.policy import content_words
+from sleuth.agents.results import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
 from sleuth.feedback.render import render_patches
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate

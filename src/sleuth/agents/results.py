@@ -1,4 +1,5 @@
-"""What a research run returns: the `ResearchReport` (answer, citations, plan, searches, usage, events)."""
+"""What the agents return: `AskResult` (a short answer, either ask strategy) and `ResearchReport` (answer,
+citations, plan, searches, usage, events)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,68 @@ from pydantic import BaseModel, Field
 
 from sleuth.agents.events import Event
 from sleuth.agents.state import ResearchState
+from sleuth.llm.usage import AgentUsage
+
+Variant = Literal["always", "free", "closed"]
+Finish = Literal["answer", "time_up", "untagged", "fallback", "refused"]
+Strategy = Literal["grounded", "asp"]
+STRATEGIES: tuple[Strategy, ...] = ("grounded", "asp")
+VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
+NO_ANSWER = "No answer found."
+"""What a short answer says when every candidate was a guess or none was given."""
+
+
+class AskCitation(BaseModel):
+    """A passage that backs the answer, with a sentence quoted from it verbatim."""
+
+    passage_id: str
+    title: str = ""
+    quote: str
+
+
+class AskSearch(BaseModel):
+    """One search the agent made: the query, how many hits it asked for, what came back, the summary."""
+
+    query: str
+    k: int
+    hit_ids: list[str] = Field(default_factory=list)
+    summary: str = ""
+
+
+class TrajectoryStep(BaseModel):
+    """One message of the agent's conversation (kept for distillation)."""
+
+    role: str
+    content: str
+
+
+class AskResult(BaseModel):
+    """What `run_ask` returns: the short answer, its sources, and how it got there."""
+
+    question: str
+    answer: str
+    citations: list[AskCitation] = Field(default_factory=list)
+    search_calls: list[AskSearch] = Field(default_factory=list)
+    turns: int = 0
+    """Model actions taken (searches, answers, rejected answers), the time-is-up turn included."""
+    finish: Finish = "answer"
+    """How the run ended: the model answered; answered on the time-is-up turn; answered only in an untagged
+    reply on the last turn (its words kept); gave no answer at all; or every answer it gave occurs in no
+    retrieved passage or correction's evidence, so it was refused as a guess (the grounded strategy, and
+    the ASP loop's `always` variant; `free` and `closed` measure unsearched answers, so they keep them)."""
+    trajectory: list[TrajectoryStep] = Field(default_factory=list)
+    patches_used: list[str] = Field(default_factory=list)
+    prompt_set_hash: str = ""
+    strategy: Strategy = "asp"
+    variant: Variant = "always"
+    """The ASP loop's prompt variant (the grounded strategy always searches)."""
+    usage: dict[str, AgentUsage] = Field(default_factory=dict)
+    events: list[Event] = Field(default_factory=list)
+    latency_s: float = 0.0
+
+    @property
+    def searches(self) -> int:
+        return len(self.search_calls)
 
 
 class Citation(BaseModel):

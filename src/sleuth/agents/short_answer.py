@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sleuth.agents.ask import STRATEGIES, AskResult, Strategy, Variant, run_ask
+from sleuth.agents.ask import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounded import run_grounded
+from sleuth.agents.results import STRATEGIES, AskResult, Strategy, Variant
 
 
 async def ask_short(

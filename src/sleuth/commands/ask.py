@@ -10,8 +10,8 @@ import typer
 from sleuth.commands.common import console, err_console, fail, plain, print_sources, run_async, settings
 
 if TYPE_CHECKING:
-    from sleuth.agents.ask import AskResult
     from sleuth.agents.events import Event
+    from sleuth.agents.results import AskResult
     from sleuth.config import Settings
 
 VARIANTS = ("always", "free", "closed")
