@@ -97,12 +97,17 @@ class Settings(BaseSettings):
     ask_max_reads: int = Field(default=2, ge=1, le=6)
     """Grounded strategy: readings of the pooled passages; each reading may ask for follow-up searches."""
     ask_first_k: int = Field(default=5, ge=1, le=50)
-    """Grounded strategy: hits of the first search (the question itself)."""
+    """Grounded strategy: hits of the first search (the question itself) pooled as evidence."""
+    ask_link_depth: int = Field(default=30, ge=1, le=200)
+    """Grounded strategy: hits of the first search a reading may pull a linked passage from (a passage
+    whose title a leading hit names: the second hop of a bridge question)."""
+    ask_read_size: int = Field(default=3, ge=1, le=20)
+    """Grounded strategy: passages the first reading shows: the two best hits and the hits they name."""
     ask_follow_k: int = Field(default=3, ge=1, le=50)
     """Grounded strategy: new hits pooled from each follow-up search."""
     ask_pool_size: int = Field(default=9, ge=1, le=50)
     """Grounded strategy: most passages pooled in a run (what answers are grounded in and cited from)."""
-    ask_focus_size: int = Field(default=5, ge=0, le=50)
+    ask_focus_size: int = Field(default=3, ge=0, le=50)
     """Grounded strategy: most passages a reading after the first shows the model (the passage holding
     the draft answer, then each follow-up's best hits); 0: the whole pool."""
 

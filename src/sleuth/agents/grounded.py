@@ -4,7 +4,8 @@ A small model cannot keep a free-text search protocol (the ASP tag loop, `ask.py
 passages and fill a two-field JSON object. So the loop is code:
 
 1. Search the question itself: the evidence is never less than one retrieve-then-read's.
-2. The model reads every pooled passage whole and replies `{"answer": ..., "next_search": ...}`.
+2. The model reads a few of its hits whole, the two best and the hits they name (`linking`: a bridge
+   question's second hop), and replies `{"answer": ..., "next_search": ...}`.
 3. Code runs the follow-up searches (the fact the model says is missing, each side of a comparison,
    the question with the draft answer) and adds their new passages to the pool; the model reads again,
    up to `ask_max_reads` readings, the last one asked only for `{"answer": ...}`. A later reading sees a
@@ -34,6 +35,7 @@ from sleuth.agents.grounding import (
     supporting_quotes,
     trim_answer,
 )
+from sleuth.agents.linking import linked_context
 from sleuth.agents.policy import content_words
 from sleuth.agents.results import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
 from sleuth.feedback.render import render_patches
@@ -124,17 +126,27 @@ class _GroundedRun:
     def emit(self, type_: str, node: str = "ask", **data: object) -> None:
         self.deps.events.emit(type_, node, **data)  # type: ignore[arg-type]  # EventType names are passed
 
-    async def search(self, query: str, k: int) -> int:
-        """Retrieve `k` hits for `query` and pool the new ones; returns how many were new."""
+    async def search(self, query: str, k: int, *, pool: int | None = None) -> int:
+        """Retrieve `k` hits for `query` and pool up to `pool` (default `k`) new ones; returns how many were new."""
         hits = await asyncio.to_thread(self.deps.retriever.search, query, k)
         self.emit("search", query=query, k=k, hits=len(hits), hit_ids=[h.passage.id for h in hits])
         self.searches.append(AskSearch(query=query, k=k, hit_ids=[h.passage.id for h in hits]))
         self.found.append([h.passage for h in hits])
-        return self.pool.add([h.passage for h in hits], take=k)
+        return self.pool.add([h.passage for h in hits], take=k if pool is None else pool)
 
-    def focus(self, draft: str) -> list[Passage]:
+    async def first_context(self) -> list[Passage]:
+        """Search the question itself; pool and return what the first reading shows (the best hits and the
+        hits they name, `linking.linked_context`), then pool the next best hits as further evidence."""
+        settings = self.settings
+        await self.search(self.question, max(settings.ask_link_depth, settings.ask_first_k), pool=0)
+        shown = linked_context(self.question, self.found[0], settings.ask_read_size)
+        self.pool.add(shown, take=len(shown))
+        self.pool.add(self.found[0], take=max(0, settings.ask_first_k - len(shown)))
+        return shown
+
+    def focus(self, draft: str, first: list[Passage]) -> list[Passage]:
         """What a later reading shows: the passage holding the draft answer (the bridge a second hop
-        starts from), each follow-up search's best hits, then the question's own, at most
+        starts from), each follow-up search's best hits, then what the first reading showed, at most
         `ask_focus_size`, in the order they were pooled. The whole pool when the size is 0."""
         size = self.settings.ask_focus_size
         pooled = self.pool.passages
@@ -145,7 +157,7 @@ class _GroundedRun:
         follow_ups = self.found[1:]
         ranked = [anchor] if anchor else []
         ranked += [hits[rank] for rank in range(FOCUS_TOP) for hits in follow_ups if rank < len(hits)]
-        ranked += [*self.found[0], *(p for hits in follow_ups for p in hits[FOCUS_TOP:])]
+        ranked += [*first, *self.found[0], *(p for hits in follow_ups for p in hits[FOCUS_TOP:])]
         chosen: list[str] = []
         for passage in ranked:
             if passage.id in ids and passage.id not in chosen and len(chosen) < size:
@@ -191,8 +203,8 @@ class _GroundedRun:
 
     async def loop(self) -> str:
         """Search, read, search the follow-ups, read again; returns the accepted answer or ""."""
-        await self.search(self.question, self.settings.ask_first_k)
-        reading = await self.read(list(self.pool.passages))
+        first = await self.first_context()
+        reading = await self.read(first)
         while len(self.readings) < self.settings.ask_max_reads:
             queries = follow_up_queries(
                 self.question, reading.answer, reading.next_search, [s.query for s in self.searches]
@@ -203,7 +215,7 @@ class _GroundedRun:
             if not new:
                 break  # nothing new to read: another reading would say the same
             final = len(self.readings) + 1 == self.settings.ask_max_reads
-            reading = await self.read(self.focus(reading.answer), final=final)
+            reading = await self.read(self.focus(reading.answer, first), final=final)
             if not reading.next_search and self.grounded(reading.answer):
                 break
         return self.choose()
