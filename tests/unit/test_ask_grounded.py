@@ -114,7 +114,9 @@ async def test_a_later_reading_sees_the_draft_passage_and_the_follow_ups_not_eve
 
 
 async def test_a_guess_found_in_no_passage_is_rejected_for_the_grounded_candidate() -> None:
-    llm = ScriptedLLM(by_agent={"ask": [reading("Paris", "Where was Steven Spielberg born?"), reading("Cincinnati")]})
+    llm = ScriptedLLM(
+        by_agent={"ask": [reading("Paris", "Where was Steven Spielberg born?"), reading("Cincinnati")]}
+    )
     deps = make_deps(llm, [JAWS, SPIELBERG])
     result = await run_grounded("Where was the director of Jaws born?", deps)
 
@@ -253,11 +255,24 @@ async def test_a_later_reading_of_the_wrong_shape_loses_to_an_earlier_one_of_the
 
 async def test_a_settled_first_answer_stands_without_another_hop() -> None:
     llm = ScriptedLLM(by_agent={"ask": [reading("Steven Spielberg", "Where was he born?"), reading("Cincinnati")]})
-    result = await run_grounded("Who directed the film Jaws?", make_deps(llm, [JAWS, SPIELBERG]))
+    deps = make_deps(llm, [JAWS, SPIELBERG])
+    deps.retriever.search = lambda q, k, where=None: [Hit(JAWS, 1.0), Hit(SPIELBERG, 0.5)]  # type: ignore[method-assign]
+    result = await run_grounded("Who directed the film Jaws?", deps)
 
-    # Grounded and of the asked shape: the model's "missing fact" (it names one after nearly every
-    # reading) does not buy a second, noisier reading.
+    # Grounded, of the asked shape, and read beside the passage it names (Jaws names Steven Spielberg):
+    # the model's "missing fact" (it names one after nearly every reading) buys no second, noisier reading.
     assert result.answer == "Steven Spielberg" and len(llm.calls) == 1 and len(result.search_calls) == 1
+
+
+async def test_an_answer_read_with_no_link_in_view_gets_the_next_hop() -> None:
+    llm = ScriptedLLM(
+        by_agent={"ask": [reading("Steven Spielberg", "Where was Steven Spielberg born?"), reading("Cincinnati")]}
+    )
+    result = await run_grounded("Where was the director of Jaws born?", make_deps(llm, [JAWS, SPIELBERG]))
+
+    # Only Jaws was read: its answer is grounded and of a shape that fits, but the hop it names is unread.
+    assert [s.query for s in result.search_calls][1] == "Where was Steven Spielberg born?"
+    assert len(llm.calls) == 2 and result.answer == "Cincinnati"
 
 
 async def test_an_evidence_free_correction_cannot_ground_its_own_answer() -> None:

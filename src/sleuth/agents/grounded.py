@@ -27,6 +27,7 @@ from sleuth.agents.answer_check import evidence_passages, is_grounded
 from sleuth.agents.ask_parse import best_sentence
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounding import (
+    compared_names,
     decide_by_year,
     fits_question,
     follow_up_queries,
@@ -36,7 +37,7 @@ from sleuth.agents.grounding import (
     supporting_quotes,
     trim_answer,
 )
-from sleuth.agents.linking import linked_context, side_passages
+from sleuth.agents.linking import linked_context, names, side_passages
 from sleuth.agents.policy import content_words
 from sleuth.agents.results import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
 from sleuth.feedback.render import render_patches
@@ -118,6 +119,8 @@ class _GroundedRun:
         self.found: list[list[Passage]] = []
         """Each search's hits in rank order (pooled before or not), for the focused readings."""
         self.readings: list[Reading] = []
+        self.shown: list[Passage] = []
+        """What the latest reading showed the model."""
         self.trajectory: list[TrajectoryStep] = []
         self.patches = deps.patches.relevant(question, collection=deps.collection, tenant=deps.tenant)
         # Only a correction with evidence can ground an answer: a blank or evidence-free one must not
@@ -178,6 +181,7 @@ class _GroundedRun:
     async def read(self, passages: list[Passage], *, final: bool = False) -> Reading:
         """One reading of `passages`; an invalid reply counts as "nothing found" (and is logged)."""
         self.emit("node_started", node="reader", passages=len(passages), passage_ids=[p.id for p in passages])
+        self.shown = passages
         messages = self.messages(final, passages)
         params = GenParams(temperature=0.0, max_tokens=min(READ_MAX_TOKENS, self.settings.llm_max_tokens))
         schema: type[Reading] | type[FinalReading] = FinalReading if final else Reading
@@ -223,16 +227,20 @@ class _GroundedRun:
 
     def settled(self, reading: Reading) -> bool:
         """Whether a reading's answer stands without another hop: grounded, of the shape the question asks
-        for, and, for a comparison, read with a passage about each side in the pool.
+        for, and read with both hops in view: for a comparison, a passage about each side in the pool;
+        otherwise a passage shown beside one its text names (a linked pair, `linking.names`).
 
-        The model names a "missing fact" after nearly every reading, so that is no signal. A first reading
-        over linked hits already holds both hops of most bridge questions, and a later one, shown passages
-        from noisier follow-up searches, changed a settled answer for the worse more often than for the
-        better (docs/architecture.md) at twice the time.
+        The model names a "missing fact" after nearly every reading, so that is no signal. A reading over a
+        linked pair already holds both hops of most bridge questions, and a later one, shown passages from
+        noisier follow-up searches, changed such answers for the worse as often as for the better
+        (docs/architecture.md) at twice the time. With no link in view ("founded in Brno by Marta Lenkova",
+        and no passage about her), the founder's birthplace is still to be searched for.
         """
         if not (self.grounded(reading.answer) and fits_question(self.question, reading.answer)):
             return False
-        return None not in side_passages(self.question, self.pool.passages)
+        if compared_names(self.question):
+            return None not in side_passages(self.question, self.pool.passages)
+        return any(names(a, b) for a in self.shown for b in self.shown if a.id != b.id)
 
     def choose(self) -> str:
         """The answer: a comparison by time decided from its two quotes' years; else the latest grounded
