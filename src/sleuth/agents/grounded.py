@@ -6,8 +6,8 @@ passages and fill a two-field JSON object. So the loop is code:
 1. Search the question itself: the evidence is never less than one retrieve-then-read's.
 2. The model reads a few of its hits whole, the two best and the hits they name (`linking`: a bridge
    question's second hop), and replies `{"answer": ..., "next_search": ...}`.
-3. An answer that is grounded, of the asked shape and (for a comparison) read beside both sides' passages
-   stands. Otherwise code runs the follow-up searches (the fact the model says is missing, each side of a
+3. An answer that is grounded, of the asked shape and read with both hops in view (a linked pair, or both
+   sides' passages of a comparison) stands. Otherwise code runs the follow-up searches (the fact the model says is missing, each side of a
    comparison, the question with the draft answer) and adds their new passages to the pool; the model reads again,
    up to `ask_max_reads` readings, the last one asked only for `{"answer": ...}`. A later reading sees a
    focused few passages (the one holding the draft answer, each follow-up's best hits), not the whole
