@@ -33,11 +33,12 @@ from sleuth.agents.grounding import (
     follow_up_queries,
     grounding_passage,
     is_yes_no,
+    side_passages,
     side_quotes,
     supporting_quotes,
     trim_answer,
 )
-from sleuth.agents.linking import linked_context, names, side_passages
+from sleuth.agents.linking import linked_context, names
 from sleuth.agents.policy import content_words
 from sleuth.agents.results import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
 from sleuth.feedback.render import render_patches

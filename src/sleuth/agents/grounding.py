@@ -131,17 +131,20 @@ def supporting_quotes(answer: str, passages: Sequence[Passage], limit: int = 3) 
     return found
 
 
+def side_passages(question: str, passages: Sequence[Passage]) -> list[Passage | None]:
+    """For a comparison, each side's first passage titled by it (None where no passage is); else []."""
+    sides = [content_words(name) for name in compared_names(question)]
+    return [next((p for p in passages if side and side <= content_words(p.title)), None) for side in sides]
+
+
 def side_quotes(question: str, passages: Sequence[Passage]) -> list[tuple[Passage, str]]:
     """For a comparison, each side's passage (its title names the side, else its text does) with the
     sentence sharing most words with the question: the facts the comparison rests on, quoted."""
     quotes: list[tuple[Passage, str]] = []
-    for name in compared_names(question):
+    for name, titled in zip(compared_names(question), side_passages(question, passages), strict=True):
         wanted = content_words(name)
-        if not wanted:
-            continue
-        by_title = [p for p in passages if wanted <= content_words(p.title)]
-        by_text = [p for p in passages if wanted <= content_words(p.text)]
-        for passage in (by_title or by_text)[:1]:
+        passage = titled or next((p for p in passages if wanted and wanted <= content_words(p.text)), None)
+        if passage is not None:
             quotes.append((passage, best_sentence(passage.text, question)))
     return quotes
 

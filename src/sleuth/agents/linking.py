@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
-from sleuth.agents.grounding import compared_names
+from sleuth.agents.grounding import compared_names, side_passages
 from sleuth.agents.policy import content_words
 from sleuth.retrieval.base import Passage
 
@@ -44,7 +45,13 @@ def names(passage: Passage, other: Passage) -> bool:
     key = title_key(other.title)
     if len(key) < MIN_TITLE_CHARS or not content_words(key) or key == title_key(passage.title):
         return False
-    return f" {key} " in f" {' '.join(_WORD.findall(passage.text.lower()))} "
+    return f" {key} " in _spoken(passage.text)
+
+
+@lru_cache(maxsize=256)
+def _spoken(text: str) -> str:
+    """A text as space-separated lower-case words; cached, since a leading hit is matched against every hit."""
+    return f" {' '.join(_WORD.findall(text.lower()))} "
 
 
 def linked_context(question: str, hits: Sequence[Passage], size: int, *, lead: int = LEAD) -> list[Passage]:
@@ -81,9 +88,3 @@ def linked_context(question: str, hits: Sequence[Passage], size: int, *, lead: i
     for hit in hits:
         take(hit)
     return chosen
-
-
-def side_passages(question: str, passages: Sequence[Passage]) -> list[Passage | None]:
-    """For a comparison, each side's first passage titled by it (None where no passage is); else []."""
-    sides = [content_words(name) for name in compared_names(question)]
-    return [next((p for p in passages if side and side <= content_words(p.title)), None) for side in sides]
