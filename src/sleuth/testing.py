@@ -14,34 +14,17 @@ from typing import Any, Literal
 import numpy as np
 
 from sleuth.feedback.base import PatchView
-from sleuth.llm.base import Completion, GenParams, Message
+from sleuth.llm.base import BaseChatModel, ChatRequest, Completion
 from sleuth.retrieval.base import Filter, Hit, Passage, Vectors
 
-
-@dataclass
-class Call:
-    """One request the scripted LLM received."""
-
-    messages: list[Message]
-    agent: str
-    json_schema: dict[str, Any] | None
-    params: GenParams
-
-    @property
-    def schema_name(self) -> str:
-        return (self.json_schema or {}).get("title", "")
-
-    @property
-    def prompt(self) -> str:
-        """All message contents joined: handy for asserting what the model was shown."""
-        return "\n".join(m["content"] for m in self.messages)
-
+Call = ChatRequest
+"""One request a fake model received (`prompt` joins the messages: handy for asserting what it was shown)."""
 
 Reply = str | dict[str, Any] | Callable[[Call], "str | dict[str, Any]"]
 """A scripted reply: text, a dict sent as JSON, or a function of the call."""
 
 
-class ScriptedLLM:
+class ScriptedLLM(BaseChatModel):
     """A `ChatModel` that replies from a script and records every call (like dspy's DummyLM).
 
     Replies are picked, in order of precedence, by `fn(call)`, by the calling agent's role
@@ -75,15 +58,7 @@ class ScriptedLLM:
         self._prompt_tokens = prompt_tokens
         self.model = "scripted"
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        params: GenParams | None = None,
-        json_schema: dict[str, Any] | None = None,
-        agent: str = "",
-    ) -> Completion:
-        call = Call(list(messages), agent, json_schema, params or GenParams())
+    async def respond(self, call: Call) -> Completion:
         self.calls.append(call)
         reply = self._pick(call)
         text = reply if isinstance(reply, str) else json.dumps(reply)
@@ -92,7 +67,7 @@ class ScriptedLLM:
             model=self.model,
             prompt_tokens=self._prompt_tokens,
             completion_tokens=max(1, len(text.split())),
-            agent=agent,
+            agent=call.agent,
         )
 
     def calls_for(self, agent: str) -> list[Call]:

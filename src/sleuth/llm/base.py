@@ -1,7 +1,9 @@
-"""The chat-model interface every backend implements, and the records a call returns."""
+"""The chat-model interface every backend implements, the records a call takes and returns, and the base
+classes a backend (`BaseChatModel`) or a decorator around one (`ModelWrapper`) starts from."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
@@ -60,6 +62,66 @@ class ChatModel(Protocol):
     ) -> Completion:
         """Return the model's reply. `json_schema` asks for JSON-schema constrained output."""
         ...
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """The arguments of one `ChatModel.complete` call, as one record (what `BaseChatModel.respond` gets)."""
+
+    messages: list[Message]
+    params: GenParams = field(default_factory=GenParams)
+    json_schema: dict[str, Any] | None = None
+    agent: str = ""
+
+    @property
+    def schema_name(self) -> str:
+        """The title of the JSON schema asked for ('' for free text)."""
+        return (self.json_schema or {}).get("title", "")
+
+    @property
+    def prompt(self) -> str:
+        """All message contents joined: what the model was shown."""
+        return "\n".join(m["content"] for m in self.messages)
+
+
+class BaseChatModel(ABC):
+    """A `ChatModel` that takes each call as one `ChatRequest`: a backend implements only `respond`, so the
+    keyword signature of `complete` is written once, here."""
+
+    async def complete(
+        self,
+        messages: list[Message],
+        *,
+        params: GenParams | None = None,
+        json_schema: dict[str, Any] | None = None,
+        agent: str = "",
+    ) -> Completion:
+        return await self.respond(ChatRequest(list(messages), params or GenParams(), json_schema, agent))
+
+    @abstractmethod
+    async def respond(self, request: ChatRequest) -> Completion:
+        """The reply to `request`."""
+
+
+class ModelWrapper(BaseChatModel):
+    """A decorator around another model (metering, caching, recording, delaying): it forwards every call to
+    `inner`, and a subclass overrides `respond` to add its one thing around `forward(request)`.
+
+    Args:
+        inner: the model that answers.
+    """
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+
+    async def respond(self, request: ChatRequest) -> Completion:
+        return await self.forward(request)
+
+    async def forward(self, request: ChatRequest) -> Completion:
+        """`request` answered by the inner model."""
+        return await self.inner.complete(
+            request.messages, params=request.params, json_schema=request.json_schema, agent=request.agent
+        )
 
 
 class LLMError(RuntimeError):

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sleuth.llm.base import ChatModel, Completion, GenParams, Message
+from sleuth.llm.base import ChatModel, ChatRequest, Completion, GenParams, Message, ModelWrapper
 from sleuth.sqlite import Migration, open_db
 
 MIGRATIONS: list[tuple[str, Migration]] = [
@@ -26,7 +26,7 @@ def cache_key(model: str, messages: list[Message], params: GenParams, json_schem
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-class CachedModel:
+class CachedModel(ModelWrapper):
     """A `ChatModel` that answers repeated requests from disk and forwards the rest to `inner`.
 
     Only deterministic requests are worth caching, but the key holds every parameter, so a cached
@@ -34,21 +34,13 @@ class CachedModel:
     """
 
     def __init__(self, inner: ChatModel, path: Path, model_name: str = "") -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.model_name = model_name or getattr(inner, "model", "")
         self._db = open_db(path, MIGRATIONS)
         self._lock = asyncio.Lock()
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        params: GenParams | None = None,
-        json_schema: dict[str, Any] | None = None,
-        agent: str = "",
-    ) -> Completion:
-        params = params or GenParams()
-        key = cache_key(self.model_name, messages, params, json_schema)
+    async def respond(self, request: ChatRequest) -> Completion:
+        key = cache_key(self.model_name, request.messages, request.params, request.json_schema)
         row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         if row is not None:
             data = json.loads(row[0])
@@ -59,9 +51,9 @@ class CachedModel:
                 completion_tokens=data["completion_tokens"],
                 latency_s=0.0,
                 cached=True,
-                agent=agent,
+                agent=request.agent,
             )
-        completion = await self.inner.complete(messages, params=params, json_schema=json_schema, agent=agent)
+        completion = await self.forward(request)
         record = {k: getattr(completion, k) for k in ("text", "model", "prompt_tokens", "completion_tokens")}
         async with self._lock:
             self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(record)))

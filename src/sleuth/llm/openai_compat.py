@@ -12,7 +12,7 @@ import openai
 from pydantic import BaseModel, Field, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from sleuth.llm.base import Completion, GenParams, LLMBadReplyError, LLMUnavailableError, Message
+from sleuth.llm.base import BaseChatModel, ChatRequest, Completion, LLMBadReplyError, LLMUnavailableError
 
 # Failures worth another try: the server is busy, restarting, or slow; anything else is our bug or theirs.
 _TRANSIENT = (
@@ -73,7 +73,7 @@ def _parse_reply(body: bytes) -> _ChatReply:
         raise _MalformedReply(f"{where}: {first['msg']} (body: {excerpt!r})") from None
 
 
-class OpenAICompatModel:
+class OpenAICompatModel(BaseChatModel):
     """A `ChatModel` over `openai.AsyncOpenAI`.
 
     Args:
@@ -115,18 +115,11 @@ class OpenAICompatModel:
         )
         self._limit = asyncio.Semaphore(max(1, concurrency))
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        params: GenParams | None = None,
-        json_schema: dict[str, Any] | None = None,
-        agent: str = "",
-    ) -> Completion:
-        params = params or GenParams()
+    async def respond(self, request: ChatRequest) -> Completion:
+        params, json_schema = request.params, request.json_schema
         kwargs: dict[str, Any] = {
             "model": self.model,
-            "messages": messages,
+            "messages": request.messages,
             "temperature": params.temperature,
             "max_tokens": params.max_tokens,
         }
@@ -143,7 +136,7 @@ class OpenAICompatModel:
             # The concurrency slot is taken before the clock starts: waiting for our turn behind other
             # readers is not the server being slow.
             async with self._limit, asyncio.timeout(self.timeout_s):
-                return await self._complete_with_retries(kwargs, agent)
+                return await self._complete_with_retries(kwargs, request.agent)
         except TimeoutError as exc:
             raise LLMUnavailableError(f"LLM at {self.base_url} did not answer within {self.timeout_s:g}s") from exc
         except _TRANSIENT as exc:

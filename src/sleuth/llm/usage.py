@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sleuth.llm.base import ChatModel, Completion, GenParams, Message
+from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
 from sleuth.private import private_dir
 
 
@@ -94,23 +94,16 @@ class UsageLog:
                 fh.write(json.dumps({"type": "error", **error}) + "\n")
 
 
-class MeteredModel:
+class MeteredModel(ModelWrapper):
     """Wraps a `ChatModel` and records each call in a `UsageLog` (one per run)."""
 
     def __init__(self, inner: ChatModel, log: UsageLog | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.log = log if log is not None else UsageLog()
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        params: GenParams | None = None,
-        json_schema: dict[str, Any] | None = None,
-        agent: str = "",
-    ) -> Completion:
+    async def respond(self, request: ChatRequest) -> Completion:
         started = time.time()
-        completion = await self.inner.complete(messages, params=params, json_schema=json_schema, agent=agent)
-        completion.agent = agent
+        completion = await self.forward(request)
+        completion.agent = request.agent
         self.log.add(completion, started)
         return completion

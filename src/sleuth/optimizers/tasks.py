@@ -13,7 +13,7 @@ from typing import Any
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.feedback.base import NoPatches, PatchSource
-from sleuth.llm.base import ChatModel, Completion, GenParams, Message
+from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
 from sleuth.optimizers.base import RoleCall, Rollout, Search
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Filter, Hit, Retriever
@@ -22,23 +22,16 @@ ASK_ROLES = ("ask", "ask_reminder", "ask_followup", "summarizer")
 RESEARCH_ROLES = ("orchestrator", "reader", "aggregator", "writer")
 
 
-class RecordingModel:
+class RecordingModel(ModelWrapper):
     """A `ChatModel` that passes calls through and keeps (role, messages, output) of each."""
 
     def __init__(self, inner: ChatModel) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.calls: list[RoleCall] = []
 
-    async def complete(
-        self,
-        messages: list[Message],
-        *,
-        params: GenParams | None = None,
-        json_schema: dict[str, Any] | None = None,
-        agent: str = "",
-    ) -> Completion:
-        completion = await self.inner.complete(messages, params=params, json_schema=json_schema, agent=agent)
-        self.calls.append(RoleCall(agent, list(messages), completion.text))
+    async def respond(self, request: ChatRequest) -> Completion:
+        completion = await self.forward(request)
+        self.calls.append(RoleCall(request.agent, list(request.messages), completion.text))
         return completion
 
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sleuth.config import Settings
+from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
 from sleuth.retrieval.base import Passage
 from sleuth.testing import ScriptedLLM, StaticRetriever
 
@@ -100,16 +101,16 @@ def _ask_reply(messages: list[dict[str, Any]], prompt: str) -> str:
     return f"<answer>{_first_sentence(found)}</answer>"
 
 
-class SlowModel:
+class SlowModel(ModelWrapper):
     """A `ChatModel` wrapper that waits `delay_s` before each reply, like a model generating."""
 
-    def __init__(self, inner: Any, delay_s: float) -> None:
-        self.inner = inner
+    def __init__(self, inner: ChatModel, delay_s: float) -> None:
+        super().__init__(inner)
         self.delay_s = delay_s
 
-    async def complete(self, messages: Any, **kwargs: Any) -> Any:
+    async def respond(self, request: ChatRequest) -> Completion:
         await asyncio.sleep(self.delay_s)
-        return await self.inner.complete(messages, **kwargs)
+        return await self.forward(request)
 
 
 def grounded_llm() -> ScriptedLLM:
