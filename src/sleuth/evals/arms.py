@@ -14,7 +14,7 @@ from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.usage import MeteredModel
 from sleuth.prompts.sets import PromptSet
-from sleuth.retrieval.base import Filter, Hit, Passage, Retriever
+from sleuth.retrieval.base import Passage, RecordingRetriever, Retriever
 
 ASK_ARMS = ("grounded", "always", "free", "closed")
 """`grounded` is the grounded strategy; `always`, `free` and `closed` the ASP tag loop's variants."""
@@ -53,22 +53,6 @@ class Arm(Protocol):
     def name(self) -> str: ...
 
     async def run(self, example: QAExample) -> ArmRun: ...
-
-
-class RecordingRetriever:
-    """Wraps a retriever and keeps every query and hit id, so gold-passage recall is measured the same
-    way for every agent, whatever its result object reports."""
-
-    def __init__(self, inner: Retriever) -> None:
-        self.inner = inner
-        self.queries: list[str] = []
-        self.hit_ids: list[str] = []
-
-    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
-        hits = self.inner.search(query, k, where=where)
-        self.queries.append(query)
-        self.hit_ids.extend(h.passage.id for h in hits if h.passage.id not in self.hit_ids)
-        return hits
 
 
 @dataclass

@@ -6,7 +6,6 @@ role made (its input and output) and every search, whatever the agent's own resu
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,7 @@ from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
 from sleuth.optimizers.base import RoleCall, Rollout, Search
 from sleuth.prompts.sets import PromptSet
-from sleuth.retrieval.base import Filter, Hit, Retriever
+from sleuth.retrieval.base import RecordingRetriever, Retriever
 
 ASK_ROLES = ("ask", "ask_reminder", "ask_followup", "summarizer")
 RESEARCH_ROLES = ("orchestrator", "reader", "aggregator", "writer")
@@ -35,28 +34,13 @@ class RecordingModel(ModelWrapper):
         return completion
 
 
-class RecordingRetriever:
-    """A `Retriever` that passes searches through and keeps each query with the passages it returned."""
-
-    def __init__(self, inner: Retriever) -> None:
-        self.inner = inner
-        self.searches: list[Search] = []
-        self._lock = threading.Lock()  # agents search from worker threads
-
-    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
-        hits = self.inner.search(query, k, where=where)
-        with self._lock:
-            self.searches.append(Search(query, {h.passage.id: h.passage.text for h in hits}))
-        return hits
-
-
 def _dump(value: Any) -> dict[str, Any]:
     return value.model_dump() if hasattr(value, "model_dump") else dict(value)
 
 
 @dataclass
-class AskTask:
-    """Runs `sleuth.agents.ask.run_ask` (always-search variant) on one example.
+class _AgentTask:
+    """Runs one agent on one example with the shared model and retriever wrapped in recorders.
 
     Args:
         llm: the task model, shared by all rollouts.
@@ -70,14 +54,36 @@ class AskTask:
     settings: Settings
     patches: PatchSource = field(default_factory=NoPatches)
     collection: str = "demo"
-    roles: tuple[str, ...] = ASK_ROLES
 
     async def run(self, example: QAExample, prompts: PromptSet) -> Rollout:
+        llm, retriever = RecordingModel(self.llm), RecordingRetriever(self.retriever)
+        answer, citations = await self._answer(example.question, prompts, llm, retriever)
+        searches = [
+            Search(query, {h.passage.id: h.passage.text for h in hits}) for query, hits in retriever.searches
+        ]
+        return Rollout(
+            example, answer=answer, calls=llm.calls, searches=searches, citations=[_dump(c) for c in citations]
+        )
+
+    async def _answer(
+        self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
+    ) -> tuple[str, list[Any]]:
+        """The agent's answer and citations."""
+        raise NotImplementedError
+
+
+@dataclass
+class AskTask(_AgentTask):
+    """Runs `sleuth.agents.ask.run_ask` (always-search variant) on one example."""
+
+    roles: tuple[str, ...] = ASK_ROLES
+
+    async def _answer(
+        self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
+    ) -> tuple[str, list[Any]]:
         from sleuth.agents.ask import run_ask
         from sleuth.agents.deps import AgentDeps
 
-        llm, retriever = RecordingModel(self.llm), RecordingRetriever(self.retriever)
-        rollout = Rollout(example, calls=llm.calls, searches=retriever.searches)
         deps = AgentDeps(
             llm=llm,
             retriever=retriever,
@@ -86,28 +92,21 @@ class AskTask:
             patches=self.patches,
             collection=self.collection,
         )
-        result = await run_ask(example.question, deps, variant="always")
-        rollout.answer = result.answer
-        rollout.citations = [_dump(c) for c in result.citations]
-        return rollout
+        result = await run_ask(question, deps, variant="always")
+        return result.answer, list(result.citations)
 
 
 @dataclass
-class ResearchTask:
+class ResearchTask(_AgentTask):
     """Runs the research graph through `sleuth.api.Sleuth(...).research` on one example."""
 
-    llm: ChatModel
-    retriever: Retriever
-    settings: Settings
-    patches: PatchSource = field(default_factory=NoPatches)
-    collection: str = "demo"
     roles: tuple[str, ...] = RESEARCH_ROLES
 
-    async def run(self, example: QAExample, prompts: PromptSet) -> Rollout:
+    async def _answer(
+        self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
+    ) -> tuple[str, list[Any]]:
         from sleuth.api import Sleuth  # imported late: it pulls in langgraph
 
-        llm, retriever = RecordingModel(self.llm), RecordingRetriever(self.retriever)
-        rollout = Rollout(example, calls=llm.calls, searches=retriever.searches)
         app = Sleuth(
             self.settings,
             llm=llm,
@@ -116,7 +115,5 @@ class ResearchTask:
             collection=self.collection,
             checkpoints="memory",
         )
-        report = await app.research(example.question, prompts=prompts)
-        rollout.answer = report.answer
-        rollout.citations = [_dump(c) for c in report.citations]
-        return rollout
+        report = await app.research(question, prompts=prompts)
+        return report.answer, list(report.citations)

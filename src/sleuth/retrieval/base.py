@@ -1,7 +1,9 @@
-"""The retrieval interfaces (Retriever, Embedder, Reranker) and the records they pass around."""
+"""The retrieval interfaces (Retriever, Embedder, Reranker), the records they pass around, and the recorder
+every eval and optimizer wraps a retriever in."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -39,6 +41,36 @@ class Retriever(Protocol):
     """Finds the passages that best match a query."""
 
     def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]: ...
+
+
+class RecordingRetriever:
+    """A `Retriever` that passes searches through and keeps each query with the hits it returned, so evals
+    and optimizers see every search an agent made, whatever its own result reports.
+
+    Args:
+        inner: the retriever that searches.
+    """
+
+    def __init__(self, inner: Retriever) -> None:
+        self.inner = inner
+        self.searches: list[tuple[str, list[Hit]]] = []
+        """(query, hits) of each search, in order."""
+        self._lock = threading.Lock()  # agents search from worker threads
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        hits = self.inner.search(query, k, where=where)
+        with self._lock:
+            self.searches.append((query, hits))
+        return hits
+
+    @property
+    def queries(self) -> list[str]:
+        return [query for query, _ in self.searches]
+
+    @property
+    def hit_ids(self) -> list[str]:
+        """Every passage id any search returned, first occurrence first."""
+        return list(dict.fromkeys(hit.passage.id for _, hits in self.searches for hit in hits))
 
 
 @runtime_checkable
