@@ -1,4 +1,5 @@
-"""Text that comes from outside (files, jsonl records, API bodies, passages): Unicode checks, prompt quoting.
+"""The ground floor of text handling: answer normalisation, stop words, sentence splitting, and the checks and
+quoting of text that comes from outside (files, jsonl records, API bodies, passages).
 
 Every piece of outside text a prompt shows (a passage, its title, a quote, a user correction, a model's
 note about them) goes through `prompt_literal` (or, inside the ask agent's `<information>` block, through
@@ -10,7 +11,42 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from typing import Any
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize_answer(s: str) -> str:
+    """Lowercase, strip punctuation, drop the articles a/an/the, collapse whitespace (SQuAD v1.1)."""
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in _PUNCTUATION)
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())
+
+
+_STOPWORD_TEXT = (
+    "a an the and or but of in on at to for from by with as is are was were be been being it its this that "
+    "these those which who whom whose what when where why how not no yes than then there here their they them "
+    "he she his her we our you your i do does did has have had also such into about over under during after "
+    "before between both each other more most some any all can could may might will would shall should"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+"""English function words: what a claim or a sentence asserts is in its other words."""
+
+_ABBREVIATION = "".join(
+    rf"(?<!\b{a}\.)" for a in ("[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "vs", "No", "Co")
+)
+# A sentence ends at . ! or ? (plus a closing quote or bracket) before a space and a capital or digit, unless
+# the period closes an initial ("David S. Goyer", "U.S.") or a common abbreviation.
+_SENTENCE_END = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?][\"'”)])){_ABBREVIATION}\s+(?=[A-Z0-9\"“(])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text (a light rule: end mark, space, capital), whitespace kept inside."""
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
 
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 """A code point UTF-8 cannot encode: what Python makes of a non-UTF-8 byte in a file name, or what a JSON

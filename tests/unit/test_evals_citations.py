@@ -2,11 +2,11 @@
 
 from sleuth.evals.citations import (
     OverlapSupport,
+    answer_sentences,
     cited_numbers,
     is_factual,
     overlap,
     score_citations,
-    split_sentences,
 )
 
 PASSAGES = {
@@ -15,9 +15,9 @@ PASSAGES = {
 }
 
 
-def test_split_sentences_keeps_markers_with_their_sentence():
+def test_answer_sentences_keeps_markers_with_their_sentence():
     text = "# Title\nCurie won the Nobel Prize in 1903 [1]. The tower is in Paris. [2]\n- Is it tall?"
-    assert split_sentences(text) == [
+    assert answer_sentences(text) == [
         "Curie won the Nobel Prize in 1903 [1].",
         "The tower is in Paris [2].",
         "Is it tall?",

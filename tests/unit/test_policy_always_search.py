@@ -131,7 +131,7 @@ def test_refusal_lists_every_query() -> None:
 
 
 def test_reader_sentences_keep_initials_and_abbreviations_whole() -> None:
-    from sleuth.agents.nodes.base import split_sentences
+    from sleuth.text import split_sentences
 
     text = 'A film by David S. Goyer. Shot in the U.S. in 2012. Mr. Smith said "hi." Then he left!'
     assert split_sentences(text) == [

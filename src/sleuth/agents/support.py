@@ -18,17 +18,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sleuth.text import STOPWORDS
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TOKEN = re.compile(r"\w+n['’]t\b|\w+", re.UNICODE)
 """Words, with "didn't" kept as "did" + "n't" so the negation is seen (`\\w+` alone would give "didn", "t")."""
-
-_STOPWORD_TEXT = (
-    "a an the and or but of in on at to for from by with as is are was were be been being it its this that these "
-    "those he she they them his her their which who whom what when where why how not no yes do does did has have "
-    "had also than then there here such into about over under after before between both each other more most "
-    "some any all can could would should will may might"
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 NEGATIONS = frozenset(
     {"not", "no", "never", "neither", "nor", "none", "nobody", "nothing", "nowhere", "without", "cannot"}

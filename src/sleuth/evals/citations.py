@@ -15,19 +15,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from sleuth.evals.metrics import normalize_answer
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.structured import generate
+from sleuth.text import STOPWORDS, normalize_answer, split_sentences
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
-_STOPWORD_TEXT = (
-    "a an the and or but of in on at to for with by from as is are was were be been being it its this that "
-    "these those which who whom whose what when where why how not no than then there their they them he she "
-    "his her we our you your i also has have had do does did can could may might will would shall should "
-    "into over under about after before between during such other more most some any each all both"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 class SupportJudge(Protocol):
@@ -38,7 +30,7 @@ class SupportJudge(Protocol):
 
 def content_tokens(text: str) -> list[str]:
     """Normalised tokens without stopwords and citation markers: what a claim asserts."""
-    return [t for t in normalize_answer(_CITE.sub(" ", text)).split() if t not in _STOPWORDS]
+    return [t for t in normalize_answer(_CITE.sub(" ", text)).split() if t not in STOPWORDS]
 
 
 @dataclass
@@ -91,7 +83,7 @@ class LLMSupport:
         return verdict.supported
 
 
-def split_sentences(text: str) -> list[str]:
+def answer_sentences(text: str) -> list[str]:
     """Split an answer into sentences, keeping each sentence's trailing `[n]` markers with it."""
     sentences: list[str] = []
     for line in text.splitlines():
@@ -100,7 +92,7 @@ def split_sentences(text: str) -> list[str]:
             continue
         # "Paris is big. [1] It is old [2]." -> markers after a full stop belong to the previous sentence
         line = re.sub(r"([.!?])\s+((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)", r" \2\1 ", line)
-        sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+        sentences.extend(split_sentences(line))
     return sentences
 
 
@@ -168,7 +160,7 @@ async def score_citations(
         return passages.get(str(record.get("passage_id", "")), "") or str(record.get("quote") or "")
 
     recalled = factual = precise = judged_citations = 0
-    for sentence in split_sentences(answer):
+    for sentence in answer_sentences(answer):
         numbers = cited_numbers(sentence)
         claim = _CITE.sub("", sentence).strip()
         texts = [source_text(n) for n in numbers]

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sleuth.evals.citations import content_tokens
-from sleuth.evals.metrics import f1_score, normalize_answer
+from sleuth.evals.metrics import f1_score
+from sleuth.text import normalize_answer
 
 RULES = ("f1", "grounded", "no_parametric")
 MIN_F1 = 0.65

@@ -1,25 +1,14 @@
-"""Answer metrics: SQuAD/HotpotQA normalisation, exact match, token F1, cover match, gold-passage recall.
+"""Answer metrics: exact match, token F1, cover match, gold-passage recall (on `text.normalize_answer`).
 
 All functions are pure and take the maximum over the gold answers, as the public QA literature does.
 """
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-def normalize_answer(s: str) -> str:
-    """Lowercase, strip punctuation, drop the articles a/an/the, collapse whitespace (SQuAD v1.1)."""
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCTUATION)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
+from sleuth.text import normalize_answer
 
 
 def _golds(golds: str | Sequence[str]) -> list[str]:

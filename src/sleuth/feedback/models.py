@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from sleuth.evals.metrics import normalize_answer
+from sleuth.text import normalize_answer
 
 
 class PatchStatus(StrEnum):

@@ -369,6 +369,6 @@ class PatchStore:
 
 
 def _same_answer(a: str, b: str) -> bool:
-    from sleuth.evals.metrics import normalize_answer
+    from sleuth.text import normalize_answer
 
     return normalize_answer(a) == normalize_answer(b)

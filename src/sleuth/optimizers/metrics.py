@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from sleuth.evals.citations import OverlapSupport, score_citations
-from sleuth.evals.metrics import cover_match, exact_match, f1_score, normalize_answer
+from sleuth.evals.metrics import cover_match, exact_match, f1_score
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.optimizers.base import Rollout, Score
 
@@ -261,5 +261,4 @@ __all__ = [
     "RubricJudgeMetric",
     "build_metric",
     "gold_in",
-    "normalize_answer",
 ]

@@ -18,6 +18,7 @@ from sleuth.config import Settings
 from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
 from sleuth.retrieval.base import Passage
 from sleuth.testing import ScriptedLLM, StaticRetriever
+from sleuth.text import split_sentences
 
 PASSAGES = [
     Passage(
@@ -41,7 +42,7 @@ _POOLED = re.compile(r"^\[\d+\] .*\n(.+)$", re.MULTILINE)
 
 
 def _first_sentence(text: str) -> str:
-    return re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
+    return next(iter(split_sentences(text)), "")
 
 
 def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[str, Any]:

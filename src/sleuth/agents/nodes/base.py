@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +13,7 @@ from sleuth.feedback.render import EVIDENCE_CHARS, patch_citation_id
 from sleuth.feedback.render import render_patches as render_store_patches
 from sleuth.llm.base import GenParams, Message
 from sleuth.llm.usage import MeteredModel, UsageLog
-from sleuth.text import prompt_literal
+from sleuth.text import prompt_literal, split_sentences
 
 
 class NodeRun:
@@ -84,19 +83,6 @@ def render_patches(patches: Sequence[PatchRecord]) -> str:
         for p in patches
     ]
     return render_store_patches(views)
-
-
-_ABBREVIATION = "".join(
-    rf"(?<!\b{a}\.)" for a in ("[A-Z]", "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "vs", "No", "Co")
-)
-# A sentence ends at . ! or ? (plus a closing quote or bracket) before a space and a capital or digit, unless
-# the period closes an initial ("David S. Goyer", "U.S.") or a common abbreviation.
-_SENTENCE_END = re.compile(rf"(?:(?<=[.!?])|(?<=[.!?][\"'”)])){_ABBREVIATION}\s+(?=[A-Z0-9\"“(])")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage (a light rule: end mark, space, capital), whitespace kept inside."""
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
 TITLE_CHARS = 200
