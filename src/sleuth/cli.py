@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from sleuth.commands import agents, ask, demo, evals, feedback, index, optimize, prompts, server
 from sleuth.commands import config as config_cmd
 from sleuth.commands import llm as llm_cmd
 
@@ -19,25 +20,12 @@ eval_app = typer.Typer(help="Measure answers, retrieval, citations and correctio
 app.add_typer(eval_app, name="eval")
 
 
-def _register_optional() -> None:
-    """Attach each command module: `register(app)` adds top-level commands, `register_eval(eval_app)`
-    adds `sleuth eval ...` commands. A module not written yet is skipped."""
-    import importlib
-
-    for module in ("index", "agents", "ask", "feedback", "prompts", "optimize", "evals", "server", "demo"):
-        try:
-            mod = importlib.import_module(f"sleuth.commands.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"sleuth.commands.{module}":
-                raise
-            continue
-        if hasattr(mod, "register"):
-            mod.register(app)
-        if hasattr(mod, "register_eval"):
-            mod.register_eval(eval_app)
-
-
-_register_optional()
+# `register(app)` adds a module's top-level commands, `register_eval(eval_app)` its `sleuth eval ...` ones.
+for module in (index, agents, ask, feedback, prompts, optimize, evals, server, demo):
+    if hasattr(module, "register"):
+        module.register(app)
+    if hasattr(module, "register_eval"):
+        module.register_eval(eval_app)
 
 
 def main() -> None:

@@ -41,7 +41,6 @@ def _hash_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
     import sleuth.retrieval.embedders as embedders
 
     monkeypatch.setattr(embedders, "load_embedder", lambda settings: HashEmbedder())
-    monkeypatch.setattr("sleuth.feedback.api.default_embedder", lambda settings: HashEmbedder())
 
 
 def invoke(*args: str) -> tuple[int, str]:

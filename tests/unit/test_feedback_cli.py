@@ -26,7 +26,7 @@ ADD = [
 
 @pytest.fixture(autouse=True)
 def _hash_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sleuth.feedback.api.default_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr("sleuth.retrieval.embedders.load_embedder", lambda settings: HashEmbedder())
 
 
 def run(*args: str) -> tuple[int, str, str]:

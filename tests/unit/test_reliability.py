@@ -236,7 +236,7 @@ def _offline_collection(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's collection is the fake passages; its correction store embeds with the hash embedder."""
     by_id = {p.id: p for p in PASSAGES}
     monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever(PASSAGES), by_id.get))
-    monkeypatch.setattr("sleuth.feedback.api.default_embedder", lambda settings: HashEmbedder())
+    monkeypatch.setattr("sleuth.retrieval.embedders.load_embedder", lambda settings: HashEmbedder())
 
 
 @pytest.mark.parametrize(("case", "target", "mode"), MATRIX, ids=[f"{c.name}-{t}-{m}" for c, t, m in MATRIX])

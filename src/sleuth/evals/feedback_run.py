@@ -57,9 +57,9 @@ async def evaluate(
     """
     from sleuth.agents.deps import AgentDeps
     from sleuth.agents.short_answer import ask_short
-    from sleuth.feedback.api import default_embedder
     from sleuth.feedback.policy import PatchPolicy
     from sleuth.prompts.sets import load_prompt_set
+    from sleuth.retrieval.embedders import load_embedder
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,7 @@ async def evaluate(
     controls = examples[config.n_feedback : config.n_feedback + config.n_controls]
     passages = dataset.passage_map()
     prompts = load_prompt_set(None)
-    embedder = default_embedder(settings)
+    embedder = load_embedder(settings)
     policy = PatchPolicy.from_settings(settings)
 
     rewordings: dict[str, list[str]] = {}

@@ -31,14 +31,10 @@ def dataset_path(settings: Settings, name: str) -> Path:
 
 
 def make_optimizer(settings: Settings, sleuth: Any) -> Optimizer | None:
-    """An optimizer running on the facade's model and patch store, or None without a facade or when the
-    optimizer module is not installed."""
+    """An optimizer running on the facade's model and patch store, or None without a facade."""
     if sleuth is None:
         return None
-    try:
-        from sleuth.optimizers import jobs
-    except ImportError:
-        return None
+    from sleuth.optimizers import jobs  # imported late: GEPA is only loaded when a server can optimize
 
     async def optimize(request: OptimizeRequest, job_id: str, emit: Callable[[Any], None]) -> Any:
         if getattr(sleuth, "llm", None) is None:
