@@ -371,7 +371,8 @@ async def test_cue_roles_reflect_on_the_ask_conversation_and_are_rewritten_as_sh
 
 
 def test_the_ask_agent_optimizes_its_cues_by_default_and_both_builtin_sets_hold_them() -> None:
-    from sleuth.optimizers.jobs import JobError, OptimizeConfig, resolve_roles
+    from sleuth.optimizers.config import OptimizeConfig
+    from sleuth.optimizers.jobs import JobError, resolve_roles
 
     minimal = load_builtin("minimal")
     config = OptimizeConfig(agent="ask", dataset="unused", out=Path("unused"))

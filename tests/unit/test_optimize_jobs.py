@@ -14,7 +14,8 @@ from sleuth.agents.ask import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
-from sleuth.optimizers.jobs import JobError, OptimizeConfig, run_job
+from sleuth.optimizers.config import OptimizeConfig
+from sleuth.optimizers.jobs import JobError, run_job
 from sleuth.optimizers.splits import split_examples
 from sleuth.prompts.sets import load_builtin, load_prompt_set
 from sleuth.testing import FakeOpenAIServer, ScriptedLLM, StaticRetriever

@@ -13,7 +13,8 @@ from sleuth.commands.common import console, fail, plain, progress_bar, run_async
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
-    from sleuth.optimizers.jobs import JobResult, OptimizeConfig
+    from sleuth.optimizers.config import OptimizeConfig
+    from sleuth.optimizers.jobs import JobResult
 
 
 def register(app: typer.Typer) -> None:
@@ -56,7 +57,7 @@ def optimize(
     """Optimize prompts: write OUT/best (load it with --prompts OUT/best) and OUT/report.md + progress.png."""
     from pydantic import ValidationError
 
-    from sleuth.optimizers.jobs import OptimizeConfig
+    from sleuth.optimizers.config import OptimizeConfig
 
     try:
         config = OptimizeConfig.model_validate(

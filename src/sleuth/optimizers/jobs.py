@@ -12,9 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from sleuth.config import Settings
 from sleuth.evals.datasets import Dataset, QAExample, load_dataset
@@ -22,49 +20,17 @@ from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, GenParams
 from sleuth.llm.clients import reflection_model
 from sleuth.optimizers.base import EventSink, JobError, Outcome, Task
+from sleuth.optimizers.config import OptimizeConfig
 from sleuth.optimizers.gepa_adapter import EvalCache, ReflectionModel, SleuthAdapter, run_gepa
 from sleuth.optimizers.metrics import METRICS, build_metric
 from sleuth.optimizers.reflective import brief
+from sleuth.optimizers.report import write_report
 from sleuth.optimizers.splits import correction_examples, held_out_examples, split_examples
 from sleuth.optimizers.tasks import ASK_ROLES, RESEARCH_ROLES, AskTask, ResearchTask
 from sleuth.optimizers.textgrad import run_textgrad
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 from sleuth.retrieval.bm25 import PassageBM25
-
-
-class OptimizeConfig(BaseModel):
-    """Everything that defines an optimization job (saved as `job.json`; a resume must match it, apart from
-    the budget, which may grow, and the test set, which is scored after the search)."""
-
-    agent: Literal["ask", "research"] = "ask"
-    dataset: str
-    """A dataset folder (`questions.jsonl` + `corpus.jsonl`) or a questions `.jsonl` file."""
-    limit: int | None = Field(default=None, ge=1)
-    """Training questions (default: all not used for validation)."""
-    val_limit: int = Field(default=10, ge=1)
-    test_limit: int = Field(default=0, ge=0)
-    """Held-out questions, disjoint from train and validation, scored for the seed and the best set after the
-    search (outside the budget): the validation score picked the best set, so it flatters it."""
-    metric: str = "em"
-    budget: int = Field(default=60, ge=1)
-    """Metric calls (one agent run scored on one question), the seed's validation run included."""
-    out: Path
-    seed_prompts: str = "minimal"
-    method: Literal["gepa", "textgrad"] = "gepa"
-    roles: list[str] | None = None
-    """Roles to optimize (default: every role of the agent)."""
-    minibatch_size: int = Field(default=3, ge=1)
-    seed: int = 0
-    max_prompt_chars: int | None = Field(default=None, ge=1)
-    corrections: bool = False
-    """Add questions built from active user corrections to the validation set (reported separately)."""
-    collection: str | None = None
-    """Search this indexed collection instead of a BM25 index over the dataset's own corpus."""
-
-    def identity(self) -> dict[str, Any]:
-        """The fields a resumed job must share with the saved one (the budget may grow)."""
-        return self.model_dump(mode="json", exclude={"budget", "out", "test_limit"})
 
 
 @dataclass
@@ -217,8 +183,6 @@ async def _run(
     patch_store: Any,
     on_event: EventSink | None,
 ) -> JobResult:
-    from sleuth.optimizers.report import write_report
-
     dataset, seed_set, roles = preflight(config)
     passages = await asyncio.to_thread(lambda: list(dataset.passages()))
     metric = build_metric(

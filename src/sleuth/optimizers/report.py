@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sleuth.evals.datasets import QAExample
 from sleuth.optimizers.base import Outcome
+from sleuth.optimizers.config import OptimizeConfig
 from sleuth.optimizers.gepa_adapter import prompt_lengths
 from sleuth.prompts.sets import PromptSet, diff
-
-if TYPE_CHECKING:
-    from sleuth.optimizers.jobs import OptimizeConfig
 
 
 def _mean(values: list[float]) -> float | None:

@@ -35,12 +35,13 @@ def make_optimizer(settings: Settings, sleuth: Any) -> Optimizer | None:
     if sleuth is None:
         return None
     from sleuth.optimizers import jobs  # imported late: GEPA is only loaded when a server can optimize
+    from sleuth.optimizers.config import OptimizeConfig
 
     async def optimize(request: OptimizeRequest, job_id: str, emit: Callable[[Any], None]) -> Any:
         if getattr(sleuth, "llm", None) is None:
             raise RuntimeError("this server has no model to optimize with")
         fields = request.model_dump(exclude={"dataset"})
-        config = jobs.OptimizeConfig(
+        config = OptimizeConfig(
             **fields, dataset=str(dataset_path(settings, request.dataset)), out=settings.home / "optimize" / job_id
         )
 
