@@ -40,9 +40,10 @@ from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 
 EventSink = Callable[[dict[str, Any]], None]
-"""Receives an eval's progress: `{"event": "indexing", "dataset", "collection", "done", "total"}` while the corpus is
-indexed, `{"event": "questions", "total"}` (runs left to do) once, then `{"event": "result", "example_id",
-"arm", "error"}` per finished run."""
+"""Receives a job's progress as plain dicts; the optimization jobs report the same way (`{"event": "budget" |
+"valset" | "accepted" | "rejected", ...}`). An eval reports `{"event": "indexing", "dataset", "collection",
+"done", "total"}` while the corpus is indexed, `{"event": "questions", "total"}` (runs left to do) once,
+then `{"event": "result", "example_id", "arm", "error"}` per finished run."""
 
 
 class EvalError(ValueError):

@@ -7,16 +7,12 @@ A `Metric` turns a rollout into a `Score`: a number for the optimizer and text f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import Message
 from sleuth.prompts.sets import PromptSet
-
-EventSink = Callable[[dict[str, Any]], None]
-"""Receives a job's progress events (`{"event": "budget" | "valset" | "accepted" | "rejected", ...}`)."""
 
 
 class JobError(ValueError):

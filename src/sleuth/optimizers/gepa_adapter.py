@@ -19,8 +19,9 @@ from typing import Any, TypeVar, cast
 from gepa import EvaluationBatch
 
 from sleuth.evals.datasets import QAExample
+from sleuth.evals.jobs import EventSink
 from sleuth.llm.base import ChatModel, GenParams, Message
-from sleuth.optimizers.base import EventSink, Metric, Outcome, Rollout, Score, Task
+from sleuth.optimizers.base import Metric, Outcome, Rollout, Score, Task
 from sleuth.optimizers.reflective import (
     Trace,
     first_new_text,

@@ -16,10 +16,11 @@ from typing import Any
 
 from sleuth.config import Settings
 from sleuth.evals.datasets import Dataset, QAExample, load_dataset
+from sleuth.evals.jobs import EventSink
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, GenParams
 from sleuth.llm.clients import reflection_model
-from sleuth.optimizers.base import EventSink, JobError, Outcome, Task
+from sleuth.optimizers.base import JobError, Outcome, Task
 from sleuth.optimizers.config import OptimizeConfig
 from sleuth.optimizers.gepa_adapter import EvalCache, ReflectionModel, SleuthAdapter, run_gepa
 from sleuth.optimizers.metrics import METRICS, build_metric

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sleuth.evals.datasets import QAExample
-from sleuth.optimizers.base import EventSink, Outcome
+from sleuth.evals.jobs import EventSink
+from sleuth.optimizers.base import Outcome
 from sleuth.optimizers.gepa_adapter import SleuthAdapter, prompt_lengths
 from sleuth.optimizers.reflective import brief, first_new_text, rewrite_rules, role_records, tidy_reflection
 

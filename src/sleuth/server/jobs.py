@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 class EventSink(Protocol):
-    """Where a job reports progress: agent `Event`s, or plain dicts (optimizer progress)."""
+    """Where a job reports progress: agent `Event`s (`agents.events.EventSink`), or plain dicts (the eval and
+    optimization jobs' `evals.jobs.EventSink`); one sink takes both."""
 
     def __call__(self, event: Event | dict[str, Any]) -> None: ...
 
