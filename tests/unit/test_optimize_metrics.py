@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from sleuth.evals.arms import ArmRun
+from sleuth.evals.citations import OverlapSupport
 from sleuth.evals.datasets import QAExample, RubricItem
+from sleuth.evals.judge import DEFAULT_JUDGE_PROMPT, longform_scorer
 from sleuth.optimizers.base import Rollout, Search
 from sleuth.optimizers.metrics import AnswerMetric, RubricJudgeMetric, build_metric
+from sleuth.retrieval.base import Passage
 from sleuth.testing import ScriptedLLM
 
 EXAMPLE = QAExample("q1", "Who directed Big Eyes?", ["Tim Burton"])
@@ -53,17 +57,37 @@ async def test_no_search_and_bad_citations_are_called_out() -> None:
     assert cited.parts["citations_valid"] == 0.5
 
 
-async def test_rubric_judge_weights_important_items_twice_and_passes_its_comment_on() -> None:
+async def test_the_judge_metric_is_the_score_eval_longform_reports() -> None:
     example = QAExample(
         "r1",
         "Why is the sky blue?",
         rubric=[RubricItem("Rayleigh scattering", True), RubricItem("mentions sunsets", False)],
     )
-    llm = ScriptedLLM(by_agent={"judge": {"met": [False, True], "comment": "No mechanism given."}})
-    score = await RubricJudgeMetric(llm).score(Rollout(example, answer="Sunsets are red."))
-    assert score.value == pytest.approx(1 / 3)
-    assert "No mechanism given." in score.feedback and "Rayleigh scattering" in score.feedback
-    assert "Rubric:\n1. Rayleigh scattering" in llm.calls[0].prompt
+    verdict = {"items": [{"index": 1, "score": 0}, {"index": 2, "score": 2}], "expertise": 4}
+    passages = {"p1": "Sunsets are red because blue light is scattered away."}
+    citations = [{"n": 1, "passage_id": "p1", "quote": "Sunsets are red"}]
+    rollout = Rollout(
+        example, answer="Sunsets are red [1].", citations=citations, searches=[Search("sky", passages)]
+    )
+    llm = ScriptedLLM(by_schema={"RubricVerdict": verdict})
+    score = await RubricJudgeMetric(llm).score(rollout)
+    lookup = {pid: Passage(pid, text) for pid, text in passages.items()}.get
+    reported = await longform_scorer(llm, DEFAULT_JUDGE_PROMPT, OverlapSupport(), lookup)(
+        example, "research", ArmRun(answer=rollout.answer, citations=citations)
+    )
+    assert score.value == pytest.approx(reported["score"]) and score.parts["rubric"] == pytest.approx(1 / 3)
+    assert score.parts["citations"] == 1.0  # the rollout's own passages back the quote
+    assert "Rayleigh scattering" in score.feedback and "mentions sunsets" not in score.feedback
+    assert "[most important] Rayleigh scattering" in llm.calls[0].prompt and llm.calls[0].agent == "judge"
+
+
+async def test_the_judge_metric_falls_back_on_the_gold_answers() -> None:
+    llm = ScriptedLLM(by_schema={"ReferenceVerdict": {"reason": "Wrong city.", "coverage": 0, "expertise": 2}})
+    score = await RubricJudgeMetric(llm).score(
+        Rollout(QAExample("q", "Capital of France?", ["Paris"]), answer="Lyon")
+    )
+    assert "REFERENCE ANSWER (written by an expert):\nParis" in llm.calls[0].prompt
+    assert score.parts["rubric"] == 0.0 and "Wrong city." in score.feedback
 
 
 def test_unknown_metric_is_refused() -> None:

@@ -23,7 +23,7 @@ from sleuth.evals.citations import LLMSupport, OverlapSupport
 from sleuth.evals.corpus import collection_name, open_retrievers
 from sleuth.evals.datasets import Dataset, load_dataset
 from sleuth.evals.distill import Trajectory, filter_trajectories, write_sft
-from sleuth.evals.judge import longform_scorer
+from sleuth.evals.judge import DEFAULT_JUDGE_PROMPT, longform_scorer
 from sleuth.evals.report import LONGFORM_SCORES, write_reports
 from sleuth.evals.runner import (
     RESULTS_FILE,
@@ -283,7 +283,7 @@ async def _longform(
             else llm
         )
         ctx = _context(llm, settings, data, prompts, retriever)
-        system = prompts.get("judge") or "Grade the answer as asked. Reply with only JSON."
+        system = prompts.get("judge") or DEFAULT_JUDGE_PROMPT
         support = LLMSupport(judge, system) if config.support == "llm" else OverlapSupport()
         meta = {
             "dataset": str(config.dataset.resolve()),

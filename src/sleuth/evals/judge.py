@@ -1,5 +1,9 @@
 """Long-form answer judge with the ScholarQA-CS weighting: rubric 0.6, length 0.05, expertise 0.05,
-citations 0.2, excerpts 0.1; rubric items from the dataset, or a reference answer to compare against."""
+citations 0.2, excerpts 0.1; rubric items from the dataset, or a reference answer to compare against.
+
+The one judge of sleuth: `sleuth eval longform` reports its score, and the optimizers' `judge` metric
+(`optimizers.metrics.RubricJudgeMetric`) maximises the same number.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.structured import generate
 from sleuth.retrieval.base import Passage
 
+DEFAULT_JUDGE_PROMPT = "Grade the answer as asked. Reply with only the JSON object you are asked for."
+"""The judge's system prompt when the prompt set has no `judge` role."""
 WEIGHTS = {"rubric": 0.6, "length": 0.05, "expertise": 0.05, "citations": 0.2, "excerpts": 0.1}
 """ScholarQA-CS component weights; they sum to 1."""
 IMPORTANT_WEIGHT = 2.0
@@ -91,14 +97,24 @@ class ReferenceVerdict(BaseModel):
     expertise: int = Field(ge=0, le=10, description="How expert, precise and specific the answer is.")
 
 
+@dataclass
+class ContentGrade:
+    """The judge's grade of an answer's content: coverage and expertise in [0, 1], and why (feedback)."""
+
+    content: float
+    expertise: float
+    note: str = ""
+
+
 def _answer_only(answer: str, limit: int = 6000) -> str:
     return answer if len(answer) <= limit else answer[:limit] + " ..."
 
 
 async def judge_rubric(
     llm: ChatModel, system_prompt: str, question: str, answer: str, items: Sequence[RubricItem]
-) -> tuple[float, float]:
-    """(rubric score, expertise) in [0, 1]; items the judge skipped count as not covered."""
+) -> ContentGrade:
+    """The rubric score and expertise; items the judge skipped count as not covered, and the note names
+    the items not fully covered."""
     listing = "\n".join(
         f"{i}. {'[most important] ' if it.important else '[nice to have] '}{it.criterion}"
         for i, it in enumerate(items, 1)
@@ -121,13 +137,15 @@ async def judge_rubric(
     )
     by_index = {s.index: s.score / 2 for s in verdict.items}
     scores = [by_index.get(i, 0.0) for i in range(1, len(items) + 1)]
-    return rubric_score(items, scores), verdict.expertise / 10
+    missing = [item.criterion for item, score in zip(items, scores, strict=True) if score < 1.0]
+    note = f"Rubric items not fully covered: {'; '.join(missing)}." if missing else "Every rubric item is covered."
+    return ContentGrade(rubric_score(items, scores), verdict.expertise / 10, note)
 
 
 async def judge_reference(
     llm: ChatModel, system_prompt: str, question: str, answer: str, reference: str
-) -> tuple[float, float]:
-    """(coverage of the reference answer, expertise) in [0, 1]."""
+) -> ContentGrade:
+    """The coverage of the reference answer and the expertise, with the judge's reason."""
     messages: list[Message] = [
         {"role": "system", "content": system_prompt},
         {
@@ -141,7 +159,7 @@ async def judge_reference(
     verdict = await generate(
         llm, messages, ReferenceVerdict, agent="judge", params=GenParams(temperature=0.0, max_tokens=200)
     )
-    return verdict.coverage / 10, verdict.expertise / 10
+    return ContentGrade(verdict.coverage / 10, verdict.expertise / 10, verdict.reason)
 
 
 async def judge_longform(
@@ -159,25 +177,29 @@ async def judge_longform(
         ValueError: the example has neither a rubric nor a reference answer.
     """
     if example.rubric:
-        content, expertise = await judge_rubric(llm, system_prompt, example.question, answer, example.rubric)
+        grade = await judge_rubric(llm, system_prompt, example.question, answer, example.rubric)
         mode = "rubric"
     elif example.reference_answer:
-        content, expertise = await judge_reference(
-            llm, system_prompt, example.question, answer, example.reference_answer
-        )
+        grade = await judge_reference(llm, system_prompt, example.question, answer, example.reference_answer)
         mode = "reference"
     else:
         raise ValueError(f"question {example.id} has neither a rubric nor a reference_answer to judge against")
     cites = await score_citations(answer, citations, passages, support)
     parts = [p for p in (cites.precision, cites.recall) if p is not None]
     scores = LongformScores(
-        rubric=content,
+        rubric=grade.content,
         length=length_score(answer_words(answer)),
-        expertise=expertise,
+        expertise=grade.expertise,
         citations=sum(parts) / len(parts) if parts else 0.0,
         excerpts=cites.excerpts or 0.0,
     )
-    return {"judge_mode": mode, "words": answer_words(answer), **scores.as_dict(), **cites.as_dict()}
+    return {
+        "judge_mode": mode,
+        "judge_note": grade.note,
+        "words": answer_words(answer),
+        **scores.as_dict(),
+        **cites.as_dict(),
+    }
 
 
 def longform_scorer(

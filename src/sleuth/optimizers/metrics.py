@@ -8,13 +8,12 @@ the reflection model: what was wrong, what the gold answer was, what the searche
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-
-from pydantic import BaseModel, Field
+from dataclasses import dataclass, field, replace
 
 from sleuth.evals.citations import OverlapSupport, score_citations
+from sleuth.evals.judge import DEFAULT_JUDGE_PROMPT, WEIGHTS, judge_longform
 from sleuth.evals.metrics import cover_match, exact_match, f1_score
-from sleuth.llm.base import ChatModel, GenParams, Message
+from sleuth.llm.base import ChatModel
 from sleuth.optimizers.base import Rollout, Score
 
 ANSWER_METRICS: dict[str, Callable[[str, list[str]], float]] = {
@@ -180,58 +179,38 @@ class CitationMetric:
         return Score(quality, " ".join(lines), parts)
 
 
-class RubricVerdict(BaseModel):
-    """The judge's verdict on one answer against a rubric."""
-
-    met: list[bool] = Field(description="one entry per rubric item, in order: is it covered by the answer?")
-    comment: str = Field(description="one or two sentences: what the answer misses or gets wrong")
-
-
-DEFAULT_JUDGE_PROMPT = (
-    "You grade a research answer against a rubric. For each rubric item say whether the answer covers it, "
-    "then say briefly what is missing or wrong. Be strict: an item is met only if the answer states it."
-)
-
-
 @dataclass
 class RubricJudgeMetric:
-    """Research metric: an LLM judge checks the rubric items (or the reference answer) one by one;
-    important items weigh twice. The judge's prompt is the prompt set's `judge` role when given."""
+    """Research metric: the long-form eval's judge (`evals.judge.judge_longform`: rubric or reference answer,
+    length, expertise, citations, excerpts), so GEPA maximises the very score `sleuth eval longform` reports.
+    Citations are checked offline against the passages the rollout's searches returned. A question with
+    neither rubric nor reference answer is judged against its short gold answers."""
 
     llm: ChatModel
     judge_prompt: str = DEFAULT_JUDGE_PROMPT
     name: str = "judge"
 
     async def score(self, rollout: Rollout) -> Score:
-        from sleuth.llm.structured import generate
-
         if rollout.error:
             return Score(0.0, f"The run failed: {rollout.error}.", {"error": 1.0})
         example = rollout.example
-        items = [(r.criterion, 2.0 if r.important else 1.0) for r in example.rubric]
-        if not items:
-            reference = example.reference_answer or " | ".join(example.answers)
-            items = [(f"States what the reference answer states: {reference}", 1.0)]
-        rubric = "\n".join(f"{i + 1}. {text}" for i, (text, _) in enumerate(items))
-        messages: list[Message] = [
-            {"role": "system", "content": self.judge_prompt},
-            {
-                "role": "user",
-                "content": f"Question: {example.question}\n\nRubric:\n{rubric}\n\n"
-                f"Answer:\n{rollout.answer[:4000]}",
-            },
-        ]
-        verdict = await generate(
-            self.llm, messages, RubricVerdict, agent="judge", params=GenParams(temperature=0.0, max_tokens=300)
+        if not example.rubric and not example.reference_answer:
+            if not example.answers:
+                return Score(0.0, "The question has no rubric, reference or gold answer to judge.", {"error": 1.0})
+            example = replace(example, reference_answer=" | ".join(example.answers))
+        graded = await judge_longform(
+            self.llm,
+            self.judge_prompt,
+            example,
+            rollout.answer,
+            rollout.citations,
+            rollout.passages,
+            OverlapSupport(),
         )
-        met = (verdict.met + [False] * len(items))[: len(items)]
-        total = sum(w for _, w in items)
-        value = sum(w for (_, w), ok in zip(items, met, strict=True) if ok) / total
-        missing = [text for (text, _), ok in zip(items, met, strict=True) if not ok]
-        feedback = f"Judge: {verdict.comment}"
-        if missing:
-            feedback += " Missing rubric items: " + "; ".join(missing[:5]) + "."
-        return Score(value, feedback, {"rubric": value})
+        parts = {name: float(graded[name]) for name in WEIGHTS}
+        listed = ", ".join(f"{name} {value:.2f}" for name, value in parts.items())
+        feedback = f"Judge: {graded['judge_note']} Score {graded['score']:.2f} ({listed})."
+        return Score(float(graded["score"]), feedback, parts)
 
 
 def build_metric(
