@@ -171,7 +171,7 @@ def test_research_prints_question_evidence_and_sources_plainly(monkeypatch: pyte
         yield Sleuth(settings, llm=grounded_llm(), retriever=StaticRetriever([PASSAGE]), collection="demo")
 
     monkeypatch.setattr(Sleuth, "open", classmethod(fake_open))
-    monkeypatch.setattr("sleuth.commands.agents._index_demo", lambda settings: None)
+    monkeypatch.setattr("sleuth.commands.agents.index_demo_if_missing", lambda settings, collection: None)
     code, out = invoke("research", f"What is Lilu {MARKUP}?", "--max-rounds", "1")
     assert code == 0
     assert_shown_plainly(out, f"What is Lilu {MARKUP}?", f"evidence Lilu {MARKUP}", "(p-lilu[/])")

@@ -87,7 +87,7 @@ def patched_open(monkeypatch: pytest.MonkeyPatch, llm: ScriptedLLM) -> None:
 
     monkeypatch.setattr(Sleuth, "open", classmethod(fake_open))
     # The real command indexes the bundled demo corpus first (embedding model); not in unit tests.
-    monkeypatch.setattr("sleuth.commands.agents._index_demo", lambda settings: None)
+    monkeypatch.setattr("sleuth.commands.agents.index_demo_if_missing", lambda settings, collection: None)
 
 
 def test_cli_json_prints_the_report_with_verified_citations(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,12 +7,21 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, plain, print_sources, printable, run_async, settings
+from sleuth.commands.common import (
+    console,
+    err_console,
+    fail,
+    index_demo_if_missing,
+    plain,
+    print_sources,
+    printable,
+    run_async,
+    settings,
+)
 
 if TYPE_CHECKING:
     from sleuth.agents.events import Event
     from sleuth.agents.results import ResearchReport
-    from sleuth.config import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -59,8 +68,7 @@ async def _research(
     current = settings()
     report = None
     try:
-        if (collection or current.collection) == "demo" and not (current.indexes_dir / "demo").is_dir():
-            _index_demo(current)
+        index_demo_if_missing(current, collection)
         async with Sleuth.open(current, collection=collection, prompts=prompts) as sleuth:
             stream = sleuth.research_stream(
                 question, collection=collection, max_rounds=max_rounds, run_id=resume, resume=bool(resume)
@@ -81,19 +89,6 @@ async def _research(
     if report is None:
         fail("the run ended without a report")
     return report
-
-
-def _index_demo(current: Settings) -> None:
-    """Build the bundled demo collection once, with a progress bar (it embeds a few hundred passages)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from sleuth.retrieval.index import ensure_demo_collection
-
-    with Progress(
-        TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(), console=err_console
-    ) as bar:
-        task = bar.add_task("demo", total=None)
-        ensure_demo_collection(current, lambda done, total: bar.update(task, completed=done, total=total)).close()
 
 
 def describe(event: Event) -> str:

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from sleuth.commands.common import console, err_console, fail, plain, print_sources, run_async, settings
+from sleuth.commands.common import (
+    console,
+    err_console,
+    fail,
+    index_demo_if_missing,
+    plain,
+    print_sources,
+    run_async,
+    settings,
+)
 
 if TYPE_CHECKING:
     from sleuth.agents.events import Event
@@ -82,8 +91,7 @@ async def _ask(
         # Fail in a second on a dead URL, before indexing or opening the collection.
         await _check_reachable(current)
     name = collection or current.collection
-    if name == "demo" and not (current.indexes_dir / "demo").is_dir():
-        _index_demo(current)
+    index_demo_if_missing(current, name)
     events = EventLog(_live_printer() if live else None)
     try:
         async with Sleuth.open(current, collection=name, prompts=prompt_set) as sleuth:
@@ -108,19 +116,6 @@ async def _check_reachable(current: Settings) -> None:
             await client.get(f"{url}/models", headers={"Authorization": f"Bearer {current.llm_api_key}"})
     except httpx.TransportError as exc:
         fail(f"cannot reach the LLM at {url} ({type(exc).__name__}: {exc}); start it or fix SLEUTH_LLM_BASE_URL")
-
-
-def _index_demo(current: Settings) -> None:
-    """Build the bundled demo collection once, with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from sleuth.retrieval.index import ensure_demo_collection
-
-    with Progress(
-        TextColumn("indexing the demo corpus"), BarColumn(), MofNCompleteColumn(), console=err_console
-    ) as bar:
-        task = bar.add_task("demo", total=None)
-        ensure_demo_collection(current, lambda done, total: bar.update(task, completed=done, total=total)).close()
 
 
 def _live_printer():  # type: ignore[no-untyped-def]

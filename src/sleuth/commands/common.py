@@ -99,6 +99,17 @@ def indexing_progress(description: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: bar.update(task, completed=done, total=total or None)
 
 
+def index_demo_if_missing(current: Settings, collection: str | None) -> None:
+    """Build the bundled demo collection on first use, with a bar (it embeds a few hundred passages), when
+    `collection` (default: the configured one) is the demo and is not on disk yet."""
+    if (collection or current.collection) != "demo" or (current.indexes_dir / "demo").is_dir():
+        return
+    from sleuth.retrieval.index import ensure_demo_collection
+
+    with indexing_progress("indexing the demo corpus") as progress:
+        ensure_demo_collection(current, progress).close()
+
+
 def print_sources(sources: Iterable[tuple[int, str, str, str]]) -> None:
     """Print an answer's numbered sources: (n, title, passage id, quote) each, under a rule."""
     from rich.rule import Rule
