@@ -27,8 +27,7 @@ import httpx
 from sleuth.config import Settings
 from sleuth.llm.openai_compat import OpenAICompatModel
 from sleuth.server.app import create_app
-from sleuth.server.fake import fake_sleuth, openai_body_reply, serve_in_thread
-from sleuth.testing import FakeOpenAIServer
+from sleuth.testing import FakeOpenAIServer, fake_sleuth, openai_body_reply, serve_in_thread
 
 MAX_JOBS = 2000
 

@@ -14,8 +14,7 @@ import pytest
 from sleuth.config import Settings
 from sleuth.feedback.store import PatchStore
 from sleuth.server.app import create_app
-from sleuth.server.fake import SlowModel, fake_sleuth, grounded_llm, serve_in_thread
-from sleuth.testing import HashEmbedder
+from sleuth.testing import HashEmbedder, SlowModel, fake_sleuth, grounded_llm, serve_in_thread
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,7 @@ from sleuth.cli import app
 from sleuth.commands.common import plain, printable
 from sleuth.config import Settings
 from sleuth.retrieval.base import Passage
-from sleuth.server.fake import grounded_llm
-from sleuth.testing import HashEmbedder, ScriptedLLM, StaticRetriever, hostile_passages
+from sleuth.testing import HashEmbedder, ScriptedLLM, StaticRetriever, grounded_llm, hostile_passages
 
 runner = CliRunner()
 MARKUP = "[/][red]x[/red]"

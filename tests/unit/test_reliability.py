@@ -37,8 +37,15 @@ from sleuth.feedback.store import PatchStore
 from sleuth.llm import LLMError, StructuredOutputError, connect, generate
 from sleuth.llm.base import Message
 from sleuth.server.app import create_app
-from sleuth.server.fake import PASSAGES, fake_sleuth, openai_body_reply
-from sleuth.testing import FakeOpenAIServer, Fault, HashEmbedder, StaticRetriever
+from sleuth.testing import (
+    PASSAGES,
+    FakeOpenAIServer,
+    Fault,
+    HashEmbedder,
+    StaticRetriever,
+    fake_sleuth,
+    openai_body_reply,
+)
 
 pytestmark = pytest.mark.allow_llm  # the real OpenAI-compatible client, against a local fake server
 

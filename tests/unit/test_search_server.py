@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 from sleuth.cli import app
 from sleuth.config import Settings
 from sleuth.server.app import create_app
-from sleuth.server.fake import fake_sleuth, serve_in_thread
-from sleuth.testing import HashEmbedder
+from sleuth.testing import HashEmbedder, fake_sleuth, serve_in_thread
 
 runner = CliRunner()
 

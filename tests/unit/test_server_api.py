@@ -14,8 +14,7 @@ import pytest
 from sleuth.config import Settings
 from sleuth.feedback.store import PatchStore
 from sleuth.server.app import create_app
-from sleuth.server.fake import fake_sleuth
-from sleuth.testing import FakeOpenAIServer, HashEmbedder
+from sleuth.testing import FakeOpenAIServer, HashEmbedder, fake_sleuth
 
 
 class Server:

@@ -17,10 +17,9 @@ from sleuth.feedback.store import PatchStore
 from sleuth.llm.openai_compat import OpenAICompatModel
 from sleuth.server.app import create_app
 from sleuth.server.db import ServerDB
-from sleuth.server.fake import fake_sleuth, openai_body_reply, serve_in_thread
 from sleuth.server.jobs import JobRegistry, JobStatus
 from sleuth.server.runner import RunRequest
-from sleuth.testing import FakeOpenAIServer, HashEmbedder
+from sleuth.testing import FakeOpenAIServer, HashEmbedder, fake_sleuth, openai_body_reply, serve_in_thread
 
 T = TypeVar("T")
 

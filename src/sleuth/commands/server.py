@@ -42,7 +42,7 @@ def serve(
     app_kwargs = {}
     if fake_llm:
         from sleuth.feedback import open_patch_store
-        from sleuth.server.fake import fake_sleuth
+        from sleuth.testing import fake_sleuth
 
         app_kwargs["sleuth"] = fake_sleuth(config, patches=open_patch_store(config))
     app = create_app(config, **app_kwargs)

@@ -7,17 +7,14 @@ only from the passages and user corrections in its prompt, so a correction reall
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sleuth.config import Settings
-from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
 from sleuth.retrieval.base import Passage
-from sleuth.testing import ScriptedLLM, StaticRetriever
+from sleuth.testing.models import ScriptedLLM
+from sleuth.testing.retrieval import StaticRetriever
 from sleuth.text import split_sentences
 
 PASSAGES = [
@@ -102,18 +99,6 @@ def _ask_reply(messages: list[dict[str, Any]], prompt: str) -> str:
     return f"<answer>{_first_sentence(found)}</answer>"
 
 
-class SlowModel(ModelWrapper):
-    """A `ChatModel` wrapper that waits `delay_s` before each reply, like a model generating."""
-
-    def __init__(self, inner: ChatModel, delay_s: float) -> None:
-        super().__init__(inner)
-        self.delay_s = delay_s
-
-    async def respond(self, request: ChatRequest) -> Completion:
-        await asyncio.sleep(self.delay_s)
-        return await self.forward(request)
-
-
 def grounded_llm() -> ScriptedLLM:
     """A `ScriptedLLM` playing every role with `grounded_reply`."""
     return ScriptedLLM(fn=lambda call: grounded_reply([dict(m) for m in call.messages], call.schema_name))
@@ -142,30 +127,3 @@ def fake_sleuth(
         lookup=by_id.get,
         checkpoints="memory",
     )
-
-
-@contextmanager
-def serve_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run `app` under uvicorn on a free port in a background thread; yield its base URL, stop after."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

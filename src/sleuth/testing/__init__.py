@@ -1,0 +1,34 @@
+"""Fakes shipped with the library, so tests (the project's and a user's) need no model, no network and no
+private names: a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
+OpenAI-compatible server, and the grounded stand-in model the server demo and browser test run on.
+
+Production code never imports this package (an import-graph test holds it so); it may import anything.
+"""
+
+from sleuth.testing.grounded import PASSAGES, fake_sleuth, grounded_llm, grounded_reply, openai_body_reply
+from sleuth.testing.hostile import HUGE_CHARS, INJECTION, hostile_passages, hostile_patch
+from sleuth.testing.models import Call, Reply, ScriptedLLM, SlowModel
+from sleuth.testing.retrieval import HashEmbedder, StaticRetriever
+from sleuth.testing.servers import FakeOpenAIServer, Fault, FaultKind, serve_in_thread
+
+__all__ = [
+    "HUGE_CHARS",
+    "INJECTION",
+    "PASSAGES",
+    "Call",
+    "FakeOpenAIServer",
+    "Fault",
+    "FaultKind",
+    "HashEmbedder",
+    "Reply",
+    "ScriptedLLM",
+    "SlowModel",
+    "StaticRetriever",
+    "fake_sleuth",
+    "grounded_llm",
+    "grounded_reply",
+    "hostile_passages",
+    "hostile_patch",
+    "openai_body_reply",
+    "serve_in_thread",
+]
