@@ -1,12 +1,15 @@
-"""Test isolation: every test gets a fresh SLEUTH_HOME, no SLEUTH_* leaks in, and no real LLM calls."""
+"""Test isolation: every test gets a fresh SLEUTH_HOME, no SLEUTH_* leaks in, and no real model calls."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import platformdirs
 import pytest
+
+from sleuth.testing import block_real_models
 
 SHARED_MODELS_DIR = Path(
     os.environ.get("SLEUTH_MODELS_DIR") or Path(platformdirs.user_data_dir("sleuth")) / "models"
@@ -26,17 +29,18 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_network_llm(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit tests must use the scripted fake: a real OpenAI-compatible call fails unless the test opts in
-    with `@pytest.mark.integration` or `@pytest.mark.allow_llm`."""
+def _no_real_models(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit tests run on fakes: any real model call (a model server, the embedded model) raises
+    `RealModelBlockedError`, and a test whose code caught and swallowed that error still fails here. A test
+    opts in with `@pytest.mark.integration` or `@pytest.mark.allow_llm`."""
     if request.node.get_closest_marker("integration") or request.node.get_closest_marker("allow_llm"):
+        yield
         return
-    from sleuth.llm import openai_compat
-
-    async def refuse(self: object, *args: object, **kwargs: object) -> None:
-        raise AssertionError("unit test tried a real LLM call; use sleuth.testing.ScriptedLLM")
-
-    monkeypatch.setattr(openai_compat.OpenAICompatModel, "_complete_with_retries", refuse)
+    with block_real_models("a unit test may not call a real model") as block:
+        yield
+    assert not block.refused, (
+        f"the test tried real model calls (refused, but the error was swallowed): {block.refused}"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

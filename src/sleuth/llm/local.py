@@ -19,6 +19,7 @@ import httpx
 
 from sleuth.config import Settings
 from sleuth.llm.base import LLMUnavailableError
+from sleuth.llm.guard import check_real_model_call
 from sleuth.llm.weights import LOCAL_MODELS, assemble
 from sleuth.private import private_dir
 
@@ -73,6 +74,7 @@ class EmbeddedServer:
 
     def start(self) -> str:
         """Start the server and wait for its health check; returns the `/v1` base URL."""
+        check_real_model_call(f"starting the embedded model {self.settings.local_model}")
         model_path = prepare_model(self.settings)
         private_dir(self.log_path.parent)
         cmd = [
@@ -155,6 +157,7 @@ def serve_forever(
         record: a JSON file to write `{url, pid, model}` to while serving, so other sleuth commands
             on this home reuse the server instead of starting their own.
     """
+    check_real_model_call(f"serving the model {model_path.name}")
     import xllamacpp  # heavy native module: only the server process needs it
 
     params: Any = xllamacpp.CommonParams()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from sleuth.llm.base import BaseChatModel, ChatRequest, Completion, LLMBadReplyError, LLMUnavailableError
+from sleuth.llm.guard import check_real_model_call
 
 # Failures worth another try: the server is busy, restarting, or slow; anything else is our bug or theirs.
 _TRANSIENT = (
@@ -116,6 +117,7 @@ class OpenAICompatModel(BaseChatModel):
         self._limit = asyncio.Semaphore(max(1, concurrency))
 
     async def respond(self, request: ChatRequest) -> Completion:
+        check_real_model_call(f"a call to the model server at {self.base_url}")
         params, json_schema = request.params, request.json_schema
         kwargs: dict[str, Any] = {
             "model": self.model,

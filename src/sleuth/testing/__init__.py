@@ -1,10 +1,12 @@
 """Fakes shipped with the library, so tests (the project's and a user's) need no model, no network and no
 private names: a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
-OpenAI-compatible server, and the grounded stand-in model the server demo and browser test run on.
+OpenAI-compatible server, the grounded stand-in model the server demo and browser test run on, and the
+switch that blocks real model calls (`block_real_models`; the project's `tests/conftest.py` turns it on).
 
 Production code never imports this package (an import-graph test holds it so); it may import anything.
 """
 
+from sleuth.llm.guard import RealModelBlockedError, allow_real_models, block_real_models, real_models_blocked
 from sleuth.testing.grounded import PASSAGES, fake_sleuth, grounded_llm, grounded_reply, openai_body_reply
 from sleuth.testing.hostile import HUGE_CHARS, INJECTION, hostile_passages, hostile_patch
 from sleuth.testing.models import Call, Reply, ScriptedLLM, SlowModel
@@ -20,15 +22,19 @@ __all__ = [
     "Fault",
     "FaultKind",
     "HashEmbedder",
+    "RealModelBlockedError",
     "Reply",
     "ScriptedLLM",
     "SlowModel",
     "StaticRetriever",
+    "allow_real_models",
+    "block_real_models",
     "fake_sleuth",
     "grounded_llm",
     "grounded_reply",
     "hostile_passages",
     "hostile_patch",
     "openai_body_reply",
+    "real_models_blocked",
     "serve_in_thread",
 ]
