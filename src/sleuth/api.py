@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,7 +15,7 @@ from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
 from sleuth.prompts.sets import PromptSet, load_prompt_set
-from sleuth.retrieval.base import Passage, Retriever
+from sleuth.retrieval.base import Lookup, Retriever, retriever_override
 
 if TYPE_CHECKING:
     from sleuth.agents.results import AskResult
@@ -52,7 +52,7 @@ class Sleuth:
         retriever: Retriever | None = None,
         patches: PatchSource | None = None,
         prompts: PromptsArg = None,
-        lookup: Callable[[str], Passage | None] | None = None,
+        lookup: Lookup | None = None,
         collection: str | None = None,
         tenant: str | None = None,
         checkpoints: Literal["sqlite", "memory"] = "sqlite",
@@ -64,7 +64,7 @@ class Sleuth:
         self.collection = collection or self.settings.collection
         self.tenant = tenant
         self.checkpoints = checkpoints
-        self._retrievers: dict[str, tuple[Retriever, Callable[[str], Passage | None] | None]] = {}
+        self._retrievers: dict[str, tuple[Retriever, Lookup | None]] = {}
         if retriever is not None:
             self._retrievers[self.collection] = (retriever, lookup)
         self._memory_saver: Any = None
@@ -210,12 +210,16 @@ class Sleuth:
             tenant=self.tenant,
         )
 
-    def retriever(self, collection: str) -> tuple[Retriever, Callable[[str], Passage | None] | None]:
-        """The hybrid retriever (and passage lookup) of `collection`, opened once and kept.
+    def retriever(self, collection: str) -> tuple[Retriever, Lookup | None]:
+        """The hybrid retriever (and passage lookup) of `collection`, opened once and kept; the stand-in in
+        `retriever_override` (a test's) for every collection when there is one.
 
         Raises:
             ValueError: the collection does not exist (the bundled `demo` one is built on first use).
         """
+        standin = retriever_override.get()
+        if standin is not None:
+            return standin
         if collection not in self._retrievers:
             from sleuth.retrieval.index import ensure_demo_collection, open_collection
 

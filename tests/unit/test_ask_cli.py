@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from sleuth.api import Sleuth
 from sleuth.commands import ask as ask_cmd
 from sleuth.retrieval.base import Passage
-from sleuth.testing import ScriptedLLM, StaticRetriever
+from sleuth.testing import ScriptedLLM, StaticRetriever, override
 
 runner = CliRunner()
 
@@ -31,22 +30,16 @@ def make_app() -> typer.Typer:
 
 
 @pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+def scripted() -> Iterator[ScriptedLLM]:
     llm = ScriptedLLM(
         by_agent={
             "ask": ["<search>Who directed the film Jaws?</search>", "<answer>Steven Spielberg</answer>"],
             "summarizer": '{"sentences": [1]}',
         }
     )
-
-    @asynccontextmanager
-    async def fake_connect(settings):
-        yield llm
-
     passages = [Passage("p-jaws", "Jaws is a 1975 film directed by Steven Spielberg.", "Jaws")]
-    monkeypatch.setattr("sleuth.llm.connect", fake_connect)
-    monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever(passages), None))
-    return llm
+    with override(llm=llm, retriever=StaticRetriever(passages)):
+        yield llm
 
 
 def test_default_grounded_strategy_answers_from_the_passages(scripted: ScriptedLLM) -> None:

@@ -4,20 +4,16 @@ they are, never read as rich markup (`[/]` used to crash the command) or as term
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.api import Sleuth
 from sleuth.cli import app
 from sleuth.commands.common import plain, printable
-from sleuth.config import Settings
 from sleuth.retrieval.base import Passage
-from sleuth.testing import HashEmbedder, ScriptedLLM, StaticRetriever, grounded_llm, hostile_passages
+from sleuth.testing import HashEmbedder, ScriptedLLM, StaticRetriever, grounded_llm, hostile_passages, override
 
 runner = CliRunner()
 MARKUP = "[/][red]x[/red]"
@@ -36,10 +32,9 @@ def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _hash_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sleuth.retrieval.embedders as embedders
-
-    monkeypatch.setattr(embedders, "load_embedder", lambda settings: HashEmbedder())
+def _hash_embedder() -> Iterator[None]:
+    with override(embedder=HashEmbedder()):
+        yield
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -124,54 +119,35 @@ def test_feedback_list_and_show_print_the_correction_as_given() -> None:
 PASSAGE = Passage("p-lilu[/]", f"Lilu is a {MARKUP} wind spirit.", f"Lilu {MARKUP}")
 
 
-def test_ask_prints_question_answer_and_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_prints_question_answer_and_sources_plainly() -> None:
     llm = ScriptedLLM(
         by_agent={
             "ask": [f"<search>What is {MARKUP}?</search>", f"<answer>a {MARKUP} wind spirit</answer>"],
             "summarizer": '{"sentences": [1]}',
         }
     )
-
-    @asynccontextmanager
-    async def fake_connect(settings: Settings) -> AsyncIterator[ScriptedLLM]:
-        yield llm
-
-    monkeypatch.setattr("sleuth.llm.connect", fake_connect)
-    monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever([PASSAGE]), None))
-    code, out = invoke("ask", f"What is {MARKUP}?", "-c", "films", "--strategy", "asp")
+    with override(llm=llm, retriever=StaticRetriever([PASSAGE])):
+        code, out = invoke("ask", f"What is {MARKUP}?", "-c", "films", "--strategy", "asp")
     assert code == 0
     assert_shown_plainly(out, f"search “What is {MARKUP}?”", f"a {MARKUP} wind spirit", "p-lilu[/]")
 
 
-def test_ask_over_the_hostile_corpus_prints_its_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ask_over_the_hostile_corpus_prints_its_sources_plainly() -> None:
     llm = ScriptedLLM(
         by_agent={
             "ask": ["<search>What does the wren do?</search>", "<answer>The wren sings loudly</answer>"],
             "summarizer": '{"sentences": [1, 2, 3]}',
         }
     )
-
-    @asynccontextmanager
-    async def fake_connect(settings: Settings) -> AsyncIterator[ScriptedLLM]:
-        yield llm
-
-    monkeypatch.setattr("sleuth.llm.connect", fake_connect)
-    monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever(hostile_passages()), None))
-    code, out = invoke("ask", "What does the wren do?", "-c", "zoo", "--strategy", "asp")
+    with override(llm=llm, retriever=StaticRetriever(hostile_passages())):
+        code, out = invoke("ask", "What does the wren do?", "-c", "zoo", "--strategy", "asp")
     assert code == 0
     assert_shown_plainly(out, "The wren sings loudly", "h-ansi", "Wren \\x1b[31mred")
 
 
-def test_research_prints_question_evidence_and_sources_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
-    @asynccontextmanager
-    async def fake_open(
-        cls: type[Sleuth], settings: Settings | None = None, **kwargs: Any
-    ) -> AsyncIterator[Sleuth]:
-        yield Sleuth(settings, llm=grounded_llm(), retriever=StaticRetriever([PASSAGE]), collection="demo")
-
-    monkeypatch.setattr(Sleuth, "open", classmethod(fake_open))
-    monkeypatch.setattr("sleuth.commands.agents.index_demo_if_missing", lambda settings, collection: None)
-    code, out = invoke("research", f"What is Lilu {MARKUP}?", "--max-rounds", "1")
+def test_research_prints_question_evidence_and_sources_plainly() -> None:
+    with override(llm=grounded_llm(), retriever=StaticRetriever([PASSAGE])):
+        code, out = invoke("research", f"What is Lilu {MARKUP}?", "--max-rounds", "1")
     assert code == 0
     assert_shown_plainly(out, f"What is Lilu {MARKUP}?", f"evidence Lilu {MARKUP}", "(p-lilu[/])")
 

@@ -1,7 +1,7 @@
 """`sleuth eval qa`, `sleuth eval longform` and `sleuth distill` end to end with a scripted model."""
 
 import json
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from sleuth.cli import app
 from sleuth.evals import corpus
-from sleuth.evals import jobs as eval_jobs
-from sleuth.testing import Call, ScriptedLLM, StaticRetriever
+from sleuth.evals.datasets import load_dataset
+from sleuth.testing import Call, ScriptedLLM, StaticRetriever, override
 
 
 def reply(call: Call) -> str | dict:
@@ -58,20 +58,11 @@ def dataset(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+def llm(dataset: Path) -> Iterator[ScriptedLLM]:
+    """The task, judge and teacher model is this scripted fake; the corpus is searched without being indexed."""
     fake = ScriptedLLM(fn=reply)
-
-    @asynccontextmanager
-    async def model(current, url=None, name=None, key=None):
+    with override(llm=fake, retriever=StaticRetriever(list(load_dataset(dataset).passages()))):
         yield fake
-
-    def retrievers(current, data, progress=None):
-        passages = list(data.passages())
-        return lambda mode: StaticRetriever(passages)
-
-    monkeypatch.setattr(eval_jobs, "open_model", model)
-    monkeypatch.setattr(eval_jobs, "open_retrievers", retrievers)
-    return fake
 
 
 def test_eval_qa_writes_reports_and_resumes(dataset: Path, tmp_path: Path, llm: ScriptedLLM):
@@ -137,27 +128,22 @@ def test_distill_keeps_grounded_correct_runs(dataset: Path, tmp_path: Path, llm:
     assert line["messages"][0]["role"] == "system" and "<information>" in line["messages"][3]["content"]
 
 
-def test_corpus_indexed_once_into_a_collection_named_after_the_dataset(dataset: Path, monkeypatch):
+def test_corpus_indexed_once_into_a_collection_named_after_the_dataset(dataset: Path):
     from sleuth.config import Settings
-    from sleuth.evals.datasets import load_dataset
-    from sleuth.retrieval import index
+    from sleuth.retrieval.index import open_collection
     from sleuth.testing import HashEmbedder
 
-    real_open = index.open_collection
-    opened = []
-
-    def open_with_fake_embedder(settings, name):
-        opened.append(name)
-        return real_open(settings, name, embedder=HashEmbedder())
-
-    monkeypatch.setattr(index, "open_collection", open_with_fake_embedder)
     data = load_dataset(dataset)
-    retriever = corpus.open_retrievers(Settings(), data)
-    assert retriever("bm25").search("Gallu demon underworld", 1)[0].passage.id == "p2"
-    assert {h.passage.id for h in retriever("hybrid").search("Lilu spirit", 2)} == {"p1", "p2"}
-    corpus.open_retrievers(Settings(), data)  # reused: the unchanged corpus is not indexed again
-    assert opened == ["tiny", "tiny"]
-    assert real_open(Settings(), "tiny").count == 2
+    indexed: list[tuple[int, int]] = []
+    with override(embedder=HashEmbedder()):
+        retriever = corpus.open_retrievers(Settings(), data, lambda done, total: indexed.append((done, total)))
+        assert retriever("bm25").search("Gallu demon underworld", 1)[0].passage.id == "p2"
+        assert {h.passage.id for h in retriever("hybrid").search("Lilu spirit", 2)} == {"p1", "p2"}
+        assert indexed and indexed[-1][0] == 2
+        indexed.clear()
+        corpus.open_retrievers(Settings(), data, lambda done, total: indexed.append((done, total)))
+        assert all(done == 0 for done, _ in indexed)  # reused: the unchanged corpus is not indexed again
+        assert open_collection(Settings(), "tiny").count == 2
 
 
 def test_report_only_compares_arms_on_complete_questions(dataset: Path, tmp_path: Path, llm: ScriptedLLM):

@@ -1,20 +1,19 @@
 """Eval jobs as a library: `run_eval` reports its progress as events, writes the reports it returns, resumes,
-and refuses bad options before any model is opened."""
+and refuses bad options before any model is called."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sleuth.config import Settings
-from sleuth.evals import jobs
+from sleuth.evals.datasets import load_dataset
 from sleuth.evals.jobs import EvalError, LongformEval, QAEval, run_eval
-from sleuth.testing import ScriptedLLM, StaticRetriever
+from sleuth.testing import ScriptedLLM, StaticRetriever, override
 
 
 @pytest.fixture
@@ -29,28 +28,15 @@ def dataset(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The models the job opened, as (url, model) pairs; every one is the same scripted fake."""
-    fake = ScriptedLLM(fn=lambda call: "<answer>a spirit</answer>")
-    seen: list[Any] = []
-
-    @asynccontextmanager
-    async def model(
-        settings: Settings, url: str | None = None, name: str | None = None, key: str | None = None
-    ) -> AsyncIterator[ScriptedLLM]:
-        seen.append((url, name))
-        yield fake
-
-    def retrievers(settings: Settings, data: Any, progress: Any = None) -> Any:
-        return lambda mode: StaticRetriever(list(data.passages()))
-
-    monkeypatch.setattr(jobs, "open_model", model)
-    monkeypatch.setattr(jobs, "open_retrievers", retrievers)
-    return seen
+def fake(dataset: Path) -> Iterator[ScriptedLLM]:
+    """Every model the job opens is this scripted fake; the corpus is searched without being indexed."""
+    llm = ScriptedLLM(fn=lambda call: "<answer>a spirit</answer>")
+    with override(llm=llm, retriever=StaticRetriever(list(load_dataset(dataset).passages()))):
+        yield llm
 
 
 async def test_a_qa_eval_reports_progress_writes_its_reports_and_resumes(
-    dataset: Path, tmp_path: Path, opened: list[Any]
+    dataset: Path, tmp_path: Path, fake: ScriptedLLM
 ) -> None:
     config = QAEval(dataset=dataset, out=tmp_path / "out", arms=["naive", "oracle"])
     events: list[dict[str, Any]] = []
@@ -68,8 +54,8 @@ async def test_a_qa_eval_reports_progress_writes_its_reports_and_resumes(
     assert again == [{"event": "questions", "total": 0}]  # everything was done
 
 
-async def test_bad_options_are_refused_before_a_model_is_opened(
-    dataset: Path, tmp_path: Path, opened: list[Any]
+async def test_bad_options_are_refused_before_a_model_is_called(
+    dataset: Path, tmp_path: Path, fake: ScriptedLLM
 ) -> None:
     with pytest.raises(EvalError, match="unknown agent 'writer'"):
         await run_eval(Settings(), QAEval(dataset=dataset, out=tmp_path / "a", agent="writer"))
@@ -77,4 +63,4 @@ async def test_bad_options_are_refused_before_a_model_is_opened(
         await run_eval(Settings(), LongformEval(dataset=dataset, out=tmp_path / "b"))
     with pytest.raises(EvalError, match="holds no eval run"):
         await run_eval(Settings(), QAEval(dataset=dataset, out=tmp_path / "c", report_only=True))
-    assert opened == []
+    assert fake.calls == [] and not (tmp_path / "a").exists()  # nothing ran, nothing was written

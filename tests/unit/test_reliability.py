@@ -21,6 +21,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,7 +29,6 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.api import Sleuth
 from sleuth.cli import app
 from sleuth.commands.ask import UNANSWERED
 from sleuth.config import Settings
@@ -45,6 +45,7 @@ from sleuth.testing import (
     StaticRetriever,
     fake_sleuth,
     openai_body_reply,
+    override,
 )
 
 pytestmark = pytest.mark.allow_llm  # the real OpenAI-compatible client, against a local fake server
@@ -239,11 +240,10 @@ def run_target(
 
 
 @pytest.fixture(autouse=True)
-def _offline_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+def _offline_collection() -> Iterator[None]:
     """The CLI's collection is the fake passages; its correction store embeds with the hash embedder."""
-    by_id = {p.id: p for p in PASSAGES}
-    monkeypatch.setattr(Sleuth, "retriever", lambda self, name: (StaticRetriever(PASSAGES), by_id.get))
-    monkeypatch.setattr("sleuth.retrieval.embedders.load_embedder", lambda settings: HashEmbedder())
+    with override(retriever=StaticRetriever(PASSAGES), embedder=HashEmbedder()):
+        yield
 
 
 @pytest.mark.parametrize(("case", "target", "mode"), MATRIX, ids=[f"{c.name}-{t}-{m}" for c, t, m in MATRIX])

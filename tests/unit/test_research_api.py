@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from sleuth.agents.results import ResearchReport
 from sleuth.api import Sleuth
 from sleuth.config import Settings
 from sleuth.retrieval.base import Passage
-from sleuth.testing import Call, ScriptedLLM, StaticRetriever
+from sleuth.testing import Call, ScriptedLLM, StaticRetriever, override
 
 LILU = Passage(
     "p-lilu",
@@ -76,27 +74,13 @@ async def test_empty_question_is_refused() -> None:
         await sleuth_for(script()).research("  ")
 
 
-def patched_open(monkeypatch: pytest.MonkeyPatch, llm: ScriptedLLM) -> None:
-    @asynccontextmanager
-    async def fake_open(
-        cls: type[Sleuth], settings: Settings | None = None, **kwargs: Any
-    ) -> AsyncIterator[Sleuth]:
-        yield Sleuth(
-            settings, llm=llm, retriever=StaticRetriever([LILU]), collection="demo", prompts=kwargs.get("prompts")
-        )
-
-    monkeypatch.setattr(Sleuth, "open", classmethod(fake_open))
-    # The real command indexes the bundled demo corpus first (embedding model); not in unit tests.
-    monkeypatch.setattr("sleuth.commands.agents.index_demo_if_missing", lambda settings, collection: None)
-
-
-def test_cli_json_prints_the_report_with_verified_citations(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_json_prints_the_report_with_verified_citations() -> None:
     from sleuth.cli import app
 
-    patched_open(monkeypatch, script())
-    result = CliRunner().invoke(
-        app, ["research", "If Gallu is a demon Lilu is what?", "--json", "--max-rounds", "1"]
-    )
+    with override(llm=script(), retriever=StaticRetriever([LILU])):
+        result = CliRunner().invoke(
+            app, ["research", "If Gallu is a demon Lilu is what?", "--json", "--max-rounds", "1"]
+        )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {"answer", "citations", "search_calls", "patches_used"} <= set(data)
@@ -104,11 +88,11 @@ def test_cli_json_prints_the_report_with_verified_citations(monkeypatch: pytest.
     assert data["citations"][0]["quote"] in LILU.text and data["citations"][0]["passage_id"] == "p-lilu"
 
 
-def test_cli_live_view_shows_searches_and_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_live_view_shows_searches_and_sources() -> None:
     from sleuth.cli import app
 
-    patched_open(monkeypatch, script())
-    result = CliRunner().invoke(app, ["research", "If Gallu is a demon Lilu is what?"])
+    with override(llm=script(), retriever=StaticRetriever([LILU])):
+        result = CliRunner().invoke(app, ["research", "If Gallu is a demon Lilu is what?"])
     assert result.exit_code == 0, result.output
     assert "search “If Gallu is a demon Lilu is what?”" in result.stdout and "sources" in result.stdout
     assert "p-lilu" in result.stdout
@@ -122,11 +106,11 @@ def test_cli_live_view_shows_searches_and_sources(monkeypatch: pytest.MonkeyPatc
         (["research", "q", "--prompts", "/no/such/dir"], "neither a built-in set nor a directory"),
     ],
 )
-def test_cli_errors_are_clean(monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+def test_cli_errors_are_clean(args: list[str], message: str) -> None:
     from sleuth.cli import app
 
-    patched_open(monkeypatch, script())
-    result = CliRunner().invoke(app, args)
+    with override(llm=script(), retriever=StaticRetriever([LILU])):
+        result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
     assert message in result.output and "Traceback" not in result.output
 

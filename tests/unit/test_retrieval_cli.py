@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from sleuth.cli import app
-from sleuth.testing import HashEmbedder
+from sleuth.testing import HashEmbedder, override
 
 runner = CliRunner()
 
@@ -21,10 +22,9 @@ DOCS = [
 
 
 @pytest.fixture(autouse=True)
-def _hash_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sleuth.retrieval.embedders as embedders
-
-    monkeypatch.setattr(embedders, "load_embedder", lambda settings: HashEmbedder())
+def _hash_embedder() -> Iterator[None]:
+    with override(embedder=HashEmbedder()):
+        yield
 
 
 def _corpus(tmp_path: Path) -> Path:

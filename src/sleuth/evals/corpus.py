@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sleuth.config import Settings
 from sleuth.evals.datasets import Dataset, DatasetError
-from sleuth.retrieval.base import Retriever
+from sleuth.retrieval.base import Retriever, retriever_override
 
 Progress = Callable[[int, int], None]
 """`progress(done, total)` while passages are indexed (total 0: not known yet)."""
@@ -24,7 +24,8 @@ def open_retrievers(
 ) -> Callable[[str], Retriever]:
     """Index the dataset's corpus into its collection and return mode -> retriever.
 
-    Indexing is idempotent: an unchanged corpus is skipped by its digest, a changed one re-indexed.
+    Indexing is idempotent: an unchanged corpus is skipped by its digest, a changed one re-indexed. With a
+    stand-in in `retriever_override` (a test's), nothing is indexed and every mode searches the stand-in.
 
     Raises:
         DatasetError: the dataset has no corpus, or a corpus file cannot be indexed.
@@ -32,6 +33,9 @@ def open_retrievers(
     """
     from sleuth.retrieval.index import open_collection
 
+    standin = retriever_override.get()
+    if standin is not None:
+        return lambda mode: standin[0]
     if dataset.corpus_path is None:
         raise DatasetError(f"dataset {dataset.name!r} has no corpus.jsonl to search")
     collection = open_collection(settings, collection_name(dataset))

@@ -1,5 +1,7 @@
-"""Model clients built from settings: another OpenAI-compatible server (a teacher or judge model) and the
-reflection model that rewrites prompts, each with the settings' timeouts, retries and concurrency."""
+"""Model clients built from settings: the configured model (`connect`), another OpenAI-compatible server (a
+teacher or judge model) and the reflection model that rewrites prompts, each with the settings' timeouts,
+retries and concurrency. A model put in `model_override` (`sleuth.testing.override(llm=...)`) stands in for
+the configured model and for any other server opened by URL."""
 
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ from contextlib import asynccontextmanager
 
 from sleuth.config import Settings
 from sleuth.llm.base import ChatModel
+from sleuth.llm.cache import CachedModel
 from sleuth.llm.openai_compat import OpenAICompatModel
+from sleuth.override import Override
+
+model_override: Override[ChatModel] = Override("model")
+"""The model `connect` and `open_model` yield instead of building one (tests)."""
 
 
 def openai_client(
@@ -41,14 +48,52 @@ def openai_client(
 
 
 @asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
+    """Yield the configured chat model for the duration of a block.
+
+    `SLEUTH_LLM_BASE_URL` set: a client for that server. Unset: a running `sleuth llm serve` for this
+    home if there is one, else the embedded llama.cpp server started for this block and stopped after.
+    """
+    standin = model_override.get()
+    if standin is not None:
+        yield standin
+        return
+    from sleuth.llm.local import EmbeddedServer, running_server
+
+    server: EmbeddedServer | None = None
+    base_url = settings.llm_base_url or running_server(settings)
+    if base_url is None:
+        server = EmbeddedServer(settings)
+        base_url = server.start()
+    client = openai_client(
+        settings,
+        base_url,
+        settings.llm_model,
+        # The embedded server decodes `local_parallel` requests at once; more in flight would only queue
+        # inside llama.cpp, where the wait counts against each call's timeout.
+        concurrency=settings.llm_concurrency
+        if server is None and settings.llm_base_url
+        else min(settings.llm_concurrency, settings.local_parallel),
+    )
+    model: ChatModel = (
+        CachedModel(client, settings.cache_path, settings.llm_model) if settings.llm_cache else client
+    )
+    try:
+        yield model
+    finally:
+        await client.aclose()
+        if server is not None:
+            server.stop()
+
+
+@asynccontextmanager
 async def open_model(
     settings: Settings, url: str | None = None, model: str | None = None, api_key: str | None = None
 ) -> AsyncIterator[ChatModel]:
-    """The configured model (`sleuth.llm.connect`), or the OpenAI-compatible server at `url` (a teacher
-    or judge model; `model` defaults to `llm_model`), closed when the block ends."""
-    if url is None:
-        from sleuth.llm import connect  # looked up at call time: tests replace `sleuth.llm.connect`
-
+    """The configured model (`connect`), or the OpenAI-compatible server at `url` (a teacher or judge model;
+    `model` defaults to `llm_model`), closed when the block ends."""
+    standin = model_override.get()
+    if url is None or standin is not None:
         async with connect(settings) as llm:
             yield llm
         return

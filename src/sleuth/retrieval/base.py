@@ -1,14 +1,18 @@
-"""The retrieval interfaces (Retriever, Embedder, Reranker), the records they pass around, and the recorder
-every eval and optimizer wraps a retriever in."""
+"""The retrieval interfaces (Retriever, Embedder, Reranker), the records they pass around, the recorder
+every eval and optimizer wraps a retriever in, and the slots a test's stand-in retriever or embedder goes in
+(`sleuth.testing.override`)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from sleuth.override import Override
 
 Filter = dict[str, Any]
 """A metadata filter in Chroma's `where` syntax, e.g. `{"source": "wiki.jsonl"}`."""
@@ -41,6 +45,10 @@ class Retriever(Protocol):
     """Finds the passages that best match a query."""
 
     def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]: ...
+
+
+Lookup = Callable[[str], Passage | None]
+"""Passage id -> passage (None when unknown): how a citation of a passage outside a run's hits is verified."""
 
 
 class RecordingRetriever:
@@ -87,3 +95,11 @@ class Reranker(Protocol):
     """Re-scores hits for a query with a stronger (slower) model."""
 
     def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]: ...
+
+
+retriever_override: Override[tuple[Retriever, Lookup | None]] = Override("retriever")
+"""The retriever (and passage lookup) every collection and eval corpus is searched with instead (tests):
+`Sleuth` and the eval jobs then open and index nothing."""
+
+embedder_override: Override[Embedder] = Override("embedder")
+"""The embedder `retrieval.embedders.load_embedder` returns instead of loading the configured one (tests)."""

@@ -1,7 +1,8 @@
 """Fakes shipped with the library, so tests (the project's and a user's) need no model, no network and no
-private names: a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
-OpenAI-compatible server, the grounded stand-in model the server demo and browser test run on, and the
-switch that blocks real model calls (`block_real_models`; the project's `tests/conftest.py` turns it on).
+private names: the seam that puts fakes in place of the configured model, retriever and embedder
+(`override`), the switch that blocks real model calls (`block_real_models`; the project's conftest turns it
+on), a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
+OpenAI-compatible server, and the grounded stand-in model the server demo and browser test run on.
 
 Production code never imports this package (an import-graph test holds it so); it may import anything.
 """
@@ -11,6 +12,7 @@ from sleuth.testing.grounded import PASSAGES, fake_sleuth, grounded_llm, grounde
 from sleuth.testing.hostile import HUGE_CHARS, INJECTION, hostile_passages, hostile_patch
 from sleuth.testing.models import Call, Reply, ScriptedLLM, SlowModel
 from sleuth.testing.retrieval import HashEmbedder, StaticRetriever
+from sleuth.testing.seam import override
 from sleuth.testing.servers import FakeOpenAIServer, Fault, FaultKind, serve_in_thread
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "hostile_passages",
     "hostile_patch",
     "openai_body_reply",
+    "override",
     "real_models_blocked",
     "serve_in_thread",
 ]

@@ -40,6 +40,10 @@ class StaticRetriever:
         self.passages = list(passages)
         self.queries: list[str] = []
 
+    def get(self, passage_id: str) -> Passage | None:
+        """The passage with this id (a passage lookup, as a collection's `get`)."""
+        return next((p for p in self.passages if p.id == passage_id), None)
+
     def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
         self.queries.append(query)
         words = set(_TOKEN.findall(query.lower()))
