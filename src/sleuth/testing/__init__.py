@@ -1,7 +1,7 @@
 """Fakes shipped with the library, so tests (the project's and a user's) need no model, no network and no
 private names: the seam that puts fakes in place of the configured model, retriever and embedder
 (`override`), the switch that blocks real model calls (`block_real_models`; the project's conftest turns it
-on), a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
+on), a schema-driven fake model (`SchemaLLM`), a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
 OpenAI-compatible server, and the grounded stand-in model the server demo and browser test run on.
 
 Production code never imports this package (an import-graph test holds it so); it may import anything.
@@ -12,6 +12,7 @@ from sleuth.testing.grounded import PASSAGES, fake_sleuth, grounded_llm, grounde
 from sleuth.testing.hostile import HUGE_CHARS, INJECTION, hostile_passages, hostile_patch
 from sleuth.testing.models import Call, Reply, ScriptedLLM, SlowModel
 from sleuth.testing.retrieval import HashEmbedder, StaticRetriever
+from sleuth.testing.schema import SchemaError, SchemaLLM, fake_from_schema
 from sleuth.testing.seam import override
 from sleuth.testing.servers import FakeOpenAIServer, Fault, FaultKind, serve_in_thread
 
@@ -26,11 +27,14 @@ __all__ = [
     "HashEmbedder",
     "RealModelBlockedError",
     "Reply",
+    "SchemaError",
+    "SchemaLLM",
     "ScriptedLLM",
     "SlowModel",
     "StaticRetriever",
     "allow_real_models",
     "block_real_models",
+    "fake_from_schema",
     "fake_sleuth",
     "grounded_llm",
     "grounded_reply",
