@@ -10,8 +10,6 @@ Layouts recognised by `load_dataset(path)`:
 
 from __future__ import annotations
 
-import csv
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,10 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sleuth.retrieval.base import Passage
-
-
-class DatasetError(ValueError):
-    """A dataset that cannot be read; the message names the file and line."""
+from sleuth.retrieval.datasets import DatasetError, read_jsonl, read_qrels
 
 
 @dataclass(frozen=True)
@@ -67,26 +62,9 @@ class Dataset:
         return {p.id: p for p in self.passages() if ids is None or p.id in ids}
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise DatasetError(f"{path}:{number}: expected a JSON object")
-                yield number, row
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason})") from None
-
-
 def iter_corpus(path: Path) -> Iterator[Passage]:
     """Passages of a `corpus.jsonl` (shared-data `id` or BEIR `_id`)."""
-    for number, row in _read_jsonl(path):
+    for number, row in read_jsonl(path):
         pid = row.get("id", row.get("_id"))
         if pid is None or "text" not in row:
             raise DatasetError(f"{path}:{number}: a corpus line needs 'id' (or '_id') and 'text'")
@@ -165,14 +143,8 @@ def _beir_gold(directory: Path, split: str) -> dict[str, list[str]]:
         if not candidates:
             raise DatasetError(f"{directory}: BEIR layout without qrels/*.tsv")
         qrels = candidates[0]
-    gold: dict[str, list[str]] = {}
-    with qrels.open(encoding="utf-8") as fh:
-        for row in csv.reader(fh, delimiter="\t"):
-            if len(row) < 3 or row[0] == "query-id":
-                continue
-            if float(row[2]) > 0:
-                gold.setdefault(row[0], []).append(row[1])
-    return gold
+    judged = read_qrels(qrels).items()
+    return {qid: ids for qid, scores in judged if (ids := [pid for pid, score in scores.items() if score > 0])}
 
 
 def load_dataset(
@@ -211,7 +183,7 @@ def load_dataset(
         )
     if path.is_dir() and (path / "corpus.jsonl").exists():
         corpus = path / "corpus.jsonl"
-    examples = [_example(row, rows_path, number) for number, row in _read_jsonl(rows_path)]
+    examples = [_example(row, rows_path, number) for number, row in read_jsonl(rows_path)]
     if layout == "beir":
         gold = _beir_gold(path, split)
         examples = [e for e in examples if e.id in gold]
