@@ -240,7 +240,7 @@ async def test_research_rollouts_are_scored_on_citations_and_give_the_writer_its
 
 
 async def test_failed_runs_are_not_cached_for_a_resume(tmp_path: Path) -> None:
-    from sleuth.optimizers.gepa_adapter import EvalCache
+    from sleuth.optimizers.cache import EvalCache
 
     down = ScriptedLLM(fn=lambda call: (_ for _ in ()).throw(TimeoutError("server busy")))
     cache = EvalCache(tmp_path / "cache.jsonl")
@@ -256,7 +256,7 @@ async def test_failed_runs_are_not_cached_for_a_resume(tmp_path: Path) -> None:
 
 
 async def test_cached_scores_are_not_reused_under_other_agent_settings(tmp_path: Path) -> None:
-    from sleuth.optimizers.gepa_adapter import EvalCache
+    from sleuth.optimizers.cache import EvalCache
 
     candidate = {**seed(), "ask": "MAGIC"}
     first = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(tmp_path / "c.jsonl", salt="k=8"))
@@ -271,7 +271,7 @@ async def test_cached_scores_are_not_reused_under_other_agent_settings(tmp_path:
 async def test_a_cached_rollout_feeds_reflection_without_a_rerun_and_old_score_rows_are_rerun(
     tmp_path: Path,
 ) -> None:
-    from sleuth.optimizers.gepa_adapter import EvalCache
+    from sleuth.optimizers.cache import EvalCache
 
     path = tmp_path / "c.jsonl"
     first = make_adapter(scripted(), asyncio.get_running_loop(), cache=EvalCache(path))

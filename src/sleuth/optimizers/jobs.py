@@ -21,8 +21,9 @@ from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, GenParams
 from sleuth.llm.clients import reflection_model
 from sleuth.optimizers.base import JobError, Outcome, Task
+from sleuth.optimizers.cache import EvalCache
 from sleuth.optimizers.config import OptimizeConfig
-from sleuth.optimizers.gepa_adapter import EvalCache, ReflectionModel, SleuthAdapter, run_gepa
+from sleuth.optimizers.gepa_adapter import ReflectionModel, SleuthAdapter, run_gepa
 from sleuth.optimizers.metrics import METRICS, build_metric
 from sleuth.optimizers.reflective import brief
 from sleuth.optimizers.report import write_report
