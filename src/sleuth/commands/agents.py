@@ -9,14 +9,16 @@ import typer
 
 from sleuth.commands.common import (
     console,
+    corrections_line,
     err_console,
     fail,
     index_demo_if_missing,
     plain,
-    print_sources,
+    print_answer,
     printable,
     run_async,
     settings,
+    total_tokens,
 )
 
 if TYPE_CHECKING:
@@ -108,7 +110,7 @@ def describe(event: Event) -> str:
         quote = str(data.get("quote", ""))
         return f"  [green]evidence[/] {plain(data.get('title'))}: “{plain(quote[:90])}{'…' if len(quote) > 90 else ''}”"
     if event.type == "patches":
-        return f"  [magenta]user corrections[/]: {plain(', '.join(data.get('ids', [])))}"
+        return corrections_line(data)
     if event.type == "warning":
         return f"  [yellow]warning[/] {event.node}: {plain(data.get('message'))}"
     if event.type == "run_finished":
@@ -118,16 +120,14 @@ def describe(event: Event) -> str:
 
 def _print_report(report: ResearchReport) -> None:
     from rich.markdown import Markdown
-    from rich.rule import Rule
 
-    console.print(Rule("answer"))
-    console.print(Markdown(printable(report.answer)))  # Markdown reads no rich markup
-    print_sources((c.n, c.title, c.passage_id, c.quote) for c in report.citations)
+    # Markdown reads no rich markup
+    print_answer(
+        Markdown(printable(report.answer)), ((c.n, c.title, c.passage_id, c.quote) for c in report.citations)
+    )
     if report.dropped_sentences:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
-    total = report.usage.get("total")
-    tokens = total.prompt_tokens + total.completion_tokens if total else 0
     console.print(
         f"[dim]run {plain(report.run_id)} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
-        f" · {tokens} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
+        f" · {total_tokens(report.usage)} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
     )

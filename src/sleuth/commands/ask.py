@@ -9,13 +9,15 @@ import typer
 
 from sleuth.commands.common import (
     console,
+    corrections_line,
     err_console,
     fail,
     index_demo_if_missing,
     plain,
-    print_sources,
+    print_answer,
     run_async,
     settings,
+    total_tokens,
 )
 
 if TYPE_CHECKING:
@@ -142,23 +144,18 @@ def describe(event: Event) -> str:
     if event.type == "node_finished" and event.node == "summarizer":
         return f"  [green]information[/] {plain(data.get('summary'))}"
     if event.type == "patches":
-        return f"  [magenta]user corrections[/]: {plain(', '.join(data.get('ids', [])))}"
+        return corrections_line(data)
     if event.type == "warning":
         return f"  [yellow]warning[/] {plain(data.get('message'))}"
     return ""
 
 
 def _print_result(result: AskResult) -> None:
-    from rich.rule import Rule
-
-    console.print(Rule("answer"))
-    console.print(f"[bold]{plain(result.answer)}[/]", highlight=False)
-    print_sources((n, c.title, c.passage_id, c.quote) for n, c in enumerate(result.citations, start=1))
-    total = result.usage.get("total")
-    tokens = total.prompt_tokens + total.completion_tokens if total else 0
+    sources = ((n, c.title, c.passage_id, c.quote) for n, c in enumerate(result.citations, start=1))
+    print_answer(f"[bold]{plain(result.answer)}[/]", sources)
     how = "grounded" if result.strategy == "grounded" else f"asp {result.variant}"
     steps = "reading(s)" if result.strategy == "grounded" else "turn(s)"
     console.print(
         f"[dim]{how} · {len(result.search_calls)} search(es) · {result.turns} {steps} · "
-        f"{tokens} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]"
+        f"{total_tokens(result.usage)} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]"
     )

@@ -115,6 +115,26 @@ def index_demo_if_missing(current: Settings, collection: str | None) -> None:
         ensure_demo_collection(current, progress).close()
 
 
+def corrections_line(data: dict[str, Any]) -> str:
+    """The live views' line for the user corrections a run was shown."""
+    return f"  [magenta]user corrections[/]: {plain(', '.join(data.get('ids', [])))}"
+
+
+def total_tokens(usage: dict[str, Any]) -> int:
+    """Prompt and completion tokens of a run, from its per-role usage (the `total` row)."""
+    total = usage.get("total")
+    return total.prompt_tokens + total.completion_tokens if total else 0
+
+
+def print_answer(answer: Any, sources: Iterable[tuple[int, str, str, str]]) -> None:
+    """An answer (markup text or a rich renderable) under a rule, then its numbered sources."""
+    from rich.rule import Rule
+
+    console.print(Rule("answer"))
+    console.print(answer, highlight=False)
+    print_sources(sources)
+
+
 def print_sources(sources: Iterable[tuple[int, str, str, str]]) -> None:
     """Print an answer's numbered sources: (n, title, passage id, quote) each, under a rule."""
     from rich.rule import Rule
