@@ -92,8 +92,7 @@ async def open_model(
 ) -> AsyncIterator[ChatModel]:
     """The configured model (`connect`), or the OpenAI-compatible server at `url` (a teacher or judge model;
     `model` defaults to `llm_model`), closed when the block ends."""
-    standin = model_override.get()
-    if url is None or standin is not None:
+    if url is None or model_override.get() is not None:  # a stand-in answers for every server
         async with connect(settings) as llm:
             yield llm
         return
