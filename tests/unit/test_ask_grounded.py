@@ -246,33 +246,54 @@ async def test_a_later_reading_of_the_wrong_shape_loses_to_an_earlier_one_of_the
     llm = ScriptedLLM(by_agent={"ask": [reading("The Exies"), reading("1997")]})
     deps = make_deps(llm, [EXIES, DIABLO])
     deps.retriever.search = lambda q, k, where=None: (  # type: ignore[method-assign]
-        [Hit(DIABLO, 1.0)] if q == "Circus Diablo" else [Hit(EXIES, 1.0)]
+        [Hit(EXIES, 1.0), Hit(DIABLO, 0.5)] if q.startswith("The Exies") else [Hit(EXIES, 1.0)]
     )
-    result = await run_grounded("Which band is from Los Angeles, The Exies or Circus Diablo?", deps)
-    # One side unread: not settled, so a second reading ran; "1997" is no answer to "which band".
+    result = await run_grounded("Which band was formed in Los Angeles?", deps)
+    # A name: searched again with the question and read again; "1997" is no answer to "which band".
     assert len(llm.calls) == 2 and result.answer == "The Exies"
 
 
 async def test_a_settled_first_answer_stands_without_another_hop() -> None:
-    llm = ScriptedLLM(by_agent={"ask": [reading("Steven Spielberg", "Where was he born?"), reading("Cincinnati")]})
+    llm = ScriptedLLM(by_agent={"ask": [reading("1975", "Who directed Jaws?"), reading("1976")]})
     deps = make_deps(llm, [JAWS, SPIELBERG])
     deps.retriever.search = lambda q, k, where=None: [Hit(JAWS, 1.0), Hit(SPIELBERG, 0.5)]  # type: ignore[method-assign]
-    result = await run_grounded("Who directed the film Jaws?", deps)
+    result = await run_grounded("In what year was Jaws released?", deps)
 
-    # Grounded, of the asked shape, and read beside the passage it names (Jaws names Steven Spielberg):
-    # the model's "missing fact" (it names one after nearly every reading) buys no second, noisier reading.
-    assert result.answer == "Steven Spielberg" and len(llm.calls) == 1 and len(result.search_calls) == 1
+    # Grounded, of the asked shape (a year), no name to hop from, and read beside the passage it names
+    # (Jaws names Steven Spielberg): the model's "missing fact" (it names one after nearly every reading)
+    # buys no second, noisier reading.
+    assert result.answer == "1975" and len(llm.calls) == 1 and len(result.search_calls) == 1
 
 
-async def test_an_answer_read_with_no_link_in_view_gets_the_next_hop() -> None:
+async def test_a_name_is_searched_with_the_question_and_a_hop_beyond_it_is_taken() -> None:
     llm = ScriptedLLM(
         by_agent={"ask": [reading("Steven Spielberg", "Where was Steven Spielberg born?"), reading("Cincinnati")]}
     )
     result = await run_grounded("Where was the director of Jaws born?", make_deps(llm, [JAWS, SPIELBERG]))
 
-    # Only Jaws was read: its answer is grounded and of a shape that fits, but the hop it names is unread.
-    assert [s.query for s in result.search_calls][1] == "Where was Steven Spielberg born?"
+    # The first answer is a name: the first hop's entity as often as the final answer, so code searches it
+    # together with the question; the second reading's answer sits in a passage that names it: a hop beyond.
+    queries = [s.query for s in result.search_calls]
+    assert queries == [
+        "Where was the director of Jaws born?",
+        "Steven Spielberg Where was the director of Jaws born?",
+    ]
     assert len(llm.calls) == 2 and result.answer == "Cincinnati"
+    assert [c.passage_id for c in result.citations] == ["p-sp"]
+
+
+async def test_a_second_answer_no_passage_links_to_the_first_name_is_not_taken() -> None:
+    llm = ScriptedLLM(by_agent={"ask": [reading("Steven Spielberg"), reading("Sierra Nevada")]})
+    deps = make_deps(llm, [JAWS, SPIELBERG, OTHER])
+    deps.retriever.search = lambda q, k, where=None: (  # type: ignore[method-assign]
+        [Hit(JAWS, 1.0)] if q == "Who directed the film Jaws?" else [Hit(OTHER, 1.0), Hit(SPIELBERG, 0.5)]
+    )
+    result = await run_grounded("Who directed the film Jaws?", deps)
+
+    # "Sierra Nevada" is grounded (the Lake Tahoe passage) but no passage ties it to Steven Spielberg:
+    # a drift away from the chain, not a hop along it.
+    assert len(llm.calls) == 2 and result.answer == "Steven Spielberg"
+    assert any("not linked" in str(e.data.get("message", "")) for e in result.events)
 
 
 async def test_an_evidence_free_correction_cannot_ground_its_own_answer() -> None:
@@ -290,6 +311,8 @@ async def test_a_comparison_by_time_is_decided_by_the_years_in_the_quotes() -> N
     deps = make_deps(llm, [EXIES, DIABLO])
     result = await run_grounded("Which band was formed first, The Exies or Circus Diablo?", deps)
     assert result.answer == "The Exies"
+    # Each side is a fact of its own, searched by its name before the first reading.
+    assert [s.query for s in result.search_calls][1:3] == ["The Exies", "Circus Diablo"]
     assert {c.passage_id for c in result.citations} == {"p-ex", "p-cd"}
     assert any("1997" in c.quote for c in result.citations) and any("2006" in c.quote for c in result.citations)
 
@@ -379,3 +402,12 @@ def test_a_number_answer_is_quoted_from_the_sentence_that_says_it_in_words() -> 
     moons = Passage("p-mars", "Mars is the fourth planet. It has two moons, Phobos and Deimos.", "Mars")
     assert supporting_quotes("2", [moons]) == [(moons, "It has two moons, Phobos and Deimos.")]
     assert supporting_quotes("3", [moons]) == []
+
+
+def test_a_number_or_date_is_no_name_to_hop_from() -> None:
+    from sleuth.agents.grounding import is_number
+
+    assert all(
+        is_number(a) for a in ["1997", "1350-1600 CE", "May 19, 2008", "Dec. 10, 1817", "the 1990s", "12th"]
+    )
+    assert not any(is_number(a) for a in ["Apollo 11", "Tim Burton", "Route 66 Motel", "", "no"])

@@ -3,15 +3,19 @@
 A small model cannot keep a free-text search protocol (the ASP tag loop, `ask.py`); it can read
 passages and fill a two-field JSON object. So the loop is code:
 
-1. Search the question itself: the evidence is never less than one retrieve-then-read's.
+1. Search the question itself: the evidence is never less than one retrieve-then-read's. A comparison's
+   sides are searched by name too: each is a fact of its own.
 2. The model reads a few of its hits whole, the two best and the hits they name (`linking`: a bridge
    question's second hop), and replies `{"answer": ..., "next_search": ...}`.
-3. An answer that is grounded, of the asked shape and read with both hops in view (a linked pair, or both
-   sides' passages of a comparison) stands. Otherwise code runs the follow-up searches (the fact the model says is missing, each side of a
-   comparison, the question with the draft answer) and adds their new passages to the pool; the model reads again,
-   up to `ask_max_reads` readings, the last one asked only for `{"answer": ...}`. A later reading sees a
-   focused few passages (the one holding the draft answer, each follow-up's best hits), not the whole
-   pool: a 0.5B reader given the two gold passages scores about twice what it scores among distractors.
+3. A name (not a number, yes/no or one side of a comparison) is the first hop's entity as often as the
+   final answer: code searches it together with the question and the model reads again; the new answer is
+   taken only if a passage links it to the name (a hop along the chain, not a drift). Any other answer that
+   is grounded, of the asked shape and read with both hops in view (a linked pair, or both sides of a
+   comparison) stands. Otherwise code runs the follow-up searches (the fact the model says is missing, the
+   question with the draft answer) and the model reads again, up to `ask_max_reads` readings, the last one
+   asked only for `{"answer": ...}`. A later reading sees a focused few passages (the one holding the draft
+   answer, each follow-up's best hits), not the whole pool: a 0.5B reader given the two gold passages
+   scores about twice what it scores among distractors.
 4. The answer must be grounded: unless it is yes/no, its content words occur in a pooled passage or a
    user correction's evidence. A guess is replaced by the latest grounded answer, or refused.
 """
@@ -27,12 +31,15 @@ from sleuth.agents.answer_check import evidence_passages, is_grounded
 from sleuth.agents.ask_parse import best_sentence
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounding import (
+    asks_yes_no,
     compared_names,
     decide_by_year,
     fits_question,
     follow_up_queries,
     grounding_passage,
+    is_number,
     is_yes_no,
+    query_key,
     side_passages,
     side_quotes,
     supporting_quotes,
@@ -123,6 +130,8 @@ class _GroundedRun:
         self.shown: list[Passage] = []
         """What the latest reading showed the model."""
         self.trajectory: list[TrajectoryStep] = []
+        self.bridged: dict[int, str] = {}
+        """Reading number -> the name its searches started from (the previous reading's answer)."""
         self.patches = deps.patches.relevant(question, collection=deps.collection, tenant=deps.tenant)
         # Only a correction with evidence can ground an answer: a blank or evidence-free one must not
         # override what the passages say (it is still shown to the model, flagged as unverified).
@@ -144,7 +153,13 @@ class _GroundedRun:
         hits they name, `linking.linked_context`), then pool the next best hits as further evidence."""
         settings = self.settings
         await self.search(self.question, max(settings.ask_link_depth, settings.ask_first_k), pool=0)
-        shown = linked_context(self.question, self.found[0], settings.ask_read_size)
+        hits = list(self.found[0])
+        for side in compared_names(self.question):
+            # Each side of a comparison is a fact of its own: searched by its name, so its passage is read
+            # even when the question's wording favours the other side.
+            await self.search(side, settings.ask_follow_k, pool=0)
+            hits += [p for p in self.found[-1] if p.id not in {h.id for h in hits}]
+        shown = linked_context(self.question, hits, settings.ask_read_size)
         self.pool.add(shown, take=len(shown))
         self.pool.add(self.found[0], take=max(0, settings.ask_first_k - len(shown)))
         return shown
@@ -212,9 +227,13 @@ class _GroundedRun:
         first = await self.first_context()
         reading = await self.read(first)
         while len(self.readings) < self.settings.ask_max_reads and not self.settled(reading):
-            queries = follow_up_queries(
-                self.question, reading.answer, reading.next_search, [s.query for s in self.searches]
-            )
+            asked = [s.query for s in self.searches]
+            if self.bridges(reading.answer):
+                self.bridged[len(self.readings)] = reading.answer
+                hop = f"{reading.answer} {self.question}"
+                queries = [] if query_key(hop) in {query_key(q) for q in asked} else [hop]
+            else:
+                queries = follow_up_queries(self.question, reading.answer, reading.next_search, asked)
             new = 0
             for query in queries:
                 new += await self.search(query, self.settings.ask_follow_k)
@@ -241,7 +260,26 @@ class _GroundedRun:
             return False
         if compared_names(self.question):
             return None not in side_passages(self.question, self.pool.passages)
+        if self.bridges(reading.answer):
+            return False
         return any(names(a, b) for a in self.shown for b in self.shown if a.id != b.id)
+
+    def bridges(self, answer: str) -> bool:
+        """Whether a grounded answer is a name the next hop starts from: a name (no number, no yes/no) of
+        the asked shape, to a question that is no comparison and no yes/no question.
+
+        Such a first answer is as often the first hop's entity (the country Baure lies in, when the question
+        asks what that country is named after) as the final answer, and code cannot tell which; so the name
+        is searched together with the question and read again, and `choose` takes the new answer only when a
+        passage links it to the name (a hop beyond it)."""
+        return bool(
+            self.grounded(answer)
+            and fits_question(self.question, answer)
+            and not is_number(answer)
+            and not is_yes_no(answer)
+            and not asks_yes_no(self.question)
+            and not compared_names(self.question)
+        )
 
     def choose(self) -> str:
         """The answer: a comparison by time decided from its two quotes' years; else the latest grounded
@@ -252,8 +290,16 @@ class _GroundedRun:
         of a passage (a year for "which company"), so an earlier answer of the right shape wins over it.
         """
         grounded = []
-        for candidate in reversed(self.readings):
-            if self.grounded(candidate.answer):
+        for number in reversed(range(len(self.readings))):
+            candidate = self.readings[number]
+            start = self.bridged.get(number)
+            if start and not self.hop_from(start, candidate.answer):
+                self.emit(
+                    "warning",
+                    message="answer not linked to the name it was searched from",
+                    answer=candidate.answer,
+                )
+            elif self.grounded(candidate.answer):
                 grounded.append(candidate.answer)
             elif candidate.answer:
                 self.emit(
@@ -267,6 +313,13 @@ class _GroundedRun:
         if grounded and not fitting:
             self.emit("warning", message="no answer has the shape the question asks for", answer=grounded[0])
         return trim_answer(self.question, (fitting or grounded or [""])[0])
+
+    def hop_from(self, start: str, answer: str) -> bool:
+        """Whether `answer` is `start` again or a hop beyond it: a pooled passage holds both names."""
+        if query_key(answer) == query_key(start):
+            return True
+        pooled = [*self.patch_passages, *self.pool.passages]
+        return any(grounding_passage(start, [p]) and grounding_passage(answer, [p], slack=1) for p in pooled)
 
     def citations(self, answer: str) -> list[AskCitation]:
         """The passages that contain the answer, then, for a comparison, each side's deciding sentence."""

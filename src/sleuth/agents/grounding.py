@@ -43,6 +43,51 @@ def is_yes_no(answer: str) -> bool:
     return " ".join(_WORDS.findall(answer.lower())) in YES_NO
 
 
+_DATE_WORDS = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "bc",
+        "ad",
+        "bce",
+        "ce",
+        "early",
+        "late",
+        "mid",
+        "of",
+        "the",
+    ]
+)
+
+
+def is_number(answer: str) -> bool:
+    """A number, year or date ("1997", "1350-1600 CE", "May 19, 2008"): no name a next hop starts from."""
+    words = _WORDS.findall(answer.lower())
+    return any(w[0].isdigit() for w in words) and all(w[0].isdigit() or w in _DATE_WORDS for w in words)
+
+
 def asks_yes_no(question: str) -> bool:
     """A question whose asking sentence starts like "Is/Are/Did ...": its answer is yes or no.
 
