@@ -234,6 +234,8 @@ def test_an_answer_must_have_the_shape_the_question_asks_for() -> None:
 
     assert not fits_question("Which company makes the Model T?", "1908")  # a year for a "which company"
     assert fits_question("In what year was the Model T launched?", "1908")
+    # Only the asking sentence says what is asked: a "year" in the context sentence asks for no number.
+    assert not fits_question("A and B were founded within a year of each other. Which was the first?", "1959")
     assert fits_question("How many wheels does a tricycle have?", "3")
     # A name the question already gives is no answer, unless the question compares it with another.
     assert not fits_question("Which film by Steven Spielberg won in 1994?", "Steven Spielberg")

@@ -88,13 +88,19 @@ def is_number(answer: str) -> bool:
     return any(w[0].isdigit() for w in words) and all(w[0].isdigit() or w in _DATE_WORDS for w in words)
 
 
+def asking(question: str) -> str:
+    """The sentence that asks: the last one ("A and B were founded within a year of each other. Which was
+    first?" asks for a name, though its first sentence says "year")."""
+    parts = sentences(question)
+    return parts[-1] if parts else question
+
+
 def asks_yes_no(question: str) -> bool:
     """A question whose asking sentence starts like "Is/Are/Did ...": its answer is yes or no.
 
     The asking sentence is the last one: "X has an OBE. Does Y have one?" is a yes/no question too.
     """
-    parts = sentences(question)
-    return bool(parts) and bool(_YES_NO_START.match(parts[-1]))
+    return bool(question.strip()) and bool(_YES_NO_START.match(asking(question)))
 
 
 def grounding_passage(answer: str, passages: Sequence[Passage], *, slack: int = 0) -> Passage | None:
@@ -127,7 +133,7 @@ def fits_question(question: str, answer: str) -> bool:
         return False
     if is_yes_no(text):
         return asks_yes_no(question)
-    if _NUMERIC.match(text) and not _ASKS_NUMBER.search(question):
+    if _NUMERIC.match(text) and not _ASKS_NUMBER.search(asking(question)):
         return False
     key = query_key(text)
     repeats = bool(key) and f" {key} " in f" {query_key(question)} "
