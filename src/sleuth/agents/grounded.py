@@ -287,13 +287,14 @@ class _GroundedRun:
         answer type the question names is cut off its front (`trim_answer`).
 
         A later reading has seen more evidence, but a small model sometimes answers it with the wrong line
-        of a passage (a year for "which company"), so an earlier answer of the right shape wins over it.
+        of a passage (a year for "which company"), so an earlier answer of the right shape wins over it; and
+        a reading searched from a name counts only if its answer is that name or a hop beyond it (`hop_from`).
         """
         grounded = []
         for number in reversed(range(len(self.readings))):
             candidate = self.readings[number]
             start = self.bridged.get(number)
-            if start and not self.hop_from(start, candidate.answer):
+            if start and candidate.answer and not self.hop_from(start, candidate.answer):
                 self.emit(
                     "warning",
                     message="answer not linked to the name it was searched from",
