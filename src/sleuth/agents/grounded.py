@@ -158,7 +158,8 @@ class _GroundedRun:
             # Each side of a comparison is a fact of its own: searched by its name, so its passage is read
             # even when the question's wording favours the other side.
             await self.search(side, settings.ask_follow_k, pool=0)
-            hits += [p for p in self.found[-1] if p.id not in {h.id for h in hits}]
+            seen = {h.id for h in hits}
+            hits += [p for p in self.found[-1] if p.id not in seen]
         shown = linked_context(self.question, hits, settings.ask_read_size)
         self.pool.add(shown, take=len(shown))
         self.pool.add(self.found[0], take=max(0, settings.ask_first_k - len(shown)))

@@ -6,6 +6,7 @@ role made (its input and output) and every search, whatever the agent's own resu
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ def _dump(value: Any) -> dict[str, Any]:
 
 
 @dataclass
-class _AgentTask:
+class _AgentTask(ABC):
     """Runs one agent on one example with the shared model and retriever wrapped in recorders.
 
     Args:
@@ -65,11 +66,11 @@ class _AgentTask:
             example, answer=answer, calls=llm.calls, searches=searches, citations=[_dump(c) for c in citations]
         )
 
+    @abstractmethod
     async def _answer(
         self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
     ) -> tuple[str, list[Any]]:
-        """The agent's answer and citations."""
-        raise NotImplementedError
+        """The agent's answer and citations (each agent's task says how it runs)."""
 
 
 @dataclass
