@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import Event, EventLog
+from sleuth.agents.report import ReportOptions
 from sleuth.agents.results import ResearchReport
 from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
@@ -102,11 +103,15 @@ class Sleuth:
         run_id: str | None = None,
         max_rounds: int | None = None,
         events: EventLog | None = None,
+        options: ReportOptions | None = None,
+        follow_up: str | None = None,
     ) -> ResearchReport:
-        """Plan, search, read, aggregate and write a cited answer (see ARCHITECTURE.md §3).
+        """Plan, search, read, aggregate and write a cited answer or, with `options.form="report"`, a sectioned
+        report (see ARCHITECTURE.md §3). `follow_up` names an earlier run whose evidence this one starts from.
 
         Raises:
             ValueError: the question is empty.
+            UnknownRunError: `follow_up` names no stored run.
         """
         if not question.strip():
             raise ValueError("the question is empty")
@@ -115,16 +120,31 @@ class Sleuth:
         deps = self._deps(collection, prompts, events)
         async with self._checkpointer() as saver:
             return await run_research(
-                question.strip(), deps, run_id=run_id, checkpointer=saver, max_rounds=max_rounds
+                question.strip(),
+                deps,
+                run_id=run_id,
+                checkpointer=saver,
+                max_rounds=max_rounds,
+                options=options,
+                follow_up=follow_up,
             )
 
     async def resume(
-        self, run_id: str, *, prompts: PromptsArg = None, events: EventLog | None = None
+        self,
+        run_id: str,
+        *,
+        prompts: PromptsArg = None,
+        events: EventLog | None = None,
+        approve: bool = False,
+        plan: dict[str, Any] | None = None,
     ) -> ResearchReport:
-        """Continue an interrupted run from its last checkpoint (finished steps are not redone).
+        """Continue an interrupted run from its last checkpoint (finished steps are not redone). A report
+        paused for approval runs on with `approve` (the drafted plan, or `plan` when given); without it,
+        it stays paused.
 
         Raises:
             UnknownRunError: no run with that id was checkpointed.
+            PlanError: `plan` is not a valid plan.
         """
         from sleuth.agents.research import UnknownRunError, run_research, stored_run
 
@@ -133,7 +153,7 @@ class Sleuth:
             if stored is None:
                 raise UnknownRunError(f"no run {run_id!r} in the checkpoint store")
             deps = self._deps(stored.get("collection"), prompts, events)
-            return await run_research(None, deps, run_id=run_id, checkpointer=saver)
+            return await run_research(None, deps, run_id=run_id, checkpointer=saver, approve=approve, plan=plan)
 
     async def research_stream(
         self,
@@ -144,17 +164,22 @@ class Sleuth:
         run_id: str | None = None,
         max_rounds: int | None = None,
         resume: bool = False,
+        options: ReportOptions | None = None,
+        follow_up: str | None = None,
+        approve: bool = False,
+        plan: dict[str, Any] | None = None,
     ) -> AsyncIterator[Event | ResearchReport]:
         """Yield the run's events as they happen, then its `ResearchReport` as the last item.
 
-        With `resume=True` the run `run_id` is continued instead of starting a new one.
+        With `resume=True` the run `run_id` is continued instead of starting a new one (`approve` and
+        `plan` as in `resume`).
         """
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         events = EventLog(listener=lambda event: queue.put_nowait(event))
         if resume:
             if not run_id:
                 raise ValueError("resume needs a run_id")
-            job = self.resume(run_id, prompts=prompts, events=events)
+            job = self.resume(run_id, prompts=prompts, events=events, approve=approve, plan=plan)
         else:
             job = self.research(
                 question or "",
@@ -163,6 +188,8 @@ class Sleuth:
                 run_id=run_id,
                 max_rounds=max_rounds,
                 events=events,
+                options=options,
+                follow_up=follow_up,
             )
         task = asyncio.create_task(job)
         task.add_done_callback(lambda _: queue.put_nowait(None))

@@ -20,6 +20,7 @@ from sleuth.agents.state import (
     PassageRecord,
     ResearchState,
     SearchCall,
+    VerifiedSentence,
 )
 from sleuth.agents.support import content_words, unsupported
 from sleuth.retrieval.base import Passage
@@ -121,7 +122,26 @@ def finalise_answer(
     question: str = "",
     patches: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Citation], list[DroppedSentence]]:
-    """Verify each draft sentence's citations, drop what is unsupported, render Markdown with [n].
+    """`verify_draft`, rendered as Markdown with `[n]` markers: (answer, citations, dropped sentences)."""
+    kept, citations, dropped = verify_draft(draft, evidence, passages, lookup, question=question, patches=patches)
+    return render_sentences(kept), citations, dropped
+
+
+def render_sentences(sentences: Sequence[VerifiedSentence]) -> str:
+    """Verified sentences as Markdown: each followed by its `[n]` markers."""
+    return " ".join(f"{s['text']} {''.join(f'[{n}]' for n in s['cites'])}" for s in sentences)
+
+
+def verify_draft(
+    draft: Sequence[DraftSentence],
+    evidence: Sequence[EvidenceItem],
+    passages: dict[str, PassageRecord],
+    lookup: Callable[[str], Passage | None] | None = None,
+    *,
+    question: str = "",
+    patches: Mapping[str, str] | None = None,
+) -> tuple[list[VerifiedSentence], list[Citation], list[DroppedSentence]]:
+    """Verify each draft sentence's citations and drop what is unsupported.
 
     A citation stays when its evidence number exists, its quote still occurs in the cited passage (for a
     user correction: in that correction's evidence, given in `patches`) and the quote shares a content word
@@ -134,11 +154,11 @@ def finalise_answer(
         patches: citation id (`patch:ID`) -> evidence text of this run's citable user corrections.
 
     Returns:
-        (Markdown answer, citations numbered in order of first use, dropped sentences)
+        (kept sentences with their citation numbers, citations numbered in order of first use, dropped sentences)
     """
     citations: list[Citation] = []
     number_of: dict[int, int] = {}
-    lines: list[str] = []
+    lines: list[VerifiedSentence] = []
     dropped: list[DroppedSentence] = []
     seen: set[str] = set()
     sources = _Sources(passages, lookup, patches or {})
@@ -176,7 +196,7 @@ def finalise_answer(
         if problem is not None:
             dropped.append({"text": text, "reason": problem})
             continue
-        marks = []
+        marks: list[int] = []
         for ref in kept:
             if ref not in number_of:
                 item = evidence[ref - 1]
@@ -190,10 +210,10 @@ def finalise_answer(
                         "kind": item["kind"],
                     }
                 )
-            marks.append(f"[{number_of[ref]}]")
+            marks.append(number_of[ref])
         body = text if text.endswith((".", "!", "?", "”", '"')) else text + "."
-        lines.append(f"{body} {''.join(marks)}")
-    return " ".join(lines), citations, dropped
+        lines.append({"text": body, "cites": marks})
+    return lines, citations, dropped
 
 
 def _plain(text: str) -> str:

@@ -5,12 +5,30 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 Form = Literal["answer", "report"]
 FORMS: tuple[Form, ...] = ("answer", "report")
 NO_SECTION_EVIDENCE = "No retrieved passage gave evidence for this section."
 """What a section says instead of padding when its searches found nothing it could cite."""
+
+
+class ReportOptions(BaseModel):
+    """How a research run writes: the short `answer` or a sectioned `report`, and the report's controls."""
+
+    form: Form = "answer"
+    approve_plan: bool = False
+    """Report form only: pause after the outline until the plan is approved (or edited)."""
+    language: str = Field(default="English", min_length=2, max_length=40, pattern=r"^[^\n\r\t\"<>{}]+$")
+    """The language sections are written in (a name such as "German"; shown to the model as data)."""
+    length_words: int = Field(default=600, ge=100, le=5000)
+    """Report form: the target length of the sections together, in words."""
+
+    @model_validator(mode="after")
+    def _approval_needs_plan(self) -> ReportOptions:
+        if self.approve_plan and self.form != "report":
+            raise ValueError("--approve-plan needs the report form: only a report has a plan to approve")
+        return self
 
 
 class ReportCitation(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sleuth.agents.events import Event
+from sleuth.agents.report import Form, Report
 from sleuth.agents.state import ResearchState
 from sleuth.llm.usage import AgentUsage
 
@@ -130,8 +131,17 @@ class ResearchReport(BaseModel):
 
     run_id: str
     question: str
-    status: Literal["answered", "no_evidence"]
-    """`no_evidence`: the answer says what was searched and that nothing supported an answer."""
+    status: Literal["answered", "no_evidence", "awaiting_approval"]
+    """`no_evidence`: the answer says what was searched and that nothing supported an answer;
+    `awaiting_approval`: a report run paused after its outline (`outline`) until the plan is approved."""
+    form: Form = "answer"
+    report: Report | None = None
+    """The sectioned report (report form); its Markdown is `answer`."""
+    outline: dict[str, Any] | None = None
+    """The report's plan ({"title", "sections": [{"heading", "questions"}]}): the one that ran, or the one
+    awaiting approval."""
+    follow_up_of: str | None = None
+    """The run whose evidence this follow-up started from."""
     answer: str
     """Markdown with `[n]` markers that refer to `citations`."""
     citations: list[Citation]
@@ -167,8 +177,9 @@ def report_from_state(
     prompt_set_hash: str,
     events: list[Event],
     wall_s: float,
+    awaiting: bool = False,
 ) -> ResearchReport:
-    """Build the report from a finished run's state."""
+    """Build the report from a finished run's state (or one paused for plan approval: `awaiting`)."""
     usage: dict[str, NodeUsage] = defaultdict(NodeUsage)
     for record in state.get("usage") or []:
         for key in (record["node"], "total"):
@@ -181,10 +192,15 @@ def report_from_state(
             total.wall_s += record["wall_s"] if key != "total" else 0.0
     if "total" in usage:
         usage["total"].wall_s = wall_s
+    report = state.get("report")
     data: dict[str, Any] = {
         "run_id": run_id,
         "question": state.get("question", ""),
-        "status": state.get("status", "no_evidence"),
+        "status": "awaiting_approval" if awaiting else state.get("status", "no_evidence"),
+        "form": state.get("form", "answer"),
+        "report": report if report and not awaiting else None,
+        "outline": state.get("outline"),
+        "follow_up_of": state.get("follow_up_of"),
         "answer": state.get("answer", ""),
         "citations": state.get("citations") or [],
         "plan": state.get("rounds") or [],

@@ -27,6 +27,8 @@ READ_PROMPT = (
     "Answer the question using only the passages below. Give the shortest possible answer (a name, a date, "
     "a number or a few words), inside <answer></answer>, with no explanation."
 )
+_MARKS = re.compile(r"(?:\[\d+\])+")
+"""The citation markers after one verified sentence."""
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
 
 
@@ -44,6 +46,8 @@ class ArmRun:
     latency_s: float = 0.0
     trajectory: Any = None
     """The agent's own record of the run (messages or events), kept for distillation and debugging."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """What an arm adds about its answer's shape (a research run: form, sections, sentences kept and dropped)."""
 
 
 class Arm(Protocol):
@@ -149,18 +153,33 @@ class AskArm:
 
 @dataclass
 class ResearchArm:
-    """The deep-research graph (`run_research`, what `Sleuth.research` runs), scored on its long answer."""
+    """The deep-research graph (`run_research`, what `Sleuth.research` runs), scored on its long answer: the
+    short form as arm `research`, the sectioned report as arm `report`."""
 
     ctx: ArmContext
-    name: str = "research"
+    form: Literal["answer", "report"] = "answer"
+
+    @property
+    def name(self) -> str:
+        return "report" if self.form == "report" else "research"
 
     async def run(self, example: QAExample) -> ArmRun:
+        from sleuth.agents.report import ReportOptions
         from sleuth.agents.research import run_research
 
         meter, recorder = MeteredModel(self.ctx.llm), RecordingRetriever(self.ctx.retriever(self.ctx.agent_mode))
         started = time.perf_counter()
-        result = await run_research(example.question, _deps(self.ctx, meter, recorder))
-        return _agent_run(result, meter, recorder, started)
+        options = ReportOptions(form=self.form)
+        result = await run_research(example.question, _deps(self.ctx, meter, recorder), options=options)
+        run = _agent_run(result, meter, recorder, started)
+        kept = len(_MARKS.findall(result.answer.split("\n## Sources", 1)[0]))
+        run.details = {
+            "form": self.form,
+            "sections": len(result.report.sections) if result.report else 0,
+            "kept_sentences": kept,
+            "dropped_sentences": len(result.dropped_sentences),
+        }
+        return run
 
 
 async def read_passages(

@@ -17,6 +17,8 @@ ROLES = (
     "reader",
     "aggregator",
     "writer",
+    "planner",
+    "section_writer",
     "ask",
     "ask_reminder",
     "ask_followup",

@@ -64,6 +64,16 @@ def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[st
         return {"evidence": [{"passage": int(number), "sentence": 1, "quote": quote, "claim": quote.rstrip(".")}]}
     if schema == "RoundSummary":
         return {"summary": "The evidence answers the question.", "unknown": []}
+    if schema == "PlannedOutline":
+        topic = question.rstrip("?").strip() or "the question"
+        return {
+            "title": topic[:120],
+            "sections": [
+                {"heading": "Overview", "questions": [question or topic]},
+                {"heading": "Details", "questions": [f"{topic} details"]},
+                {"heading": "Other accounts", "questions": [f"{topic} other accounts"]},
+            ],
+        }
     if schema == "WriterOutput":
         # Only the run's own evidence, after the last header (the prompt's worked example comes before).
         evidence = _EVIDENCE.findall(prompt.rsplit("EVIDENCE:", 1)[-1])
