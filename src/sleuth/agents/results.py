@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sleuth.agents.events import Event
+from sleuth.agents.report import Report
 from sleuth.agents.state import ResearchState
 from sleuth.llm.usage import AgentUsage
 
@@ -152,6 +153,7 @@ class ResearchReport(BaseModel):
     usage: dict[str, NodeUsage] = Field(default_factory=dict)
     wall_s: float = 0.0
     events: list[Event] = Field(default_factory=list)
+    report: Report | None = None
 
     def sources_markdown(self) -> str:
         return "\n".join(
