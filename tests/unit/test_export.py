@@ -1,17 +1,20 @@
 """Export of research reports: each format opens in a parser we did not write (html.parser, pypdf,
 python-docx) and shows the report's headings, sentences, `[n]` markers and sources; hostile text comes out
-inert; the answer form converts with its citations."""
+inert; the answer form converts with its citations; the CLI writes the file after a run and on resume."""
 
 from __future__ import annotations
 
 import io
+import json
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from docx import Document
 from pypdf import PdfReader
+from typer.testing import CliRunner
 
 from sleuth.agents.report import (
     NO_SECTION_EVIDENCE,
@@ -22,9 +25,12 @@ from sleuth.agents.report import (
     source_line,
 )
 from sleuth.agents.results import Citation, ResearchReport
+from sleuth.cli import app
 from sleuth.export import UnknownFormatError, as_report, export, format_for
 from sleuth.export.convert import NO_EVIDENCE_HEADING
 from sleuth.export.safe_text import safe_line, source_parts, web_url
+from sleuth.retrieval.base import Passage
+from sleuth.testing import HashEmbedder, StaticRetriever, grounded_llm, override
 
 SCRIPT = '<script>alert("x")</script>'
 MD_LINK = "[click](javascript:alert(1))"
@@ -340,3 +346,50 @@ def test_a_refusal_keeps_its_words_as_a_note_with_no_citation() -> None:
 def test_safe_line_collapses_whitespace_and_drops_what_no_file_may_hold() -> None:
     assert safe_line(" a\n\tb \x00c\u202ed\u2066e\ud800 ") == "a b cde\ufffd"
     assert safe_line("emoji 👩‍🔬 and CJK 東京 stay") == "emoji 👩‍🔬 and CJK 東京 stay"
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+PASSAGE = Passage("p-lilu", "Lilu is a masculine Semitic name for a spirit or demon.", "Lilu (mythology)")
+
+
+@pytest.fixture
+def cli() -> Iterator[CliRunner]:
+    with override(embedder=HashEmbedder()):
+        yield CliRunner()
+
+
+def test_research_out_writes_the_report_and_resume_writes_it_again_without_a_new_run(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    llm = grounded_llm()
+    with override(llm=llm, retriever=StaticRetriever([PASSAGE])):
+        first = cli.invoke(
+            app, ["research", "What is Lilu?", "--max-rounds", "1", "--json", "-o", str(tmp_path / "r.docx")]
+        )
+        assert first.exit_code == 0, first.output
+        result = ResearchReport.model_validate(json.loads(first.stdout))
+        calls = len(llm.calls)
+        again = cli.invoke(app, ["research", "--resume", result.run_id, "--out", str(tmp_path / "again.PDF")])
+    assert again.exit_code == 0, again.output
+    assert len(llm.calls) == calls  # a finished run is read back, not run again
+    assert f"report written to {tmp_path / 'r.docx'}" in first.stderr
+    assert "report written to" in again.output and "again.PDF" in again.output
+    doc = Document(str(tmp_path / "r.docx"))
+    assert doc.paragraphs[0].style.name == "Heading 1" and doc.paragraphs[0].text == "What is Lilu?"
+    assert doc.paragraphs[1].text == result.answer and set(markers(result.answer)) == {1}
+    assert doc.paragraphs[-1].text == f"[1] {source_line(as_report(result).citations[0])}"
+    text, _ = pdf_text((tmp_path / "again.PDF").read_bytes())
+    assert text.startswith(f"What is Lilu? {result.answer}") and "[1] Lilu (mythology) (p-lilu)" in text
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [("report.txt", "'.txt' is not one of .md, .markdown"), ("missing/report.md", "does not exist")],
+)
+def test_a_bad_out_fails_before_the_run(cli: CliRunner, tmp_path: Path, out: str, message: str) -> None:
+    llm = grounded_llm()
+    with override(llm=llm, retriever=StaticRetriever([PASSAGE])):
+        result = cli.invoke(app, ["research", "What is Lilu?", "--out", str(tmp_path / out)])
+    assert result.exit_code == 1 and message in " ".join(result.output.split())
+    assert llm.calls == [] and list(tmp_path.iterdir()) == []

@@ -39,17 +39,23 @@ def research(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     resume: str | None = typer.Option(None, "--resume", help="Continue the interrupted run RUN_ID."),
     max_rounds: int | None = typer.Option(None, "--max-rounds", min=1, help="Search rounds at most."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Also write the report to a .md, .html, .pdf or .docx file."
+    ),
 ) -> None:
     """Plan searches, read the hits in parallel and write an answer in which every claim cites a passage."""
     if resume and question:
         fail("give either a question or --resume RUN_ID, not both")
     if not resume and not (question or "").strip():
         fail("the question is empty")
+    _check_out(out)
     report = run_async(_research(question, collection, prompts, resume, max_rounds, live=not as_json))
     if as_json:
         print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         _print_report(report)
+    if out:
+        _write_out(report, out)
 
 
 async def _research(
@@ -131,3 +137,35 @@ def _print_report(report: ResearchReport) -> None:
         f"[dim]run {plain(report.run_id)} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
         f" · {total_tokens(report.usage)} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
     )
+
+
+def _check_out(out: str | None) -> None:
+    """Fail before the run, not after it, when `--out` names no known format or a folder that is missing."""
+    from pathlib import Path
+
+    from sleuth.export import UnknownFormatError, format_for
+
+    if out is None:
+        return
+    try:
+        format_for(out)
+    except UnknownFormatError as exc:
+        fail(str(exc))
+    if not Path(out).expanduser().parent.is_dir():
+        fail(f"cannot write {out}: the folder {Path(out).expanduser().parent} does not exist")
+
+
+def _write_out(report: ResearchReport, out: str) -> None:
+    """Write the run's report to `out`, in the format its suffix names, and say where."""
+    from pathlib import Path
+
+    from sleuth.export import ExportError, as_report, export, format_for
+
+    path = Path(out).expanduser()
+    try:
+        path.write_bytes(export(as_report(report), format_for(path)))
+    except (OSError, ExportError) as exc:
+        fail(
+            f"cannot write {path}: {exc}. The run is saved: `sleuth research --resume {report.run_id} --out FILE`"
+        )
+    err_console.print(f"report written to {plain(path.resolve())}", highlight=False, soft_wrap=True)
