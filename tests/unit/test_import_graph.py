@@ -19,7 +19,7 @@ FLOORS: list[set[str]] = [
     {"server"},
     {"optimizers"},
     {"evals"},
-    {"api"},
+    {"api", "export"},  # export renders an agents report; commands and server call it
     {"agents"},
     {"feedback"},
     {"llm", "retrieval", "prompts"},

@@ -59,6 +59,9 @@ def research(
     follow_up: str | None = typer.Option(
         None, "--follow-up", help="Answer QUESTION as a follow-up of run RUN_ID, starting from its evidence."
     ),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Also write the report to a .md, .html, .pdf or .docx file."
+    ),
 ) -> None:
     """Plan searches, read the hits in parallel and write an answer (or a sectioned report) in which every
     claim cites a passage."""
@@ -71,6 +74,7 @@ def research(
     request = _request(
         form, length, language, approve_plan, follow_up, plan_file, approve or plan_file is not None
     )
+    _check_out(out)
     report = run_async(
         _research(question, collection, prompts, resume, max_rounds, request, live=not as_json, ask=not as_json)
     )
@@ -78,6 +82,10 @@ def research(
         print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         _print_report(report)
+    if out and report.status == "awaiting_approval":
+        err_console.print(f"nothing written to {plain(out)} yet: the run is paused for plan approval")
+    elif out:
+        _write_out(report, out)
 
 
 @dataclass(frozen=True)
@@ -248,3 +256,33 @@ def _print_report(report: ResearchReport) -> None:
         f"[dim]run {plain(report.run_id)} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
         f" · {total_tokens(report.usage)} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
     )
+
+
+def _check_out(out: str | None) -> None:
+    """Fail before the run, not after it, when `--out` names no known format or a folder that is missing."""
+    from pathlib import Path
+
+    from sleuth.export import UnknownFormatError, format_for
+
+    if out is None:
+        return
+    try:
+        format_for(out)
+    except UnknownFormatError as exc:
+        fail(str(exc))
+    if not Path(out).expanduser().parent.is_dir():
+        fail(f"cannot write {out}: the folder {Path(out).expanduser().parent} does not exist")
+
+
+def _write_out(report: ResearchReport, out: str) -> None:
+    """Write the run's report to `out`, in the format its suffix names, and say where."""
+    from sleuth.export import ExportError, as_report, export, format_for
+
+    path = Path(out).expanduser()
+    try:
+        path.write_bytes(export(as_report(report), format_for(path)))
+    except (OSError, ExportError) as exc:
+        fail(
+            f"cannot write {path}: {exc}. The run is saved: `sleuth research --resume {report.run_id} --out FILE`"
+        )
+    err_console.print(f"report written to {plain(path.resolve())}", highlight=False, soft_wrap=True)

@@ -21,8 +21,9 @@ from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder
 from sleuth.server.auth import AuditLog, Principal, RateLimiter, Role, TokenStore
 from sleuth.server.db import ServerDB
+from sleuth.server.export_routes import router as export_router
 from sleuth.server.feedback_routes import router as feedback_router
-from sleuth.server.guards import Admin, AdminWrite, BodySizeLimit, Reader, ReaderWrite, ServerState, State
+from sleuth.server.guards import Admin, AdminWrite, BodySizeLimit, Reader, ReaderWrite, ServerState, State, job_for
 from sleuth.server.jobs import Job, JobRegistry, new_job_id
 from sleuth.server.optimize import Optimizer, make_optimizer
 from sleuth.server.runner import FacadeRunner, JobKind, Runner, RunRequest
@@ -93,6 +94,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _unprocessable)
     app.include_router(feedback_router)
     app.include_router(search_router)
+    app.include_router(export_router)
     _add_job_routes(app)
     _add_page_routes(app)
     return app
@@ -146,7 +148,7 @@ def _add_job_routes(app: FastAPI) -> None:
     @app.get("/v1/jobs/{job_id}", tags=["jobs"])
     async def get_job(job_id: str, who: Reader, state: State, events: bool = False) -> dict[str, Any]:
         """A job's status and, once finished, its result (`events=true` adds every event so far)."""
-        return _job_for(state, job_id, who).summary(with_events=events)
+        return job_for(state, job_id, who).summary(with_events=events)
 
     @app.get("/v1/research/{job_id}/events", tags=["jobs"])
     @app.get("/v1/jobs/{job_id}/events", tags=["jobs"])
@@ -159,7 +161,7 @@ def _add_job_routes(app: FastAPI) -> None:
     ) -> EventSourceResponse:
         """Server-sent events: every event of the run in order (from the start, or after `after` /
         `Last-Event-ID`), then one `result` event with the finished job."""
-        job = _job_for(state, job_id, who)
+        job = job_for(state, job_id, who)
         last_id = request.headers.get("last-event-id", "")
         # A browser resends the last id it saw: only a plain non-negative seq counts (int() of a
         # 5000-digit header would raise).
@@ -197,7 +199,7 @@ def _add_job_routes(app: FastAPI) -> None:
 
     @app.get("/v1/optimize/{job_id}", tags=["admin"])
     async def optimize_status(job_id: str, who: Admin, state: State) -> dict[str, Any]:
-        job = _job_for(state, job_id, who)
+        job = job_for(state, job_id, who)
         if job.kind != "optimize":
             raise HTTPException(404, f"no optimization job {job_id!r}")
         return job.summary()
@@ -220,13 +222,6 @@ def _add_page_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(static / "index.html"), media_type="text/html")
-
-
-def _job_for(state: ServerState, job_id: str, who: Principal) -> Job:
-    job = state.jobs.get(job_id)
-    if job is None or not who.can_touch(job.tenant):
-        raise HTTPException(404, f"no job {job_id!r}")
-    return job
 
 
 def _created(job: Job, base: str = "") -> JobCreated:
