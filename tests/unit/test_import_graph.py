@@ -34,6 +34,7 @@ TESTING = "testing"
 
 ALLOWED = {
     ("sleuth.commands.server", "testing"): "`sleuth serve --fake-llm` serves the grounded fake model, for demos",
+    ("sleuth.commands.mcp", "testing"): "`sleuth mcp --fake-llm` runs on the fakes, for tests and demos",
 }
 """(importing module, imported part) pairs that break a rule on purpose, each with its reason."""
 
