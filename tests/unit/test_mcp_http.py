@@ -86,3 +86,15 @@ async def test_with_a_token_the_tools_run_as_its_role_and_tenant(served: tuple[s
     assert [c["id"] for c in listed.structured_content["corrections"]] == [patch_id]
     assert all(c["kind"] == "passage" for c in elsewhere.structured_content["citations"])
     assert none_listed.structured_content["corrections"] == []
+
+
+async def test_a_proxied_host_name_is_served_the_token_is_the_guard(served: tuple[str, Any]) -> None:
+    url, tokens = served
+    secret = tokens.create("reader", tenant="acme")[1]
+    headers = {"Authorization": f"Bearer {secret}", "Host": "sleuth.example.com"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+    ):
+        found = await client.call_tool("search", {"query": "Jaws", "k": 1})
+    assert [hit["id"] for hit in found.structured_content["hits"]] == ["p-jaws"]

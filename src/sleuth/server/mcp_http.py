@@ -11,6 +11,7 @@ import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, get_access_token
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware.authentication import AuthenticationMiddleware
 
 from sleuth.mcp.tools import Action, Admission, Caller, ToolDeps, build_mcp_server
@@ -79,6 +80,9 @@ def mcp_endpoint(server: MCPServer[ToolDeps], state: ServerState) -> Any:
     our token verifier. (The SDK's own `auth=` settings expect an OAuth authorization server's URL; these are
     the API's static tokens, so the same middleware is composed here instead.) Run `server.session_manager.run()`
     for as long as the API server runs."""
-    app = server.streamable_http_app(streamable_http_path=PATH, host=state.settings.host)
+    # No Host/Origin allow-list (the SDK's DNS-rebinding guard): every request must carry an API token, which a
+    # rebound page cannot know, and the list would refuse the API's own clients behind a proxy or on 0.0.0.0.
+    unguarded = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app = server.streamable_http_app(streamable_http_path=PATH, transport_security=unguarded)
     guarded = AuthContextMiddleware(RequireAuthMiddleware(app, required_scopes=[Role.reader.value]))
     return AuthenticationMiddleware(guarded, backend=BearerAuthBackend(ApiTokenVerifier(state.tokens)))
