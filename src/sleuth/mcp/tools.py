@@ -74,6 +74,7 @@ class ToolDeps:
 OpenDeps = Callable[[], AbstractAsyncContextManager[ToolDeps]]
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+"""Collection names as the HTTP API takes them: a name, never a path."""
 MAX_TEXT = 4000
 MAX_ROUNDS = 5
 MAX_K = 50
@@ -83,7 +84,6 @@ CollectionName = Annotated[
     str | None,
     Field(pattern=NAME_PATTERN, description="An indexed collection (default: the server's collection)."),
 ]
-CorrectionText = Annotated[str, Field(max_length=MAX_TEXT)]
 
 INSTRUCTIONS = (
     "sleuth answers from an indexed collection of documents and cites every claim: `research` for a cited "
@@ -102,14 +102,13 @@ async def research(
     """Research a question in the collection: plan searches, read the hits and write an answer in which every
     claim cites a verified quote ([n] markers; the citations are in the structured content). Sends a progress
     notification for each step of the run. Takes a while: prefer `ask` for a fact of a few words."""
+    question = _user_text(question, "question")
     deps = ctx.request_context.lifespan_context
     caller = _admit(deps, "run")
     sleuth = _facade(deps).for_tenant(caller.tenant)
     report, step = None, 0
     with _tool_errors():
-        async for item in sleuth.research_stream(
-            _user_text(question, "question"), collection=collection, max_rounds=max_rounds
-        ):
+        async for item in sleuth.research_stream(question, collection=collection, max_rounds=max_rounds):
             if isinstance(item, Event):
                 step += 1
                 await ctx.report_progress(step, None, progress_line(item))
@@ -126,11 +125,12 @@ async def ask(
 ) -> Annotated[CallToolResult, ShortAnswer]:
     """A short answer (a few words) grounded in the collection's passages, with the passages that back it.
     `answered` is false when every candidate answer was found in no passage: it is refused, not guessed."""
+    question = _user_text(question, "question")
     deps = ctx.request_context.lifespan_context
     caller = _admit(deps, "run")
     sleuth = _facade(deps).for_tenant(caller.tenant)
     with _tool_errors():
-        result = await sleuth.ask(_user_text(question, "question"), collection=collection)
+        result = await sleuth.ask(question, collection=collection)
     answer = short_answer(result)
     return _result(short_text(answer), answer)
 
@@ -146,12 +146,13 @@ def search(
     collection: CollectionName = None,
 ) -> SearchResults:
     """The collection's best passages for a query (id, title, text, score), best first. No model runs."""
+    query = _user_text(query, "query")
     deps = ctx.request_context.lifespan_context
     _admit(deps, "read")
     sleuth = _facade(deps)
     name = collection or sleuth.collection
     with _tool_errors():
-        hits = sleuth.search(_user_text(query, "query"), k=k, mode=mode, collection=name)
+        hits = sleuth.search(query, k=k, mode=mode, collection=name)
     return search_results(hits, name, mode)
 
 
@@ -164,14 +165,15 @@ def feedback_add(
 ) -> StoredCorrection:
     """Store a correction: later answers to related questions see it (quoted as a user correction, citable).
     Without evidence it is kept but flagged, and never overrides retrieved passages. Returns its id."""
+    query, answer, evidence = _user_text(query, "query"), _user_text(answer, "answer"), evidence.strip()
     deps = ctx.request_context.lifespan_context
     caller = _admit(deps, "correct")
     store = _store(deps)
     default = deps.sleuth.collection if deps.sleuth is not None else None
     submission = PatchInput(
-        query=_user_text(query, "query"),
-        answer=_user_text(answer, "answer"),
-        evidence=_user_text(evidence, "evidence"),
+        query=query,
+        answer=answer,
+        evidence=evidence,
         collection=collection or default,
         tenant=caller.tenant,
         author=caller.author,
@@ -246,7 +248,7 @@ def _store(deps: ToolDeps) -> PatchStore:
 def _user_text(text: str, what: str) -> str:
     """User text as the library takes it, stripped; refused when blank. (The SDK's argument validation has
     already refused text that is not valid Unicode: every text argument has a length limit.)"""
-    if what != "evidence" and not text.strip():
+    if not text.strip():
         raise ToolError(f"the {what} is empty")
     return text.strip()
 
