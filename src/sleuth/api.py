@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -16,10 +18,13 @@ from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
 from sleuth.prompts.sets import PromptSet, load_prompt_set
-from sleuth.retrieval.base import Lookup, Retriever, retriever_override
+from sleuth.retrieval.base import Filter, Hit, Lookup, Retriever, retriever_override
 
 if TYPE_CHECKING:
     from sleuth.agents.results import AskResult
+    from sleuth.retrieval.index import Collection
+
+SearchMode = Literal["bm25", "dense", "hybrid"]
 
 PromptsArg = PromptSet | str | Path | None
 """A prompt set, the name of a built-in one (`defaults`, `minimal`) or a directory of `<role>.yaml`."""
@@ -65,11 +70,13 @@ class Sleuth:
         self.collection = collection or self.settings.collection
         self.tenant = tenant
         self.checkpoints = checkpoints
-        self._retrievers: dict[str, tuple[Retriever, Lookup | None]] = {}
+        self._injected: dict[str, tuple[Retriever, Lookup | None]] = {}
         if retriever is not None:
-            self._retrievers[self.collection] = (retriever, lookup)
+            self._injected[self.collection] = (retriever, lookup)
+        self._collections: dict[str, Collection] = {}
+        self._hybrid: dict[str, Retriever] = {}
+        self._opening = threading.Lock()  # searches run on worker threads: open each collection once
         self._memory_saver: Any = None
-        self._opened: list[Any] = []
 
     @classmethod
     @asynccontextmanager
@@ -247,26 +254,71 @@ class Sleuth:
         standin = retriever_override.get()
         if standin is not None:
             return standin
-        if collection not in self._retrievers:
-            from sleuth.retrieval.index import ensure_demo_collection, open_collection
+        if collection in self._injected:
+            return self._injected[collection]
+        opened = self._collection(collection)
+        if collection not in self._hybrid:
+            self._hybrid[collection] = opened.retriever("hybrid")
+        return self._hybrid[collection], opened.get
 
-            if collection == "demo":
-                opened = ensure_demo_collection(self.settings)
-            elif not (self.settings.indexes_dir / collection).is_dir():
-                raise ValueError(
-                    f"no collection {collection!r} under {self.settings.indexes_dir}; "
-                    "create it with `sleuth index add` first"
-                )
-            else:
-                opened = open_collection(self.settings, collection)
-            self._opened.append(opened)
-            self._retrievers[collection] = (opened.retriever("hybrid"), opened.get)
-        return self._retrievers[collection]
+    def for_tenant(self, tenant: str | None) -> Sleuth:
+        """This facade as `tenant` sees it: that tenant's corrections apply. It shares this one's model,
+        retrievers, collections and patch store (a shallow copy), so all tenants draw on one LLM client."""
+        if tenant == self.tenant:
+            return self
+        scoped = copy.copy(self)
+        scoped.tenant = tenant
+        return scoped
+
+    # --- search --------------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: SearchMode = "hybrid",
+        collection: str | None = None,
+        where: Filter | None = None,
+    ) -> list[Hit]:
+        """The best `k` passages of `collection` for `query`: BM25, dense vectors, or both fused (hybrid).
+
+        An injected retriever (or a test's stand-in) answers every mode itself.
+
+        Raises:
+            ValueError: the query is empty, or the collection does not exist.
+            CollectionError: the search cannot run as asked (an unknown mode, vectors of another embedder).
+        """
+        if not query.strip():
+            raise ValueError("the query is empty")
+        k = k or self.settings.search_k
+        name = collection or self.collection
+        standin = retriever_override.get() or self._injected.get(name)
+        if standin is not None:
+            return standin[0].search(query, k, where=where)
+        return self._collection(name).retriever(mode).search(query, k, where=where)
+
+    def _collection(self, name: str) -> Collection:
+        """The collection `name`, opened on first use and kept until `close()`."""
+        with self._opening:
+            if name not in self._collections:
+                from sleuth.retrieval.index import ensure_demo_collection, open_collection
+
+                if name == "demo":
+                    self._collections[name] = ensure_demo_collection(self.settings)
+                elif not (self.settings.indexes_dir / name).is_dir():
+                    raise ValueError(
+                        f"no collection {name!r} under {self.settings.indexes_dir}; "
+                        "create it with `sleuth index add` first"
+                    )
+                else:
+                    self._collections[name] = open_collection(self.settings, name)
+            return self._collections[name]
 
     def close(self) -> None:
         """Close the collections this object opened (injected parts are the caller's to close)."""
-        while self._opened:
-            self._opened.pop().close()
+        while self._collections:
+            self._collections.popitem()[1].close()
+        self._hybrid.clear()
 
     @asynccontextmanager
     async def _checkpointer(self) -> AsyncIterator[Any]:

@@ -128,3 +128,36 @@ async def test_ask_delegates_to_the_asp_agent_with_this_collection_and_prompts(
     result = await sleuth_for(script()).ask("What is Lilu?", prompts="minimal", variant="free")
     assert result == "answer" and seen["variant"] == "free" and seen["question"] == "What is Lilu?"
     assert seen["deps"].collection == "demo" and seen["deps"].prompts.name == "minimal"
+
+
+def test_search_ranks_a_collection_in_each_mode_and_names_what_is_missing(tmp_path: Any) -> None:
+    from sleuth.retrieval.index import open_collection
+    from sleuth.testing import HashEmbedder
+
+    corpus = tmp_path / "zoo.jsonl"
+    docs = [
+        {"id": "otter", "title": "Sea otter", "text": "Sea otters use rocks as tools to open shellfish."},
+        {"id": "heron", "title": "Grey heron", "text": "The grey heron hunts fish in shallow water."},
+    ]
+    corpus.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    with open_collection(Settings(), "zoo", embedder=HashEmbedder()) as collection:
+        collection.add([corpus])
+    sleuth = Sleuth(Settings(), collection="zoo")
+    with override(embedder=HashEmbedder()):
+        for mode in ("bm25", "dense", "hybrid"):
+            hits = sleuth.search("the grey heron hunts fish", k=1, mode=mode)  # type: ignore[arg-type]
+            assert [h.passage.id for h in hits] == ["heron"], mode
+        with pytest.raises(ValueError, match="no collection 'nowhere'"):
+            sleuth.search("fish", collection="nowhere")
+        with pytest.raises(ValueError, match="empty"):
+            sleuth.search("  ")
+    sleuth.close()
+
+
+def test_a_tenant_view_shares_the_facade_but_sees_its_own_corrections() -> None:
+    sleuth = sleuth_for(script())
+    acme = sleuth.for_tenant("acme")
+    assert acme.tenant == "acme" and sleuth.tenant is None
+    assert acme.llm is sleuth.llm and acme.patches is sleuth.patches
+    assert acme.retriever("demo") == sleuth.retriever("demo")
+    assert sleuth.for_tenant(None) is sleuth

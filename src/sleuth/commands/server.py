@@ -47,7 +47,9 @@ def serve(
         app_kwargs["sleuth"] = fake_sleuth(config, patches=open_patch_store(config))
     app = create_app(config, **app_kwargs)
     host, port = host or config.host, port if port is not None else config.port
-    console.print(f"sleuth API on http://{host}:{port}  (docs: /docs; create a token: sleuth token create)")
+    console.print(
+        f"sleuth API on http://{host}:{port}  (docs: /docs; MCP tools: /mcp; create a token: sleuth token create)"
+    )
     logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")

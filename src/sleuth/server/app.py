@@ -25,6 +25,8 @@ from sleuth.server.export_routes import router as export_router
 from sleuth.server.feedback_routes import router as feedback_router
 from sleuth.server.guards import Admin, AdminWrite, BodySizeLimit, Reader, ReaderWrite, ServerState, State, job_for
 from sleuth.server.jobs import Job, JobRegistry, new_job_id
+from sleuth.server.mcp_http import PATH as MCP_PATH
+from sleuth.server.mcp_http import mcp_endpoint, mcp_server
 from sleuth.server.optimize import Optimizer, make_optimizer
 from sleuth.server.runner import FacadeRunner, JobKind, Runner, RunRequest
 from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest, ResearchRequest
@@ -64,10 +66,12 @@ def create_app(
         limiter=RateLimiter(settings.server_rate_per_minute, settings.server_rate_burst),
         jobs=JobRegistry(db, max_running=settings.server_max_jobs),
         runner=runner or (FacadeRunner(sleuth) if sleuth is not None else None),
+        sleuth=sleuth,
         patches=patches if patches is not None else _writable(getattr(sleuth, "patches", None)),
         optimizer=optimizer or make_optimizer(settings, sleuth),
         collections=OpenCollections(settings, embedder),
     )
+    mcp = mcp_server(state, _version())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +81,8 @@ def create_app(
             # Import the agents now, so the first job does not pay for loading LangGraph.
             await asyncio.to_thread(importlib.import_module, "sleuth.agents.research")
             stack.callback(state.collections.close)
+            # After the defaults are open: the MCP tools call what they are when its lifespan starts.
+            await stack.enter_async_context(mcp.session_manager.run())
             try:
                 yield
             finally:
@@ -97,6 +103,7 @@ def create_app(
     app.include_router(export_router)
     _add_job_routes(app)
     _add_page_routes(app)
+    app.add_route(MCP_PATH, mcp_endpoint(mcp, state), include_in_schema=False)
     return app
 
 
@@ -258,7 +265,7 @@ async def _open_defaults(state: ServerState, stack: AsyncExitStack) -> None:
     if hasattr(patches, "close"):
         stack.callback(patches.close)
     sleuth = Sleuth(state.settings, llm=llm, patches=patches)
-    state.runner = FacadeRunner(sleuth)
+    state.runner, state.sleuth = FacadeRunner(sleuth), sleuth
     state.patches = state.patches or patches
     state.optimizer = state.optimizer or make_optimizer(state.settings, sleuth)
 

@@ -29,6 +29,8 @@ class ServerState:
     limiter: RateLimiter
     jobs: JobRegistry
     runner: Runner | None = None
+    sleuth: Any = None
+    """The `sleuth.api.Sleuth` facade the MCP tools call (None: they say the server has no model)."""
     patches: Any = None
     """The feedback `PatchStore` (add/get/list/retract); None: feedback endpoints answer 503."""
     optimizer: Callable[..., Any] | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -45,7 +44,7 @@ class FacadeRunner:
         self.sleuth = sleuth
 
     async def run(self, kind: JobKind, request: RunRequest, emit: EventSink) -> BaseModel:
-        scoped = self._for_tenant(request.tenant)
+        scoped = self.sleuth.for_tenant(request.tenant)
         events = EventLog(listener=emit)
         result: BaseModel
         if kind == "ask":
@@ -63,11 +62,3 @@ class FacadeRunner:
             )
         # The job keeps the events itself (and streams them); a second copy in the result would double it.
         return result.model_copy(update={"events": []}) if "events" in type(result).model_fields else result
-
-    def _for_tenant(self, tenant: str | None) -> Any:
-        # The facade holds one tenant; a shallow copy shares its model, retrievers and patch store.
-        if tenant == self.sleuth.tenant:
-            return self.sleuth
-        scoped = copy.copy(self.sleuth)
-        scoped.tenant = tenant
-        return scoped
