@@ -66,7 +66,9 @@ async def test_stdio_tools_answer_from_the_collection_with_progress_and_keep_cor
         "question",
         "collection",
         "max_rounds",
+        "form",
     }
+    assert schema["properties"]["form"]["enum"] == ["answer", "report"]
     assert tools["search"].input_schema["properties"]["mode"]["enum"] == ["bm25", "dense", "hybrid"]
 
     assert not research.is_error, research.content

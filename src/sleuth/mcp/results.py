@@ -21,7 +21,7 @@ class ResearchAnswer(BaseModel):
     """A deep-research answer: Markdown whose `[n]` markers refer to `citations`."""
 
     run_id: str
-    status: Literal["answered", "no_evidence"]
+    status: Literal["answered", "no_evidence", "awaiting_approval"]
     """`no_evidence`: nothing retrieved supported an answer; the answer lists what was searched."""
     answer: str
     citations: list[Citation]

@@ -14,6 +14,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from sleuth.agents.events import Event
+from sleuth.agents.report import ReportOptions
 from sleuth.feedback.models import PatchInput, PatchStatus
 from sleuth.mcp.results import (
     Corrections,
@@ -98,6 +99,9 @@ async def research(
     ctx: Context[ToolDeps],
     collection: CollectionName = None,
     max_rounds: Annotated[int | None, Field(ge=1, le=MAX_ROUNDS, description="Search rounds at most.")] = None,
+    form: Annotated[
+        Literal["answer", "report"], Field(description="answer: a short cited answer; report: a sectioned report.")
+    ] = "answer",
 ) -> Annotated[CallToolResult, ResearchAnswer]:
     """Research a question in the collection: plan searches, read the hits and write an answer in which every
     claim cites a verified quote ([n] markers; the citations are in the structured content). Sends a progress
@@ -108,7 +112,10 @@ async def research(
     sleuth = _facade(deps).for_tenant(caller.tenant)
     report, step = None, 0
     with _tool_errors():
-        async for item in sleuth.research_stream(question, collection=collection, max_rounds=max_rounds):
+        stream = sleuth.research_stream(
+            question, collection=collection, max_rounds=max_rounds, options=ReportOptions(form=form)
+        )
+        async for item in stream:
             if isinstance(item, Event):
                 step += 1
                 await ctx.report_progress(step, None, progress_line(item))
