@@ -69,7 +69,7 @@ def grounded_reply(messages: list[dict[str, Any]], schema: str) -> str | dict[st
         return {
             "title": topic[:120],
             "sections": [
-                {"heading": "Overview", "questions": [question or topic]},
+                {"heading": "Overview", "questions": [f"{topic} overview"]},
                 {"heading": "Details", "questions": [f"{topic} details"]},
                 {"heading": "Other accounts", "questions": [f"{topic} other accounts"]},
             ],

@@ -3,6 +3,7 @@ run (a LangGraph `interrupt`) until a person accepts or edits it."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -95,10 +96,36 @@ def outline_prompt(state: ResearchState) -> str:
     return "\n\n".join(parts)
 
 
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def distinct_sections(plan: Outline, question: str) -> Outline:
+    """The plan without what a small model repeats: a heading seen before, a search question that is the
+    report's own question or asked in an earlier section (a section left with no question goes)."""
+    headings: set[str] = set()
+    asked: set[str] = {_key(question)}
+    sections: list[OutlineSection] = []
+    for section in plan["sections"]:
+        heading = _key(section["heading"])
+        questions = [q for q in section["questions"] if _key(q) not in asked]
+        if not heading or heading in headings or heading == _key(question) or not questions:
+            continue
+        headings.add(heading)
+        asked.update(_key(q) for q in questions)
+        sections.append({"heading": section["heading"], "questions": questions})
+    return {"title": plan["title"], "sections": sections}
+
+
 async def outline(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
-    """Plan the report's sections from the question and what the first round found."""
+    """Plan the report's sections from the question and what the first round found.
+
+    Repeated headings and questions are dropped in code; when fewer than two sections are left, the
+    first-round searches fill the plan up (`fallback_outline`).
+    """
     deps = runtime.context
     run = NodeRun(deps, "outline", max_tokens=512)
+    fallback = fallback_outline(state)
     try:
         planned = await generate(
             run.llm,
@@ -107,11 +134,17 @@ async def outline(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str
             agent="planner",
             params=run.params,
         )
-        plan = planned.state()
+        plan = distinct_sections(planned.state(), state["question"])
     except StructuredOutputError as exc:
         run.log.add_error("planner", str(exc), exc.raw_outputs)
         run.warn("the planner gave no valid outline: one section per first-round search instead")
-        plan = fallback_outline(state)
+        plan = {"title": state["question"], "sections": []}
+    if len(plan["sections"]) < 2:
+        if not run.log.errors:
+            run.warn("the planner's sections repeat each other or the question: filled up from the searches made")
+        known = {_key(s["heading"]) for s in plan["sections"]}
+        extra = [s for s in fallback["sections"] if _key(s["heading"]) not in known]
+        plan = {"title": plan["title"], "sections": [*plan["sections"], *extra][:MAX_SECTIONS]}
     deps.events.emit("outline", "outline", title=plan["title"], sections=plan["sections"])
     return run.finish({"outline": plan}, sections=len(plan["sections"]))
 

@@ -12,7 +12,7 @@ from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.base import NodeRun, chat, patch_evidence, patch_texts, render_evidence, render_patches
 from sleuth.agents.nodes.reader import read_batch
 from sleuth.agents.nodes.writer import WriterOutput
-from sleuth.agents.policy import verify_draft
+from sleuth.agents.policy import extractive_draft, verify_draft
 from sleuth.agents.state import (
     DraftSentence,
     EvidenceItem,
@@ -26,7 +26,9 @@ from sleuth.llm.structured import generate
 from sleuth.text import prompt_literal
 
 SECTION_HITS = 4
-"""Passages read per sub-question: three sub-questions give a section about a dozen passages to cite."""
+"""Passages retrieved per sub-question."""
+SECTION_PASSAGES = 6
+"""Passages a section reads at most, taken in turn from each sub-question's hits (two reader calls)."""
 MAX_EVIDENCE = 12
 """Evidence items a section writer sees: a small model's context and attention run out past that."""
 
@@ -50,17 +52,20 @@ async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, A
     deps = runtime.context
     run = NodeRun(deps, "section", section=task["index"], heading=task["heading"])
     calls: list[SearchCall] = []
-    passages: dict[str, PassageRecord] = {}
+    ranked: list[list[PassageRecord]] = []
     for query in task["questions"]:
         hits = await asyncio.to_thread(deps.retriever.search, query, SECTION_HITS)
         calls.append(
             {"query": query, "k": SECTION_HITS, "hit_ids": [h.passage.id for h in hits], "round": task["round"]}
         )
         deps.events.emit("search", "section", query=query, k=SECTION_HITS, hits=len(hits), section=task["index"])
-        for hit in hits:
-            passages.setdefault(
-                hit.passage.id, {"id": hit.passage.id, "title": hit.passage.title, "text": hit.passage.text}
-            )
+        ranked.append([{"id": h.passage.id, "title": h.passage.title, "text": h.passage.text} for h in hits])
+    passages: dict[str, PassageRecord] = {}
+    # In turn from each question's hits, so every sub-question's best passages are read.
+    for rank in range(SECTION_HITS):
+        for hits in ranked:
+            if rank < len(hits) and len(passages) < SECTION_PASSAGES:
+                passages.setdefault(hits[rank]["id"], hits[rank])
     batches: list[ReaderBatch] = []
     records = list(passages.values())
     size = max(1, deps.settings.reader_batch_size)
@@ -93,9 +98,16 @@ async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, A
             run.log.add_error("section_writer", str(exc), exc.raw_outputs)
             run.warn(f"section {task['heading']!r}: the writer's output was not valid JSON")
     # No re-ask inside a section: verification drops a sentence that leans on memory, with the reason.
+    corrections = patch_texts(task["patches"])
     kept, citations, dropped = verify_draft(
-        draft, evidence, passages, deps.lookup, question=task["question"], patches=patch_texts(task["patches"])
+        draft, evidence, passages, deps.lookup, question=task["question"], patches=corrections
     )
+    if not kept and evidence:
+        # As the answer does: when no drafted sentence holds, the verified quotes themselves are the section.
+        run.warn(f"section {task['heading']!r}: no drafted sentence survived verification; quoting the evidence")
+        kept, citations, _ = verify_draft(
+            extractive_draft(evidence, limit=4), evidence, passages, deps.lookup, patches=corrections
+        )
     record = {
         "index": task["index"],
         "heading": task["heading"],
