@@ -63,9 +63,9 @@ async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, A
     passages: dict[str, PassageRecord] = {}
     # In turn from each question's hits, so every sub-question's best passages are read.
     for rank in range(SECTION_HITS):
-        for hits in ranked:
-            if rank < len(hits) and len(passages) < SECTION_PASSAGES:
-                passages.setdefault(hits[rank]["id"], hits[rank])
+        for found in ranked:
+            if rank < len(found) and len(passages) < SECTION_PASSAGES:
+                passages.setdefault(found[rank]["id"], found[rank])
     batches: list[ReaderBatch] = []
     records = list(passages.values())
     size = max(1, deps.settings.reader_batch_size)
