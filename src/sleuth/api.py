@@ -17,6 +17,7 @@ from sleuth.agents.results import ResearchReport
 from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
+from sleuth.names import Strategy, Variant
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Filter, Hit, Lookup, Retriever, retriever_override
 
@@ -215,8 +216,8 @@ class Sleuth:
         *,
         collection: str | None = None,
         prompts: PromptsArg = None,
-        strategy: Literal["grounded", "asp"] | None = None,
-        variant: Literal["always", "free", "closed"] = "always",
+        strategy: Strategy | None = None,
+        variant: Variant = "always",
         events: EventLog | None = None,
     ) -> AskResult:
         """A short answer: the grounded strategy (default, `settings.ask_strategy`) or the ASP tag loop,

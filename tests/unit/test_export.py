@@ -16,15 +16,15 @@ from docx import Document
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
+from sleuth.agents.records import Citation
 from sleuth.agents.report import (
     NO_SECTION_EVIDENCE,
     Report,
-    ReportCitation,
     ReportSection,
     ReportSentence,
     source_line,
 )
-from sleuth.agents.results import Citation, ResearchReport
+from sleuth.agents.results import ResearchReport
 from sleuth.cli import app
 from sleuth.export import UnknownFormatError, as_report, export, format_for
 from sleuth.export.convert import NO_EVIDENCE_HEADING
@@ -52,17 +52,17 @@ def hostile_report() -> Report:
             ReportSection(heading="Later years", note=NO_SECTION_EVIDENCE),
         ],
         citations=[
-            ReportCitation(
+            Citation(
                 n=1,
                 passage_id="p-zoe",
                 title=f"Zoë </li>{SCRIPT}",
                 quote=f"A poet. {MD_LINK}",
                 url="javascript:alert(1)",
             ),
-            ReportCitation(
+            Citation(
                 n=2, passage_id="p-ode", title="Ode", quote="Ode, 1920.", page=3, url="https://ex.org/ode?a=1&b=2"
             ),
-            ReportCitation(n=3, passage_id="patch:c1", title="", quote="Born in Kraków.", kind="patch"),
+            Citation(n=3, passage_id="patch:c1", title="", quote="Born in Kraków.", kind="patch"),
         ],
     )
 
@@ -199,7 +199,7 @@ def test_only_absolute_web_addresses_are_links(url: str | None, linked: bool) ->
 def test_source_pieces_read_exactly_as_the_markdown_source_line() -> None:
     for c in [
         *hostile_report().citations,
-        ReportCitation(n=4, passage_id="p", title="T", quote="q", url="https://a.b/x): “", page=2),
+        Citation(n=4, passage_id="p", title="T", quote="q", url="https://a.b/x): “", page=2),
     ]:
         assert "".join(text for text, _ in source_parts(c)) == source_line(c)
     assert source_parts(hostile_report().citations[1])[1] == (
@@ -243,7 +243,7 @@ def test_pdf_prints_text_beyond_latin_1_and_keeps_it_in_the_text_layer() -> None
         title="Ünïcödé “quotes” — Ελληνικά, Кириллица",
         question="q",
         opening=[ReportSentence(text="东京 is Tokyo 😀; Straße, naïve café.", cites=[1])],
-        citations=[ReportCitation(n=1, passage_id="p-東京", title="東京都", quote="東京は日本の首都です。")],
+        citations=[Citation(n=1, passage_id="p-東京", title="東京都", quote="東京は日本の首都です。")],
     )
     text, reader = pdf_text(export(report, "pdf"))
     assert text.startswith(report.title)

@@ -25,7 +25,7 @@ FLOORS: list[set[str]] = [
     {"feedback"},
     {"llm", "retrieval", "prompts"},
     {"config"},
-    {"text", "sqlite", "private", "override"},
+    {"text", "sqlite", "private", "override", "names"},
 ]
 """Top to bottom: a part may import its own floor and the floors below it."""
 

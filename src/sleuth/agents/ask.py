@@ -30,20 +30,13 @@ from sleuth.agents.ask_parse import (
 )
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventType
-from sleuth.agents.results import (
-    NO_ANSWER,
-    VARIANTS,
-    AskCitation,
-    AskResult,
-    AskSearch,
-    Finish,
-    TrajectoryStep,
-    Variant,
-)
+from sleuth.agents.records import Citation, SearchCall
+from sleuth.agents.results import NO_ANSWER, AskResult, Finish, TrajectoryStep
 from sleuth.feedback.base import PatchView
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import MeteredModel, UsageLog
+from sleuth.names import VARIANTS, Variant
 from sleuth.retrieval.base import Hit, Passage
 from sleuth.text import inline_text
 
@@ -131,7 +124,7 @@ class _AskRun:
         self.usage = UsageLog()
         self.llm = MeteredModel(deps.llm, self.usage)
         self.k = deps.settings.search_k
-        self.searches: list[AskSearch] = []
+        self.searches: list[SearchCall] = []
         self.used: list[UsedSearch] = []
         self.turns = 0
         self.last_reply = ""
@@ -201,7 +194,7 @@ class _AskRun:
         self.emit("search", query=query, k=self.k, hit_ids=[h.passage.id for h in hits])
         summary = await self.summarise(query, hits) if hits else NO_INFO
         self.searches.append(
-            AskSearch(query=query, k=self.k, hit_ids=[h.passage.id for h in hits], summary=summary)
+            SearchCall(query=query, k=self.k, hit_ids=[h.passage.id for h in hits], summary=summary)
         )
         self.used.append(UsedSearch(tuple(hits), summary))
         self.messages.append({"role": "assistant", "content": Action("search", query, thought).as_message()})
@@ -366,7 +359,10 @@ async def run_ask(
     citations = (
         []
         if finish in ("fallback", "refused")
-        else [AskCitation(passage_id=p.id, title=p.title, quote=q) for p, q in choose_citations(answer, run.used)]
+        else [
+            Citation(n=n, passage_id=p.id, title=p.title, quote=q)
+            for n, (p, q) in enumerate(choose_citations(answer, run.used), start=1)
+        ]
     )
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
     run.emit("node_finished", turns=run.turns, searches=len(run.searches))

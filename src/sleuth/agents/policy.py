@@ -13,13 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sleuth.agents.state import (
-    Citation,
+    CitationRecord,
     DraftSentence,
     DroppedSentence,
     EvidenceItem,
     PassageRecord,
     ResearchState,
-    SearchCall,
+    SearchRecord,
     VerifiedSentence,
 )
 from sleuth.agents.support import content_words, unsupported
@@ -90,7 +90,7 @@ def assert_searched(state: ResearchState) -> None:
         raise PolicyViolationError("always-search policy: the writer was reached before any search ran")
 
 
-def no_evidence_answer(question: str, search_calls: Sequence[SearchCall]) -> str:
+def no_evidence_answer(question: str, search_calls: Sequence[SearchRecord]) -> str:
     """The refusal: what was searched and that nothing supported an answer; never a guess."""
     queries = list(dict.fromkeys(call["query"] for call in search_calls))
     searched = "; ".join(f"“{q}”" for q in queries) or "(no queries)"
@@ -121,7 +121,7 @@ def finalise_answer(
     *,
     question: str = "",
     patches: Mapping[str, str] | None = None,
-) -> tuple[str, list[Citation], list[DroppedSentence]]:
+) -> tuple[str, list[CitationRecord], list[DroppedSentence]]:
     """`verify_draft`, rendered as Markdown with `[n]` markers: (answer, citations, dropped sentences)."""
     kept, citations, dropped = verify_draft(draft, evidence, passages, lookup, question=question, patches=patches)
     return render_sentences(kept), citations, dropped
@@ -140,7 +140,7 @@ def verify_draft(
     *,
     question: str = "",
     patches: Mapping[str, str] | None = None,
-) -> tuple[list[VerifiedSentence], list[Citation], list[DroppedSentence]]:
+) -> tuple[list[VerifiedSentence], list[CitationRecord], list[DroppedSentence]]:
     """Verify each draft sentence's citations and drop what is unsupported.
 
     A citation stays when its evidence number exists, its quote still occurs in the cited passage (for a
@@ -156,7 +156,7 @@ def verify_draft(
     Returns:
         (kept sentences with their citation numbers, citations numbered in order of first use, dropped sentences)
     """
-    citations: list[Citation] = []
+    citations: list[CitationRecord] = []
     number_of: dict[int, int] = {}
     lines: list[VerifiedSentence] = []
     dropped: list[DroppedSentence] = []

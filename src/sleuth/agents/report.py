@@ -7,8 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-Form = Literal["answer", "report"]
-FORMS: tuple[Form, ...] = ("answer", "report")
+from sleuth.agents.records import Citation
+from sleuth.names import Form
+
 NO_SECTION_EVIDENCE = "No retrieved passage gave evidence for this section."
 """What a section says instead of padding when its searches found nothing it could cite."""
 
@@ -29,21 +30,6 @@ class ReportOptions(BaseModel):
         if self.approve_plan and self.form != "report":
             raise ValueError("--approve-plan needs the report form: only a report has a plan to approve")
         return self
-
-
-class ReportCitation(BaseModel):
-    """Citation `[n]`: a quote that occurs verbatim in a retrieved passage (or in a user correction)."""
-
-    n: int
-    passage_id: str
-    """The passage id, or `patch:<id>` for a user correction's evidence."""
-    title: str = ""
-    quote: str
-    kind: Literal["passage", "patch"] = "passage"
-    page: int | None = None
-    """The page of a PDF source (1-based), when the passage came from one."""
-    url: str | None = None
-    """The address of a web source, when the passage came from one."""
 
 
 class ReportSentence(BaseModel):
@@ -80,7 +66,7 @@ class Report(BaseModel):
     question: str
     opening: list[ReportSentence] = Field(default_factory=list)
     sections: list[ReportSection] = Field(default_factory=list)
-    citations: list[ReportCitation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
     language: str = "English"
 
     @property
@@ -116,7 +102,7 @@ class Report(BaseModel):
         return "\n\n".join(parts) + "\n"
 
 
-def source_line(c: ReportCitation) -> str:
+def source_line(c: Citation) -> str:
     """`Title (id, p. 3, url): “quote”`: how every format names a citation in its sources list."""
     where = ", ".join(x for x in (c.passage_id, f"p. {c.page}" if c.page else "", c.url or "") if x)
     return f"{_line(c.title or c.passage_id)} ({where}): “{_line(c.quote)}”"

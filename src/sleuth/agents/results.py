@@ -9,34 +9,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sleuth.agents.events import Event
-from sleuth.agents.report import Form, Report
+from sleuth.agents.records import Citation, SearchCall
+from sleuth.agents.report import Report
 from sleuth.agents.state import ResearchState
 from sleuth.llm.usage import AgentUsage
+from sleuth.names import Form, Strategy, Variant
 
-Variant = Literal["always", "free", "closed"]
 Finish = Literal["answer", "time_up", "untagged", "fallback", "refused"]
-Strategy = Literal["grounded", "asp"]
-STRATEGIES: tuple[Strategy, ...] = ("grounded", "asp")
-VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
 NO_ANSWER = "No answer found."
 """What a short answer says when every candidate was a guess or none was given."""
-
-
-class AskCitation(BaseModel):
-    """A passage that backs the answer, with a sentence quoted from it verbatim."""
-
-    passage_id: str
-    title: str = ""
-    quote: str
-
-
-class AskSearch(BaseModel):
-    """One search the agent made: the query, how many hits it asked for, what came back, the summary."""
-
-    query: str
-    k: int
-    hit_ids: list[str] = Field(default_factory=list)
-    summary: str = ""
 
 
 class TrajectoryStep(BaseModel):
@@ -51,8 +32,8 @@ class AskResult(BaseModel):
 
     question: str
     answer: str
-    citations: list[AskCitation] = Field(default_factory=list)
-    search_calls: list[AskSearch] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    search_calls: list[SearchCall] = Field(default_factory=list)
     turns: int = 0
     """Model actions taken (searches, answers, rejected answers), the time-is-up turn included."""
     finish: Finish = "answer"
@@ -73,25 +54,6 @@ class AskResult(BaseModel):
     @property
     def searches(self) -> int:
         return len(self.search_calls)
-
-
-class Citation(BaseModel):
-    """Source `[n]` of the answer: a verified quote from a retrieved passage (or a user correction)."""
-
-    n: int
-    passage_id: str
-    """The passage id, or `patch:<id>` for a user correction's evidence."""
-    title: str = ""
-    quote: str
-    """Text that occurs in the passage (checked in code)."""
-    kind: Literal["passage", "patch"] = "passage"
-
-
-class SearchCall(BaseModel):
-    query: str
-    k: int
-    hit_ids: list[str]
-    round: int = 1
 
 
 class PlannedTask(BaseModel):
@@ -202,7 +164,8 @@ def report_from_state(
         "outline": state.get("outline"),
         "follow_up_of": state.get("follow_up_of"),
         "answer": state.get("answer", ""),
-        "citations": state.get("citations") or [],
+        # A report's citations carry the page or URL of their source.
+        "citations": (report or {}).get("citations") or state.get("citations") or [],
         "plan": state.get("rounds") or [],
         "search_calls": state.get("search_calls") or [],
         "patches_used": [p["id"] for p in state.get("patches") or []],

@@ -25,7 +25,7 @@ class PassageRecord(TypedDict):
     text: str
 
 
-class SearchCall(TypedDict):
+class SearchRecord(TypedDict):
     """One retrieval call: the query, how many hits were asked for, which passages came back."""
 
     query: str
@@ -144,11 +144,11 @@ class SectionRecord(TypedDict):
     heading: str
     questions: list[str]
     sentences: list[VerifiedSentence]
-    citations: list[Citation]
+    citations: list[CitationRecord]
     dropped: list[DroppedSentence]
 
 
-class Citation(TypedDict):
+class CitationRecord(TypedDict):
     n: int
     passage_id: str
     title: str
@@ -174,7 +174,7 @@ class ResearchState(TypedDict, total=False):
     """The current round's tasks."""
     patches: list[PatchRecord]
     rounds: Annotated[list[RoundRecord], operator.add]
-    search_calls: Annotated[list[SearchCall], operator.add]
+    search_calls: Annotated[list[SearchRecord], operator.add]
     passages: Annotated[dict[str, PassageRecord], merge_passages]
     batches: list[ReaderBatch]
     """The current round's reader inputs (one `Send` each)."""
@@ -190,7 +190,7 @@ class ResearchState(TypedDict, total=False):
     writer_feedback: str
     answer: str
     status: Literal["answered", "no_evidence"]
-    citations: list[Citation]
+    citations: list[CitationRecord]
     dropped_sentences: list[DroppedSentence]
     writer_fallback: bool
     verified: list[VerifiedSentence]

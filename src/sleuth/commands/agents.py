@@ -107,7 +107,8 @@ def _request(
 ) -> _Request:
     from pydantic import ValidationError
 
-    from sleuth.agents.report import FORMS, ReportOptions
+    from sleuth.agents.report import ReportOptions
+    from sleuth.names import FORMS
 
     if form not in FORMS:
         fail(f"--form must be one of {', '.join(FORMS)}, not {form!r}")

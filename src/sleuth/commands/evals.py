@@ -160,8 +160,8 @@ def longform(
     as_json: bool = typer.Option(False, "--json", help="Print report.json on stdout."),
 ) -> None:
     """Run the research agent and grade its long answers with the ScholarQA-CS rubric weighting."""
-    from sleuth.agents.report import FORMS
     from sleuth.evals.jobs import LongformEval
+    from sleuth.names import FORMS
 
     chosen = [f for f in FORMS if f in {x.strip() for x in forms.split(",")}]
     unknown = {x.strip() for x in forms.split(",") if x.strip()} - set(FORMS)

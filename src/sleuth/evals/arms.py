@@ -13,10 +13,11 @@ from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.usage import MeteredModel
+from sleuth.names import VARIANTS
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Passage, RecordingRetriever, Retriever
 
-ASK_ARMS = ("grounded", "always", "free", "closed")
+ASK_ARMS: tuple[str, ...] = ("grounded", *VARIANTS)
 """`grounded` is the grounded strategy; `always`, `free` and `closed` the ASP tag loop's variants."""
 BASELINE_ARMS = ("naive", "oracle")
 ALL_ARMS = (*ASK_ARMS, *BASELINE_ARMS)
@@ -136,7 +137,8 @@ class AskArm:
     free-search or closed-book)."""
 
     ctx: ArmContext
-    name: Literal["grounded", "always", "free", "closed"]
+    name: str
+    """`grounded`, or one of the ASP loop's `VARIANTS`."""
 
     async def run(self, example: QAExample) -> ArmRun:
         from sleuth.agents.short_answer import ask_short
@@ -147,7 +149,8 @@ class AskArm:
         if self.name == "grounded":
             result = await ask_short(example.question, deps, strategy="grounded")
         else:
-            result = await ask_short(example.question, deps, strategy="asp", variant=self.name)
+            variant = next(v for v in VARIANTS if v == self.name)
+            result = await ask_short(example.question, deps, strategy="asp", variant=variant)
         return _agent_run(result, meter, recorder, started)
 
 

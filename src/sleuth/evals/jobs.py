@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sleuth.agents.report import Form
 from sleuth.config import Settings
 from sleuth.evals.arms import ALL_ARMS, BASELINE_ARMS, Arm, ArmContext, AskArm, ResearchArm, build_arms
 from sleuth.evals.citations import LLMSupport, OverlapSupport
@@ -37,6 +36,7 @@ from sleuth.evals.runner import (
 )
 from sleuth.llm.base import ChatModel
 from sleuth.llm.clients import open_model
+from sleuth.names import Form
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from sleuth.agents.report import Report, ReportCitation, ReportSection, ReportSentence
+from sleuth.agents.records import Citation
+from sleuth.agents.report import Report, ReportSection, ReportSentence
 from sleuth.agents.results import ResearchReport
 
 NO_EVIDENCE_HEADING = "No evidence found"
@@ -25,7 +26,7 @@ def as_report(result: ResearchReport) -> Report:
     if result.report is not None:
         return result.report
     citations = [
-        ReportCitation(n=c.n, passage_id=c.passage_id, title=c.title, quote=c.quote, kind=c.kind)
+        Citation(n=c.n, passage_id=c.passage_id, title=c.title, quote=c.quote, kind=c.kind)
         for c in result.citations
     ]
     opening, uncited = _sentences(result.answer, known={c.n for c in citations})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from sleuth.agents.report import Report, ReportCitation, ReportSentence
+from sleuth.agents.records import Citation
+from sleuth.agents.report import Report, ReportSentence
 from sleuth.export.safe_text import source_parts
 
 # Defence in depth: should any markup ever slip through, the page may still run no script and load nothing.
@@ -79,7 +80,7 @@ def _marker(n: int, known: set[int]) -> str:
     return f'<a class="cite" href="#source-{n}">[{n}]</a>'
 
 
-def _source(c: ReportCitation) -> str:
+def _source(c: Citation) -> str:
     pieces = "".join(
         f'<a href="{_text(link)}" rel="noopener noreferrer nofollow">{_text(text)}</a>' if link else _text(text)
         for text, link in source_parts(c)

@@ -11,7 +11,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from sleuth.agents.report import Report, ReportCitation, source_line
+from sleuth.agents.records import Citation
+from sleuth.agents.report import Report, source_line
 
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
 """C0 and C1 controls (tab and line breaks are whitespace), bidi embeddings, overrides and isolates, and
@@ -51,7 +52,7 @@ def web_url(url: str | None) -> str | None:
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
-def source_parts(c: ReportCitation) -> list[tuple[str, str | None]]:
+def source_parts(c: Citation) -> list[tuple[str, str | None]]:
     """`source_line(c)` as (text, link) pieces: the url piece links to it when it is a web address.
 
     Joined, the pieces' texts are exactly `source_line(c)`, so every format names a source the same way.

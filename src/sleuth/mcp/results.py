@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from sleuth.agents.events import Event
-from sleuth.agents.results import AskCitation, AskResult, Citation, ResearchReport
+from sleuth.agents.records import Citation
+from sleuth.agents.results import AskResult, ResearchReport
 from sleuth.feedback.models import AddResult, Patch
 from sleuth.retrieval.base import Hit
 from sleuth.text import inline_text, prompt_literal
@@ -38,7 +39,7 @@ class ShortAnswer(BaseModel):
     answered: bool
     """False when every candidate answer was found in no passage (refused as a guess) or none was given."""
     finish: str
-    citations: list[AskCitation]
+    citations: list[Citation]
     searches: list[str] = Field(default_factory=list)
 
 

@@ -8,8 +8,9 @@ from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.base import NodeRun
-from sleuth.agents.report import NO_SECTION_EVIDENCE, Report, ReportCitation, ReportSection, ReportSentence
-from sleuth.agents.state import Citation, DroppedSentence, ResearchState, VerifiedSentence
+from sleuth.agents.records import Citation
+from sleuth.agents.report import NO_SECTION_EVIDENCE, Report, ReportSection, ReportSentence
+from sleuth.agents.state import CitationRecord, DroppedSentence, ResearchState, VerifiedSentence
 from sleuth.retrieval.base import Lookup
 
 
@@ -18,20 +19,20 @@ class _Numbering:
 
     def __init__(self, lookup: Lookup | None) -> None:
         self.lookup = lookup
-        self.citations: list[ReportCitation] = []
+        self.citations: list[Citation] = []
         self._number: dict[tuple[str, str], int] = {}
 
-    def sentences(self, kept: list[VerifiedSentence], local: list[Citation]) -> list[ReportSentence]:
+    def sentences(self, kept: list[VerifiedSentence], local: list[CitationRecord]) -> list[ReportSentence]:
         by_n = {c["n"]: c for c in local}
         return [ReportSentence(text=s["text"], cites=[self.number(by_n[n]) for n in s["cites"]]) for s in kept]
 
-    def number(self, c: Citation) -> int:
+    def number(self, c: CitationRecord) -> int:
         key = (c["passage_id"], c["quote"])
         if key not in self._number:
             self._number[key] = len(self.citations) + 1
             page, url = self._where(c)
             self.citations.append(
-                ReportCitation(
+                Citation(
                     n=self._number[key],
                     passage_id=c["passage_id"],
                     title=c["title"],
@@ -43,7 +44,7 @@ class _Numbering:
             )
         return self._number[key]
 
-    def _where(self, c: Citation) -> tuple[int | None, str | None]:
+    def _where(self, c: CitationRecord) -> tuple[int | None, str | None]:
         if c["kind"] == "patch" or self.lookup is None:
             return None, None
         passage = self.lookup(c["passage_id"])
@@ -85,7 +86,7 @@ async def compose(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str
     deps = runtime.context
     run = NodeRun(deps, "compose")
     report = compose_report(state, deps.lookup)
-    citations: list[Citation] = [
+    citations: list[CitationRecord] = [
         {"n": c.n, "passage_id": c.passage_id, "title": c.title, "quote": c.quote, "kind": c.kind}
         for c in report.citations
     ]

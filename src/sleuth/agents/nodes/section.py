@@ -18,7 +18,7 @@ from sleuth.agents.state import (
     EvidenceItem,
     PassageRecord,
     ReaderBatch,
-    SearchCall,
+    SearchRecord,
     SectionTask,
 )
 from sleuth.llm.base import StructuredOutputError
@@ -51,7 +51,7 @@ async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, A
     """Search the section's questions, read the hits, write the section from that evidence, verify it."""
     deps = runtime.context
     run = NodeRun(deps, "section", section=task["index"], heading=task["heading"])
-    calls: list[SearchCall] = []
+    calls: list[SearchRecord] = []
     ranked: list[list[PassageRecord]] = []
     for query in task["questions"]:
         hits = await asyncio.to_thread(deps.retriever.search, query, SECTION_HITS)
