@@ -15,7 +15,7 @@ from sleuth.server.auth import AuditLog, Principal, RateLimiter, Role, TokenStor
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
-    from sleuth.server.jobs import JobRegistry
+    from sleuth.server.jobs import Job, JobRegistry
     from sleuth.server.runner import Runner
 
 
@@ -106,6 +106,14 @@ Admin = Annotated[Principal, Depends(require(Role.admin))]
 ReaderWrite = Annotated[Principal, Depends(require_write(Role.reader))]
 CorrectorWrite = Annotated[Principal, Depends(require_write(Role.corrector))]
 AdminWrite = Annotated[Principal, Depends(require_write(Role.admin))]
+
+
+def job_for(state: ServerState, job_id: str, who: Principal) -> Job:
+    """The job, when it exists and belongs to the caller's tenant (404 otherwise: no leak across tenants)."""
+    job = state.jobs.get(job_id)
+    if job is None or not who.can_touch(job.tenant):
+        raise HTTPException(404, f"no job {job_id!r}")
+    return job
 
 
 class BodySizeLimit:
