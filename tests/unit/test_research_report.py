@@ -21,7 +21,7 @@ from sleuth.testing import Call, ScriptedLLM, StaticRetriever
 
 CORONA = Passage(
     "p-corona",
-    "Lipid nanoparticles adsorb serum proteins such as apolipoprotein E. The adsorbed proteins form a corona.",
+    "Lipid nanoparticles adsorb serum proteins such as apolipoprotein E4. The adsorbed proteins form a corona.",
     "Protein corona",
     metadata={"page": 4},
 )
@@ -38,7 +38,10 @@ PLAN = {
     "title": "The protein corona of lipid nanoparticles",
     "sections": [
         {"heading": "Adsorption", "questions": ["Which serum proteins do lipid nanoparticles adsorb?"]},
-        {"heading": "Forces", "questions": ["What does zeta potential show about protein adsorption on lipid nanoparticles?"]},
+        {
+            "heading": "Forces",
+            "questions": ["What does zeta potential show about protein adsorption on lipid nanoparticles?"],
+        },
         {"heading": "Quantum toasters", "questions": ["quantum toaster for protein corona studies"]},
     ],
 }
@@ -109,6 +112,10 @@ async def test_a_report_has_its_sections_each_verified_and_one_sources_list() ->
     texts = [s for s in (*report.opening, *(x for sec in report.sections for x in sec.sentences))]
     assert texts and all(s.cites for s in texts)
     assert len({s.text for s in texts}) == len(texts)  # no sentence said twice (opening and sections)
+    # `gather` shares the passages out: no two sections cite the same passage.
+    by_n = {c.n: c.passage_id for c in report.citations}
+    cited = [{by_n[n] for s in sec.sentences for n in s.cites} for sec in report.sections]
+    assert all(a.isdisjoint(b) for i, a in enumerate(cited) for b in cited[i + 1 :])
     for citation in report.citations:
         assert citation.quote in by_id[citation.passage_id].text
     # One numbering over the whole report: numbers 1..n, each quote once, the page and url carried over.
@@ -256,6 +263,9 @@ async def test_a_section_whose_drafted_sentences_all_fail_quotes_its_evidence() 
     def inventing_writer(call: Call) -> Any:
         if call.schema_name == "WriterOutput" and "SECTION:" in call.prompt:
             return {"sentences": [{"text": "Gold nanoparticles cure 95% of tumours.", "evidence": [1]}]}
+        if call.schema_name == "ReaderOutput" and "TASK: Adsorption" in call.prompt:
+            # The opening already quotes sentence 1: the section reads on.
+            return {"evidence": [{"passage": 1, "sentence": 2, "claim": "corona"}]}
         return reply(call)
 
     result = await run_research(QUESTION, deps_for(ScriptedLLM(fn=inventing_writer)), options=REPORT)

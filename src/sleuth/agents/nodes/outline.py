@@ -101,8 +101,8 @@ def _key(text: str) -> str:
 
 
 def distinct_sections(plan: Outline, question: str) -> Outline:
-    """The plan as a small model's repetitions leave it usable: a heading seen before, or the question's own
-    words as a heading, is dropped; a search question asked before (or the report's question itself) is
+    """The plan as a small model's repetitions leave it usable: a heading seen before, or the question's or
+    the title's own words as a heading, is dropped; a search question asked before (or the report's question itself) is
     replaced by the heading joined to the report's question, so a distinct section still searches its own
     angle; a question sharing under two content words with the report's question gets the title appended
     ("What are the limitations?" says nothing to a retriever)."""
@@ -112,7 +112,7 @@ def distinct_sections(plan: Outline, question: str) -> Outline:
     sections: list[OutlineSection] = []
     for section in plan["sections"]:
         heading = _key(section["heading"])
-        if not heading or heading in headings or heading == _key(question):
+        if not heading or heading in headings or heading in (_key(question), _key(plan["title"])):
             continue
         headings.add(heading)
         questions = []
