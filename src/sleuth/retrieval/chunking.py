@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How files become passages."""
+
+    chunk_size: int = 1200
+    chunk_overlap: int = 200
+    max_file_bytes: int = 50_000_000
+    max_record_chars: int = 10_000
+    """A jsonl record with an id and a longer text is chunked (see `ingest._read_jsonl`)."""
+
 
 # Preferred break points, best first: a chunk should end at a paragraph, else a sentence, else a word.
 _BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ")

@@ -22,8 +22,9 @@ import numpy as np
 from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever
 from sleuth.retrieval.bm25 import BM25Files, BM25Index, BM25Params, Tokenizer
+from sleuth.retrieval.chunking import ChunkingConfig
 from sleuth.retrieval.filters import fields, matches
-from sleuth.retrieval.ingest import ChunkingConfig, collect_files, display_path, iter_batches, load_file
+from sleuth.retrieval.ingest import collect_files, display_path, iter_batches, load_file
 from sleuth.retrieval.store import PassageStore, SourceChange
 
 Mode = Literal["bm25", "dense", "hybrid"]
@@ -159,10 +160,10 @@ class Collection:
         """
         files, ignored = collect_files([Path(p) for p in paths])
         config = ChunkingConfig(
-            self.settings.chunk_size,
-            self.settings.chunk_overlap,
-            self.settings.max_file_bytes,
-            self.settings.max_record_chars,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+            max_file_bytes=self.settings.max_file_bytes,
+            max_record_chars=self.settings.max_record_chars,
         )
         report = IngestReport(ignored=[display_path(p) for p in ignored])
         work = []
@@ -174,7 +175,7 @@ class Collection:
                 continue
             read.add(loaded.source)
             file_report = FileReport(
-                loaded.source, error=loaded.error, warnings=loaded.line_errors, chunked=loaded.chunked
+                loaded.source, error=loaded.error, warnings=loaded.warnings, chunked=loaded.chunked
             )
             report.files.append(file_report)
             if loaded.error:
