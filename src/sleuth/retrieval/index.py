@@ -53,7 +53,7 @@ class FileReport:
     error: str | None = None
     """Why the file was not indexed at all."""
     warnings: list[str] = field(default_factory=list)
-    """Problems with parts of the file (e.g. malformed jsonl lines); the rest was indexed."""
+    """Problems with parts of the file (malformed jsonl lines, a sheet past the row cap); the rest was indexed."""
     chunked: list[str] = field(default_factory=list)
     """jsonl records too long to be one passage, split into chunks under their id (`<id>`, `<id>#2`, ...)."""
     duplicate_of: str | None = None
@@ -164,6 +164,8 @@ class Collection:
             chunk_overlap=self.settings.chunk_overlap,
             max_file_bytes=self.settings.max_file_bytes,
             max_record_chars=self.settings.max_record_chars,
+            max_sheet_rows=self.settings.max_sheet_rows,
+            max_unpacked_bytes=self.settings.max_unpacked_bytes,
         )
         report = IngestReport(ignored=[display_path(p) for p in ignored])
         work = []

@@ -1,10 +1,11 @@
 """Ingestion: read files (and directories of them) into passages: jsonl corpora here, documents through
-their readers (`retrieval.readers`: txt, md, html, pdf).
+their readers (`retrieval.readers`: txt, md, html, pdf, docx, pptx, xlsx, csv/tsv and source code).
 
-Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, an unreadable or encrypted
-PDF, a name that is not UTF-8, a symlink loop) gives an error for that file and the others are still read;
-a malformed jsonl line (bad JSON, no text, a metadata key the vector store rejects, a lone surrogate, an id
-an earlier line of the file has) gives an error for that line and the file's other lines are kept.
+Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, unreadable or encrypted,
+damaged, a zip bomb, a suffix that lies about its content, a name that is not UTF-8, a symlink loop) gives
+an error for that file and the others are still read; a malformed jsonl line (bad JSON, no text, a metadata
+key the vector store rejects, a lone surrogate, an id an earlier line of the file has) gives an error for
+that line and the file's other lines are kept. What a file holds is stored as data, never interpreted.
 """
 
 from __future__ import annotations

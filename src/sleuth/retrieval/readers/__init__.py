@@ -10,9 +10,14 @@ from pathlib import Path
 
 from sleuth.retrieval.chunking import ChunkingConfig
 from sleuth.retrieval.readers.base import Document, Reader, ReaderError, Unit, decode_text
+from sleuth.retrieval.readers.code import LANGUAGES, read_code
+from sleuth.retrieval.readers.csv import read_csv
+from sleuth.retrieval.readers.docx import read_docx
 from sleuth.retrieval.readers.html import read_html
 from sleuth.retrieval.readers.pdf import read_pdf
+from sleuth.retrieval.readers.pptx import read_pptx
 from sleuth.retrieval.readers.text import read_markdown, read_text
+from sleuth.retrieval.readers.xlsx import read_xlsx
 
 __all__ = ["READERS", "SUFFIXES", "Document", "Reader", "ReaderError", "Unit", "decode_text", "read_document"]
 
@@ -21,6 +26,11 @@ READERS: dict[str, Reader] = {
     "markdown": read_markdown,
     "html": read_html,
     "pdf": read_pdf,
+    "docx": read_docx,
+    "pptx": read_pptx,
+    "xlsx": read_xlsx,
+    "csv": read_csv,
+    "code": read_code,
 }
 """Document type -> its reader."""
 
@@ -31,6 +41,13 @@ SUFFIXES: dict[str, str] = {
     ".html": "html",
     ".htm": "html",
     ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".tsv": "csv",
+    **dict.fromkeys(LANGUAGES, "code"),
 }
 """File suffix (lower case) -> document type."""
 
