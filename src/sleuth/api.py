@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -10,15 +12,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import Event, EventLog
+from sleuth.agents.report import ReportOptions
 from sleuth.agents.results import ResearchReport
 from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
+from sleuth.names import Strategy, Variant
 from sleuth.prompts.sets import PromptSet, load_prompt_set
-from sleuth.retrieval.base import Lookup, Retriever, retriever_override
+from sleuth.retrieval.base import Filter, Hit, Lookup, Retriever, retriever_override
 
 if TYPE_CHECKING:
     from sleuth.agents.results import AskResult
+    from sleuth.retrieval.index import Collection
+
+SearchMode = Literal["bm25", "dense", "hybrid"]
 
 PromptsArg = PromptSet | str | Path | None
 """A prompt set, the name of a built-in one (`defaults`, `minimal`) or a directory of `<role>.yaml`."""
@@ -64,11 +71,15 @@ class Sleuth:
         self.collection = collection or self.settings.collection
         self.tenant = tenant
         self.checkpoints = checkpoints
-        self._retrievers: dict[str, tuple[Retriever, Lookup | None]] = {}
+        self._injected: dict[str, tuple[Retriever, Lookup | None]] = {}
         if retriever is not None:
-            self._retrievers[self.collection] = (retriever, lookup)
-        self._memory_saver: Any = None
-        self._opened: list[Any] = []
+            self._injected[self.collection] = (retriever, lookup)
+        self._collections: dict[str, Collection] = {}
+        self._hybrid: dict[str, Retriever] = {}
+        self._opening = threading.Lock()  # searches run on worker threads: open each collection once
+        # The in-memory checkpoint store lives in a dict so that shallow copies (the server's view of the
+        # facade per tenant) share it: a run paused in one job must be found when another job resumes it.
+        self._memory_savers: dict[str, Any] = {}
 
     @classmethod
     @asynccontextmanager
@@ -102,11 +113,15 @@ class Sleuth:
         run_id: str | None = None,
         max_rounds: int | None = None,
         events: EventLog | None = None,
+        options: ReportOptions | None = None,
+        follow_up: str | None = None,
     ) -> ResearchReport:
-        """Plan, search, read, aggregate and write a cited answer (see ARCHITECTURE.md §3).
+        """Plan, search, read, aggregate and write a cited answer or, with `options.form="report"`, a sectioned
+        report (see ARCHITECTURE.md §3). `follow_up` names an earlier run whose evidence this one starts from.
 
         Raises:
             ValueError: the question is empty.
+            UnknownRunError: `follow_up` names no stored run.
         """
         if not question.strip():
             raise ValueError("the question is empty")
@@ -115,16 +130,31 @@ class Sleuth:
         deps = self._deps(collection, prompts, events)
         async with self._checkpointer() as saver:
             return await run_research(
-                question.strip(), deps, run_id=run_id, checkpointer=saver, max_rounds=max_rounds
+                question.strip(),
+                deps,
+                run_id=run_id,
+                checkpointer=saver,
+                max_rounds=max_rounds,
+                options=options,
+                follow_up=follow_up,
             )
 
     async def resume(
-        self, run_id: str, *, prompts: PromptsArg = None, events: EventLog | None = None
+        self,
+        run_id: str,
+        *,
+        prompts: PromptsArg = None,
+        events: EventLog | None = None,
+        approve: bool = False,
+        plan: dict[str, Any] | None = None,
     ) -> ResearchReport:
-        """Continue an interrupted run from its last checkpoint (finished steps are not redone).
+        """Continue an interrupted run from its last checkpoint (finished steps are not redone). A report
+        paused for approval runs on with `approve` (the drafted plan, or `plan` when given); without it,
+        it stays paused.
 
         Raises:
             UnknownRunError: no run with that id was checkpointed.
+            PlanError: `plan` is not a valid plan.
         """
         from sleuth.agents.research import UnknownRunError, run_research, stored_run
 
@@ -133,7 +163,7 @@ class Sleuth:
             if stored is None:
                 raise UnknownRunError(f"no run {run_id!r} in the checkpoint store")
             deps = self._deps(stored.get("collection"), prompts, events)
-            return await run_research(None, deps, run_id=run_id, checkpointer=saver)
+            return await run_research(None, deps, run_id=run_id, checkpointer=saver, approve=approve, plan=plan)
 
     async def research_stream(
         self,
@@ -144,17 +174,22 @@ class Sleuth:
         run_id: str | None = None,
         max_rounds: int | None = None,
         resume: bool = False,
+        options: ReportOptions | None = None,
+        follow_up: str | None = None,
+        approve: bool = False,
+        plan: dict[str, Any] | None = None,
     ) -> AsyncIterator[Event | ResearchReport]:
         """Yield the run's events as they happen, then its `ResearchReport` as the last item.
 
-        With `resume=True` the run `run_id` is continued instead of starting a new one.
+        With `resume=True` the run `run_id` is continued instead of starting a new one (`approve` and
+        `plan` as in `resume`).
         """
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         events = EventLog(listener=lambda event: queue.put_nowait(event))
         if resume:
             if not run_id:
                 raise ValueError("resume needs a run_id")
-            job = self.resume(run_id, prompts=prompts, events=events)
+            job = self.resume(run_id, prompts=prompts, events=events, approve=approve, plan=plan)
         else:
             job = self.research(
                 question or "",
@@ -163,6 +198,8 @@ class Sleuth:
                 run_id=run_id,
                 max_rounds=max_rounds,
                 events=events,
+                options=options,
+                follow_up=follow_up,
             )
         task = asyncio.create_task(job)
         task.add_done_callback(lambda _: queue.put_nowait(None))
@@ -181,8 +218,8 @@ class Sleuth:
         *,
         collection: str | None = None,
         prompts: PromptsArg = None,
-        strategy: Literal["grounded", "asp"] | None = None,
-        variant: Literal["always", "free", "closed"] = "always",
+        strategy: Strategy | None = None,
+        variant: Variant = "always",
         events: EventLog | None = None,
     ) -> AskResult:
         """A short answer: the grounded strategy (default, `settings.ask_strategy`) or the ASP tag loop,
@@ -220,34 +257,80 @@ class Sleuth:
         standin = retriever_override.get()
         if standin is not None:
             return standin
-        if collection not in self._retrievers:
-            from sleuth.retrieval.index import ensure_demo_collection, open_collection
+        if collection in self._injected:
+            return self._injected[collection]
+        opened = self._collection(collection)
+        if collection not in self._hybrid:
+            self._hybrid[collection] = opened.retriever("hybrid")
+        return self._hybrid[collection], opened.get
 
-            if collection == "demo":
-                opened = ensure_demo_collection(self.settings)
-            elif not (self.settings.indexes_dir / collection).is_dir():
-                raise ValueError(
-                    f"no collection {collection!r} under {self.settings.indexes_dir}; "
-                    "create it with `sleuth index add` first"
-                )
-            else:
-                opened = open_collection(self.settings, collection)
-            self._opened.append(opened)
-            self._retrievers[collection] = (opened.retriever("hybrid"), opened.get)
-        return self._retrievers[collection]
+    def for_tenant(self, tenant: str | None) -> Sleuth:
+        """This facade as `tenant` sees it: that tenant's corrections apply. It shares this one's model,
+        retrievers, collections and patch store (a shallow copy), so all tenants draw on one LLM client."""
+        if tenant == self.tenant:
+            return self
+        scoped = copy.copy(self)
+        scoped.tenant = tenant
+        return scoped
+
+    # --- search --------------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: SearchMode = "hybrid",
+        collection: str | None = None,
+        where: Filter | None = None,
+    ) -> list[Hit]:
+        """The best `k` passages of `collection` for `query`: BM25, dense vectors, or both fused (hybrid).
+
+        An injected retriever (or a test's stand-in) answers every mode itself.
+
+        Raises:
+            ValueError: the query is empty, or the collection does not exist.
+            CollectionError: the search cannot run as asked (an unknown mode, vectors of another embedder).
+        """
+        if not query.strip():
+            raise ValueError("the query is empty")
+        k = k or self.settings.search_k
+        name = collection or self.collection
+        standin = retriever_override.get() or self._injected.get(name)
+        if standin is not None:
+            return standin[0].search(query, k, where=where)
+        return self._collection(name).retriever(mode).search(query, k, where=where)
+
+    def _collection(self, name: str) -> Collection:
+        """The collection `name`, opened on first use and kept until `close()`."""
+        with self._opening:
+            if name not in self._collections:
+                from sleuth.retrieval.index import ensure_demo_collection, open_collection
+
+                if name == "demo":
+                    self._collections[name] = ensure_demo_collection(self.settings)
+                elif not (self.settings.indexes_dir / name).is_dir():
+                    raise ValueError(
+                        f"no collection {name!r} under {self.settings.indexes_dir}; "
+                        "create it with `sleuth index add` first"
+                    )
+                else:
+                    self._collections[name] = open_collection(self.settings, name)
+            return self._collections[name]
 
     def close(self) -> None:
         """Close the collections this object opened (injected parts are the caller's to close)."""
-        while self._opened:
-            self._opened.pop().close()
+        while self._collections:
+            self._collections.popitem()[1].close()
+        self._hybrid.clear()
 
     @asynccontextmanager
     async def _checkpointer(self) -> AsyncIterator[Any]:
         if self.checkpoints == "memory":
             from langgraph.checkpoint.memory import InMemorySaver
 
-            self._memory_saver = self._memory_saver or InMemorySaver()
-            yield self._memory_saver
+            if "memory" not in self._memory_savers:
+                self._memory_savers["memory"] = InMemorySaver()
+            yield self._memory_savers["memory"]
             return
         from sleuth.agents.research import sqlite_checkpointer
 

@@ -7,6 +7,7 @@ import typer
 from sleuth.commands import agents, ask, demo, evals, feedback, index, optimize, prompts, server
 from sleuth.commands import config as config_cmd
 from sleuth.commands import llm as llm_cmd
+from sleuth.commands import mcp as mcp_cmd
 
 app = typer.Typer(
     name="sleuth",
@@ -21,7 +22,7 @@ app.add_typer(eval_app, name="eval")
 
 
 # `register(app)` adds a module's top-level commands, `register_eval(eval_app)` its `sleuth eval ...` ones.
-for module in (index, agents, ask, feedback, prompts, optimize, evals, server, demo):
+for module in (index, agents, ask, feedback, prompts, optimize, evals, server, mcp_cmd, demo):
     if hasattr(module, "register"):
         module.register(app)
     if hasattr(module, "register_eval"):

@@ -9,6 +9,8 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sleuth.names import Strategy
+
 LocalModelName = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 
 
@@ -96,7 +98,7 @@ class Settings(BaseSettings):
     writer's sentences; off: the writer's sentences only."""
     ask_max_turns: int = 5
     """ASP strategy: search/answer actions before the time-is-up turn."""
-    ask_strategy: Literal["grounded", "asp"] = "grounded"
+    ask_strategy: Strategy = "grounded"
     """grounded: code drives the searches and the model fills narrow JSON readings (what small models can
     run); asp: the model drives the ASP tag loop itself (for models trained on ASP trajectories)."""
     ask_max_reads: int = Field(default=2, ge=1, le=6)

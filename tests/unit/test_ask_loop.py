@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sleuth.agents.ask import TIME_IS_UP, load_ask_variant, run_ask
+from sleuth.agents.ask import load_ask_variant, run_ask
 from sleuth.agents.ask_parse import NO_INFO
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
@@ -148,7 +148,7 @@ async def test_time_is_up_turn_after_max_turns() -> None:
     assert len(result.search_calls) == 3
     assert result.finish == "time_up"
     assert result.answer == "Steven Spielberg"
-    assert llm.calls_for("ask")[-1].messages[-1]["content"] == TIME_IS_UP
+    assert llm.calls_for("ask")[-1].messages[-1]["content"] == load_prompt_set()["ask_time_is_up"]
     assert result.turns == 4
 
 
@@ -380,3 +380,22 @@ async def test_yes_to_a_yes_no_question_is_not_refused_and_comparison_variants_k
     # Free and closed book measure what the model knows unsearched: their answers are not refused.
     closed = ScriptedLLM(by_agent={"ask": "<answer>Alfred Hitchcock</answer>"})
     assert (await run_ask("Who directed Jaws?", make_deps(closed), variant="closed")).finish == "answer"
+
+
+async def test_the_loops_nudges_come_from_the_prompt_set_so_an_optimizer_can_tune_them() -> None:
+    llm = ScriptedLLM(
+        by_agent={
+            "ask": [
+                "<answer>Steven Spielberg</answer>",
+                "<search>Who directed Jaws?</search>",
+                "<answer>Steven Spielberg</answer>",
+            ],
+            "summarizer": '{"sentences": [1]}',
+        }
+    )
+    deps = make_deps(llm)
+    deps.prompts = deps.prompts.with_prompts({"ask_nudge_search_first": "SEARCH FIRST, PLEASE."})
+    result = await run_ask("Who directed Jaws?", deps)
+    # The answer given before any search is refused with the prompt set's own text.
+    assert llm.calls_for("ask")[1].messages[-1]["content"] == "SEARCH FIRST, PLEASE."
+    assert result.answer == "Steven Spielberg" and result.searches == 1

@@ -30,20 +30,13 @@ from sleuth.agents.ask_parse import (
 )
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventType
-from sleuth.agents.results import (
-    NO_ANSWER,
-    VARIANTS,
-    AskCitation,
-    AskResult,
-    AskSearch,
-    Finish,
-    TrajectoryStep,
-    Variant,
-)
+from sleuth.agents.records import Citation, SearchCall
+from sleuth.agents.results import NO_ANSWER, AskResult, Finish, TrajectoryStep
 from sleuth.feedback.base import PatchView
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import MeteredModel, UsageLog
+from sleuth.names import VARIANTS, Variant
 from sleuth.retrieval.base import Hit, Passage
 from sleuth.text import inline_text
 
@@ -54,34 +47,24 @@ SUMMARY_MAX_TOKENS = 120
 RESAMPLE_TEMPERATURE = 0.7
 """Re-asking at temperature 0 would return the same tagless reply."""
 
+NUDGES = (
+    "ask_nudge_no_tag",
+    "ask_nudge_search_first",
+    "ask_nudge_repeated",
+    "ask_nudge_not_an_answer",
+    "ask_time_is_up",
+)
+"""What the loop says back to a turn it cannot use, and when the turns are spent: prompt roles, so an
+optimizer can tune them like any prompt."""
+# The closed-book comparison variant has no search engine; its two texts are fixed like its prompt.
 TIME_IS_UP_CLOSED = "Time is up. Write <answer>, then your answer in a few words, then </answer>."
-# The reminders describe the tags without placeholder text: a small model copies "<search>a question</search>".
-NUDGE_NO_TAG = (
-    "Your reply had no tag. To search, write <search>, then your question, then </search>. "
-    "To answer, write <answer>, then the answer in a few words, then </answer>."
-)
-NUDGE_SEARCH_FIRST = (
-    "Do not answer yet: you have not searched, and memory is not trusted. "
-    "Write <search>, then a full question about what you need, then </search>."
-)
 NUDGE_NO_SEARCH = "There is no search engine. Write <answer>, then your answer in a few words, then </answer>."
-NUDGE_REPEATED = (
-    "You already searched for that. Search for a different question, or write <answer>, then the answer "
-    "in a few words, then </answer>."
-)
-NUDGE_NOT_AN_ANSWER = (
-    "That is not an answer. Search for a different question: write <search>, then the question, then </search>."
-)
 # Said last in the question message: a small model follows the most recent instruction best. The
 # `always` variant reads its reminder from the prompt set (role `ask_reminder`) so optimizers can tune it.
 FORMAT_REMINDER: dict[str, str] = {
     "free": "Write <answer>, the answer, </answer> if you are sure; else write <search>, a full question, </search>.",
     "closed": "Write <answer>, then the answer in a few words, then </answer>.",
 }
-TIME_IS_UP = (
-    "Time is up. Do not search any more. Using only the information above, write <answer>, then the answer "
-    "in a few words, then </answer>."
-)
 
 
 def load_ask_variant(variant: Variant) -> str:
@@ -131,7 +114,7 @@ class _AskRun:
         self.usage = UsageLog()
         self.llm = MeteredModel(deps.llm, self.usage)
         self.k = deps.settings.search_k
-        self.searches: list[AskSearch] = []
+        self.searches: list[SearchCall] = []
         self.used: list[UsedSearch] = []
         self.turns = 0
         self.last_reply = ""
@@ -143,6 +126,7 @@ class _AskRun:
             self.followup = deps.prompts.get("ask_followup").strip()
         else:
             ask_prompt, self.reminder, self.followup = load_ask_variant(variant), FORMAT_REMINDER[variant], ""
+        self.nudge = {role: deps.prompts[role] for role in NUDGES}
         self.prompt_set = deps.prompts.with_prompts({"ask": ask_prompt})
         self.messages: list[Message] = [{"role": "system", "content": ask_prompt}]
 
@@ -189,7 +173,7 @@ class _AskRun:
                 *self.messages,
                 *(extra or []),
                 {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": NUDGE_NO_TAG},
+                {"role": "user", "content": self.nudge["ask_nudge_no_tag"]},
             ]
             params = GenParams(temperature=RESAMPLE_TEMPERATURE, max_tokens=params.max_tokens, stop=ANSWER_STOPS)
         return None
@@ -201,7 +185,7 @@ class _AskRun:
         self.emit("search", query=query, k=self.k, hit_ids=[h.passage.id for h in hits])
         summary = await self.summarise(query, hits) if hits else NO_INFO
         self.searches.append(
-            AskSearch(query=query, k=self.k, hit_ids=[h.passage.id for h in hits], summary=summary)
+            SearchCall(query=query, k=self.k, hit_ids=[h.passage.id for h in hits], summary=summary)
         )
         self.used.append(UsedSearch(tuple(hits), summary))
         self.messages.append({"role": "assistant", "content": Action("search", query, thought).as_message()})
@@ -267,7 +251,7 @@ class _AskRun:
                     self.turns += 1
                     rejected = [
                         {"role": "assistant", "content": action.as_message()},
-                        {"role": "user", "content": NUDGE_REPEATED},
+                        {"role": "user", "content": self.nudge["ask_nudge_repeated"]},
                     ]
                     continue
                 await self.search(action.text, action.thought)
@@ -283,13 +267,13 @@ class _AskRun:
                 self.emit("warning", message="answer before any search rejected", answer=action.text)
                 rejected = [
                     {"role": "assistant", "content": action.as_message()},
-                    {"role": "user", "content": NUDGE_SEARCH_FIRST},
+                    {"role": "user", "content": self.nudge["ask_nudge_search_first"]},
                 ]
                 continue
             if _is_non_answer(action.text) and self.variant != "closed" and self.turns < self.max_turns:
                 rejected = [
                     {"role": "assistant", "content": action.as_message()},
-                    {"role": "user", "content": NUDGE_NOT_AN_ANSWER},
+                    {"role": "user", "content": self.nudge["ask_nudge_not_an_answer"]},
                 ]
                 continue
             self.messages.append({"role": "assistant", "content": action.as_message()})
@@ -300,7 +284,10 @@ class _AskRun:
         if self.variant == "always" and not self.searches:
             await self.search(self.question)
         self.messages.append(
-            {"role": "user", "content": TIME_IS_UP_CLOSED if self.variant == "closed" else TIME_IS_UP}
+            {
+                "role": "user",
+                "content": TIME_IS_UP_CLOSED if self.variant == "closed" else self.nudge["ask_time_is_up"],
+            }
         )
         self.turns += 1
         extra: list[Message] = []
@@ -313,7 +300,7 @@ class _AskRun:
                 return short_answer(action.text), "time_up"
             extra = [
                 {"role": "assistant", "content": action.as_message()},
-                {"role": "user", "content": TIME_IS_UP},
+                {"role": "user", "content": self.nudge["ask_time_is_up"]},
             ]
         answer = untagged_answer(self.last_reply) if action is None else ""
         if answer:
@@ -366,7 +353,10 @@ async def run_ask(
     citations = (
         []
         if finish in ("fallback", "refused")
-        else [AskCitation(passage_id=p.id, title=p.title, quote=q) for p, q in choose_citations(answer, run.used)]
+        else [
+            Citation(n=n, passage_id=p.id, title=p.title, quote=q)
+            for n, (p, q) in enumerate(choose_citations(answer, run.used), start=1)
+        ]
     )
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
     run.emit("node_finished", turns=run.turns, searches=len(run.searches))

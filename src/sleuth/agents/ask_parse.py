@@ -12,7 +12,7 @@ from typing import Literal
 
 from sleuth.agents.support import answer_words
 from sleuth.retrieval.base import Hit, Passage
-from sleuth.text import PROTOCOL_TAG, clip, prompt_literal
+from sleuth.text import PROTOCOL_TAG, clip, prompt_literal, split_sentences
 
 NO_INFO = "No helpful information found."
 """The summariser's exact reply when no passage helps (ASP paper)."""
@@ -32,7 +32,6 @@ not an action it takes."""
 _LOOSE = re.compile(r"^\s*(search|answer)\s*[:,]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 """A small model's tagless form ("Search: who was Lilu?"): taken as the action it names."""
 _NO_INFO = re.compile(r"no\s+helpful\s+information", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -100,7 +99,7 @@ def number_sentences(hits: Sequence[Hit], max_chars: int = MAX_PASSAGE_CHARS) ->
     for hit in hits:
         used = 0
         title = f"({prompt_literal(hit.passage.title, 200)}) " if hit.passage.title.strip() else ""
-        for sentence in sentences(" ".join(hit.passage.text.split())):
+        for sentence in split_sentences(" ".join(hit.passage.text.split())):
             if used and used + len(sentence) > max_chars:
                 break
             sentence = clip(sentence, max_chars)
@@ -134,15 +133,10 @@ def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2}
 
 
-def sentences(text: str) -> list[str]:
-    """The passage's sentences, each an exact substring of it (so a quote is always literal)."""
-    return [s for s in _SENTENCE_END.split(text.strip()) if s]
-
-
 def best_sentence(text: str, target: str) -> str:
     """The sentence of `text` sharing the most words with `target` (the first one on a tie)."""
     words = _content_words(target)
-    candidates = sentences(text) or [text]
+    candidates = split_sentences(text) or [text]
     return max(candidates, key=lambda s: len(words & _content_words(s)))
 
 
@@ -155,7 +149,7 @@ def supports(passage: Passage, answer: str) -> str | None:
     wanted = _norm(answer)
     if not wanted or wanted in YES_NO:
         return None
-    candidates = sentences(passage.text) or [passage.text]
+    candidates = split_sentences(passage.text) or [passage.text]
     for sentence in candidates:
         if f" {wanted} " in f" {_norm(sentence)} ":
             return sentence
@@ -214,7 +208,7 @@ def untagged_answer(reply: str, max_words: int = 20) -> str:
     Questions and talk about searching or tags are not answers (a small model echoes the reminders).
     """
     text = " ".join(PROTOCOL_TAG.sub(" ", reply).split())
-    first = sentences(text)[0] if text else ""
+    first = split_sentences(text)[0] if text else ""
     if not first or first.endswith("?") or _NOT_AN_ANSWER.search(first) or len(first.split()) > max_words:
         return ""
     return first

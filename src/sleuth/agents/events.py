@@ -16,6 +16,11 @@ EventType = Literal[
     "patches",
     "warning",
     "answer",
+    "outline",
+    "awaiting_approval",
+    "plan_approved",
+    "section",
+    "report",
     "run_finished",
     "error",
 ]

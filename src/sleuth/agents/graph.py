@@ -10,10 +10,13 @@ from langgraph.graph import END, START, StateGraph
 from sleuth.agents import routing
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.aggregator import aggregator
+from sleuth.agents.nodes.compose import compose
 from sleuth.agents.nodes.direct import direct
 from sleuth.agents.nodes.orchestrator import orchestrator
+from sleuth.agents.nodes.outline import approve, outline
 from sleuth.agents.nodes.reader import reader
 from sleuth.agents.nodes.search import search
+from sleuth.agents.nodes.section import section
 from sleuth.agents.nodes.verify import verify
 from sleuth.agents.nodes.writer import writer
 from sleuth.agents.state import ResearchState
@@ -23,7 +26,8 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
     """The uncompiled graph: orchestrator → search → readers (Send) → aggregator → … → direct → writer → verify.
 
     The routing functions say when to write; writing starts with `direct`, the grounded short answer the
-    report opens with.
+    answer opens with. The report form plans after the first round: outline → (approve) → sections (Send)
+    → direct → writer → verify (the opening) → compose.
     """
     graph = StateGraph(state_schema=ResearchState, context_schema=AgentDeps)
     graph.add_node("orchestrator", orchestrator)
@@ -34,6 +38,10 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
     graph.add_node("direct", direct)
     graph.add_node("writer", writer)
     graph.add_node("verify", verify)
+    graph.add_node("outline", outline)
+    graph.add_node("approve", approve)
+    graph.add_node("section", section)  # type: ignore[call-overload]
+    graph.add_node("compose", compose)
     graph.add_edge(START, "orchestrator")
     graph.add_conditional_edges(
         "orchestrator", routing.after_orchestrator, {"search": "search", "writer": "direct"}
@@ -41,11 +49,19 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
     graph.add_conditional_edges("search", routing.to_readers, ["reader", "aggregator"])
     graph.add_edge("reader", "aggregator")
     graph.add_conditional_edges(
-        "aggregator", routing.after_aggregator, {"orchestrator": "orchestrator", "writer": "direct"}
+        "aggregator",
+        routing.after_aggregator,
+        {"orchestrator": "orchestrator", "writer": "direct", "outline": "outline"},
     )
+    graph.add_conditional_edges("outline", routing.after_outline, ["approve", "section", "direct"])
+    graph.add_conditional_edges("approve", routing.to_sections, ["section", "direct"])
+    graph.add_edge("section", "direct")
+    graph.add_edge("compose", END)
     graph.add_edge("direct", "writer")
     graph.add_edge("writer", "verify")
-    graph.add_conditional_edges("verify", routing.after_verify, {"writer": "writer", "__end__": END})
+    graph.add_conditional_edges(
+        "verify", routing.after_verify, {"writer": "writer", "compose": "compose", "__end__": END}
+    )
     return graph
 
 

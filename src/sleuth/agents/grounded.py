@@ -47,7 +47,8 @@ from sleuth.agents.grounding import (
 )
 from sleuth.agents.linking import linked_context, names
 from sleuth.agents.policy import content_words
-from sleuth.agents.results import NO_ANSWER, AskCitation, AskResult, AskSearch, Finish, TrajectoryStep
+from sleuth.agents.records import Citation, SearchCall
+from sleuth.agents.results import NO_ANSWER, AskResult, Finish, TrajectoryStep
 from sleuth.feedback.render import render_patches
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
@@ -123,7 +124,7 @@ class _GroundedRun:
         self.usage = UsageLog()
         self.llm = MeteredModel(deps.llm, self.usage)
         self.pool = _Pool(self.settings.ask_pool_size)
-        self.searches: list[AskSearch] = []
+        self.searches: list[SearchCall] = []
         self.found: list[list[Passage]] = []
         """Each search's hits in rank order (pooled before or not), for the focused readings."""
         self.readings: list[Reading] = []
@@ -144,7 +145,7 @@ class _GroundedRun:
         """Retrieve `k` hits for `query` and pool up to `pool` (default `k`) new ones; returns how many were new."""
         hits = await asyncio.to_thread(self.deps.retriever.search, query, k)
         self.emit("search", query=query, k=k, hits=len(hits), hit_ids=[h.passage.id for h in hits])
-        self.searches.append(AskSearch(query=query, k=k, hit_ids=[h.passage.id for h in hits]))
+        self.searches.append(SearchCall(query=query, k=k, hit_ids=[h.passage.id for h in hits]))
         self.found.append([h.passage for h in hits])
         return self.pool.add([h.passage for h in hits], take=k if pool is None else pool)
 
@@ -323,7 +324,7 @@ class _GroundedRun:
         pooled = [*self.patch_passages, *self.pool.passages]
         return any(grounding_passage(start, [p]) and grounding_passage(answer, [p], slack=1) for p in pooled)
 
-    def citations(self, answer: str) -> list[AskCitation]:
+    def citations(self, answer: str) -> list[Citation]:
         """The passages that contain the answer, then, for a comparison, each side's deciding sentence."""
         sources = [*self.patch_passages, *self.pool.passages]
         pairs = [] if is_yes_no(answer) else supporting_quotes(answer, sources)
@@ -333,7 +334,7 @@ class _GroundedRun:
             words = content_words(self.question)
             ranked = sorted(sources, key=lambda p: -len(words & content_words(f"{p.title} {p.text}")))
             pairs = [(p, best_sentence(p.text, self.question)) for p in ranked[:2]]
-        return [AskCitation(passage_id=p.id, title=p.title, quote=q) for p, q in pairs]
+        return [Citation(n=n, passage_id=p.id, title=p.title, quote=q) for n, (p, q) in enumerate(pairs, start=1)]
 
 
 async def run_grounded(question: str, deps: AgentDeps) -> AskResult:

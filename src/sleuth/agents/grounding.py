@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sleuth.agents.ask_parse import best_sentence, sentences, supports
+from sleuth.agents.ask_parse import best_sentence, supports
 from sleuth.agents.policy import content_words
 from sleuth.agents.support import answer_words
 from sleuth.retrieval.base import Passage
+from sleuth.text import split_sentences
 
 YES_NO = frozenset({"yes", "no"})
 _YES_NO_START = re.compile(
@@ -91,7 +92,7 @@ def is_number(answer: str) -> bool:
 def asking(question: str) -> str:
     """The sentence that asks: the last one ("A and B were founded within a year of each other. Which was
     first?" asks for a name, though its first sentence says "year")."""
-    parts = sentences(question)
+    parts = split_sentences(question)
     return parts[-1] if parts else question
 
 

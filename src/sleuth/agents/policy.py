@@ -13,13 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sleuth.agents.state import (
-    Citation,
+    CitationRecord,
     DraftSentence,
     DroppedSentence,
     EvidenceItem,
     PassageRecord,
     ResearchState,
-    SearchCall,
+    SearchRecord,
+    VerifiedSentence,
 )
 from sleuth.agents.support import content_words, unsupported
 from sleuth.retrieval.base import Passage
@@ -89,7 +90,7 @@ def assert_searched(state: ResearchState) -> None:
         raise PolicyViolationError("always-search policy: the writer was reached before any search ran")
 
 
-def no_evidence_answer(question: str, search_calls: Sequence[SearchCall]) -> str:
+def no_evidence_answer(question: str, search_calls: Sequence[SearchRecord]) -> str:
     """The refusal: what was searched and that nothing supported an answer; never a guess."""
     queries = list(dict.fromkeys(call["query"] for call in search_calls))
     searched = "; ".join(f"“{q}”" for q in queries) or "(no queries)"
@@ -120,8 +121,27 @@ def finalise_answer(
     *,
     question: str = "",
     patches: Mapping[str, str] | None = None,
-) -> tuple[str, list[Citation], list[DroppedSentence]]:
-    """Verify each draft sentence's citations, drop what is unsupported, render Markdown with [n].
+) -> tuple[str, list[CitationRecord], list[DroppedSentence]]:
+    """`verify_draft`, rendered as Markdown with `[n]` markers: (answer, citations, dropped sentences)."""
+    kept, citations, dropped = verify_draft(draft, evidence, passages, lookup, question=question, patches=patches)
+    return render_sentences(kept), citations, dropped
+
+
+def render_sentences(sentences: Sequence[VerifiedSentence]) -> str:
+    """Verified sentences as Markdown: each followed by its `[n]` markers."""
+    return " ".join(f"{s['text']} {''.join(f'[{n}]' for n in s['cites'])}" for s in sentences)
+
+
+def verify_draft(
+    draft: Sequence[DraftSentence],
+    evidence: Sequence[EvidenceItem],
+    passages: dict[str, PassageRecord],
+    lookup: Callable[[str], Passage | None] | None = None,
+    *,
+    question: str = "",
+    patches: Mapping[str, str] | None = None,
+) -> tuple[list[VerifiedSentence], list[CitationRecord], list[DroppedSentence]]:
+    """Verify each draft sentence's citations and drop what is unsupported.
 
     A citation stays when its evidence number exists, its quote still occurs in the cited passage (for a
     user correction: in that correction's evidence, given in `patches`) and the quote shares a content word
@@ -134,11 +154,11 @@ def finalise_answer(
         patches: citation id (`patch:ID`) -> evidence text of this run's citable user corrections.
 
     Returns:
-        (Markdown answer, citations numbered in order of first use, dropped sentences)
+        (kept sentences with their citation numbers, citations numbered in order of first use, dropped sentences)
     """
-    citations: list[Citation] = []
+    citations: list[CitationRecord] = []
     number_of: dict[int, int] = {}
-    lines: list[str] = []
+    lines: list[VerifiedSentence] = []
     dropped: list[DroppedSentence] = []
     seen: set[str] = set()
     sources = _Sources(passages, lookup, patches or {})
@@ -176,7 +196,7 @@ def finalise_answer(
         if problem is not None:
             dropped.append({"text": text, "reason": problem})
             continue
-        marks = []
+        marks: list[int] = []
         for ref in kept:
             if ref not in number_of:
                 item = evidence[ref - 1]
@@ -190,10 +210,10 @@ def finalise_answer(
                         "kind": item["kind"],
                     }
                 )
-            marks.append(f"[{number_of[ref]}]")
+            marks.append(number_of[ref])
         body = text if text.endswith((".", "!", "?", "”", '"')) else text + "."
-        lines.append(f"{body} {''.join(marks)}")
-    return " ".join(lines), citations, dropped
+        lines.append({"text": body, "cites": marks})
+    return lines, citations, dropped
 
 
 def _plain(text: str) -> str:

@@ -5,27 +5,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-Form = Literal["answer", "report"]
-FORMS: tuple[Form, ...] = ("answer", "report")
+from sleuth.agents.records import Citation
+from sleuth.names import Form
+
 NO_SECTION_EVIDENCE = "No retrieved passage gave evidence for this section."
 """What a section says instead of padding when its searches found nothing it could cite."""
 
 
-class ReportCitation(BaseModel):
-    """Citation `[n]`: a quote that occurs verbatim in a retrieved passage (or in a user correction)."""
+class ReportOptions(BaseModel):
+    """How a research run writes: the short `answer` or a sectioned `report`, and the report's controls."""
 
-    n: int
-    passage_id: str
-    """The passage id, or `patch:<id>` for a user correction's evidence."""
-    title: str = ""
-    quote: str
-    kind: Literal["passage", "patch"] = "passage"
-    page: int | None = None
-    """The page of a PDF source (1-based), when the passage came from one."""
-    url: str | None = None
-    """The address of a web source, when the passage came from one."""
+    form: Form = "answer"
+    approve_plan: bool = False
+    """Report form only: pause after the outline until the plan is approved (or edited)."""
+    language: str = Field(default="English", min_length=2, max_length=40, pattern=r"^[^\n\r\t\"<>{}]+$")
+    """The language sections are written in (a name such as "German"; shown to the model as data)."""
+    length_words: int = Field(default=600, ge=100, le=5000)
+    """Report form: the target length of the sections together, in words."""
+
+    @model_validator(mode="after")
+    def _approval_needs_plan(self) -> ReportOptions:
+        if self.approve_plan and self.form != "report":
+            raise ValueError("approving the plan needs the report form: only a report has a plan to approve")
+        return self
 
 
 class ReportSentence(BaseModel):
@@ -62,7 +66,7 @@ class Report(BaseModel):
     question: str
     opening: list[ReportSentence] = Field(default_factory=list)
     sections: list[ReportSection] = Field(default_factory=list)
-    citations: list[ReportCitation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
     language: str = "English"
 
     @property
@@ -98,7 +102,7 @@ class Report(BaseModel):
         return "\n\n".join(parts) + "\n"
 
 
-def source_line(c: ReportCitation) -> str:
+def source_line(c: Citation) -> str:
     """`Title (id, p. 3, url): “quote”`: how every format names a citation in its sources list."""
     where = ", ".join(x for x in (c.passage_id, f"p. {c.page}" if c.page else "", c.url or "") if x)
     return f"{_line(c.title or c.passage_id)} ({where}): “{_line(c.quote)}”"

@@ -10,10 +10,14 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.graph import research_graph
+from sleuth.agents.nodes.outline import parse_plan
+from sleuth.agents.report import ReportOptions
 from sleuth.agents.results import ResearchReport, report_from_state
+from sleuth.agents.state import EvidenceItem, PassageRecord
 from sleuth.config import Settings
 from sleuth.private import private_file
 
@@ -42,6 +46,38 @@ async def stored_run(run_id: str, checkpointer: BaseCheckpointSaver) -> dict[str
     return dict(snapshot.values) if snapshot.values else None
 
 
+def prior_evidence(stored: dict[str, Any]) -> tuple[dict[str, PassageRecord], list[EvidenceItem]]:
+    """An earlier run's passages and verified quotes (its sections' included), for a follow-up to start from.
+
+    User corrections are left out: the follow-up's own round 1 looks up the corrections relevant to it.
+    """
+    passages: dict[str, PassageRecord] = dict(stored.get("passages") or {})
+    items: list[EvidenceItem] = []
+    seen: set[tuple[str, str]] = set()
+    cited = [c for record in stored.get("sections") or [] for c in record["citations"]]
+    candidates = [
+        *(e for e in stored.get("evidence") or [] if e["kind"] == "passage"),
+        *(
+            {
+                "passage_id": c["passage_id"],
+                "title": c["title"],
+                "quote": c["quote"],
+                "claim": c["quote"],
+                "kind": "passage",
+                "round": 0,
+            }
+            for c in cited
+            if c["kind"] == "passage"
+        ),
+    ]
+    for item in candidates:
+        key = (item["passage_id"], item["quote"])
+        if key not in seen and item["passage_id"] in passages:
+            seen.add(key)
+            items.append({**item, "round": 0})  # type: ignore[typeddict-item]
+    return passages, items
+
+
 async def run_research(
     question: str | None,
     deps: AgentDeps,
@@ -49,14 +85,22 @@ async def run_research(
     run_id: str | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
     max_rounds: int | None = None,
+    options: ReportOptions | None = None,
+    approve: bool = False,
+    plan: dict[str, Any] | None = None,
+    follow_up: str | None = None,
 ) -> ResearchReport:
     """Run the deep-research graph, or resume run `run_id` when `question` is None.
 
     Every node's output is checkpointed under the run id (the LangGraph thread id), so a run that
-    failed half-way resumes from its last finished step: finished nodes are not run again.
+    failed half-way resumes from its last finished step: finished nodes are not run again. A report run
+    with `approve_plan` returns with status `awaiting_approval` after its outline; resuming it with `approve`
+    runs the plan as drafted, or `plan` (an edited plan) when given; resuming without `approve` pauses again. `follow_up` names an earlier
+    run whose passages and verified quotes this new run starts with (it still searches its own question).
 
     Raises:
-        UnknownRunError: resuming a run id the checkpointer does not hold.
+        UnknownRunError: resuming a run id (or following up on one) the checkpointer does not hold.
+        PlanError: `plan` is not a valid plan.
         PolicyViolationError: the graph reached the writer without searching (a bug, never expected).
     """
     checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
@@ -66,14 +110,20 @@ async def run_research(
     rounds = max_rounds or settings.max_rounds
     config: dict[str, Any] = {"configurable": {"thread_id": run_id}, "recursion_limit": 12 * rounds + 30}
     started = time.perf_counter()
-    inputs: dict[str, Any] | None
+    inputs: Any
+    options = options or ReportOptions()
+    resuming = question is None
     if question is None:
         snapshot = await graph.aget_state(config)
         if not snapshot.values:
             raise UnknownRunError(f"no run {run_id!r} in the checkpoint store")
         question = snapshot.values["question"]
-        # Finished runs are returned as they are; unfinished ones continue from their last checkpoint.
+        # Finished runs are returned as they are; unfinished ones continue from their last checkpoint; a run
+        # paused for approval continues with the approved plan (checked here, before anything runs).
+        waiting = any(task.interrupts for task in snapshot.tasks)
         inputs = None
+        if waiting and approve:
+            inputs = Command(resume=True if plan is None else parse_plan(plan))
         config["recursion_limit"] = 12 * snapshot.values.get("max_rounds", rounds) + 30
     else:
         inputs = {
@@ -83,9 +133,19 @@ async def run_research(
             "token_budget": settings.token_budget,
             "round": 0,
             "writer_attempts": 0,
+            "form": options.form,
+            "approve_plan": options.approve_plan,
+            "language": options.language,
+            "length_words": options.length_words,
         }
+        if follow_up:
+            stored = await stored_run(follow_up, checkpointer)
+            if stored is None:
+                raise UnknownRunError(f"no run {follow_up!r} in the checkpoint store to follow up on")
+            inputs["passages"], inputs["evidence"] = prior_evidence(stored)
+            inputs["follow_up_of"] = follow_up
     deps.events.emit(
-        "run_started", run_id=run_id, question=question, resumed=inputs is None, prompt_set_hash=deps.prompts.hash
+        "run_started", run_id=run_id, question=question, resumed=resuming, prompt_set_hash=deps.prompts.hash
     )
     try:
         final = await graph.ainvoke(inputs, config, context=deps)
@@ -93,6 +153,7 @@ async def run_research(
         deps.events.emit("error", error=f"{type(exc).__name__}: {exc}", run_id=run_id)
         raise
     wall = time.perf_counter() - started
+    awaiting = bool(final.get("__interrupt__"))
     report = report_from_state(
         final,
         run_id=run_id,
@@ -100,7 +161,10 @@ async def run_research(
         prompt_set_hash=deps.prompts.hash,
         events=[],
         wall_s=wall,
+        awaiting=awaiting,
     )
+    if awaiting:
+        deps.events.emit("awaiting_approval", run_id=run_id, outline=report.outline)
     deps.events.emit("run_finished", run_id=run_id, status=report.status, wall_s=round(wall, 3))
     report.events = list(deps.events.events)
     return report

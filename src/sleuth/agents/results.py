@@ -9,33 +9,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sleuth.agents.events import Event
+from sleuth.agents.records import Citation, SearchCall
+from sleuth.agents.report import Report
 from sleuth.agents.state import ResearchState
 from sleuth.llm.usage import AgentUsage
+from sleuth.names import Form, Strategy, Variant
 
-Variant = Literal["always", "free", "closed"]
 Finish = Literal["answer", "time_up", "untagged", "fallback", "refused"]
-Strategy = Literal["grounded", "asp"]
-STRATEGIES: tuple[Strategy, ...] = ("grounded", "asp")
-VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
 NO_ANSWER = "No answer found."
 """What a short answer says when every candidate was a guess or none was given."""
-
-
-class AskCitation(BaseModel):
-    """A passage that backs the answer, with a sentence quoted from it verbatim."""
-
-    passage_id: str
-    title: str = ""
-    quote: str
-
-
-class AskSearch(BaseModel):
-    """One search the agent made: the query, how many hits it asked for, what came back, the summary."""
-
-    query: str
-    k: int
-    hit_ids: list[str] = Field(default_factory=list)
-    summary: str = ""
 
 
 class TrajectoryStep(BaseModel):
@@ -50,8 +32,8 @@ class AskResult(BaseModel):
 
     question: str
     answer: str
-    citations: list[AskCitation] = Field(default_factory=list)
-    search_calls: list[AskSearch] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    search_calls: list[SearchCall] = Field(default_factory=list)
     turns: int = 0
     """Model actions taken (searches, answers, rejected answers), the time-is-up turn included."""
     finish: Finish = "answer"
@@ -72,25 +54,6 @@ class AskResult(BaseModel):
     @property
     def searches(self) -> int:
         return len(self.search_calls)
-
-
-class Citation(BaseModel):
-    """Source `[n]` of the answer: a verified quote from a retrieved passage (or a user correction)."""
-
-    n: int
-    passage_id: str
-    """The passage id, or `patch:<id>` for a user correction's evidence."""
-    title: str = ""
-    quote: str
-    """Text that occurs in the passage (checked in code)."""
-    kind: Literal["passage", "patch"] = "passage"
-
-
-class SearchCall(BaseModel):
-    query: str
-    k: int
-    hit_ids: list[str]
-    round: int = 1
 
 
 class PlannedTask(BaseModel):
@@ -130,8 +93,17 @@ class ResearchReport(BaseModel):
 
     run_id: str
     question: str
-    status: Literal["answered", "no_evidence"]
-    """`no_evidence`: the answer says what was searched and that nothing supported an answer."""
+    status: Literal["answered", "no_evidence", "awaiting_approval"]
+    """`no_evidence`: the answer says what was searched and that nothing supported an answer;
+    `awaiting_approval`: a report run paused after its outline (`outline`) until the plan is approved."""
+    form: Form = "answer"
+    report: Report | None = None
+    """The sectioned report (report form); its Markdown is `answer`."""
+    outline: dict[str, Any] | None = None
+    """The report's plan ({"title", "sections": [{"heading", "questions"}]}): the one that ran, or the one
+    awaiting approval."""
+    follow_up_of: str | None = None
+    """The run whose evidence this follow-up started from."""
     answer: str
     """Markdown with `[n]` markers that refer to `citations`."""
     citations: list[Citation]
@@ -167,8 +139,9 @@ def report_from_state(
     prompt_set_hash: str,
     events: list[Event],
     wall_s: float,
+    awaiting: bool = False,
 ) -> ResearchReport:
-    """Build the report from a finished run's state."""
+    """Build the report from a finished run's state (or one paused for plan approval: `awaiting`)."""
     usage: dict[str, NodeUsage] = defaultdict(NodeUsage)
     for record in state.get("usage") or []:
         for key in (record["node"], "total"):
@@ -181,12 +154,18 @@ def report_from_state(
             total.wall_s += record["wall_s"] if key != "total" else 0.0
     if "total" in usage:
         usage["total"].wall_s = wall_s
+    report = state.get("report")
     data: dict[str, Any] = {
         "run_id": run_id,
         "question": state.get("question", ""),
-        "status": state.get("status", "no_evidence"),
+        "status": "awaiting_approval" if awaiting else state.get("status", "no_evidence"),
+        "form": state.get("form", "answer"),
+        "report": report if report and not awaiting else None,
+        "outline": state.get("outline"),
+        "follow_up_of": state.get("follow_up_of"),
         "answer": state.get("answer", ""),
-        "citations": state.get("citations") or [],
+        # A report's citations carry the page or URL of their source.
+        "citations": (report or {}).get("citations") or state.get("citations") or [],
         "plan": state.get("rounds") or [],
         "search_calls": state.get("search_calls") or [],
         "patches_used": [p["id"] for p in state.get("patches") or []],

@@ -6,7 +6,7 @@ from typing import Literal
 
 from langgraph.types import Send
 
-from sleuth.agents.state import ResearchState
+from sleuth.agents.state import ResearchState, SectionTask
 
 
 def after_orchestrator(state: ResearchState) -> Literal["search", "writer"]:
@@ -27,10 +27,15 @@ def to_readers(state: ResearchState) -> list[Send] | Literal["aggregator"]:
     return [Send("reader", batch) for batch in batches]
 
 
-def after_aggregator(state: ResearchState) -> Literal["orchestrator", "writer"]:
-    """Another round unless the round limit or token budget is reached or nothing is unknown any more."""
+def after_aggregator(state: ResearchState) -> Literal["orchestrator", "writer", "outline"]:
+    """Another round unless the round limit or token budget is reached or nothing is unknown any more.
+
+    A report is planned after the first round: its sections do the further searching.
+    """
     if not state.get("search_calls"):
         return "orchestrator"
+    if state.get("form") == "report":
+        return "outline"
     if state.get("round", 0) >= state.get("max_rounds", 1):
         return "writer"
     if state.get("tokens_used", 0) >= state.get("token_budget", 0):
@@ -38,6 +43,39 @@ def after_aggregator(state: ResearchState) -> Literal["orchestrator", "writer"]:
     return "orchestrator" if state.get("unknown") else "writer"
 
 
-def after_verify(state: ResearchState) -> Literal["writer", "__end__"]:
-    """Back to the writer when verification asked for a re-draft, else the run is done."""
-    return "writer" if state.get("writer_feedback") else "__end__"
+def after_outline(state: ResearchState) -> list[Send] | Literal["approve", "direct"]:
+    """Pause for approval when asked to, else research the sections."""
+    return "approve" if state.get("approve_plan") else to_sections(state)
+
+
+def to_sections(state: ResearchState) -> list[Send] | Literal["direct"]:
+    """Fan out one section writer per planned section (run in parallel); straight on when the plan is empty."""
+    tasks = section_tasks(state)
+    return [Send("section", task) for task in tasks] if tasks else "direct"
+
+
+def after_verify(state: ResearchState) -> Literal["writer", "compose", "__end__"]:
+    """Back to the writer when verification asked for a re-draft; a report is then composed; else done."""
+    if state.get("writer_feedback"):
+        return "writer"
+    return "compose" if state.get("form") == "report" else "__end__"
+
+
+def section_tasks(state: ResearchState) -> list[SectionTask]:
+    """One task per planned section, with its share of the report's target length."""
+    plan = state.get("outline") or {"title": "", "sections": []}
+    sections = plan["sections"]
+    words = max(40, state.get("length_words", 600) // max(1, len(sections)))
+    return [
+        {
+            "index": i,
+            "heading": s["heading"],
+            "questions": list(s["questions"]),
+            "question": state["question"],
+            "patches": state.get("patches") or [],
+            "language": state.get("language", "English"),
+            "words": words,
+            "round": state.get("round", 1) + 1,
+        }
+        for i, s in enumerate(sections)
+    ]

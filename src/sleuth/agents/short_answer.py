@@ -5,7 +5,8 @@ from __future__ import annotations
 from sleuth.agents.ask import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.grounded import run_grounded
-from sleuth.agents.results import STRATEGIES, AskResult, Strategy, Variant
+from sleuth.agents.results import AskResult
+from sleuth.names import STRATEGIES, Strategy, Variant
 
 
 async def ask_short(

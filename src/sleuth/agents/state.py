@@ -7,7 +7,7 @@ and a later process can resume it.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 
 class Task(TypedDict):
@@ -25,7 +25,7 @@ class PassageRecord(TypedDict):
     text: str
 
 
-class SearchCall(TypedDict):
+class SearchRecord(TypedDict):
     """One retrieval call: the query, how many hits were asked for, which passages came back."""
 
     query: str
@@ -105,7 +105,50 @@ class DroppedSentence(TypedDict):
     reason: str
 
 
-class Citation(TypedDict):
+class VerifiedSentence(TypedDict):
+    """A sentence that passed verification and the (1-based) numbers of the citations that support it."""
+
+    text: str
+    cites: list[int]
+
+
+class OutlineSection(TypedDict):
+    """One section of a report's plan: its heading and the sub-questions it searches for."""
+
+    heading: str
+    questions: list[str]
+
+
+class Outline(TypedDict):
+    title: str
+    sections: list[OutlineSection]
+
+
+class SectionTask(TypedDict):
+    """The input a `Send` gives one section writer."""
+
+    index: int
+    heading: str
+    questions: list[str]
+    question: str
+    patches: list[PatchRecord]
+    language: str
+    words: int
+    round: int
+
+
+class SectionRecord(TypedDict):
+    """A researched, written and verified section; citation numbers are the section's own (1-based)."""
+
+    index: int
+    heading: str
+    questions: list[str]
+    sentences: list[VerifiedSentence]
+    citations: list[CitationRecord]
+    dropped: list[DroppedSentence]
+
+
+class CitationRecord(TypedDict):
     n: int
     passage_id: str
     title: str
@@ -131,7 +174,7 @@ class ResearchState(TypedDict, total=False):
     """The current round's tasks."""
     patches: list[PatchRecord]
     rounds: Annotated[list[RoundRecord], operator.add]
-    search_calls: Annotated[list[SearchCall], operator.add]
+    search_calls: Annotated[list[SearchRecord], operator.add]
     passages: Annotated[dict[str, PassageRecord], merge_passages]
     batches: list[ReaderBatch]
     """The current round's reader inputs (one `Send` each)."""
@@ -147,6 +190,20 @@ class ResearchState(TypedDict, total=False):
     writer_feedback: str
     answer: str
     status: Literal["answered", "no_evidence"]
-    citations: list[Citation]
+    citations: list[CitationRecord]
     dropped_sentences: list[DroppedSentence]
     writer_fallback: bool
+    verified: list[VerifiedSentence]
+    """The answer's sentences as verification kept them (the report's opening)."""
+    form: Literal["answer", "report"]
+    approve_plan: bool
+    """Report form: pause after the outline until a person approves (or edits) it."""
+    language: str
+    length_words: int
+    """Report form: the target length of the sections together, in words."""
+    outline: Outline
+    sections: Annotated[list[SectionRecord], operator.add]
+    report: dict[str, Any]
+    """Report form: the finished `agents.report.Report`, as JSON."""
+    follow_up_of: str
+    """The earlier run whose passages and evidence this run started with."""

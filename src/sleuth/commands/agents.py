@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +26,7 @@ from sleuth.commands.common import (
 
 if TYPE_CHECKING:
     from sleuth.agents.events import Event
+    from sleuth.agents.report import ReportOptions
     from sleuth.agents.results import ResearchReport
 
 
@@ -37,19 +41,96 @@ def research(
     ),
     prompts: str | None = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-    resume: str | None = typer.Option(None, "--resume", help="Continue the interrupted run RUN_ID."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue the interrupted or paused run RUN_ID."),
     max_rounds: int | None = typer.Option(None, "--max-rounds", min=1, help="Search rounds at most."),
+    form: str = typer.Option("answer", "--form", help="answer (a short cited answer) or report (sectioned)."),
+    length: int = typer.Option(600, "--length", min=100, max=5000, help="Report: target words of its sections."),
+    language: str = typer.Option("English", "--language", help="Report: the language sections are written in."),
+    approve_plan: bool = typer.Option(
+        False, "--approve-plan", help="Report: pause after the outline so you can accept or edit the plan."
+    ),
+    approve: bool = typer.Option(False, "--approve", help="With --resume: run the paused plan as drafted."),
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan", help="With --resume: run this edited plan (YAML or JSON: title, sections).", dir_okay=False
+        ),
+    ] = None,
+    follow_up: str | None = typer.Option(
+        None, "--follow-up", help="Answer QUESTION as a follow-up of run RUN_ID, starting from its evidence."
+    ),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Also write the report to a .md, .html, .pdf or .docx file."
+    ),
 ) -> None:
-    """Plan searches, read the hits in parallel and write an answer in which every claim cites a passage."""
+    """Plan searches, read the hits in parallel and write an answer (or a sectioned report) in which every
+    claim cites a passage."""
     if resume and question:
         fail("give either a question or --resume RUN_ID, not both")
     if not resume and not (question or "").strip():
         fail("the question is empty")
-    report = run_async(_research(question, collection, prompts, resume, max_rounds, live=not as_json))
+    if (approve or plan_file) and not resume:
+        fail("--approve and --plan continue a paused run: give --resume RUN_ID")
+    request = _request(
+        form, length, language, approve_plan, follow_up, plan_file, approve or plan_file is not None
+    )
+    _check_out(out)
+    report = run_async(
+        _research(question, collection, prompts, resume, max_rounds, request, live=not as_json, ask=not as_json)
+    )
     if as_json:
         print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         _print_report(report)
+    if out and report.status == "awaiting_approval":
+        err_console.print(f"nothing written to {plain(out)} yet: the run is paused for plan approval")
+    elif out:
+        _write_out(report, out)
+
+
+@dataclass(frozen=True)
+class _Request:
+    options: ReportOptions
+    follow_up: str | None
+    approve: bool
+    plan: dict[str, Any] | None
+
+
+def _request(
+    form: str,
+    length: int,
+    language: str,
+    approve_plan: bool,
+    follow_up: str | None,
+    plan_file: Path | None,
+    approve: bool,
+) -> _Request:
+    from pydantic import ValidationError
+
+    from sleuth.agents.report import ReportOptions
+    from sleuth.names import FORMS
+
+    if form not in FORMS:
+        fail(f"--form must be one of {', '.join(FORMS)}, not {form!r}")
+    try:
+        options = ReportOptions(form=form, length_words=length, language=language, approve_plan=approve_plan)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        fail("; ".join(str(e["msg"]) for e in exc.errors()))
+    plan = _read_plan(plan_file) if plan_file else None
+    return _Request(options, follow_up, approve, plan)
+
+
+def _read_plan(path: Path) -> dict[str, Any]:
+    """An edited plan from a YAML or JSON file (JSON is YAML), checked before any run starts."""
+    import yaml
+
+    from sleuth.agents.nodes.outline import PlanError, parse_plan
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return dict(parse_plan(data))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, PlanError) as exc:
+        fail(f"cannot use the plan {plain(str(path))}: {exc}")
 
 
 async def _research(
@@ -58,10 +139,12 @@ async def _research(
     prompts: str | None,
     resume: str | None,
     max_rounds: int | None,
+    request: _Request,
     *,
     live: bool,
+    ask: bool,
 ) -> ResearchReport:
-    from sleuth.agents.events import Event
+    from sleuth.agents.nodes.outline import PlanError
     from sleuth.agents.policy import PolicyViolationError
     from sleuth.agents.research import UnknownRunError
     from sleuth.api import Sleuth
@@ -73,21 +156,47 @@ async def _research(
         index_demo_if_missing(current, collection)
         async with Sleuth.open(current, collection=collection, prompts=prompts) as sleuth:
             stream = sleuth.research_stream(
-                question, collection=collection, max_rounds=max_rounds, run_id=resume, resume=bool(resume)
+                question,
+                collection=collection,
+                max_rounds=max_rounds,
+                run_id=resume,
+                resume=bool(resume),
+                options=request.options,
+                follow_up=request.follow_up,
+                approve=request.approve,
+                plan=request.plan,
             )
-            with err_console.status("researching…") as status:
-                async for item in stream:
-                    if isinstance(item, Event):
-                        status.update(f"{item.node or 'run'}: {item.type}")
-                        line = describe(item)
-                        if live and line:
-                            console.print(line, highlight=False)
-                    else:
-                        report = item
-    except (UnknownRunError, FileNotFoundError, PolicyViolationError, CollectionError) as exc:
+            report = await _follow(stream, live)
+            # A paused report: ask here (in a terminal), then run the plan in the same process.
+            if report.status == "awaiting_approval" and ask:
+                from sleuth.commands.approval import approval
+
+                go, plan = approval(report)
+                if go:
+                    resumed = sleuth.research_stream(run_id=report.run_id, resume=True, approve=True, plan=plan)
+                    report = await _follow(resumed, live)
+    except (UnknownRunError, FileNotFoundError, PolicyViolationError, CollectionError, PlanError) as exc:
         fail(str(exc))
     except ValueError as exc:  # bad prompt files, unknown collection, empty question
         fail(str(exc))
+    if report is None:
+        fail("the run ended without a report")
+    return report
+
+
+async def _follow(stream: AsyncIterator[Event | ResearchReport], live: bool) -> ResearchReport:
+    from sleuth.agents.events import Event
+
+    report = None
+    with err_console.status("researching…") as status:
+        async for item in stream:
+            if isinstance(item, Event):
+                status.update(f"{item.node or 'run'}: {item.type}")
+                line = describe(item)
+                if live and line:
+                    console.print(line, highlight=False)
+            else:
+                report = item
     if report is None:
         fail("the run ended without a report")
     return report
@@ -113,6 +222,12 @@ def describe(event: Event) -> str:
         return corrections_line(data)
     if event.type == "warning":
         return f"  [yellow]warning[/] {event.node}: {plain(data.get('message'))}"
+    if event.type == "outline":
+        return f"  [magenta]outline[/] {plain(data.get('title'))}: " + plain(
+            "; ".join(str(s.get("heading", "")) for s in data.get("sections") or [])
+        )
+    if event.type == "section":
+        return f"  [green]section[/] {plain(data.get('heading'))}: {data.get('sentences')} sentence(s)"
     if event.type == "run_finished":
         return f"[bold]done[/] in {data.get('wall_s')}s ({data.get('status')})"
     return ""
@@ -121,13 +236,54 @@ def describe(event: Event) -> str:
 def _print_report(report: ResearchReport) -> None:
     from rich.markdown import Markdown
 
-    # Markdown reads no rich markup
-    print_answer(
-        Markdown(printable(report.answer)), ((c.n, c.title, c.passage_id, c.quote) for c in report.citations)
-    )
+    from sleuth.commands.approval import show_plan
+
+    if report.status == "awaiting_approval":
+        show_plan(report.outline or {})
+        console.print(
+            f"Paused for approval. Run it with: sleuth research --resume {plain(report.run_id)} --approve"
+            " [--plan edited.yaml]"
+        )
+        return
+    if report.report is not None:  # the report's Markdown ends with its own sources list
+        console.print(Markdown(printable(report.answer)))
+    else:  # Markdown reads no rich markup
+        print_answer(
+            Markdown(printable(report.answer)), ((c.n, c.title, c.passage_id, c.quote) for c in report.citations)
+        )
     if report.dropped_sentences:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
     console.print(
         f"[dim]run {plain(report.run_id)} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
         f" · {total_tokens(report.usage)} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
     )
+
+
+def _check_out(out: str | None) -> None:
+    """Fail before the run, not after it, when `--out` names no known format or a folder that is missing."""
+    from pathlib import Path
+
+    from sleuth.export import UnknownFormatError, format_for
+
+    if out is None:
+        return
+    try:
+        format_for(out)
+    except UnknownFormatError as exc:
+        fail(str(exc))
+    if not Path(out).expanduser().parent.is_dir():
+        fail(f"cannot write {out}: the folder {Path(out).expanduser().parent} does not exist")
+
+
+def _write_out(report: ResearchReport, out: str) -> None:
+    """Write the run's report to `out`, in the format its suffix names, and say where."""
+    from sleuth.export import ExportError, as_report, export, format_for
+
+    path = Path(out).expanduser()
+    try:
+        path.write_bytes(export(as_report(report), format_for(path)))
+    except (OSError, ExportError) as exc:
+        fail(
+            f"cannot write {path}: {exc}. The run is saved: `sleuth research --resume {report.run_id} --out FILE`"
+        )
+    err_console.print(f"report written to {plain(path.resolve())}", highlight=False, soft_wrap=True)

@@ -19,14 +19,13 @@ from sleuth.commands.common import (
     settings,
     total_tokens,
 )
+from sleuth.names import STRATEGIES, VARIANTS
 
 if TYPE_CHECKING:
     from sleuth.agents.events import Event
     from sleuth.agents.results import AskResult
     from sleuth.config import Settings
 
-VARIANTS = ("always", "free", "closed")
-STRATEGIES = ("grounded", "asp")
 UNANSWERED = {
     "refused": "every answer the model gave was found in no retrieved passage, so it was refused as a guess",
     "fallback": "the model gave no answer",

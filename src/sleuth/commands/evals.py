@@ -151,10 +151,22 @@ def longform(
     support: str = typer.Option(
         "overlap", "--support", help="Citation support check: overlap (offline proxy) or llm (the judge model)."
     ),
+    forms: str = typer.Option(
+        "answer", "--forms", help="Research forms side by side: answer, report, or answer,report."
+    ),
+    judge: bool = typer.Option(
+        True, "--judge/--no-judge", help="Grade content with the judge model (off: only the checks made in code)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print report.json on stdout."),
 ) -> None:
     """Run the research agent and grade its long answers with the ScholarQA-CS rubric weighting."""
     from sleuth.evals.jobs import LongformEval
+    from sleuth.names import FORMS
+
+    chosen = [f for f in FORMS if f in {x.strip() for x in forms.split(",")}]
+    unknown = {x.strip() for x in forms.split(",") if x.strip()} - set(FORMS)
+    if unknown or not chosen:
+        fail(f"--forms takes {', '.join(FORMS)} (comma-separated), not {forms!r}")
 
     config = LongformEval(
         dataset=dataset,
@@ -166,6 +178,8 @@ def longform(
         judge_url=judge_url,
         judge_model=judge_model,
         support=support,
+        forms=chosen,
+        judge=judge,
     )
     _finish(out, _run(config).report, as_json)
 

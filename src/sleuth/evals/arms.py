@@ -13,10 +13,11 @@ from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.usage import MeteredModel
+from sleuth.names import VARIANTS
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Passage, RecordingRetriever, Retriever
 
-ASK_ARMS = ("grounded", "always", "free", "closed")
+ASK_ARMS: tuple[str, ...] = ("grounded", *VARIANTS)
 """`grounded` is the grounded strategy; `always`, `free` and `closed` the ASP tag loop's variants."""
 BASELINE_ARMS = ("naive", "oracle")
 ALL_ARMS = (*ASK_ARMS, *BASELINE_ARMS)
@@ -27,6 +28,8 @@ READ_PROMPT = (
     "Answer the question using only the passages below. Give the shortest possible answer (a name, a date, "
     "a number or a few words), inside <answer></answer>, with no explanation."
 )
+_MARKS = re.compile(r"(?:\[\d+\])+")
+"""The citation markers after one verified sentence."""
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
 
 
@@ -44,6 +47,8 @@ class ArmRun:
     latency_s: float = 0.0
     trajectory: Any = None
     """The agent's own record of the run (messages or events), kept for distillation and debugging."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """What an arm adds about its answer's shape (a research run: form, sections, sentences kept and dropped)."""
 
 
 class Arm(Protocol):
@@ -132,7 +137,8 @@ class AskArm:
     free-search or closed-book)."""
 
     ctx: ArmContext
-    name: Literal["grounded", "always", "free", "closed"]
+    name: str
+    """`grounded`, or one of the ASP loop's `VARIANTS`."""
 
     async def run(self, example: QAExample) -> ArmRun:
         from sleuth.agents.short_answer import ask_short
@@ -143,24 +149,40 @@ class AskArm:
         if self.name == "grounded":
             result = await ask_short(example.question, deps, strategy="grounded")
         else:
-            result = await ask_short(example.question, deps, strategy="asp", variant=self.name)
+            variant = next(v for v in VARIANTS if v == self.name)
+            result = await ask_short(example.question, deps, strategy="asp", variant=variant)
         return _agent_run(result, meter, recorder, started)
 
 
 @dataclass
 class ResearchArm:
-    """The deep-research graph (`run_research`, what `Sleuth.research` runs), scored on its long answer."""
+    """The deep-research graph (`run_research`, what `Sleuth.research` runs), scored on its long answer: the
+    short form as arm `research`, the sectioned report as arm `report`."""
 
     ctx: ArmContext
-    name: str = "research"
+    form: Literal["answer", "report"] = "answer"
+
+    @property
+    def name(self) -> str:
+        return "report" if self.form == "report" else "research"
 
     async def run(self, example: QAExample) -> ArmRun:
+        from sleuth.agents.report import ReportOptions
         from sleuth.agents.research import run_research
 
         meter, recorder = MeteredModel(self.ctx.llm), RecordingRetriever(self.ctx.retriever(self.ctx.agent_mode))
         started = time.perf_counter()
-        result = await run_research(example.question, _deps(self.ctx, meter, recorder))
-        return _agent_run(result, meter, recorder, started)
+        options = ReportOptions(form=self.form)
+        result = await run_research(example.question, _deps(self.ctx, meter, recorder), options=options)
+        run = _agent_run(result, meter, recorder, started)
+        kept = len(_MARKS.findall(result.answer.split("\n## Sources", 1)[0]))
+        run.details = {
+            "form": self.form,
+            "sections": len(result.report.sections) if result.report else 0,
+            "kept_sentences": kept,
+            "dropped_sentences": len(result.dropped_sentences),
+        }
+        return run
 
 
 async def read_passages(

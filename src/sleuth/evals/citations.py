@@ -183,3 +183,14 @@ async def score_citations(
         factual_sentences=factual,
         citations=judged_citations,
     )
+
+
+def gold_citations(cited_ids: Sequence[str], gold_ids: Sequence[str]) -> dict[str, float | None]:
+    """Citations against the passages the dataset's reference answer cites: the share of cited passages that
+    are among them (precision) and the share of them cited (recall); None when either side is empty."""
+    cited, gold = set(cited_ids), set(gold_ids)
+    hit = len(cited & gold)
+    return {
+        "gold_cite_precision": hit / len(cited) if cited and gold else None,
+        "gold_cite_recall": hit / len(gold) if gold else None,
+    }

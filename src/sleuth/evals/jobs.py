@@ -36,6 +36,7 @@ from sleuth.evals.runner import (
 )
 from sleuth.llm.base import ChatModel
 from sleuth.llm.clients import open_model
+from sleuth.names import Form
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 
@@ -92,6 +93,10 @@ class LongformEval(_Eval):
     judge_model: str | None = None
     support: str = "overlap"
     """Citation support check: `overlap` (offline proxy) or `llm` (the judge model)."""
+    forms: list[Form] = Field(default=["answer"], min_length=1)
+    """Research forms to run side by side: `answer` (arm `research`) and/or `report` (arm `report`)."""
+    judge: bool = True
+    """Grade content with the rubric judge; without it only the checks computed in code are reported."""
 
 
 class DistillJob(_Eval):
@@ -285,25 +290,27 @@ async def _longform(
         ctx = _context(llm, settings, data, prompts, retriever)
         system = prompts.get("judge") or DEFAULT_JUDGE_PROMPT
         support = LLMSupport(judge, system) if config.support == "llm" else OverlapSupport()
+        arms = [ResearchArm(ctx, form) for form in dict.fromkeys(config.forms)]
         meta = {
             "dataset": str(config.dataset.resolve()),
             "agent": "research",
-            "arms": ["research"],
-            "judge": config.judge_model or config.judge_url or "same model",
+            "arms": [a.name for a in arms],
+            "judge": (config.judge_model or config.judge_url or "same model") if config.judge else "none",
             "support": config.support,
             "prompts": f"{prompts.name} ({prompts.hash})",
             "limit": config.limit,
             "offset": config.offset,
         }
         check_run_meta(config.out, meta)
-        scorer = longform_scorer(judge, system, support, ctx.lookup)
-        await _run_arms(data, [ResearchArm(ctx)], results, config.concurrency, ctx, emit, scorer=scorer)
+        scorer = longform_scorer(judge if config.judge else None, system, support, ctx.lookup)
+        await _run_arms(data, list(arms), results, config.concurrency, ctx, emit, scorer=scorer)
+    names = [a.name for a in arms]
     report = write_reports(
         config.out,
-        _this_run(results, data, ["research"]),
+        _complete_questions(_this_run(results, data, names), names)[0],
         json.loads((config.out / RUN_FILE).read_text()),
         scores=LONGFORM_SCORES,
-        costs=("search_calls", "tokens", "latency_s"),
+        costs=("sections", "words", "search_calls", "tokens", "latency_s"),
         title="sleuth long-form eval",
     )
     return EvalResult(config, report, _report_paths(config.out))

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sleuth.evals.arms import ArmRun
-from sleuth.evals.citations import SupportJudge, score_citations
+from sleuth.evals.citations import SupportJudge, gold_citations, score_citations
 from sleuth.evals.datasets import QAExample, RubricItem
 from sleuth.evals.runner import Scorer, error_record
 from sleuth.llm.base import ChatModel, GenParams, Message
@@ -202,11 +202,32 @@ async def judge_longform(
     }
 
 
+def report_body(answer: str) -> str:
+    """A report's Markdown without its closing sources list (what is read, judged and counted)."""
+    return answer.split("\n## Sources", 1)[0]
+
+
+def shape_scores(example: QAExample, run: ArmRun) -> dict[str, Any]:
+    """What the answer looks like, computed in code: sections, words, the share of drafted sentences that
+    verification dropped, and citations against the passages the dataset's reference answer cites."""
+    kept = int(run.details.get("kept_sentences", 0))
+    dropped = int(run.details.get("dropped_sentences", 0))
+    cited = [str(c.get("passage_id", "")) for c in run.citations]
+    return {
+        "form": run.details.get("form", "answer"),
+        "sections": int(run.details.get("sections", 0)),
+        "words": answer_words(report_body(run.answer)),
+        "dropped_share": dropped / (kept + dropped) if kept + dropped else None,
+        **gold_citations(cited, example.gold_passage_ids),
+    }
+
+
 def longform_scorer(
-    llm: ChatModel, system_prompt: str, support: SupportJudge, lookup: Callable[[str], Passage | None]
+    llm: ChatModel | None, system_prompt: str, support: SupportJudge, lookup: Callable[[str], Passage | None]
 ) -> Scorer:
-    """The eval runner's `scorer` for long answers: `judge_longform` with the cited passages' texts, as one
-    result line (a judge failure is recorded as the run's error, with the answer kept)."""
+    """The eval runner's `scorer` for long answers: `judge_longform` with the cited passages' texts (or, with no
+    judge model, only the citation checks), plus `shape_scores`, as one result line (a judge failure is
+    recorded as the run's error, with the answer kept)."""
 
     async def score(example: QAExample, arm: str, run: ArmRun) -> dict[str, Any]:
         texts: dict[str, str] = {}
@@ -214,8 +235,12 @@ def longform_scorer(
             passage = lookup(str(citation.get("passage_id", "")))
             if passage is not None:
                 texts[passage.id] = passage.text
+        body = report_body(run.answer)
         try:
-            graded = await judge_longform(llm, system_prompt, example, run.answer, run.citations, texts, support)
+            if llm is None:
+                graded = (await score_citations(body, run.citations, texts, support)).as_dict()
+            else:
+                graded = await judge_longform(llm, system_prompt, example, body, run.citations, texts, support)
         except Exception as exc:  # a judge failure is the judge's, but it must be visible
             return {**error_record(example, arm, exc), "prediction": run.answer}
         return {
@@ -230,6 +255,7 @@ def longform_scorer(
             "latency_s": round(run.latency_s, 3),
             "error": None,
             **graded,
+            **shape_scores(example, run),
         }
 
     return score

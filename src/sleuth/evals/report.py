@@ -17,9 +17,21 @@ from sleuth.evals.breakdown import breakdown, breakdown_markdown
 
 QA_SCORES = ("em", "f1", "cover", "gold_recall", "citation_precision", "citation_recall")
 QA_COSTS = ("search_calls", "turns", "tokens", "latency_s")
-LONGFORM_SCORES = ("score", "rubric", "length", "expertise", "citations", "excerpts")
+LONGFORM_SCORES = (
+    "score",
+    "rubric",
+    "length",
+    "expertise",
+    "citations",
+    "excerpts",
+    "citation_precision",
+    "citation_recall",
+    "gold_cite_precision",
+    "gold_cite_recall",
+    "dropped_share",
+)
 
-ARM_ORDER = ("closed", "naive", "free", "always", "grounded", "research", "oracle")
+ARM_ORDER = ("closed", "naive", "free", "always", "grounded", "research", "report", "oracle")
 
 
 def bootstrap_ci(
@@ -195,7 +207,15 @@ def write_reports(
 
     plots: list[tuple[str, str]] = []
     if arms:
-        answer_metrics = [m for m in scores if m not in ("gold_recall", "citation_precision", "citation_recall")]
+        citation_metrics = (
+            "gold_recall",
+            "citation_precision",
+            "citation_recall",
+            "gold_cite_precision",
+            "gold_cite_recall",
+            "dropped_share",
+        )
+        answer_metrics = [m for m in scores if m not in citation_metrics]
         plots.append(
             ("Scores per arm", _bars_with_ci(summary, answer_metrics, "Scores per arm (95% CI)", "score"))
         )

@@ -17,12 +17,19 @@ ROLES = (
     "reader",
     "aggregator",
     "writer",
+    "planner",
+    "section_writer",
     "ask",
     "ask_reminder",
     "ask_followup",
     "ask_read",
     "ask_read_next",
     "ask_read_final",
+    "ask_nudge_no_tag",
+    "ask_nudge_search_first",
+    "ask_nudge_repeated",
+    "ask_nudge_not_an_answer",
+    "ask_time_is_up",
     "summarizer",
     "judge",
 )
@@ -80,7 +87,8 @@ def _read_role_file(text: str, origin: str) -> tuple[str, str]:
 
 
 def load_builtin(name: str = "defaults") -> PromptSet:
-    """Load a prompt set shipped in the package (`defaults` or `minimal`)."""
+    """Load a prompt set shipped in the package (`defaults` or `minimal`); roles `minimal` leaves out (the ASP
+    loop's nudges, which describe its tags rather than the task) come from `defaults`, as for a directory."""
     if name not in BUILTIN_SETS:
         raise ValueError(f"unknown built-in prompt set {name!r}; choose one of {', '.join(BUILTIN_SETS)}")
     prompts: dict[str, str] = {}
@@ -88,6 +96,8 @@ def load_builtin(name: str = "defaults") -> PromptSet:
         if entry.name.endswith(".yaml"):
             role, text = _read_role_file(entry.read_text(encoding="utf-8"), f"{name}/{entry.name}")
             prompts[role] = text
+    if name != "defaults":
+        prompts = {**load_builtin("defaults").prompts, **prompts}
     return PromptSet(prompts, name)
 
 

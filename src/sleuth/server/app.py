@@ -19,14 +19,28 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder
-from sleuth.server.auth import AuditLog, Principal, RateLimiter, Role, TokenStore
+from sleuth.server.auth import AuditLog, RateLimiter, Role, TokenStore
 from sleuth.server.db import ServerDB
+from sleuth.server.export_routes import router as export_router
 from sleuth.server.feedback_routes import router as feedback_router
-from sleuth.server.guards import Admin, AdminWrite, BodySizeLimit, Reader, ReaderWrite, ServerState, State
-from sleuth.server.jobs import Job, JobRegistry, new_job_id
+from sleuth.server.guards import (
+    Admin,
+    AdminWrite,
+    BodySizeLimit,
+    Reader,
+    ReaderWrite,
+    ServerState,
+    State,
+    job_for,
+)
+from sleuth.server.jobs import JobRegistry, new_job_id
+from sleuth.server.mcp_http import PATH as MCP_PATH
+from sleuth.server.mcp_http import mcp_endpoint, mcp_server
 from sleuth.server.optimize import Optimizer, make_optimizer
-from sleuth.server.runner import FacadeRunner, JobKind, Runner, RunRequest
-from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest, ResearchRequest
+from sleuth.server.research_routes import router as research_router
+from sleuth.server.research_routes import submit_run
+from sleuth.server.runner import FacadeRunner, Runner, RunRequest
+from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest
 from sleuth.server.search_routes import OpenCollections
 from sleuth.server.search_routes import router as search_router
 
@@ -63,10 +77,12 @@ def create_app(
         limiter=RateLimiter(settings.server_rate_per_minute, settings.server_rate_burst),
         jobs=JobRegistry(db, max_running=settings.server_max_jobs),
         runner=runner or (FacadeRunner(sleuth) if sleuth is not None else None),
+        sleuth=sleuth,
         patches=patches if patches is not None else _writable(getattr(sleuth, "patches", None)),
         optimizer=optimizer or make_optimizer(settings, sleuth),
         collections=OpenCollections(settings, embedder),
     )
+    mcp = mcp_server(state, _version())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +92,8 @@ def create_app(
             # Import the agents now, so the first job does not pay for loading LangGraph.
             await asyncio.to_thread(importlib.import_module, "sleuth.agents.research")
             stack.callback(state.collections.close)
+            # After the defaults are open: the MCP tools call what they are when its lifespan starts.
+            await stack.enter_async_context(mcp.session_manager.run())
             try:
                 yield
             finally:
@@ -92,47 +110,31 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
     app.add_exception_handler(RequestValidationError, _unprocessable)
     app.include_router(feedback_router)
+    app.include_router(research_router)
     app.include_router(search_router)
+    app.include_router(export_router)
     _add_job_routes(app)
     _add_page_routes(app)
+    app.add_route(MCP_PATH, mcp_endpoint(mcp, state), include_in_schema=False)
     return app
 
 
 def _add_job_routes(app: FastAPI) -> None:
-    def submit(state: ServerState, kind: JobKind, body: ResearchRequest, who: Principal) -> Job:
-        if state.runner is None:
-            raise HTTPException(503, "this server has no model to run jobs with")
-        runner = state.runner
+    @app.post("/v1/ask", tags=["jobs"])
+    async def ask(body: AskRequest, who: ReaderWrite, state: State) -> dict[str, Any]:
+        """A short answer. `wait=true` answers when done (the job runs on if the client leaves);
+        `wait=false` returns the job id at once."""
         request = RunRequest(
             question=body.question.strip(),
             collection=body.collection,
             tenant=who.tenant,
             prompts=body.prompts,
-            strategy=getattr(body, "strategy", None),
-            variant=getattr(body, "variant", "always"),
+            strategy=body.strategy,
+            variant=body.variant,
         )
-        if not request.question:
-            raise HTTPException(422, "the question is empty")
-        return state.jobs.submit(
-            kind,
-            body.model_dump(),
-            lambda emit: runner.run(kind, request, emit),
-            token_id=who.token_id,
-            tenant=who.tenant,
-        )
-
-    @app.post("/v1/research", status_code=202, response_model=JobCreated, tags=["jobs"])
-    async def start_research(body: ResearchRequest, who: ReaderWrite, state: State) -> JobCreated:
-        """Start a deep-research job; follow it at `events_url`, fetch the report at `result_url`."""
-        return _created(submit(state, "research", body, who))
-
-    @app.post("/v1/ask", tags=["jobs"])
-    async def ask(body: AskRequest, who: ReaderWrite, state: State) -> dict[str, Any]:
-        """A short answer. `wait=true` answers when done (the job runs on if the client leaves);
-        `wait=false` returns the job id at once."""
-        job = submit(state, "ask", body, who)
+        job = submit_run(state, "ask", request, body, who)
         if not body.wait:
-            return _created(job).model_dump()
+            return JobCreated.of(job).model_dump()
         await state.jobs.wait(job)
         return job.summary()
 
@@ -146,7 +148,7 @@ def _add_job_routes(app: FastAPI) -> None:
     @app.get("/v1/jobs/{job_id}", tags=["jobs"])
     async def get_job(job_id: str, who: Reader, state: State, events: bool = False) -> dict[str, Any]:
         """A job's status and, once finished, its result (`events=true` adds every event so far)."""
-        return _job_for(state, job_id, who).summary(with_events=events)
+        return job_for(state, job_id, who).summary(with_events=events)
 
     @app.get("/v1/research/{job_id}/events", tags=["jobs"])
     @app.get("/v1/jobs/{job_id}/events", tags=["jobs"])
@@ -159,7 +161,7 @@ def _add_job_routes(app: FastAPI) -> None:
     ) -> EventSourceResponse:
         """Server-sent events: every event of the run in order (from the start, or after `after` /
         `Last-Event-ID`), then one `result` event with the finished job."""
-        job = _job_for(state, job_id, who)
+        job = job_for(state, job_id, who)
         last_id = request.headers.get("last-event-id", "")
         # A browser resends the last id it saw: only a plain non-negative seq counts (int() of a
         # 5000-digit header would raise).
@@ -193,11 +195,11 @@ def _add_job_routes(app: FastAPI) -> None:
             tenant=who.tenant,
             job_id=job_id,
         )
-        return _created(job, base="/v1/optimize")
+        return JobCreated.of(job, base="/v1/optimize")
 
     @app.get("/v1/optimize/{job_id}", tags=["admin"])
     async def optimize_status(job_id: str, who: Admin, state: State) -> dict[str, Any]:
-        job = _job_for(state, job_id, who)
+        job = job_for(state, job_id, who)
         if job.kind != "optimize":
             raise HTTPException(404, f"no optimization job {job_id!r}")
         return job.summary()
@@ -220,24 +222,6 @@ def _add_page_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(static / "index.html"), media_type="text/html")
-
-
-def _job_for(state: ServerState, job_id: str, who: Principal) -> Job:
-    job = state.jobs.get(job_id)
-    if job is None or not who.can_touch(job.tenant):
-        raise HTTPException(404, f"no job {job_id!r}")
-    return job
-
-
-def _created(job: Job, base: str = "") -> JobCreated:
-    base = base or ("/v1/research" if job.kind == "research" else "/v1/jobs")
-    return JobCreated(
-        id=job.id,
-        kind=job.kind,
-        status=job.status.value,
-        result_url=f"{base}/{job.id}",
-        events_url=f"/v1/jobs/{job.id}/events",
-    )
 
 
 async def _unprocessable(request: Request, exc: Exception) -> Response:
@@ -263,7 +247,7 @@ async def _open_defaults(state: ServerState, stack: AsyncExitStack) -> None:
     if hasattr(patches, "close"):
         stack.callback(patches.close)
     sleuth = Sleuth(state.settings, llm=llm, patches=patches)
-    state.runner = FacadeRunner(sleuth)
+    state.runner, state.sleuth = FacadeRunner(sleuth), sleuth
     state.patches = state.patches or patches
     state.optimizer = state.optimizer or make_optimizer(state.settings, sleuth)
 

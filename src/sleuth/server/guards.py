@@ -15,7 +15,7 @@ from sleuth.server.auth import AuditLog, Principal, RateLimiter, Role, TokenStor
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
-    from sleuth.server.jobs import JobRegistry
+    from sleuth.server.jobs import Job, JobRegistry
     from sleuth.server.runner import Runner
 
 
@@ -29,6 +29,8 @@ class ServerState:
     limiter: RateLimiter
     jobs: JobRegistry
     runner: Runner | None = None
+    sleuth: Any = None
+    """The `sleuth.api.Sleuth` facade the MCP tools call (None: they say the server has no model)."""
     patches: Any = None
     """The feedback `PatchStore` (add/get/list/retract); None: feedback endpoints answer 503."""
     optimizer: Callable[..., Any] | None = None
@@ -106,6 +108,14 @@ Admin = Annotated[Principal, Depends(require(Role.admin))]
 ReaderWrite = Annotated[Principal, Depends(require_write(Role.reader))]
 CorrectorWrite = Annotated[Principal, Depends(require_write(Role.corrector))]
 AdminWrite = Annotated[Principal, Depends(require_write(Role.admin))]
+
+
+def job_for(state: ServerState, job_id: str, who: Principal) -> Job:
+    """The job, when it exists and belongs to the caller's tenant (404 otherwise: no leak across tenants)."""
+    job = state.jobs.get(job_id)
+    if job is None or not who.can_touch(job.tenant):
+        raise HTTPException(404, f"no job {job_id!r}")
+    return job
 
 
 class BodySizeLimit:

@@ -31,6 +31,8 @@ class NodeRun:
         # Short JSON outputs get a tighter cap, so a small model that loops cannot hold an LLM slot for long.
         limit = min(max_tokens, deps.settings.llm_max_tokens) if max_tokens else deps.settings.llm_max_tokens
         self.params = GenParams(temperature=deps.settings.llm_temperature, max_tokens=limit)
+        self.rejected = 0
+        """Evidence picks dropped because they point at no sentence (see `reader.read_batch`)."""
         self._started = time.perf_counter()
         deps.events.emit("node_started", node, **data)
 

@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.base import NodeRun, patch_texts
-from sleuth.agents.state import DirectAnswer, EvidenceItem, PassageRecord, ResearchState, SearchCall
+from sleuth.agents.state import DirectAnswer, EvidenceItem, PassageRecord, ResearchState, SearchRecord
 from sleuth.retrieval.base import Filter, Hit, Retriever
 
 
@@ -46,7 +46,7 @@ async def direct(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
     run = NodeRun(deps, "direct", round=round_)
     keeping = _Keeping(deps.retriever)
     result = await run_grounded(state["question"], dataclasses.replace(deps, llm=run.llm, retriever=keeping))
-    calls: list[SearchCall] = [
+    calls: list[SearchRecord] = [
         {"query": s.query, "k": s.k, "hit_ids": list(s.hit_ids), "round": round_} for s in result.search_calls
     ]
     update: dict[str, Any] = {"search_calls": calls, "passages": keeping.passages}

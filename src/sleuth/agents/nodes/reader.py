@@ -75,10 +75,10 @@ def verified_evidence(batch: ReaderBatch, output: ReaderOutput) -> tuple[list[Ev
     return kept, rejected
 
 
-async def reader(batch: ReaderBatch, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
-    """Read one batch (run in parallel with the other batches of the round via `Send`)."""
-    deps = runtime.context
-    run = NodeRun(deps, "reader", batch=batch["batch_id"], passages=len(batch["passages"]), max_tokens=256)
+async def read_batch(run: NodeRun, batch: ReaderBatch) -> list[EvidenceItem]:
+    """The reader's step, shared with the report's section writers: pick evidence sentences from a batch of
+    passages and keep those that occur in them (events and warnings go out under `run`'s node)."""
+    deps = run.deps
     patches_text = render_patches(batch.get("patches") or [])
     try:
         output = await generate(
@@ -95,10 +95,20 @@ async def reader(batch: ReaderBatch, runtime: Runtime[AgentDeps]) -> dict[str, A
     kept, rejected = verified_evidence(batch, output)
     for item in kept:
         deps.events.emit(
-            "evidence", "reader", passage_id=item["passage_id"], title=item["title"], quote=item["quote"]
+            "evidence", run.node, passage_id=item["passage_id"], title=item["title"], quote=item["quote"]
         )
     if rejected:
         run.warn(f"dropped {len(rejected)} evidence item(s) that point at no sentence", reasons=rejected)
+    run.rejected += len(rejected)
+    return kept
+
+
+async def reader(batch: ReaderBatch, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    """Read one batch (run in parallel with the other batches of the round via `Send`)."""
+    run = NodeRun(
+        runtime.context, "reader", batch=batch["batch_id"], passages=len(batch["passages"]), max_tokens=256
+    )
+    kept = await read_batch(run, batch)
     return run.finish(
-        {"evidence": kept, "rejected_quotes": len(rejected)}, evidence=len(kept), rejected=len(rejected)
+        {"evidence": kept, "rejected_quotes": run.rejected}, evidence=len(kept), rejected=run.rejected
     )

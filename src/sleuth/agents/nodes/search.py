@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.base import NodeRun
-from sleuth.agents.state import PassageRecord, ReaderBatch, ResearchState, SearchCall
+from sleuth.agents.state import PassageRecord, ReaderBatch, ResearchState, SearchRecord
 
 
 async def search(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
@@ -20,7 +20,7 @@ async def search(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
     size = max(1, deps.settings.reader_batch_size)
     k = deps.settings.search_k
     seen = set(state.get("passages") or {})
-    calls: list[SearchCall] = []
+    calls: list[SearchRecord] = []
     passages: dict[str, PassageRecord] = {}
     batches: list[ReaderBatch] = []
     for task in state.get("tasks") or []:

@@ -8,7 +8,13 @@ from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.base import NodeRun, patch_texts
-from sleuth.agents.policy import extractive_draft, finalise_answer, memory_phrase, no_evidence_answer
+from sleuth.agents.policy import (
+    extractive_draft,
+    memory_phrase,
+    no_evidence_answer,
+    render_sentences,
+    verify_draft,
+)
 from sleuth.agents.state import ResearchState
 
 MAX_WRITER_ATTEMPTS = 2
@@ -41,6 +47,7 @@ async def verify(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
                 "answer": answer,
                 "status": "no_evidence",
                 "citations": [],
+                "verified": [],
                 "dropped_sentences": [],
                 "writer_fallback": False,
                 "writer_feedback": "",
@@ -48,17 +55,18 @@ async def verify(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
         )
     passages = state.get("passages") or {}
     patches = patch_texts(state.get("patches") or [])
-    answer, citations, dropped = finalise_answer(
+    kept, citations, dropped = verify_draft(
         draft, evidence, passages, deps.lookup, question=state["question"], patches=patches
     )
     fallback = False
     if not citations:
         fallback = True
         run.warn("no sentence of the draft survived verification: answering with the verified quotes")
-        answer, citations, _ = finalise_answer(
+        kept, citations, _ = verify_draft(
             extractive_draft(evidence), evidence, passages, deps.lookup, patches=patches
         )
     status = "answered" if citations else "no_evidence"
+    answer = render_sentences(kept)
     if not citations:
         answer = no_evidence_answer(state["question"], state.get("search_calls") or [])
     deps.events.emit("answer", "verify", status=status, citations=len(citations), dropped=len(dropped))
@@ -67,6 +75,7 @@ async def verify(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
             "answer": answer,
             "status": status,
             "citations": citations,
+            "verified": kept,
             "dropped_sentences": dropped,
             "writer_fallback": fallback,
             "writer_feedback": "",

@@ -1,0 +1,124 @@
+"""The section node: researches one section of a report (its own searches and readings) and writes it, every
+sentence through the same citation verification as the short answer. Sections run in parallel (`Send`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.nodes.base import NodeRun, chat, patch_evidence, patch_texts, render_evidence, render_patches
+from sleuth.agents.nodes.reader import read_batch
+from sleuth.agents.nodes.writer import WriterOutput
+from sleuth.agents.policy import extractive_draft, verify_draft
+from sleuth.agents.state import (
+    DraftSentence,
+    EvidenceItem,
+    PassageRecord,
+    ReaderBatch,
+    SearchRecord,
+    SectionTask,
+)
+from sleuth.llm.base import StructuredOutputError
+from sleuth.llm.structured import generate
+from sleuth.text import prompt_literal
+
+SECTION_HITS = 4
+"""Passages retrieved per sub-question."""
+SECTION_PASSAGES = 6
+"""Passages a section reads at most, taken in turn from each sub-question's hits (two reader calls)."""
+MAX_EVIDENCE = 12
+"""Evidence items a section writer sees: a small model's context and attention run out past that."""
+
+
+def section_prompt(task: SectionTask, evidence: list[EvidenceItem]) -> str:
+    parts = []
+    patches = render_patches(task["patches"])
+    if patches:
+        parts.append(patches)
+    parts.append("EVIDENCE:\n" + render_evidence(evidence))
+    parts.append(
+        f"QUESTION: {prompt_literal(task['question'])}\nSECTION: {prompt_literal(task['heading'])}\n"
+        f"LANGUAGE: {prompt_literal(task['language'], 40)}\n"
+        f"Write this section in about {task['words']} words, each sentence with its evidence numbers."
+    )
+    return "\n\n".join(parts)
+
+
+async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    """Search the section's questions, read the hits, write the section from that evidence, verify it."""
+    deps = runtime.context
+    run = NodeRun(deps, "section", section=task["index"], heading=task["heading"])
+    calls: list[SearchRecord] = []
+    ranked: list[list[PassageRecord]] = []
+    for query in task["questions"]:
+        hits = await asyncio.to_thread(deps.retriever.search, query, SECTION_HITS)
+        calls.append(
+            {"query": query, "k": SECTION_HITS, "hit_ids": [h.passage.id for h in hits], "round": task["round"]}
+        )
+        deps.events.emit("search", "section", query=query, k=SECTION_HITS, hits=len(hits), section=task["index"])
+        ranked.append([{"id": h.passage.id, "title": h.passage.title, "text": h.passage.text} for h in hits])
+    passages: dict[str, PassageRecord] = {}
+    # In turn from each question's hits, so every sub-question's best passages are read.
+    for rank in range(SECTION_HITS):
+        for found in ranked:
+            if rank < len(found) and len(passages) < SECTION_PASSAGES:
+                passages.setdefault(found[rank]["id"], found[rank])
+    batches: list[ReaderBatch] = []
+    records = list(passages.values())
+    size = max(1, deps.settings.reader_batch_size)
+    for start in range(0, len(records), size):
+        batches.append(
+            {
+                "batch_id": f"s{task['index'] + 1}-{len(batches) + 1}",
+                "round": task["round"],
+                "task": {"query": task["heading"], "instructions": " ".join(task["questions"])},
+                "passages": records[start : start + size],
+                "question": task["question"],
+                "patches": task["patches"],
+            }
+        )
+    readings = await asyncio.gather(*(read_batch(run, batch) for batch in batches))
+    evidence = [*patch_evidence(task["patches"], task["round"]), *(item for kept in readings for item in kept)]
+    evidence = evidence[:MAX_EVIDENCE]
+    draft: list[DraftSentence] = []
+    if evidence:
+        try:
+            output = await generate(
+                run.llm,
+                chat(deps.prompts["section_writer"], section_prompt(task, evidence)),
+                WriterOutput,
+                agent="section_writer",
+                params=run.params,
+            )
+            draft = [{"text": s.text, "evidence": list(s.evidence)} for s in output.sentences]
+        except StructuredOutputError as exc:
+            run.log.add_error("section_writer", str(exc), exc.raw_outputs)
+            run.warn(f"section {task['heading']!r}: the writer's output was not valid JSON")
+    # No re-ask inside a section: verification drops a sentence that leans on memory, with the reason.
+    corrections = patch_texts(task["patches"])
+    kept, citations, dropped = verify_draft(
+        draft, evidence, passages, deps.lookup, question=task["question"], patches=corrections
+    )
+    if not kept and evidence:
+        # As the answer does: when no drafted sentence holds, the verified quotes themselves are the section.
+        run.warn(f"section {task['heading']!r}: no drafted sentence survived verification; quoting the evidence")
+        kept, citations, _ = verify_draft(
+            extractive_draft(evidence, limit=4), evidence, passages, deps.lookup, patches=corrections
+        )
+    record = {
+        "index": task["index"],
+        "heading": task["heading"],
+        "questions": task["questions"],
+        "sentences": kept,
+        "citations": citations,
+        "dropped": dropped,
+    }
+    deps.events.emit("section", "section", index=task["index"], heading=task["heading"], sentences=len(kept))
+    return run.finish(
+        {"sections": [record], "search_calls": calls, "passages": passages, "rejected_quotes": run.rejected},
+        sentences=len(kept),
+        dropped=len(dropped),
+    )

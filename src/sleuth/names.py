@@ -1,0 +1,18 @@
+"""The names every layer shares: the ask strategies and the ASP loop's variants, and the research forms (the
+settings, the agents, the evals, the CLI, the API and the MCP tools all speak of them)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Strategy = Literal["grounded", "asp"]
+STRATEGIES: tuple[Strategy, ...] = ("grounded", "asp")
+"""`grounded`: code drives the searches and the model makes narrow choices; `asp`: the model's own tag loop."""
+
+Variant = Literal["always", "free", "closed"]
+VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
+"""The ASP loop's prompt variants: always-search, free-search, closed-book."""
+
+Form = Literal["answer", "report"]
+FORMS: tuple[Form, ...] = ("answer", "report")
+"""What research writes: a short cited answer, or a sectioned report with a sources list."""
