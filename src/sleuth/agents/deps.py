@@ -18,7 +18,8 @@ class AgentDeps:
     """Dependencies of one run (LangGraph's `context`); state lives in the graph, not here.
 
     Args:
-        llm: the chat model (wrap it in `MeteredModel` per run to collect usage).
+        llm: the chat model (wrap it in `MeteredModel` per run to collect usage); `llm.connect` gives a
+            `RoleRouter`, which sends each call to its role's model.
         retriever: searches the collection.
         prompts: role -> prompt text.
         settings: limits and defaults (rounds, batch sizes, k).

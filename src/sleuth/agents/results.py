@@ -48,6 +48,7 @@ class AskResult(BaseModel):
     variant: Variant = "always"
     """The ASP loop's prompt variant (the grounded strategy always searches)."""
     usage: dict[str, AgentUsage] = Field(default_factory=dict)
+    """Per role and for the run (`total`): calls, tokens, the model that served each role."""
     events: list[Event] = Field(default_factory=list)
     latency_s: float = 0.0
 
@@ -81,6 +82,8 @@ class NodeUsage(BaseModel):
     """Seconds inside LLM calls (summed over parallel readers)."""
     wall_s: float = 0.0
     """Seconds the node ran (summed over executions)."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Role -> the model that served its calls (the `total` row: every role of the run)."""
 
 
 class DroppedSentence(BaseModel):
@@ -122,6 +125,7 @@ class ResearchReport(BaseModel):
     writer_fallback: bool = False
     """True when no drafted sentence survived and the answer is made of the verified quotes themselves."""
     usage: dict[str, NodeUsage] = Field(default_factory=dict)
+    """Per node and for the run (`total`): calls, tokens, time, the model that served each role."""
     wall_s: float = 0.0
     events: list[Event] = Field(default_factory=list)
 
@@ -152,6 +156,7 @@ def report_from_state(
             total.completion_tokens += record["completion_tokens"]
             total.llm_s += record["llm_s"]
             total.wall_s += record["wall_s"] if key != "total" else 0.0
+            total.models.update(record.get("models") or {})
     if "total" in usage:
         usage["total"].wall_s = wall_s
     report = state.get("report")

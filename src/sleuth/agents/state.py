@@ -7,7 +7,7 @@ and a later process can resume it.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 
 class Task(TypedDict):
@@ -76,7 +76,8 @@ class RoundRecord(TypedDict):
 
 
 class UsageRecord(TypedDict):
-    """Cost of one node execution: LLM calls, tokens, time inside the LLM and wall time."""
+    """Cost of one node execution: LLM calls, tokens, time inside the LLM and wall time, and the model that
+    served each role it called."""
 
     node: str
     calls: int
@@ -84,6 +85,8 @@ class UsageRecord(TypedDict):
     completion_tokens: int
     llm_s: float
     wall_s: float
+    models: NotRequired[dict[str, str]]
+    """Role -> model; absent in runs checkpointed before models were recorded."""
 
 
 class DraftSentence(TypedDict):

@@ -52,7 +52,16 @@ def plain(text: object) -> str:
 
 
 def settings() -> Settings:
-    return Settings()
+    """The settings from the environment; invalid ones end the command with pydantic's message, no traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            (f"SLEUTH_{str(e['loc'][0]).upper()}: " if e["loc"] else "") + e["msg"] for e in exc.errors()
+        )
+        fail(f"invalid settings: {problems}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

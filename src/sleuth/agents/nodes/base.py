@@ -19,8 +19,9 @@ from sleuth.text import prompt_literal, split_sentences
 class NodeRun:
     """One execution of a node: emits started/finished events and records its LLM usage.
 
-    The node calls the LLM through `self.llm`; `finish(update)` adds the node's usage record and tokens to
-    the state update, so usage survives checkpoints and the token budget sees parallel readers exactly.
+    The node calls the LLM through `self.llm`; `finish(update)` adds the node's usage record (tokens, the model
+    of each role) and its tokens to the state update, so usage survives checkpoints and the token budget sees
+    parallel readers exactly.
     """
 
     def __init__(self, deps: AgentDeps, node: str, *, max_tokens: int | None = None, **data: Any) -> None:
@@ -50,6 +51,7 @@ class NodeRun:
             "completion_tokens": completion,
             "llm_s": sum(c.latency_s for c in self.log.calls),
             "wall_s": wall,
+            "models": self.log.models(),
         }
         if self.log.errors:
             self.log.write_errors(self.deps.settings.run_log_path, node=self.node, question=update.get("question"))
