@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     Roles: orchestrator, reader, aggregator, writer, planner, section_writer, ask, summarizer, judge; a role
     not named here uses the default model. One field of one role may also be set on its own:
     `SLEUTH_ROLE_MODELS__WRITER__API_KEY=...`."""
+    prices_path: Path | None = None
+    """A YAML or JSON price table, model -> {input, output} in USD per million tokens, added over the shipped
+    one (local models at $0). A model no table names costs "n/a"."""
 
     local_model: LocalModelName = "qwen2.5-coder-0.5b"
     local_ctx_size: int = 8192

@@ -93,7 +93,7 @@ async def test_roles_on_one_server_and_model_share_one_client() -> None:
         assert llm.route("writer").llm is not llm.default.llm
 
 
-def test_config_show_prints_each_roles_model_and_server_and_hides_keys(
+def test_config_show_prints_each_roles_model_server_and_price_and_hides_keys(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SLEUTH_LLM_BASE_URL", "http://main:1/v1")
@@ -105,11 +105,13 @@ def test_config_show_prints_each_roles_model_and_server_and_hides_keys(
     table = runner.invoke(app, ["config", "show"])
     assert as_json.exit_code == 0 and table.exit_code == 0, as_json.output + table.output
     data = json.loads(as_json.output)
-    assert data["routing"]["writer"] == {"model": "big", "server": "http://big:2/v1"}
-    assert data["routing"]["reader"] == {"model": "local", "server": "http://main:1/v1"}
+    assert data["routing"]["writer"] == {"model": "big", "server": "http://big:2/v1", "price": None}
+    assert data["routing"]["reader"]["model"] == "local"
+    assert data["routing"]["reader"]["price"] == {"input": 0.0, "output": 0.0}  # the shipped table
     assert data["role_models"]["writer"]["api_key"] == "***"
     assert "sk-big-secret" not in as_json.output + table.output
     assert "model per role" in table.output and "http://big:2/v1" in table.output
+    assert "n/a (not in the price table)" in table.output
 
 
 @pytest.mark.allow_llm  # the real client, against two local fake servers

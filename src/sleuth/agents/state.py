@@ -76,8 +76,8 @@ class RoundRecord(TypedDict):
 
 
 class UsageRecord(TypedDict):
-    """Cost of one node execution: LLM calls, tokens, time inside the LLM and wall time, and the model that
-    served each role it called."""
+    """Cost of one node execution: LLM calls, tokens, time inside the LLM and wall time, the model that served
+    each role it called, and dollars (None: a model the price table does not price)."""
 
     node: str
     calls: int
@@ -87,6 +87,7 @@ class UsageRecord(TypedDict):
     wall_s: float
     models: NotRequired[dict[str, str]]
     """Role -> model; absent in runs checkpointed before models were recorded."""
+    cost_usd: NotRequired[float | None]
 
 
 class DraftSentence(TypedDict):

@@ -13,6 +13,7 @@ import typer
 from sleuth.commands.common import (
     console,
     corrections_line,
+    cost_line,
     err_console,
     fail,
     index_demo_if_missing,
@@ -255,7 +256,8 @@ def _print_report(report: ResearchReport) -> None:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
     console.print(
         f"[dim]run {plain(report.run_id)} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
-        f" · {total_tokens(report.usage)} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
+        f" · {total_tokens(report.usage)} tokens · {cost_line(report.cost_usd)} · {report.wall_s:.1f}s"
+        f" · prompts {report.prompt_set_hash}[/]"
     )
 
 

@@ -10,6 +10,7 @@ import typer
 from sleuth.commands.common import (
     console,
     corrections_line,
+    cost_line,
     err_console,
     fail,
     index_demo_if_missing,
@@ -168,5 +169,6 @@ def _print_result(result: AskResult) -> None:
     steps = "reading(s)" if result.strategy == "grounded" else "turn(s)"
     console.print(
         f"[dim]{how} · {len(result.search_calls)} search(es) · {result.turns} {steps} · "
-        f"{total_tokens(result.usage)} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]"
+        f"{total_tokens(result.usage)} tokens · {cost_line(result.cost_usd)} · {result.latency_s:.1f}s · "
+        f"prompts {result.prompt_set_hash}[/]"
     )

@@ -135,6 +135,13 @@ def total_tokens(usage: dict[str, Any]) -> int:
     return total.prompt_tokens + total.completion_tokens if total else 0
 
 
+def cost_line(cost_usd: float | None) -> str:
+    """A run's dollars for its footer: "$0.0070", "$0" for free models, "cost n/a" for an unpriced one."""
+    from sleuth.llm.pricing import format_usd
+
+    return "cost n/a" if cost_usd is None else format_usd(cost_usd)
+
+
 def print_answer(answer: Any, sources: Iterable[tuple[int, str, str, str]]) -> None:
     """An answer (markup text or a rich renderable) under a rule, then its numbered sources."""
     from rich.rule import Rule

@@ -1,4 +1,4 @@
-"""`sleuth config`: show the effective settings and which model serves each role."""
+"""`sleuth config`: show the effective settings, which model serves each role, and what it costs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from sleuth.commands.common import console, plain, settings
+from sleuth.commands.common import console, fail, plain, settings
 from sleuth.config import Settings
 
 app = typer.Typer(help="Inspect settings (environment variables SLEUTH_*).", no_args_is_help=True)
@@ -16,7 +16,7 @@ app = typer.Typer(help="Inspect settings (environment variables SLEUTH_*).", no_
 
 @app.command("show")
 def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Print every setting with its effective value, then the model of each role."""
+    """Print every setting with its effective value, then the model and price of each role."""
     current = settings()
     values = _masked(current.model_dump(mode="json"))
     routing = _routing(current)
@@ -27,9 +27,11 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
     for key, value in values.items():
         table.add_row(key, f"SLEUTH_{key.upper()}", plain(value))
     console.print(table)
-    roles = Table("role", "model", "server", title="model per role")
+    roles = Table("role", "model", "server", "USD per M tokens in / out", title="model per role")
     for role, route in routing.items():
-        roles.add_row(role, plain(route["model"]), plain(route["server"]))
+        price = route["price"]
+        shown = "n/a (not in the price table)" if price is None else f"{price['input']:g} / {price['output']:g}"
+        roles.add_row(role, plain(route["model"]), plain(route["server"]), shown)
     console.print(roles)
 
 
@@ -45,7 +47,20 @@ def _masked(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _routing(current: Settings) -> dict[str, dict[str, Any]]:
-    """Role -> the model that serves it and its server."""
+    """Role -> the model that serves it, its server and its price (None: the price table does not name it)."""
+    from sleuth.llm.pricing import PriceError, load_prices
     from sleuth.llm.roles import role_routes
 
-    return {role: {"model": route.model, "server": route.where} for role, route in role_routes(current).items()}
+    try:
+        prices = load_prices(current.prices_path)
+    except PriceError as exc:
+        fail(str(exc))
+    rows: dict[str, dict[str, Any]] = {}
+    for role, route in role_routes(current).items():
+        price = prices.price(route.model)
+        rows[role] = {
+            "model": route.model,
+            "server": route.where,
+            "price": None if price is None else price.model_dump(),
+        }
+    return rows

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
+from sleuth.llm.pricing import PriceTable
 from sleuth.private import private_dir
 
 
@@ -36,6 +37,8 @@ class AgentUsage(BaseModel):
     latency_s: float = 0.0
     models: dict[str, str] = Field(default_factory=dict)
     """Role -> the model that served its calls (the run's row: every role's)."""
+    cost_usd: float | None = None
+    """USD by the price table; None when a call went to a model the table does not price."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -73,8 +76,8 @@ class UsageLog:
         """Role -> the model that served its calls (the last one, should a role have changed models)."""
         return {call.agent or "other": call.model for call in self.calls if call.model}
 
-    def by_agent(self) -> dict[str, AgentUsage]:
-        """Totals per role and for the run (`total`)."""
+    def by_agent(self, prices: PriceTable | None = None) -> dict[str, AgentUsage]:
+        """Totals per role and for the run (`total`), priced with `prices` (no table: costs are None)."""
         groups: dict[str, list[CallRecord]] = defaultdict(list)
         for call in self.calls:
             groups[call.agent or "other"].append(call)
@@ -87,6 +90,7 @@ class UsageLog:
                 completion_tokens=sum(c.completion_tokens for c in calls),
                 latency_s=sum(c.latency_s for c in calls),
                 models={c.agent or "other": c.model for c in calls if c.model},
+                cost_usd=prices.cost_of(calls) if prices is not None else None,
             )
         return totals
 

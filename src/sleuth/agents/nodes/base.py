@@ -20,8 +20,8 @@ class NodeRun:
     """One execution of a node: emits started/finished events and records its LLM usage.
 
     The node calls the LLM through `self.llm`; `finish(update)` adds the node's usage record (tokens, the model
-    of each role) and its tokens to the state update, so usage survives checkpoints and the token budget sees
-    parallel readers exactly.
+    of each role, dollars) and its tokens to the state update, so usage survives checkpoints and the token
+    budget sees parallel readers exactly.
     """
 
     def __init__(self, deps: AgentDeps, node: str, *, max_tokens: int | None = None, **data: Any) -> None:
@@ -44,6 +44,7 @@ class NodeRun:
         wall = time.perf_counter() - self._started
         prompt = sum(c.prompt_tokens for c in self.log.calls)
         completion = sum(c.completion_tokens for c in self.log.calls)
+        cost = self.deps.prices.cost_of(self.log.calls)
         usage = {
             "node": self.node,
             "calls": len(self.log.calls),
@@ -52,6 +53,7 @@ class NodeRun:
             "llm_s": sum(c.latency_s for c in self.log.calls),
             "wall_s": wall,
             "models": self.log.models(),
+            "cost_usd": cost,
         }
         if self.log.errors:
             self.log.write_errors(self.deps.settings.run_log_path, node=self.node, question=update.get("question"))
