@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     prices_path: Path | None = None
     """A YAML or JSON price table, model -> {input, output} in USD per million tokens, added over the shipped
     one (local models at $0). A model no table names costs "n/a"."""
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    """Research: once the priced calls of a run reach this many dollars, no further round is searched and the
+    answer is written from the evidence found (the writing itself still runs). Unset: no dollar limit."""
 
     local_model: LocalModelName = "qwen2.5-coder-0.5b"
     local_ctx_size: int = 8192

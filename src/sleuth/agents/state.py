@@ -7,6 +7,7 @@ and a later process can resume it.
 from __future__ import annotations
 
 import operator
+from decimal import Decimal
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 
@@ -160,6 +161,11 @@ class CitationRecord(TypedDict):
     kind: str
 
 
+def add_usd(left: float, right: float) -> float:
+    """Dollars add up exactly (as decimals), so a budget is reached at the sum the price table gives."""
+    return float(Decimal(str(left)) + Decimal(str(right)))
+
+
 def merge_passages(left: dict[str, PassageRecord], right: dict[str, PassageRecord]) -> dict[str, PassageRecord]:
     return {**left, **right}
 
@@ -186,6 +192,10 @@ class ResearchState(TypedDict, total=False):
     rejected_quotes: Annotated[int, operator.add]
     unknown: list[str]
     tokens_used: Annotated[int, operator.add]
+    usd_budget: float | None
+    """Dollars the run may spend on research rounds (`SLEUTH_MAX_COST_USD`), fixed at its start; None: no limit."""
+    usd_used: Annotated[float, add_usd]
+    """Dollars of the run's priced calls so far."""
     usage: Annotated[list[UsageRecord], operator.add]
     direct: DirectAnswer
     """The direct node's grounded answer ("" when it found none): the writer's first sentence."""

@@ -229,6 +229,8 @@ def describe(event: Event) -> str:
         )
     if event.type == "section":
         return f"  [green]section[/] {plain(data.get('heading'))}: {data.get('sentences')} sentence(s)"
+    if event.type == "budget_reached":
+        return f"  [yellow]budget[/] {plain(data.get('message'))}"
     if event.type == "run_finished":
         return f"[bold]done[/] in {data.get('wall_s')}s ({data.get('status')})"
     return ""

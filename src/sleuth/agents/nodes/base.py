@@ -20,8 +20,8 @@ class NodeRun:
     """One execution of a node: emits started/finished events and records its LLM usage.
 
     The node calls the LLM through `self.llm`; `finish(update)` adds the node's usage record (tokens, the model
-    of each role, dollars) and its tokens to the state update, so usage survives checkpoints and the token
-    budget sees parallel readers exactly.
+    of each role, dollars) and its tokens and dollars to the state update, so usage survives checkpoints and
+    the token and dollar budgets see parallel readers exactly.
     """
 
     def __init__(self, deps: AgentDeps, node: str, *, max_tokens: int | None = None, **data: Any) -> None:
@@ -61,7 +61,12 @@ class NodeRun:
         self.deps.events.emit(
             "node_finished", self.node, wall_s=round(wall, 3), tokens=prompt + completion, **data
         )
-        return {**update, "usage": [usage], "tokens_used": prompt + completion}
+        # The dollar budget counts what is priced; an unpriced model's calls are "n/a" in the usage instead.
+        return {**update, "usage": [usage], "tokens_used": prompt + completion, "usd_used": cost or 0.0}
+
+    def cost_so_far(self) -> float:
+        """USD of this execution's priced calls so far (what `finish` adds to the run's `usd_used`)."""
+        return self.deps.prices.cost_of(self.log.calls) or 0.0
 
 
 def chat(system: str, user: str) -> list[Message]:
