@@ -1,5 +1,5 @@
-"""Dollars: the price table, per node and per run in `ResearchReport`/`AskResult` usage, the CLI footers and the
-API job results. Every call of the scripted model reports 1,000 prompt and 500
+"""Dollars: the price table, per node and per run in `ResearchReport`/`AskResult` usage, the CLI footers, the
+API job results and the eval reports. Every call of the scripted model reports 1,000 prompt and 500
 completion tokens; at $2 / $10 per million tokens one call costs exactly $0.007."""
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from sleuth.agents.research import run_research
 from sleuth.api import Sleuth
 from sleuth.cli import app
 from sleuth.config import Settings
+from sleuth.evals.arms import ArmContext, build_arms
+from sleuth.evals.datasets import QAExample
+from sleuth.evals.report import write_reports
+from sleuth.evals.runner import ResultsFile, run_qa
 from sleuth.llm.pricing import PriceError, PriceTable, format_usd, load_prices, sum_costs
 from sleuth.llm.usage import CallRecord
 from sleuth.prompts.sets import load_prompt_set
@@ -203,3 +207,41 @@ async def test_an_api_job_result_carries_the_runs_dollars(tmp_path: Path) -> Non
         assert job["result"]["cost_usd"] == 0.007
         assert job["result"]["usage"]["ask"]["cost_usd"] == 0.007
         assert job["result"]["usage"]["ask"]["models"] == {"ask": "scripted"}
+
+
+async def test_eval_arms_record_their_dollars_per_question(tmp_path: Path) -> None:
+    llm = ScriptedLLM(fn=lambda call: "<answer>a wind spirit</answer>", prompt_tokens=1000, completion_tokens=500)
+    ctx = ArmContext(
+        llm=llm,
+        settings=Settings(),
+        prompts=load_prompt_set(),
+        retriever=lambda mode: StaticRetriever([LILU]),
+        lookup={LILU.id: LILU}.get,
+        prices=PRICES,
+    )
+    example = QAExample("q1", "What is Lilu?", ["a wind spirit"], [LILU.id])
+    records = await run_qa([example], build_arms(["naive", "oracle"], ctx), ResultsFile(tmp_path / "r.jsonl"))
+    assert {r["arm"]: r["cost_usd"] for r in records} == {"naive": 0.007, "oracle": 0.007}
+
+
+def test_eval_reports_show_dollars_per_question_and_n_a_for_an_unpriced_arm(tmp_path: Path) -> None:
+    def record(example: str, arm: str, cost: float | None) -> dict[str, Any]:
+        return {"example_id": example, "arm": arm, "f1": 1.0, "tokens": 1500, "cost_usd": cost, "latency_s": 1.0}
+
+    records = [
+        record("q1", "grounded", 0.007),
+        record("q2", "grounded", 0.014),
+        record("q1", "naive", None),
+        record("q2", "naive", None),
+    ]
+    report = write_reports(tmp_path, records, {"dataset": "mini"})
+    grounded = report["arms"]["grounded"]["cost_usd"]
+    assert grounded["mean"] == pytest.approx(0.0105) and grounded["total"] == 0.021
+    assert report["arms"]["naive"]["cost_usd"] is None
+    markdown = (tmp_path / "report.md").read_text()
+    costs = markdown.split("## Costs per question", 1)[1]
+    assert "| cost_usd |" in costs
+    rows = {line.split(" | ")[0]: line for line in costs.splitlines() if line.startswith("| ")}
+    assert "| 0.010500 [0.007000, 0.014000] (total $0.021000) |" in rows["| grounded"]
+    assert "| n/a |" in rows["| naive"]
+    assert "<td>n/a</td>" in (tmp_path / "report.html").read_text()
