@@ -100,7 +100,13 @@ def _print_report(report: IngestReport, collection: Collection) -> None:
 
 @index_app.command("add")
 def add(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (jsonl, txt, md, html, pdf).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or directories: jsonl, txt, md, html, pdf, docx, pptx, xlsx, csv/tsv, and source code "
+            "(.py, .js, .ts, .go, .rs, .java, .c, .cpp, .rb, .sh, .sql, ...)."
+        ),
+    ],
     collection: str | None = typer.Option(None, "--collection", "-c", help="Default: SLEUTH_COLLECTION."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:

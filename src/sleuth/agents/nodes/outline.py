@@ -15,7 +15,7 @@ from sleuth.agents.nodes.base import NodeRun, chat
 from sleuth.agents.state import Outline, OutlineSection, ResearchState
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
-from sleuth.text import prompt_literal
+from sleuth.text import STOPWORDS, prompt_literal
 
 MAX_SECTIONS = 6
 MAX_QUESTIONS = 3
@@ -101,20 +101,33 @@ def _key(text: str) -> str:
 
 
 def distinct_sections(plan: Outline, question: str) -> Outline:
-    """The plan without what a small model repeats: a heading seen before, a search question that is the
-    report's own question or asked in an earlier section (a section left with no question goes)."""
+    """The plan as a small model's repetitions leave it usable: a heading seen before, or the question's or
+    the title's own words as a heading, is dropped; a search question asked before (or the report's question itself) is
+    replaced by the heading joined to the report's question, so a distinct section still searches its own
+    angle; a question sharing under two content words with the report's question gets the title appended
+    ("What are the limitations?" says nothing to a retriever)."""
     headings: set[str] = set()
     asked: set[str] = {_key(question)}
+    topic = _words(question)
     sections: list[OutlineSection] = []
     for section in plan["sections"]:
         heading = _key(section["heading"])
-        questions = [q for q in section["questions"] if _key(q) not in asked]
-        if not heading or heading in headings or heading == _key(question) or not questions:
+        if not heading or heading in headings or heading in (_key(question), _key(plan["title"])):
             continue
         headings.add(heading)
-        asked.update(_key(q) for q in questions)
+        questions = []
+        for q in section["questions"]:
+            if _key(q) in asked:
+                continue
+            asked.add(_key(q))
+            questions.append(q if len(_words(q) & topic) >= 2 else f"{q} ({plan['title']})")
+        questions = questions or [f"{section['heading']}: {question}"]
         sections.append({"heading": section["heading"], "questions": questions})
     return {"title": plan["title"], "sections": sections}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _key(text).split() if w not in STOPWORDS and len(w) > 2}
 
 
 async def outline(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
