@@ -1,5 +1,5 @@
-"""The names every layer shares: the ask strategies and the ASP loop's variants, and the research forms (the
-settings, the agents, the evals, the CLI, the API and the MCP tools all speak of them)."""
+"""The names every layer shares: the ask strategies and the ASP loop's variants, the research forms and the
+model roles (the settings, the agents, the evals, the CLI, the API and the MCP tools all speak of them)."""
 
 from __future__ import annotations
 
@@ -16,3 +16,30 @@ VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
 Form = Literal["answer", "report"]
 FORMS: tuple[Form, ...] = ("answer", "report")
 """What research writes: a short cited answer, or a sectioned report with a sources list."""
+
+Role = Literal[
+    "orchestrator",
+    "reader",
+    "aggregator",
+    "writer",
+    "planner",
+    "section_writer",
+    "ask",
+    "summarizer",
+    "judge",
+]
+ROLES: tuple[Role, ...] = (
+    "orchestrator",
+    "reader",
+    "aggregator",
+    "writer",
+    "planner",
+    "section_writer",
+    "ask",
+    "summarizer",
+    "judge",
+)
+"""The roles a model call is made for (its `agent=`), each of which may be routed to a model of its own: the
+research graph's nodes (`planner` drafts a report's outline, `section_writer` writes its sections), `ask`
+(both ask strategies, and the grounded reading that opens a research answer), the ASP loop's `summarizer`,
+and the eval `judge`."""
