@@ -10,6 +10,8 @@ import operator
 from decimal import Decimal
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
+from sleuth.names import Form
+
 
 class Task(TypedDict):
     """One step of the orchestrator's plan: what to search and what to look for in the hits."""
@@ -213,7 +215,7 @@ class ResearchState(TypedDict, total=False):
     writer_fallback: bool
     verified: list[VerifiedSentence]
     """The answer's sentences as verification kept them (the report's opening)."""
-    form: Literal["answer", "report"]
+    form: Form
     approve_plan: bool
     """Report form: pause after the outline until a person approves (or edits) it."""
     language: str

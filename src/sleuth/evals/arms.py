@@ -7,14 +7,14 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.pricing import PriceTable
 from sleuth.llm.usage import MeteredModel
-from sleuth.names import VARIANTS
+from sleuth.names import VARIANTS, Form
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Passage, RecordingRetriever, Retriever
 
@@ -169,7 +169,7 @@ class ResearchArm:
     short form as arm `research`, the sectioned report as arm `report`."""
 
     ctx: ArmContext
-    form: Literal["answer", "report"] = "answer"
+    form: Form = "answer"
 
     @property
     def name(self) -> str:

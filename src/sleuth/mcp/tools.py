@@ -31,6 +31,7 @@ from sleuth.mcp.results import (
     short_text,
     stored_correction,
 )
+from sleuth.names import Form
 
 if TYPE_CHECKING:
     from sleuth.api import Sleuth
@@ -100,7 +101,7 @@ async def research(
     collection: CollectionName = None,
     max_rounds: Annotated[int | None, Field(ge=1, le=MAX_ROUNDS, description="Search rounds at most.")] = None,
     form: Annotated[
-        Literal["answer", "report"], Field(description="answer: a short cited answer; report: a sectioned report.")
+        Form, Field(description="answer: a short cited answer; report: a sectioned report.")
     ] = "answer",
 ) -> Annotated[CallToolResult, ResearchAnswer]:
     """Research a question in the collection: plan searches, read the hits and write an answer in which every

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from sleuth.agents.events import EventLog, EventSink
 from sleuth.agents.report import ReportOptions
+from sleuth.names import Strategy, Variant
 from sleuth.server.jobs import AwaitingApproval
 
 JobKind = Literal["research", "ask"]
@@ -23,9 +24,9 @@ class RunRequest:
     tenant: str | None = None
     prompts: str | None = None
     """A prompt-set name or folder; None: the default set."""
-    strategy: Literal["grounded", "asp"] | None = None
+    strategy: Strategy | None = None
     """`ask` only: the ask strategy; None: the server's `ask_strategy` setting."""
-    variant: Literal["always", "free", "closed"] = "always"
+    variant: Variant = "always"
     """`ask` only, asp strategy: the always-search agent or a comparison variant."""
     options: ReportOptions | None = None
     """`research` only: the answer or the sectioned report, and the report's controls; None: an answer."""

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from sleuth.agents.report import ReportOptions
+from sleuth.names import Strategy, Variant
 from sleuth.text import has_lone_surrogate
 
 if TYPE_CHECKING:
@@ -87,9 +88,9 @@ class PlanRequest(_Body):
 
 
 class AskRequest(QuestionRequest):
-    strategy: Literal["grounded", "asp"] | None = None
+    strategy: Strategy | None = None
     """grounded (code-driven searches, the default) or asp (the model's own tag loop)."""
-    variant: Literal["always", "free", "closed"] = "always"
+    variant: Variant = "always"
     wait: bool = True
     """True: answer when done (the job still runs on if the client leaves). False: return the job id."""
 
