@@ -78,7 +78,9 @@ class Sleuth:
         self._collections: dict[str, Collection] = {}
         self._hybrid: dict[str, Retriever] = {}
         self._opening = threading.Lock()  # searches run on worker threads: open each collection once
-        self._memory_saver: Any = None
+        # The in-memory checkpoint store lives in a dict so that shallow copies (the server's view of the
+        # facade per tenant) share it: a run paused in one job must be found when another job resumes it.
+        self._memory_savers: dict[str, Any] = {}
 
     @classmethod
     @asynccontextmanager
@@ -362,8 +364,9 @@ class Sleuth:
         if self.checkpoints == "memory":
             from langgraph.checkpoint.memory import InMemorySaver
 
-            self._memory_saver = self._memory_saver or InMemorySaver()
-            yield self._memory_saver
+            if "memory" not in self._memory_savers:
+                self._memory_savers["memory"] = InMemorySaver()
+            yield self._memory_savers["memory"]
             return
         from sleuth.agents.research import sqlite_checkpointer
 

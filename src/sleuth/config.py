@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     max_file_bytes: int = 50_000_000
     max_record_chars: int = 10_000
     """A jsonl record with an id and a longer text is chunked (`<id>`, `<id>#2`, ...), not kept whole."""
+    max_sheet_rows: int = Field(default=100_000, ge=1)
+    """Rows read from one spreadsheet sheet or CSV file; past it the rest is left out and the add report
+    says so."""
+    max_unpacked_bytes: int = Field(default=500_000_000, ge=1)
+    """What the parts of one docx/pptx/xlsx may unpack to in all; a bigger one is refused (a zip bomb)."""
     bm25_backend: Literal["auto", "numpy", "numba"] = "auto"
     """auto: numba from 50k passages (about 100x faster a query, but ~10 s of JIT compile per process),
     numpy below; set numpy for one-shot CLI searches of big collections."""

@@ -1,5 +1,6 @@
 """The web page in real headless Chromium: ask, watch a cited answer stream in, correct it, see the next
-related answer change, retract the correction (the grounded fake model stands in for speed)."""
+related answer change, retract the correction; edit and approve a report's plan, also after a server restart,
+and ask a follow-up (the grounded fake model stands in for speed)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ import pytest
 from sleuth.config import Settings
 from sleuth.feedback.store import PatchStore
 from sleuth.server.app import create_app
-from sleuth.testing import HashEmbedder, SlowModel, fake_sleuth, grounded_llm, serve_in_thread
+from sleuth.testing import (
+    Call,
+    HashEmbedder,
+    ScriptedLLM,
+    SlowModel,
+    fake_sleuth,
+    grounded_llm,
+    grounded_reply,
+    serve_in_thread,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +142,118 @@ def test_ask_correct_and_see_the_next_related_answer_change(page: Any, server: A
     assert store.get(patch.id).status == "retracted"
     run_question(page, "What is Lilu in mythology?", "ask")
     assert page.inner_text("#answer").startswith("Lilu is a masculine Semitic name")
+
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def hostile_planner(call: Call) -> Any:
+    """The grounded fake model, except that the planner titles its last section with markup."""
+    reply = grounded_reply([dict(m) for m in call.messages], call.schema_name)
+    if call.schema_name == "PlannedOutline":
+        reply["sections"][-1]["heading"] = HOSTILE  # type: ignore[index]
+    return reply
+
+
+def report_app(settings: Settings) -> Any:
+    # SQLite checkpoints (as `sleuth serve --fake-llm` keeps them): a paused plan outlives the server.
+    sleuth = fake_sleuth(settings, llm=SlowModel(ScriptedLLM(fn=hostile_planner), 0.05), checkpoints="sqlite")
+    return create_app(settings, sleuth=sleuth)
+
+
+def sign_in(page: Any, url: str, secret: str) -> None:
+    page.goto(url)
+    page.fill("#token", secret)
+    page.click("#token-form button")
+    page.wait_for_selector("#token-status.ok")
+
+
+def pause_for_approval(page: Any, question: str) -> str:
+    page.fill("#question", question)
+    page.check("input[name=mode][value=research]")
+    page.select_option("#form", "report")
+    page.check("#approve-plan")
+    page.click("#run-button")
+    page.wait_for_selector("#job-status.awaiting_approval")
+    page.wait_for_selector("#plan-section:not([hidden])")
+    return str(page.evaluate("location.hash")).removeprefix("#job=")
+
+
+def plan_headings(page: Any) -> list[str]:
+    return [page.input_value(f".plan-section:nth-child({i + 1}) .plan-heading") for i in range(3)]
+
+
+def approve_and_read_the_report(page: Any) -> list[str]:
+    page.click("#plan-approve")
+    page.wait_for_selector("#job-status.succeeded")
+    page.wait_for_selector("#answer-section:not([hidden])")
+    assert page.locator("#plan-section").is_hidden()
+    assert page.locator("#answer img").count() == 0
+    return page.locator("#answer h4").all_inner_texts()
+
+
+def test_a_report_plan_is_edited_approved_and_survives_a_restart(page: Any, tmp_path: Path) -> None:
+    settings = Settings(max_rounds=1)
+    app = report_app(settings)
+    secret = app.state.sleuth.tokens.create("corrector", tenant="acme", name="ann")[1]
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    with serve_in_thread(app) as url:
+        sign_in(page, url, secret)
+        job_id = pause_for_approval(page, "What is Lilu?")
+        # The drafted plan, the planner's markup shown as the text it is.
+        assert plan_headings(page) == ["Overview", "Details", HOSTILE]
+        assert page.input_value("#plan-title") == "What is Lilu"
+        page.screenshot(path=str(tmp_path / "plan.png"), full_page=True)
+        page.fill(".plan-section:nth-child(1) .plan-heading", "Demons")
+        page.fill(".plan-section:nth-child(2) .plan-question", "Alû demon Akkadian mythology")
+        # The API's reasons for refusing a plan are shown; the job stays paused with the edits in place.
+        page.fill("#plan-title", "")
+        page.click("#plan-approve")
+        page.wait_for_selector("#plan-status.bad")
+        assert "title" in page.inner_text("#plan-status") and "at least 1 character" in page.inner_text(
+            "#plan-status"
+        )
+        assert page.inner_text("#job-status") == "awaiting_approval"
+        assert page.input_value(".plan-section:nth-child(1) .plan-heading") == "Demons"
+        page.fill("#plan-title", "Lilu, edited")
+        headings = approve_and_read_the_report(page)
+        assert page.inner_text("#answer h3") == "Lilu, edited"
+        assert headings == ["Demons", "Details", HOSTILE]
+        # The same job ran on: it resumed, searched the edited question, and cites its sources.
+        assert page.evaluate("location.hash") == f"#job={job_id}"
+        steps = page.locator("#progress li").all_inner_texts()
+        assert any("Resumed" in s for s in steps) and any("Alû demon Akkadian mythology" in s for s in steps)
+        assert page.locator("#citations li details").count() >= 1
+        assert "Lilu (mythology)" in page.inner_text("#citations")  # a source the report cites
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+        # A follow-up starts a new job from this run's evidence.
+        page.fill("#follow-up", "Who directed Jaws?")
+        page.click("#follow-up-button")
+        page.wait_for_selector("#job-status.succeeded")
+        page.wait_for_selector("#answer-section:not([hidden])")
+        assert page.inner_text("#answer").startswith("The answer is Jaws is a 1975 film")
+        follow_id = str(page.evaluate("location.hash")).removeprefix("#job=")
+        assert follow_id != job_id
+        jobs = app.state.sleuth.jobs
+        assert jobs.get(follow_id).result["follow_up_of"] == jobs.get(job_id).result["run_id"]
+
+        paused_id = pause_for_approval(page, "What is Alû?")
+
+    # A new server process on the same SLEUTH_HOME: the paused job is listed and approved there.
+    with serve_in_thread(report_app(settings)) as url:
+        sign_in(page, url, secret)
+        page.click(f"#jobs li[data-job={paused_id}] button")
+        page.wait_for_selector("#plan-section:not([hidden])")
+        assert page.inner_text("#job-status") == "awaiting_approval"
+        assert plan_headings(page)[2] == HOSTILE
+        page.fill(".plan-section:nth-child(2) .plan-heading", "Akkadian demons")
+        headings = approve_and_read_the_report(page)
+        assert headings == ["Overview", "Akkadian demons", HOSTILE]
+        assert page.locator("#citations li details").count() >= 1
+        page.screenshot(path=str(tmp_path / "restarted.png"), full_page=True)
+    assert dialogs == []  # no markup ever ran
+    if os.environ.get("BROWSER_TEST_SCREENSHOTS"):
+        for name in ("plan.png", "report.png", "restarted.png"):
+            shutil.copy(tmp_path / name, Path(os.environ["BROWSER_TEST_SCREENSHOTS"]) / name)

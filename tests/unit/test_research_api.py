@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -9,11 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from sleuth.agents.events import Event
+from sleuth.agents.report import ReportOptions
 from sleuth.agents.results import ResearchReport
 from sleuth.api import Sleuth
 from sleuth.config import Settings
 from sleuth.retrieval.base import Passage
-from sleuth.testing import Call, ScriptedLLM, StaticRetriever, override
+from sleuth.testing import Call, ScriptedLLM, StaticRetriever, fake_sleuth, override
 
 LILU = Passage(
     "p-lilu",
@@ -67,6 +69,21 @@ async def test_a_run_interrupted_at_the_writer_resumes_from_the_sqlite_checkpoin
         report.answer
         == "The answer is a wind spirit. [1] It is also a wind spirit. [1] Lilu is a Semitic name for a spirit. [2]"
     )
+
+
+async def test_a_tenant_copy_of_an_in_memory_facade_resumes_a_run_another_copy_paused() -> None:
+    # The server runs each job on a shallow copy of the facade scoped to the caller's tenant: the copies must
+    # share the one in-memory checkpoint store, or a pause could never be approved by a later job.
+    sleuth = fake_sleuth(Settings(max_rounds=1))
+    pausing, approving = copy.copy(sleuth), copy.copy(sleuth)
+    pausing.tenant = approving.tenant = "acme"
+    paused = await pausing.research("What is Lilu?", options=ReportOptions(form="report", approve_plan=True))
+    assert paused.status == "awaiting_approval"
+    done = await approving.resume(paused.run_id, approve=True)
+    assert done.status == "answered" and done.report is not None
+    assert [s.heading for s in done.report.sections] == ["Overview", "Details", "Other accounts"]
+    # The continued run says it resumed (the approval is not a fresh start).
+    assert next(e for e in done.events if e.type == "run_started").data["resumed"] is True
 
 
 async def test_empty_question_is_refused() -> None:

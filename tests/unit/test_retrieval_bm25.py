@@ -101,8 +101,9 @@ def test_saved_index_loads_with_same_results(tmp_path: Path) -> None:
     index = BM25Index.build(docs[:300])
     files = BM25Files(tmp_path / "bm25")
     files.write(index, [f"id{i}" for i in range(300)], generation=7)
-    loaded, ids, generation = files.read()  # type: ignore[misc]
-    assert generation == 7 and ids[5] == "id5"
+    saved = files.read()
+    assert saved is not None and saved.generation == 7 and saved.ids[5] == "id5"
+    loaded = saved.index
     for query in queries[:10]:
         assert loaded.search(query, 5) == index.search(query, 5)
     # a second build replaces the first atomically and leaves one folder behind

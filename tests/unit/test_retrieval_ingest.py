@@ -1,5 +1,6 @@
 """Reading files into passages: formats, metadata, ids, and clear per-file / per-line errors."""
 
+import io
 import json
 from pathlib import Path
 
@@ -54,8 +55,8 @@ def test_jsonl_keeps_given_ids_and_metadata_and_reports_bad_lines(tmp_path: Path
     assert by_id["given-1"].source == str(path.resolve())
     assert by_id[passage_id("T2", "Second record without an id.")].title == "T2"
     assert "beir-7" in by_id
-    assert [e.split(":")[0] for e in loaded.line_errors] == ["line 2", "line 4", "line 5"]
-    assert "invalid JSON" in loaded.line_errors[0]
+    assert [e.split(":")[0] for e in loaded.warnings] == ["line 2", "line 4", "line 5"]
+    assert "invalid JSON" in loaded.warnings[0]
 
 
 def test_text_markdown_html_and_pdf(tmp_path: Path) -> None:
@@ -121,7 +122,7 @@ def test_a_repeated_id_in_one_jsonl_is_a_line_warning(tmp_path: Path) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
     loaded = load_file(path, CONFIG)
     assert [(p.id, p.text) for p in loaded.passages] == [("x", "The first record x."), ("y", "Record y.")]
-    assert loaded.line_errors == ["line 3: duplicate id 'x' (first on line 1): skipped"]
+    assert loaded.warnings == ["line 3: duplicate id 'x' (first on line 1): skipped"]
 
 
 def test_a_huge_record_with_an_id_is_chunked_under_its_id(tmp_path: Path) -> None:
@@ -136,7 +137,7 @@ def test_a_huge_record_with_an_id_is_chunked_under_its_id(tmp_path: Path) -> Non
     path.write_text("\n".join(lines), encoding="utf-8")
     config = ChunkingConfig(chunk_size=1200, chunk_overlap=200, max_file_bytes=10_000_000)
     loaded = load_file(path, config)
-    assert loaded.error is None and loaded.line_errors == []
+    assert loaded.error is None and loaded.warnings == []
     assert loaded.passages[0].id == "normal" and loaded.passages[0].text == normal.strip()
     chunks = loaded.passages[1:]
     assert [p.id for p in chunks[:3]] == ["huge", "huge#2", "huge#3"] and chunks[-1].id == f"huge#{len(chunks)}"
@@ -145,3 +146,17 @@ def test_a_huge_record_with_an_id_is_chunked_under_its_id(tmp_path: Path) -> Non
     assert loaded.chunked == [
         f"line 2: record 'huge' ({len(huge.strip()):,} characters) split into {len(chunks)} passages"
     ]
+
+
+def test_an_encrypted_pdf_needs_its_password_unless_the_password_is_empty(tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    for password, expected in (("secret", None), ("", "Otters are clever")):
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_pdf("Otters are clever"))))
+        writer.encrypt(user_password=password, owner_password="owner", algorithm="RC4-128")
+        writer.write(tmp_path / "locked.pdf")
+        loaded = load_file(tmp_path / "locked.pdf", CONFIG)
+        if expected is None:
+            assert loaded.error is not None and "encrypted PDF" in loaded.error and loaded.passages == []
+        else:
+            assert loaded.error is None and loaded.passages[0].text == expected

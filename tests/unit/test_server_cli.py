@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from sleuth.cli import app
@@ -79,3 +81,16 @@ def test_the_access_log_hides_the_token_however_its_name_is_spelled() -> None:
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s", (untouched,), None)
     _RedactTokens().filter(record)
     assert record.getMessage() == untouched
+
+
+def test_serve_fake_llm_keeps_runs_in_sqlite_so_a_paused_plan_outlives_a_restart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append(app))
+    result = CliRunner().invoke(app, ["serve", "--fake-llm", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    [server] = served
+    assert server.state.sleuth.runner.sleuth.checkpoints == "sqlite"

@@ -119,8 +119,10 @@ def test_an_old_passage_store_keeps_its_passages_and_gets_the_newer_migration(tm
     assert store.source_digest("a.jsonl") == "digest-a"  # linked by 002, so still known as unchanged
     assert store._db.execute("SELECT source, passage_id FROM passage_sources").fetchall() == [("a.jsonl", "p1")]
     names = [r[0] for r in store._db.execute("SELECT name FROM _migrations ORDER BY rowid")]
-    assert names == ["001_initial", "002_passage_sources"]
+    assert names == ["001_initial", "002_passage_sources", "003_rewrites"]
+    assert store.state("rewrites") == "0"  # counted from the upgrade on
     assert store.delete_source("a.jsonl") is not None and store.count() == 0  # the upgraded store works
+    assert store.state("rewrites") == "1"
 
 
 def test_an_old_server_database_keeps_its_tokens_and_jobs(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from sleuth.agents.nodes.orchestrator import orchestrator
 from sleuth.agents.nodes.outline import approve, outline
 from sleuth.agents.nodes.reader import reader
 from sleuth.agents.nodes.search import search
-from sleuth.agents.nodes.section import section
+from sleuth.agents.nodes.section import gather, section
 from sleuth.agents.nodes.verify import verify
 from sleuth.agents.nodes.writer import writer
 from sleuth.agents.state import ResearchState
@@ -26,8 +26,8 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
     """The uncompiled graph: orchestrator → search → readers (Send) → aggregator → … → direct → writer → verify.
 
     The routing functions say when to write; writing starts with `direct`, the grounded short answer the
-    answer opens with. The report form plans after the first round: outline → (approve) → sections (Send)
-    → direct → writer → verify (the opening) → compose.
+    answer opens with. The report form plans after the first round: outline → (approve) → gather → sections
+    (Send) → direct → writer → verify (the opening) → compose.
     """
     graph = StateGraph(state_schema=ResearchState, context_schema=AgentDeps)
     graph.add_node("orchestrator", orchestrator)
@@ -40,6 +40,7 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
     graph.add_node("verify", verify)
     graph.add_node("outline", outline)
     graph.add_node("approve", approve)
+    graph.add_node("gather", gather)
     graph.add_node("section", section)  # type: ignore[call-overload]
     graph.add_node("compose", compose)
     graph.add_edge(START, "orchestrator")
@@ -53,8 +54,9 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
         routing.after_aggregator,
         {"orchestrator": "orchestrator", "writer": "direct", "outline": "outline"},
     )
-    graph.add_conditional_edges("outline", routing.after_outline, ["approve", "section", "direct"])
-    graph.add_conditional_edges("approve", routing.to_sections, ["section", "direct"])
+    graph.add_conditional_edges("outline", routing.after_outline, ["approve", "gather"])
+    graph.add_edge("approve", "gather")
+    graph.add_conditional_edges("gather", routing.to_sections, ["section", "direct"])
     graph.add_edge("section", "direct")
     graph.add_edge("compose", END)
     graph.add_edge("direct", "writer")

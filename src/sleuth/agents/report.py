@@ -28,7 +28,7 @@ class ReportOptions(BaseModel):
     @model_validator(mode="after")
     def _approval_needs_plan(self) -> ReportOptions:
         if self.approve_plan and self.form != "report":
-            raise ValueError("--approve-plan needs the report form: only a report has a plan to approve")
+            raise ValueError("approving the plan needs the report form: only a report has a plan to approve")
         return self
 
 

@@ -113,6 +113,7 @@ async def run_research(
     started = time.perf_counter()
     inputs: Any
     options = options or ReportOptions()
+    resuming = question is None
     if question is None:
         snapshot = await graph.aget_state(config)
         if not snapshot.values:
@@ -145,7 +146,7 @@ async def run_research(
             inputs["passages"], inputs["evidence"] = prior_evidence(stored)
             inputs["follow_up_of"] = follow_up
     deps.events.emit(
-        "run_started", run_id=run_id, question=question, resumed=inputs is None, prompt_set_hash=deps.prompts.hash
+        "run_started", run_id=run_id, question=question, resumed=resuming, prompt_set_hash=deps.prompts.hash
     )
     try:
         final = await graph.ainvoke(inputs, config, context=deps)

@@ -43,14 +43,14 @@ def after_aggregator(state: ResearchState) -> Literal["orchestrator", "writer", 
     return "orchestrator" if state.get("unknown") else "writer"
 
 
-def after_outline(state: ResearchState) -> list[Send] | Literal["approve", "direct"]:
-    """Pause for approval when asked to, else research the sections."""
-    return "approve" if state.get("approve_plan") else to_sections(state)
+def after_outline(state: ResearchState) -> Literal["approve", "gather"]:
+    """Pause for approval when asked to, else search for the sections."""
+    return "approve" if state.get("approve_plan") else "gather"
 
 
 def to_sections(state: ResearchState) -> list[Send] | Literal["direct"]:
     """Fan out one section writer per planned section (run in parallel); straight on when the plan is empty."""
-    tasks = section_tasks(state)
+    tasks = state.get("section_tasks") or []
     return [Send("section", task) for task in tasks] if tasks else "direct"
 
 
@@ -76,6 +76,8 @@ def section_tasks(state: ResearchState) -> list[SectionTask]:
             "language": state.get("language", "English"),
             "words": words,
             "round": state.get("round", 1) + 1,
+            "passages": [],
+            "used": [],
         }
         for i, s in enumerate(sections)
     ]

@@ -135,6 +135,10 @@ class SectionTask(TypedDict):
     language: str
     words: int
     round: int
+    passages: list[PassageRecord]
+    """The passages `gather` gave this section (each passage goes to one section only)."""
+    used: list[str]
+    """Quotes the report's opening already draws on: a section does not repeat them."""
 
 
 class SectionRecord(TypedDict):
@@ -202,6 +206,8 @@ class ResearchState(TypedDict, total=False):
     length_words: int
     """Report form: the target length of the sections together, in words."""
     outline: Outline
+    section_tasks: list[SectionTask]
+    """The sections' inputs, with the passages `gather` shared out (one `Send` each)."""
     sections: Annotated[list[SectionRecord], operator.add]
     report: dict[str, Any]
     """Report form: the finished `agents.report.Report`, as JSON."""

@@ -102,7 +102,10 @@ def _print_report(report: IngestReport, collection: Collection) -> None:
 def add(
     paths: Annotated[
         list[str],
-        typer.Argument(help="Files or directories (jsonl, txt, md, html, pdf), or web pages (https://...)."),
+        typer.Argument(
+            help="Files or directories: jsonl, txt, md, html, pdf, docx, pptx, xlsx, csv/tsv, and source code "
+            "(.py, .js, .ts, .go, .rs, .java, .c, .cpp, .rb, .sh, .sql, ...); or web pages (https://...)."
+        ),
     ],
     collection: str | None = typer.Option(None, "--collection", "-c", help="Default: SLEUTH_COLLECTION."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),

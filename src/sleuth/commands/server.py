@@ -44,7 +44,8 @@ def serve(
         from sleuth.feedback import open_patch_store
         from sleuth.testing import fake_sleuth
 
-        app_kwargs["sleuth"] = fake_sleuth(config, patches=open_patch_store(config))
+        # SQLite checkpoints: a report paused for plan approval can be approved after a restart.
+        app_kwargs["sleuth"] = fake_sleuth(config, patches=open_patch_store(config), checkpoints="sqlite")
     app = create_app(config, **app_kwargs)
     host, port = host or config.host, port if port is not None else config.port
     console.print(

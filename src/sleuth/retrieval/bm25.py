@@ -1,4 +1,5 @@
-"""BM25: a `bm25s` sparse index with one shared tokeniser, saved to and loaded from a directory."""
+"""BM25: a `bm25s` sparse index with one shared tokeniser, built from term counts (so documents can be
+appended without a rebuild, `bm25_counts.py`), saved to and loaded from a directory."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from sleuth.private import private_dir
 from sleuth.retrieval.base import Filter, Hit, Passage
+from sleuth.retrieval.bm25_counts import TermCounts
 
 NUMBA_MIN_DOCS = 50_000
 """Below this many documents numpy scoring takes about a millisecond, so the numba backend's JIT compile
@@ -35,6 +37,7 @@ class BM25Params:
     k1: float = 1.5
     b: float = 0.75
     method: str = "lucene"
+    """bm25s's "lucene", "robertson" or "atire" (its BM25L and BM25+ need arrays the term counts do not keep)."""
 
 
 class Tokenizer:
@@ -70,13 +73,21 @@ class Tokenizer:
 
 
 class BM25Index:
-    """A BM25 index over documents numbered 0..n-1 (callers keep the number -> passage id map)."""
+    """A BM25 index over documents numbered 0..n-1 (callers keep the number -> passage id map).
 
-    def __init__(self, model: Any, tokenizer: Tokenizer, params: BM25Params, num_docs: int) -> None:
+    It keeps the term counts it was scored from, so `extend` appends documents and yields the index a full
+    build over all of them would (bit for bit) without re-reading the earlier ones. An index loaded from
+    files written before counts were kept has none: it can be searched, not extended.
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Tokenizer, params: BM25Params, num_docs: int, counts: TermCounts | None = None
+    ) -> None:
         self._model = model
         self.tokenizer = tokenizer
         self.params = params
         self.num_docs = num_docs
+        self.counts = counts
 
     @classmethod
     def build(
@@ -93,17 +104,40 @@ class BM25Index:
         """
         tokenizer = tokenizer or Tokenizer()
         params = params or BM25Params()
-        return cls.from_tokens([tokenizer(text) for text in texts], params, tokenizer, backend)
+        counts = TermCounts.empty().extend(tokenizer(text) for text in texts)  # one document's tokens at a time
+        return cls.from_counts(counts, params, tokenizer, backend)
 
     @classmethod
     def from_tokens(
         cls, tokens: list[list[str]], params: BM25Params, tokenizer: Tokenizer, backend: str = "auto"
     ) -> BM25Index:
-        if not tokens:
-            return cls(None, tokenizer, params, 0)
-        model = _new_model(params, len(tokens), backend)
-        model.index(tokens, show_progress=False)
-        return cls(model, tokenizer, params, len(tokens))
+        return cls.from_counts(TermCounts.empty().extend(tokens), params, tokenizer, backend)
+
+    @classmethod
+    def from_counts(
+        cls, counts: TermCounts, params: BM25Params, tokenizer: Tokenizer, backend: str = "auto"
+    ) -> BM25Index:
+        if counts.num_docs == 0:
+            return cls(None, tokenizer, params, 0, counts)
+        model = _new_model(params, counts.num_docs, backend)
+        # What `bm25s.BM25.load` sets up, with the score matrix computed from the counts.
+        model.scores = counts.bm25_scores(params.k1, params.b, params.method)
+        model.vocab_dict = counts.vocab
+        model.unique_token_ids_set = set(counts.vocab.values())
+        model.nonoccurrence_array = None
+        return cls(model, tokenizer, params, counts.num_docs, counts)
+
+    def extend(self, texts: list[str], backend: str = "auto") -> BM25Index:
+        """A new index over these documents followed by `texts` (numbered from `num_docs` on), equal to a
+        build over all of them; this one is left as it is for searches under way.
+
+        Raises:
+            ValueError: the index has no term counts (loaded from files of an earlier version): rebuild it.
+        """
+        if self.counts is None:
+            raise ValueError("this BM25 index keeps no term counts to extend: rebuild it")
+        grown = self.counts.extend(self.tokenizer(text) for text in texts)
+        return BM25Index.from_counts(grown, self.params, self.tokenizer, backend)
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The top `k` (document number, score) pairs with a positive score, best first.
@@ -132,6 +166,8 @@ class BM25Index:
         meta = {"params": asdict(self.params), "num_docs": self.num_docs}
         if self._model is not None:
             self._model.save(str(directory), show_progress=False)
+            if self.counts is not None:
+                self.counts.save(directory)
         (directory / "sleuth-bm25.json").write_text(json.dumps(meta))
 
     @classmethod
@@ -144,11 +180,12 @@ class BM25Index:
         params = BM25Params(**meta["params"])
         tokenizer = tokenizer or Tokenizer()
         if meta["num_docs"] == 0:
-            return cls(None, tokenizer, params, 0)
+            return cls(None, tokenizer, params, 0, TermCounts.empty())
         model = bm25s.BM25.load(
             str(directory), mmap=mmap, show_progress=False, backend=_backend(meta["num_docs"], backend)
         )
-        return cls(model, tokenizer, params, meta["num_docs"])
+        counts = TermCounts.load(directory, model.scores, model.vocab_dict)
+        return cls(model, tokenizer, params, meta["num_docs"], counts)
 
 
 class PassageBM25:
@@ -178,6 +215,19 @@ def _new_model(params: BM25Params, num_docs: int, backend: str = "auto") -> Any:
     return bm25s.BM25(k1=params.k1, b=params.b, method=params.method, backend=_backend(num_docs, backend))
 
 
+@dataclass(frozen=True)
+class SavedBM25:
+    """A BM25 index read back from disk, with what was saved beside it."""
+
+    index: BM25Index
+    ids: list[str]
+    """The passage id of each document number."""
+    generation: int
+    """The store generation it was built from."""
+    mark: dict[str, int]
+    """The caller's note of where its source stood (the passage store's `StoreMark`); {} if none."""
+
+
 class BM25Files:
     """The BM25 index of a collection on disk, with the passage ids it numbers and the store generation it
     was built from.
@@ -189,7 +239,7 @@ class BM25Files:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def write(self, index: BM25Index, ids: list[str], generation: int) -> None:
+    def write(self, index: BM25Index, ids: list[str], generation: int, mark: dict[str, int] | None = None) -> None:
         import os
         import shutil
         import tempfile
@@ -203,23 +253,24 @@ class BM25Files:
         (staging / "ids.json").write_text(json.dumps(ids))
         os.replace(staging, folder)
         pointer = self.root / ".CURRENT.tmp"
-        pointer.write_text(json.dumps({"folder": folder.name, "generation": generation}))
+        pointer.write_text(json.dumps({"folder": folder.name, "generation": generation, "mark": mark or {}}))
         os.replace(pointer, self.root / "CURRENT")
         for old in self.root.iterdir():  # earlier builds and abandoned staging folders
             if old.is_dir() and old != folder:
                 shutil.rmtree(old, ignore_errors=True)
 
     def generation(self) -> int | None:
-        pointer = self.root / "CURRENT"
-        if not pointer.exists():
+        """The store generation of the index in use; None when there is none (or its pointer is damaged)."""
+        try:
+            return int(json.loads((self.root / "CURRENT").read_text())["generation"])
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return int(json.loads(pointer.read_text())["generation"])
 
     def read(
         self,
         tokenizer: Tokenizer | None = None,
         backend: str = "auto",
-    ) -> tuple[BM25Index, list[str], int] | None:
+    ) -> SavedBM25 | None:
         pointer = self.root / "CURRENT"
         if not pointer.exists():
             return None
@@ -230,4 +281,4 @@ class BM25Files:
             ids = json.loads((folder / "ids.json").read_text())
         except (OSError, ValueError, KeyError):  # damaged files: the caller rebuilds from the store
             return None
-        return index, ids, int(current["generation"])
+        return SavedBM25(index, ids, int(current["generation"]), dict(current.get("mark") or {}))

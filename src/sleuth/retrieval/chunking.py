@@ -3,6 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How files become passages, and the limits that keep one hostile file from costing too much."""
+
+    chunk_size: int = 1200
+    chunk_overlap: int = 200
+    max_file_bytes: int = 50_000_000
+    max_record_chars: int = 10_000
+    """A jsonl record with an id and a longer text is chunked (see `ingest._read_jsonl`)."""
+    max_sheet_rows: int = 100_000
+    """Rows read from one spreadsheet sheet or CSV file; the rest are left out and the report says so."""
+    max_unpacked_bytes: int = 500_000_000
+    """What the parts of one docx/pptx/xlsx package may unpack to, in all (a zip bomb is refused)."""
+
 
 # Preferred break points, best first: a chunk should end at a paragraph, else a sentence, else a word.
 _BREAKS = ("\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ")
@@ -63,3 +81,31 @@ def _break_before(text: str, start: int, end: int) -> int:
         if at != -1:
             return at + len(mark)
     return end
+
+
+def pack(pieces: Iterable[tuple[int, str]], size: int, separator: str = "\n") -> list[tuple[int, str]]:
+    """Join consecutive pieces (rows, code blocks) into chunks of at most `size` characters, in order.
+
+    Args:
+        pieces: (position, text) pairs, such as (row number, row line) or (line number, code block).
+        separator: what goes between two pieces in a chunk.
+
+    Returns:
+        (position of the chunk's first piece, chunk text) pairs. A piece longer than `size` is a chunk of
+        its own; a piece is never cut.
+    """
+    chunks: list[tuple[int, str]] = []
+    block: list[str] = []
+    first = used = 0
+    for position, piece in pieces:
+        if block and used + len(separator) + len(piece) > size:
+            chunks.append((first, separator.join(block)))
+            block = []
+        if block:
+            used += len(separator) + len(piece)
+        else:
+            first, used = position, len(piece)
+        block.append(piece)
+    if block:
+        chunks.append((first, separator.join(block)))
+    return chunks

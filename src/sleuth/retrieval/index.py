@@ -21,9 +21,11 @@ import numpy as np
 
 from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever
-from sleuth.retrieval.bm25 import BM25Files, BM25Index, BM25Params, Tokenizer
+from sleuth.retrieval.bm25 import BM25Files, Tokenizer
+from sleuth.retrieval.bm25_sync import BM25Sync
+from sleuth.retrieval.chunking import ChunkingConfig
 from sleuth.retrieval.filters import fields, matches
-from sleuth.retrieval.ingest import ChunkingConfig, collect_files, display_path, iter_batches, load_file
+from sleuth.retrieval.ingest import collect_files, display_path, iter_batches, load_file
 from sleuth.retrieval.store import PassageStore, SourceChange
 
 Mode = Literal["bm25", "dense", "hybrid"]
@@ -52,7 +54,7 @@ class FileReport:
     error: str | None = None
     """Why the file was not indexed at all."""
     warnings: list[str] = field(default_factory=list)
-    """Problems with parts of the file (e.g. malformed jsonl lines); the rest was indexed."""
+    """Problems with parts of the file (malformed jsonl lines, a sheet past the row cap); the rest was indexed."""
     chunked: list[str] = field(default_factory=list)
     """jsonl records too long to be one passage, split into chunks under their id (`<id>`, `<id>#2`, ...)."""
     duplicate_of: str | None = None
@@ -126,11 +128,8 @@ class Collection:
         self.name = name
         self.path = settings.indexes_dir / name
         self.store = PassageStore(self.path / "passages.sqlite")
-        self._bm25_files = BM25Files(self.path / "bm25")
-        self._bm25: tuple[BM25Index, list[str], int] | None = None
-        self._bm25_lock = threading.Lock()  # one rebuild at a time when threads search together
+        self.bm25 = BM25Sync(self.store, BM25Files(self.path / "bm25"), Tokenizer(), settings.bm25_backend)
         self._lazy_lock = threading.RLock()  # one embedder / Chroma client per collection, not one per thread
-        self._tokenizer = Tokenizer()
         self._embedder = embedder
         self._vectors: Any = None
         self._reranker: Any = None
@@ -159,10 +158,12 @@ class Collection:
         """
         files, ignored = collect_files([Path(p) for p in paths])
         config = ChunkingConfig(
-            self.settings.chunk_size,
-            self.settings.chunk_overlap,
-            self.settings.max_file_bytes,
-            self.settings.max_record_chars,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+            max_file_bytes=self.settings.max_file_bytes,
+            max_record_chars=self.settings.max_record_chars,
+            max_sheet_rows=self.settings.max_sheet_rows,
+            max_unpacked_bytes=self.settings.max_unpacked_bytes,
         )
         report = IngestReport(ignored=[display_path(p) for p in ignored])
         work = []
@@ -174,7 +175,7 @@ class Collection:
                 continue
             read.add(loaded.source)
             file_report = FileReport(
-                loaded.source, error=loaded.error, warnings=loaded.line_errors, chunked=loaded.chunked
+                loaded.source, error=loaded.error, warnings=loaded.warnings, chunked=loaded.chunked
             )
             report.files.append(file_report)
             if loaded.error:
@@ -259,10 +260,11 @@ class Collection:
         return RerankingRetriever(base, self._reranker)
 
     def bm25_search(self, query: str, k: int, where: Filter | None = None) -> list[Hit]:
-        index, ids, generation = self._current_bm25()
+        state = self.bm25.current()
+        index, ids = state.index, state.ids
         mask = None
         if where:
-            values = self._filter_values(generation, ids)
+            values = self._filter_values(state.generation, ids)
             mask = np.fromiter((matches(v, where) for v in values), dtype=bool, count=len(ids))
         pairs = index.search(query, k, mask)
         found = self.store.get_many([ids[i] for i, _ in pairs])
@@ -341,7 +343,7 @@ class Collection:
             file_report.removed = len(change.removed)
             file_report.skipped += change.unchanged
         if work:
-            self._current_bm25()  # build now so the first search is fast
+            self.bm25.current()  # extend (or build) now so the first search is fast
 
     def _follow(self, change: SourceChange) -> None:
         """Bring the vectors in line with a committed change: drop removed passages, re-tag moved ones."""
@@ -373,33 +375,6 @@ class Collection:
                     self._vectors.delete(orphans)
                     self.store.set_state("vectors_pending", "0")
             return self._vectors
-
-    def _current_bm25(self) -> tuple[BM25Index, list[str], int]:
-        """The BM25 index for the store's current generation: cached, else read, else rebuilt."""
-        generation = self.store.generation
-        if self._bm25 is not None and self._bm25[2] == generation:
-            return self._bm25
-        with self._bm25_lock:
-            return self._load_or_build_bm25(generation)
-
-    def _load_or_build_bm25(self, generation: int) -> tuple[BM25Index, list[str], int]:
-        if self._bm25 is not None and self._bm25[2] == generation:  # another thread just did it
-            return self._bm25
-        if self._bm25_files.generation() == generation:
-            self._bm25 = self._bm25_files.read(self._tokenizer, self.settings.bm25_backend)
-        if self._bm25 is None or self._bm25[2] != generation or self._bm25[0].params != BM25Params():
-            # stale (a crash between commit and rebuild), missing, or built with other parameters
-            generation, passages = self.store.snapshot()
-            index = BM25Index.build(
-                [f"{p.title}\n{p.text}" for p in passages],
-                tokenizer=self._tokenizer,
-                backend=self.settings.bm25_backend,
-            )
-            ids = [p.id for p in passages]
-            self._bm25_files.write(index, ids, generation)
-            self._bm25 = (index, ids, generation)
-        assert self._bm25 is not None
-        return self._bm25
 
 
 class _BM25Retriever:

@@ -1,9 +1,11 @@
-"""Ingestion: read jsonl, txt, md, html and pdf files (and directories of them) into passages.
+"""Ingestion: read files (and directories of them) into passages: jsonl corpora here, documents through
+their readers (`retrieval.readers`: txt, md, html, pdf, docx, pptx, xlsx, csv/tsv and source code).
 
-Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, unreadable PDF, a name
-that is not UTF-8, a symlink loop) gives an error for that file and the others are still read; a
-malformed jsonl line (bad JSON, no text, a metadata key the vector store rejects, a lone surrogate, an id
-an earlier line of the file has) gives an error for that line and the file's other lines are kept.
+Each file is read on its own: a bad file (empty, binary, too large, bad UTF-8, unreadable or encrypted,
+damaged, a zip bomb, a suffix that lies about its content, a name that is not UTF-8, a symlink loop) gives
+an error for that file and the others are still read; a malformed jsonl line (bad JSON, no text, a metadata
+key the vector store rejects, a lone surrogate, an id an earlier line of the file has) gives an error for
+that line and the file's other lines are kept. What a file holds is stored as data, never interpreted.
 """
 
 from __future__ import annotations
@@ -12,26 +14,20 @@ import errno
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sleuth.retrieval.base import Passage
-from sleuth.retrieval.chunking import chunk_text, passage_id
+from sleuth.retrieval.chunking import ChunkingConfig, chunk_text, passage_id
+from sleuth.retrieval.readers import SUFFIXES as DOCUMENT_SUFFIXES
+from sleuth.retrieval.readers import Document, ReaderError, Unit, decode_text, read_document
 from sleuth.text import LONE_SURROGATE, has_lone_surrogate
 
-SUFFIXES = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".txt": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-}
+__all__ = ["SUFFIXES", "ChunkingConfig", "LoadedFile", "collect_files", "display_path", "load_file"]
+
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", **DOCUMENT_SUFFIXES}
 """File suffix -> reader; other files in a directory are ignored, other files named explicitly are errors."""
 
 _ID_KEYS = ("id", "_id")  # `_id` is BEIR's spelling
@@ -39,26 +35,16 @@ _RESERVED = {"id", "_id", "title", "text"}
 _MAX_LINE_ERRORS = 20
 
 
-@dataclass(frozen=True)
-class ChunkingConfig:
-    """How files become passages."""
-
-    chunk_size: int = 1200
-    chunk_overlap: int = 200
-    max_file_bytes: int = 50_000_000
-    max_record_chars: int = 10_000
-    """A jsonl record with an id and a longer text is chunked (see `_read_jsonl`)."""
-
-
 @dataclass
 class LoadedFile:
-    """What one file gave: its passages, or the error that stopped it, and any per-line problems."""
+    """What one file gave: its passages, or the error that stopped it, and any problems with its parts."""
 
     source: str
     digest: str = ""
     passages: list[Passage] = field(default_factory=list)
     error: str | None = None
-    line_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Malformed jsonl lines, parts left out (a sheet past the row cap): the rest of the file was read."""
     chunked: list[str] = field(default_factory=list)
     """jsonl records with an id too long to be one passage, and what they were split into."""
 
@@ -105,8 +91,7 @@ def load_file(path: Path, config: ChunkingConfig) -> LoadedFile:
             result.error = "not a regular file"
             return result
         if kind is None:
-            supported = ", ".join(sorted(SUFFIXES))
-            result.error = f"unsupported file type {path.suffix or '(none)'!r} (supported: {supported})"
+            result.error = f"unsupported file type {path.suffix or '(none)'!r} (supported: {_supported()})"
             return result
         size = path.stat().st_size
         if size == 0:
@@ -123,26 +108,32 @@ def load_file(path: Path, config: ChunkingConfig) -> LoadedFile:
         result.error = f"cannot read: {exc.strerror or exc}"
         return result
     result.digest = hashlib.sha256(data).hexdigest()
-    if kind == "pdf":
-        _read_pdf(data, path, config, result)
-    else:
-        text = _decode(data, result)
-        if text is None:
-            return result
+    try:
         if kind == "jsonl":
-            _read_jsonl(text, config, result)
-        elif kind == "html":
-            title, body = _html_text(text, path.stem)
-            result.passages = _chunks(title, body, source, config, {})
-        elif kind == "markdown":
-            result.passages = _chunks(_markdown_title(text, path.stem), text, source, config, {})
+            _read_jsonl(decode_text(data), config, result)
         else:
-            result.passages = _chunks(path.stem, text, source, config, {})
+            document = read_document(kind, data, path, config)
+            result.passages = document_passages(document, source, config)
+            result.warnings += document.warnings
+    except ReaderError as exc:
+        result.error, result.passages = str(exc), []
+        return result
     if result.error is None and any(LONE_SURROGATE.search(p.text + p.title) for p in result.passages):
         result.error, result.passages = "text that is not valid Unicode (a lone surrogate)", []
     if result.error is None and not result.passages:
-        result.error = "no text found" if not result.line_errors else "no valid records"
+        result.error = "no valid records" if kind == "jsonl" and result.warnings else "no text found"
     return result
+
+
+def document_passages(document: Document, source: str, config: ChunkingConfig) -> list[Passage]:
+    """The passages of a document: each unit chunked (unless it fits), its heading atop each chunk."""
+    return [passage for unit in document.units for passage in _unit_passages(document.title, unit, source, config)]
+
+
+def _supported() -> str:
+    documents = sorted(suffix for suffix, kind in SUFFIXES.items() if kind != "code")
+    code = sorted(suffix for suffix, kind in SUFFIXES.items() if kind == "code")
+    return f"{', '.join(documents)}, and source code: {' '.join(code)}"
 
 
 def _is_symlink_loop(path: Path) -> bool:
@@ -153,32 +144,27 @@ def _is_symlink_loop(path: Path) -> bool:
     return False
 
 
-def _decode(data: bytes, result: LoadedFile) -> str | None:
-    if b"\x00" in data[:8192]:
-        result.error = "binary file (contains NUL bytes), not text"
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        result.error = f"not valid UTF-8 (bad byte at offset {exc.start}); convert the file to UTF-8"
-        return None
-
-
-def _chunks(
-    title: str,
-    text: str,
-    source: str,
-    config: ChunkingConfig,
-    metadata: dict[str, Any],
-) -> list[Passage]:
-    pieces = chunk_text(text, config.chunk_size, config.chunk_overlap)
+def _unit_passages(title: str, unit: Unit, source: str, config: ChunkingConfig) -> list[Passage]:
+    # The heading takes at most half a chunk, so a hostile heading cannot crowd out the text.
+    heading = unit.heading[: config.chunk_size // 2 - 2].strip()
+    room = config.chunk_size - (len(heading) + 2 if heading else 0)
+    overlap = config.chunk_overlap if config.chunk_overlap < room else room // 2
+    if unit.exact and len(unit.text) <= room:
+        pieces = [unit.text] if unit.text.strip() else []
+    else:
+        pieces = chunk_text(unit.text, room, overlap)
     out = []
     for number, piece in enumerate(pieces):
-        meta = dict(metadata)
+        text = f"{heading}\n\n{piece}" if heading else piece
+        metadata = dict(unit.metadata)
         if len(pieces) > 1:
-            meta["chunk"] = number
-        out.append(Passage(id=passage_id(title, piece), text=piece, title=title, source=source, metadata=meta))
+            metadata["chunk"] = number
+        out.append(Passage(id=passage_id(title, text), text=text, title=title, source=source, metadata=metadata))
     return out
+
+
+def _chunks(title: str, text: str, source: str, config: ChunkingConfig, metadata: dict[str, Any]) -> list[Passage]:
+    return _unit_passages(title, Unit(text, metadata), source, config)
 
 
 def _read_jsonl(text: str, config: ChunkingConfig, result: LoadedFile) -> None:
@@ -234,10 +220,10 @@ def _read_jsonl(text: str, config: ChunkingConfig, result: LoadedFile) -> None:
 
 
 def _line_error(result: LoadedFile, message: str) -> None:
-    if len(result.line_errors) < _MAX_LINE_ERRORS:
-        result.line_errors.append(message)
-    elif len(result.line_errors) == _MAX_LINE_ERRORS:
-        result.line_errors.append("... more bad lines not listed")
+    if len(result.warnings) < _MAX_LINE_ERRORS:
+        result.warnings.append(message)
+    elif len(result.warnings) == _MAX_LINE_ERRORS:
+        result.warnings.append("... more bad lines not listed")
 
 
 def _parse_record(line: str) -> tuple[str | None, dict[str, Any] | None]:
@@ -267,47 +253,6 @@ def _metadata_key_problem(key: str) -> str | None:
     if key == "chroma:document":
         return f"metadata key {key!r} is reserved by the vector store"
     return None
-
-
-def _markdown_title(text: str, fallback: str) -> str:
-    match = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.MULTILINE)
-    return match.group(1) if match else fallback
-
-
-def _html_text(html: str, fallback: str) -> tuple[str, str]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    heading = soup.find("h1")
-    title = (
-        (soup.title.get_text(strip=True) if soup.title else "")
-        or (heading.get_text(strip=True) if heading else "")
-        or fallback
-    )
-    if soup.title:
-        soup.title.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return title, body
-
-
-def _read_pdf(data: bytes, path: Path, config: ChunkingConfig, result: LoadedFile) -> None:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        title = ((reader.metadata.title if reader.metadata else None) or path.stem).strip() or path.stem
-        pages = [(number, page.extract_text() or "") for number, page in enumerate(reader.pages, start=1)]
-    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-        result.error = f"cannot read PDF: {exc}"
-        return
-    for number, text in pages:
-        result.passages.extend(_chunks(title, text, result.source, config, {"page": number}))
 
 
 def iter_batches(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -2,7 +2,8 @@
 
 It is the record of what is committed. The BM25 files and the Chroma vectors are derived from it: a crash
 between writing vectors and committing here leaves extra vectors that searches ignore (and the next add
-removes), and BM25 files built from an older generation are rebuilt on the next search.
+removes), and BM25 files built from an older generation are brought up to date on the next search:
+extended with the passages added since, when adding is all that happened (`StoreMark`), else rebuilt.
 """
 
 from __future__ import annotations
@@ -61,7 +62,26 @@ MIGRATIONS: list[tuple[str, Migration]] = [
             WHERE passages > (SELECT COUNT(*) FROM passage_sources l WHERE l.source = sources.source);
     """,
     ),
+    (
+        "003_rewrites",
+        # Commits that changed or removed passages (not those that only added some): a derived index built
+        # at the same count may be extended with the rows added since; at another count it is rebuilt.
+        "INSERT OR IGNORE INTO state VALUES ('rewrites', '0');",
+    ),
 ]
+
+
+@dataclass(frozen=True)
+class StoreMark:
+    """Where the store stood when a derived index (BM25) was built from it."""
+
+    generation: int
+    last_seq: int
+    """The last passage row (`seq`) then: rows added later have a larger one (AUTOINCREMENT never reuses)."""
+    rewrites: int
+    """Commits that had changed or removed passages by then."""
+    passages: int
+    """How many passages it held."""
 
 
 @dataclass
@@ -143,14 +163,41 @@ class PassageStore:
         for row in rows:
             yield _passage(row)
 
-    def snapshot(self) -> tuple[int, list[Passage]]:
-        """The generation and every passage, read in one transaction so the two agree."""
+    def snapshot(self) -> tuple[StoreMark, list[Passage]]:
+        """Where the store stands and every passage, read in one transaction so the two agree."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                return self.generation, list(self.iter_passages())
+                return self._mark(), list(self.iter_passages())
             finally:
                 self._db.execute("COMMIT")
+
+    def appended_since(self, mark: StoreMark) -> tuple[StoreMark, list[Passage]] | None:
+        """The passages added after `mark` (in insertion order) and where the store stands now, if adding
+        passages is all that changed since; None if any passage was changed or removed in between."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                now = self._mark()
+                if (
+                    now.rewrites != mark.rewrites
+                    or now.last_seq < mark.last_seq
+                    or now.generation < mark.generation
+                ):
+                    return None
+                rows = self._db.execute(
+                    "SELECT id, title, text, source, metadata FROM passages WHERE seq > ? ORDER BY seq",
+                    (mark.last_seq,),
+                )
+                added = [_passage(row) for row in rows]
+                # Belt and braces: the rows counted at the mark plus those added are all there are.
+                return (now, added) if now.passages == mark.passages + len(added) else None
+            finally:
+                self._db.execute("COMMIT")
+
+    def _mark(self) -> StoreMark:
+        last_seq, count = self._db.execute("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM passages").fetchone()
+        return StoreMark(self.generation, int(last_seq), int(self.state("rewrites") or 0), int(count))
 
     def all_ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT id FROM passages")}
@@ -200,7 +247,7 @@ class PassageStore:
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?)", (source, digest, len(passages), time.time())
             )
             if change.added or change.updated or change.removed or change.moved:
-                self._bump()
+                self._bump(rewrite=bool(change.updated or change.removed))
         return change
 
     def delete_source(self, source: str) -> SourceChange | None:
@@ -218,7 +265,7 @@ class PassageStore:
             change.unchanged = len(linked) - len(change.removed)
             self._db.execute("DELETE FROM sources WHERE source = ?", (source,))
             if change.removed or change.moved:
-                self._bump()
+                self._bump(rewrite=bool(change.removed))
         return change
 
     def _linked(self, source: str) -> set[str]:
@@ -272,8 +319,13 @@ class PassageStore:
             moved += heirs
         return removed, moved
 
-    def _bump(self) -> None:
-        self._db.execute("UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    def _bump(self, *, rewrite: bool) -> None:
+        """A new generation; a rewrite too when passages were changed or removed (not only added or moved to
+        another source: their text, which BM25 indexes, is the same)."""
+        keys = ("generation", "rewrites") if rewrite else ("generation",)
+        self._db.execute(
+            f"UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key IN ({','.join('?' * len(keys))})", keys
+        )
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db, self._lock)

@@ -19,17 +19,28 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder
-from sleuth.server.auth import AuditLog, Principal, RateLimiter, Role, TokenStore
+from sleuth.server.auth import AuditLog, RateLimiter, Role, TokenStore
 from sleuth.server.db import ServerDB
 from sleuth.server.export_routes import router as export_router
 from sleuth.server.feedback_routes import router as feedback_router
-from sleuth.server.guards import Admin, AdminWrite, BodySizeLimit, Reader, ReaderWrite, ServerState, State, job_for
-from sleuth.server.jobs import Job, JobRegistry, new_job_id
+from sleuth.server.guards import (
+    Admin,
+    AdminWrite,
+    BodySizeLimit,
+    Reader,
+    ReaderWrite,
+    ServerState,
+    State,
+    job_for,
+)
+from sleuth.server.jobs import JobRegistry, new_job_id
 from sleuth.server.mcp_http import PATH as MCP_PATH
 from sleuth.server.mcp_http import mcp_endpoint, mcp_server
 from sleuth.server.optimize import Optimizer, make_optimizer
-from sleuth.server.runner import FacadeRunner, JobKind, Runner, RunRequest
-from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest, ResearchRequest
+from sleuth.server.research_routes import router as research_router
+from sleuth.server.research_routes import submit_run
+from sleuth.server.runner import FacadeRunner, Runner, RunRequest
+from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest
 from sleuth.server.search_routes import OpenCollections
 from sleuth.server.search_routes import router as search_router
 
@@ -99,6 +110,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.server_max_body_bytes)
     app.add_exception_handler(RequestValidationError, _unprocessable)
     app.include_router(feedback_router)
+    app.include_router(research_router)
     app.include_router(search_router)
     app.include_router(export_router)
     _add_job_routes(app)
@@ -108,40 +120,21 @@ def create_app(
 
 
 def _add_job_routes(app: FastAPI) -> None:
-    def submit(state: ServerState, kind: JobKind, body: ResearchRequest, who: Principal) -> Job:
-        if state.runner is None:
-            raise HTTPException(503, "this server has no model to run jobs with")
-        runner = state.runner
+    @app.post("/v1/ask", tags=["jobs"])
+    async def ask(body: AskRequest, who: ReaderWrite, state: State) -> dict[str, Any]:
+        """A short answer. `wait=true` answers when done (the job runs on if the client leaves);
+        `wait=false` returns the job id at once."""
         request = RunRequest(
             question=body.question.strip(),
             collection=body.collection,
             tenant=who.tenant,
             prompts=body.prompts,
-            strategy=getattr(body, "strategy", None),
-            variant=getattr(body, "variant", "always"),
+            strategy=body.strategy,
+            variant=body.variant,
         )
-        if not request.question:
-            raise HTTPException(422, "the question is empty")
-        return state.jobs.submit(
-            kind,
-            body.model_dump(),
-            lambda emit: runner.run(kind, request, emit),
-            token_id=who.token_id,
-            tenant=who.tenant,
-        )
-
-    @app.post("/v1/research", status_code=202, response_model=JobCreated, tags=["jobs"])
-    async def start_research(body: ResearchRequest, who: ReaderWrite, state: State) -> JobCreated:
-        """Start a deep-research job; follow it at `events_url`, fetch the report at `result_url`."""
-        return _created(submit(state, "research", body, who))
-
-    @app.post("/v1/ask", tags=["jobs"])
-    async def ask(body: AskRequest, who: ReaderWrite, state: State) -> dict[str, Any]:
-        """A short answer. `wait=true` answers when done (the job runs on if the client leaves);
-        `wait=false` returns the job id at once."""
-        job = submit(state, "ask", body, who)
+        job = submit_run(state, "ask", request, body, who)
         if not body.wait:
-            return _created(job).model_dump()
+            return JobCreated.of(job).model_dump()
         await state.jobs.wait(job)
         return job.summary()
 
@@ -202,7 +195,7 @@ def _add_job_routes(app: FastAPI) -> None:
             tenant=who.tenant,
             job_id=job_id,
         )
-        return _created(job, base="/v1/optimize")
+        return JobCreated.of(job, base="/v1/optimize")
 
     @app.get("/v1/optimize/{job_id}", tags=["admin"])
     async def optimize_status(job_id: str, who: Admin, state: State) -> dict[str, Any]:
@@ -229,17 +222,6 @@ def _add_page_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(str(static / "index.html"), media_type="text/html")
-
-
-def _created(job: Job, base: str = "") -> JobCreated:
-    base = base or ("/v1/research" if job.kind == "research" else "/v1/jobs")
-    return JobCreated(
-        id=job.id,
-        kind=job.kind,
-        status=job.status.value,
-        result_url=f"{base}/{job.id}",
-        events_url=f"/v1/jobs/{job.id}/events",
-    )
 
 
 async def _unprocessable(request: Request, exc: Exception) -> Response:

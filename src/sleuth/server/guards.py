@@ -111,7 +111,7 @@ AdminWrite = Annotated[Principal, Depends(require_write(Role.admin))]
 
 
 def job_for(state: ServerState, job_id: str, who: Principal) -> Job:
-    """The job, when it exists and the caller may see it (404 otherwise: no leak across tenants)."""
+    """The job, when it exists and belongs to the caller's tenant (404 otherwise: no leak across tenants)."""
     job = state.jobs.get(job_id)
     if job is None or not who.can_touch(job.tenant):
         raise HTTPException(404, f"no job {job_id!r}")

@@ -1,5 +1,6 @@
 """Background jobs: each runs as a server-side task (not tied to a request), streams its events to any
-number of subscribers from the start, and is saved to SQLite when it ends so a restart keeps it."""
+number of subscribers from the start, and is saved to SQLite when it ends (or pauses for a person's approval)
+so a restart keeps it."""
 
 from __future__ import annotations
 
@@ -42,10 +43,22 @@ class JobStatus(StrEnum):
     failed = "failed"
     interrupted = "interrupted"
     """The server stopped before the job ended; its partial events are gone."""
+    awaiting_approval = "awaiting_approval"
+    """A research report paused after drafting its plan: saved like a finished job (a restart keeps it) until
+    `JobRegistry.resume` runs it on under the same id."""
 
     @property
     def done(self) -> bool:
+        """Nothing runs for the job: it ended, or it waits for a person (`awaiting_approval`)."""
         return self not in (JobStatus.queued, JobStatus.running)
+
+
+@dataclass(frozen=True)
+class AwaitingApproval:
+    """What a job's work returns when its run paused for a person's approval: the job ends `awaiting_approval`
+    with `result` (the paused report, its plan in it) as its result."""
+
+    result: Any
 
 
 @dataclass
@@ -140,12 +153,24 @@ class JobRegistry:
     ) -> Job:
         """Create a job and start it in the background; return at once with its id."""
         job = Job(id=job_id or new_job_id(kind), kind=kind, request=request, token_id=token_id, tenant=tenant)
-        self._jobs[job.id] = job
-        self._save(job)
-        task = asyncio.create_task(self._run(job, work), name=f"job-{job.id}")
-        # The set holds a strong reference: a task nobody awaits must not be garbage-collected mid-run.
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start(job, work)
+        return job
+
+    def resume(self, job: Job, work: Work) -> Job:
+        """Run a job paused `awaiting_approval` on under its own id: its events continue after the pause's,
+        its status goes queued, running, then to wherever `work` ends. Until then `result` stays the paused
+        one (so a failed continuation still names the paused run).
+
+        Raises:
+            ValueError: the job is not awaiting approval (the check and the status change happen with no
+                await between them, so two approvals of one job cannot both start it).
+        """
+        if job.status is not JobStatus.awaiting_approval:
+            raise ValueError(f"job {job.id} is {job.status.value}, not awaiting approval")
+        job.status, job.finished_at, job.error = JobStatus.queued, None, None
+        self._jobs.pop(job.id, None)  # re-inserted last: the newest, and never evicted while it runs
+        self._start(job, work)
+        job.touched()
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -180,6 +205,14 @@ class JobRegistry:
             # and every pass that does not return waits here, so a follower never spins the loop.
             await job.changed()
 
+    def _start(self, job: Job, work: Work) -> None:
+        self._jobs[job.id] = job
+        self._save(job)
+        task = asyncio.create_task(self._run(job, work), name=f"job-{job.id}")
+        # The set holds a strong reference: a task nobody awaits must not be garbage-collected mid-run.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def wait(self, job: Job) -> Job:
         while not job.status.done:
             await job.changed()
@@ -209,11 +242,14 @@ class JobRegistry:
 
         try:
             async with self._slots:
-                job.status, job.started_at = JobStatus.running, utc_now()
+                job.status, job.started_at = JobStatus.running, job.started_at or utc_now()
                 job.touched()
                 result = await work(emit)
             await asyncio.sleep(0)  # let events scheduled from threads land before the job closes
-            job.result, job.status = _jsonable(result), JobStatus.succeeded
+            if isinstance(result, AwaitingApproval):
+                job.result, job.status = _jsonable(result.result), JobStatus.awaiting_approval
+            else:
+                job.result, job.status = _jsonable(result), JobStatus.succeeded
         except asyncio.CancelledError:
             job.status, job.error = JobStatus.interrupted, "the server stopped before the job finished"
             self._finish(job)
@@ -279,7 +315,8 @@ class JobRegistry:
         )
 
     def _mark_interrupted(self) -> None:
-        """Jobs a previous process left queued or running can never finish: say so instead of hanging."""
+        """Jobs a previous process left queued or running can never finish: say so instead of hanging. A job
+        awaiting approval is left as it is: its run waits in the checkpoint store, not in the process."""
         with self.db.connect() as conn:
             conn.execute(
                 "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE status IN (?, ?)",

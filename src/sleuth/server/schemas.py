@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from sleuth.agents.report import ReportOptions
 from sleuth.text import has_lone_surrogate
+
+if TYPE_CHECKING:
+    from sleuth.server.jobs import Job
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 """Collection and prompt-set names: no paths, so a caller cannot point the server at arbitrary files."""
@@ -28,7 +32,7 @@ class _Body(BaseModel):
         return value
 
 
-class ResearchRequest(_Body):
+class QuestionRequest(_Body):
     question: str = Field(min_length=1, max_length=4000)
     collection: str | None = Field(None, pattern=NAME_PATTERN)
     """Indexed collection to search; default: the server's collection."""
@@ -36,7 +40,53 @@ class ResearchRequest(_Body):
     """Prompt-set name; default: the built-in set."""
 
 
-class AskRequest(ResearchRequest):
+class ResearchRequest(ReportOptions, QuestionRequest):
+    """A research job: the question, the form (`answer` or a sectioned `report`) and the report's controls
+    (`approve_plan`, `language`, `length_words`: the library's `ReportOptions`, checked the same way), and
+    optionally an earlier research job of yours to follow up on."""
+
+    follow_up: str | None = Field(None, min_length=1, max_length=64)
+    """The id of an earlier research job of your tenant that has succeeded: this run starts from its evidence."""
+
+    def report_options(self) -> ReportOptions:
+        return ReportOptions(**self.model_dump(include=set(ReportOptions.model_fields)))
+
+
+class PlanSection(_Body):
+    heading: str
+    """A few words."""
+    questions: list[str]
+    """The section's search questions (1-3)."""
+
+
+class Plan(_Body):
+    """A report plan, as the paused job's `result.outline` shows it."""
+
+    title: str
+    sections: list[PlanSection]
+
+
+class PlanRequest(_Body):
+    """Approve a paused report's plan: `{"plan": null}` runs it as drafted, `{"plan": {...}}` runs your edit."""
+
+    plan: Plan | None
+    """The edited plan, checked as the planner's own plans are (2-6 sections, each a heading and 1-3
+    questions); null: the plan as drafted."""
+
+    @field_validator("plan")
+    @classmethod
+    def _a_valid_plan(cls, plan: Plan | None) -> Plan | None:
+        if plan is not None:
+            from sleuth.agents.nodes.outline import PlanError, parse_plan  # loads LangGraph: only when used
+
+            try:
+                parse_plan(plan.model_dump())
+            except PlanError as exc:
+                raise ValueError(str(exc)) from exc
+        return plan
+
+
+class AskRequest(QuestionRequest):
     strategy: Literal["grounded", "asp"] | None = None
     """grounded (code-driven searches, the default) or asp (the model's own tag loop)."""
     variant: Literal["always", "free", "closed"] = "always"
@@ -62,6 +112,18 @@ class JobCreated(BaseModel):
     status: str
     events_url: str
     result_url: str
+
+    @classmethod
+    def of(cls, job: Job, base: str = "") -> JobCreated:
+        """The reply to a request that started (or continued) `job`; `base`: where its result is read."""
+        base = base or ("/v1/research" if job.kind == "research" else "/v1/jobs")
+        return cls(
+            id=job.id,
+            kind=job.kind,
+            status=job.status.value,
+            result_url=f"{base}/{job.id}",
+            events_url=f"/v1/jobs/{job.id}/events",
+        )
 
 
 class FeedbackRequest(_Body):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 from sleuth.config import Settings
 from sleuth.retrieval.base import Passage
@@ -122,9 +122,18 @@ def openai_body_reply(body: dict[str, Any]) -> str:
 
 
 def fake_sleuth(
-    settings: Settings, *, llm: Any = None, passages: list[Passage] | None = None, patches: Any = None
+    settings: Settings,
+    *,
+    llm: Any = None,
+    passages: list[Passage] | None = None,
+    patches: Any = None,
+    checkpoints: Literal["sqlite", "memory"] = "memory",
 ) -> Any:
-    """A `Sleuth` on the grounded fake model (or `llm`) over `passages`, with the given patch store."""
+    """A `Sleuth` on the grounded fake model (or `llm`) over `passages`, with the given patch store.
+
+    `checkpoints="sqlite"` keeps runs under `SLEUTH_HOME/runs` (`sleuth serve --fake-llm`), so a report paused
+    for plan approval, or a run to follow up on, outlives the process; `memory` (tests) forgets them.
+    """
     from sleuth.api import Sleuth
 
     chosen = list(passages or PASSAGES)
@@ -135,5 +144,5 @@ def fake_sleuth(
         retriever=StaticRetriever(chosen),
         patches=patches,
         lookup=by_id.get,
-        checkpoints="memory",
+        checkpoints=checkpoints,
     )

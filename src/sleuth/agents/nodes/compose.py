@@ -21,10 +21,19 @@ class _Numbering:
         self.lookup = lookup
         self.citations: list[Citation] = []
         self._number: dict[tuple[str, str], int] = {}
+        self._said: set[str] = set()
 
     def sentences(self, kept: list[VerifiedSentence], local: list[CitationRecord]) -> list[ReportSentence]:
+        """The sentences renumbered; one the report already says (a section quoting what the opening quoted)
+        is left out, so no passage is read out twice."""
         by_n = {c["n"]: c for c in local}
-        return [ReportSentence(text=s["text"], cites=[self.number(by_n[n]) for n in s["cites"]]) for s in kept]
+        fresh = []
+        for s in kept:
+            key = " ".join(s["text"].casefold().split())
+            if key not in self._said:
+                self._said.add(key)
+                fresh.append(ReportSentence(text=s["text"], cites=[self.number(by_n[n]) for n in s["cites"]]))
+        return fresh
 
     def number(self, c: CitationRecord) -> int:
         key = (c["passage_id"], c["quote"])

@@ -15,7 +15,7 @@ from sleuth.agents.nodes.base import NodeRun, chat
 from sleuth.agents.state import Outline, OutlineSection, ResearchState
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
-from sleuth.text import prompt_literal
+from sleuth.text import STOPWORDS, prompt_literal
 
 MAX_SECTIONS = 6
 MAX_QUESTIONS = 3
@@ -69,30 +69,34 @@ def parse_plan(value: Any) -> Outline:
         raise PlanError(f"not a valid report plan: {problems}") from exc
 
 
-def fallback_outline(state: ResearchState) -> Outline:
-    """When the model gives no usable plan: one section per first-round search and one on what is unknown."""
+FACETS = (
+    ("Background", "What is known about {topic}?"),
+    ("Main findings", "{question}"),
+    ("Evidence and methods", "Which studies and methods address {topic}?"),
+    ("Limitations and open questions", "What are the limitations and open questions of {topic}?"),
+)
+"""The plan when the model gives none usable: the usual facets of a research report, each searched with the
+report's topic."""
+
+
+def fallback_outline(state: ResearchState, title: str = "") -> Outline:
+    """A plan made in code from `FACETS`, for when the planner's output is invalid or all repetition."""
     question = state["question"]
-    asked = [t["query"] for r in state.get("rounds") or [] for t in r["tasks"]]
-    topics = [
-        q
-        for q in dict.fromkeys([*asked, *(state.get("unknown") or [])])
-        if q.strip() and q.strip() != question.strip()
+    topic = (title or question).strip().rstrip("?")
+    sections: list[OutlineSection] = [
+        {"heading": heading, "questions": [query.format(topic=topic, question=question)]}
+        for heading, query in FACETS
     ]
-    sections: list[OutlineSection] = [{"heading": "Overview", "questions": [question]}]
-    sections += [{"heading": " ".join(q.split()[:8]), "questions": [q]} for q in topics]
-    return {"title": question, "sections": sections[:MAX_SECTIONS]}
+    return {"title": title or question, "sections": sections}
 
 
 def outline_prompt(state: ResearchState) -> str:
+    # The first round's findings as the titles of the passages it read: a small model shown the aggregator's
+    # notes copied them into every heading; titles say what the collection holds without inviting a copy.
     parts = [f"QUESTION: {state['question']}"]
-    notes = [prompt_literal(r["summary"]) for r in state.get("rounds") or [] if r["summary"]]
-    searched = [prompt_literal(t["query"]) for r in state.get("rounds") or [] for t in r["tasks"]]
-    if searched:
-        parts.append("SEARCHED: " + "; ".join(searched))
-    parts.append("NOTES:\n" + ("\n".join(notes) if notes else "(nothing yet)"))
-    unknown = state.get("unknown") or []
-    if unknown:
-        parts.append("STILL UNKNOWN:\n" + "\n".join(f"- {prompt_literal(u)}" for u in unknown))
+    titles = list(dict.fromkeys(p["title"] for p in (state.get("passages") or {}).values() if p["title"].strip()))
+    if titles:
+        parts.append("SOURCES FOUND:\n" + "\n".join(f"- {prompt_literal(t, 160)}" for t in titles[:8]))
     return "\n\n".join(parts)
 
 
@@ -101,31 +105,43 @@ def _key(text: str) -> str:
 
 
 def distinct_sections(plan: Outline, question: str) -> Outline:
-    """The plan without what a small model repeats: a heading seen before, a search question that is the
-    report's own question or asked in an earlier section (a section left with no question goes)."""
+    """The plan as a small model's repetitions leave it usable: a heading seen before, or the question's or
+    the title's own words as a heading, is dropped; a search question asked before (or the report's question itself) is
+    replaced by the heading joined to the report's question, so a distinct section still searches its own
+    angle; a question sharing under two content words with the report's question gets the title appended
+    ("What are the limitations?" says nothing to a retriever)."""
     headings: set[str] = set()
     asked: set[str] = {_key(question)}
+    topic = _words(question)
     sections: list[OutlineSection] = []
     for section in plan["sections"]:
         heading = _key(section["heading"])
-        questions = [q for q in section["questions"] if _key(q) not in asked]
-        if not heading or heading in headings or heading == _key(question) or not questions:
+        if not heading or heading in headings or heading in (_key(question), _key(plan["title"])):
             continue
         headings.add(heading)
-        asked.update(_key(q) for q in questions)
+        questions = []
+        for q in section["questions"]:
+            if _key(q) in asked:
+                continue
+            asked.add(_key(q))
+            questions.append(q if len(_words(q) & topic) >= 2 else f"{q} ({plan['title']})")
+        questions = questions or [f"{section['heading']}: {question}"]
         sections.append({"heading": section["heading"], "questions": questions})
     return {"title": plan["title"], "sections": sections}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _key(text).split() if w not in STOPWORDS and len(w) > 2}
 
 
 async def outline(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
     """Plan the report's sections from the question and what the first round found.
 
     Repeated headings and questions are dropped in code; when fewer than two sections are left, the
-    first-round searches fill the plan up (`fallback_outline`).
+    report's usual facets fill the plan up (`fallback_outline`).
     """
     deps = runtime.context
     run = NodeRun(deps, "outline", max_tokens=512)
-    fallback = fallback_outline(state)
     try:
         planned = await generate(
             run.llm,
@@ -137,13 +153,13 @@ async def outline(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str
         plan = distinct_sections(planned.state(), state["question"])
     except StructuredOutputError as exc:
         run.log.add_error("planner", str(exc), exc.raw_outputs)
-        run.warn("the planner gave no valid outline: one section per first-round search instead")
+        run.warn("the planner gave no valid outline: the usual facets of a report instead")
         plan = {"title": state["question"], "sections": []}
     if len(plan["sections"]) < 2:
         if not run.log.errors:
-            run.warn("the planner's sections repeat each other or the question: filled up from the searches made")
+            run.warn("the planner's sections repeat each other or the question: filled up with the usual facets")
         known = {_key(s["heading"]) for s in plan["sections"]}
-        extra = [s for s in fallback["sections"] if _key(s["heading"]) not in known]
+        extra = [s for s in fallback_outline(state, plan["title"])["sections"] if _key(s["heading"]) not in known]
         plan = {"title": plan["title"], "sections": [*plan["sections"], *extra][:MAX_SECTIONS]}
     deps.events.emit("outline", "outline", title=plan["title"], sections=plan["sections"])
     return run.finish({"outline": plan}, sections=len(plan["sections"]))

@@ -1,5 +1,6 @@
-"""The section node: researches one section of a report (its own searches and readings) and writes it, every
-sentence through the same citation verification as the short answer. Sections run in parallel (`Send`)."""
+"""The report's sections: `gather` searches every section's questions and shares the passages out; each
+`section` (run in parallel, `Send`) reads its passages and writes, every sentence through the same citation
+verification as the short answer."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from sleuth.agents.nodes.base import NodeRun, chat, patch_evidence, patch_texts,
 from sleuth.agents.nodes.reader import read_batch
 from sleuth.agents.nodes.writer import WriterOutput
 from sleuth.agents.policy import extractive_draft, verify_draft
+from sleuth.agents.routing import section_tasks
 from sleuth.agents.state import (
     DraftSentence,
     EvidenceItem,
     PassageRecord,
     ReaderBatch,
+    ResearchState,
     SearchRecord,
     SectionTask,
 )
@@ -25,10 +28,10 @@ from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.text import prompt_literal
 
-SECTION_HITS = 4
+SECTION_HITS = 6
 """Passages retrieved per sub-question."""
-SECTION_PASSAGES = 6
-"""Passages a section reads at most, taken in turn from each sub-question's hits (two reader calls)."""
+SECTION_PASSAGES = 4
+"""Passages a section reads at most (one reader call at the default batch size)."""
 MAX_EVIDENCE = 12
 """Evidence items a section writer sees: a small model's context and attention run out past that."""
 
@@ -47,25 +50,47 @@ def section_prompt(task: SectionTask, evidence: list[EvidenceItem]) -> str:
     return "\n\n".join(parts)
 
 
+async def gather(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+    """Search every section's questions and share the hits out: each passage goes to the section that ranks it
+    highest (ties: the earlier section), at most `SECTION_PASSAGES` each, so sections read different sources
+    instead of all quoting the same top passage."""
+    deps = runtime.context
+    run = NodeRun(deps, "gather")
+    tasks = section_tasks(state)
+    calls: list[SearchRecord] = []
+    best: dict[str, tuple[int, int, PassageRecord]] = {}  # passage id -> (rank, section, record)
+    for task in tasks:
+        for query in task["questions"]:
+            hits = await asyncio.to_thread(deps.retriever.search, query, SECTION_HITS)
+            calls.append(
+                {
+                    "query": query,
+                    "k": SECTION_HITS,
+                    "hit_ids": [h.passage.id for h in hits],
+                    "round": task["round"],
+                }
+            )
+            deps.events.emit(
+                "search", "gather", query=query, k=SECTION_HITS, hits=len(hits), section=task["index"]
+            )
+            for rank, h in enumerate(hits):
+                record: PassageRecord = {"id": h.passage.id, "title": h.passage.title, "text": h.passage.text}
+                if h.passage.id not in best or (rank, task["index"]) < best[h.passage.id][:2]:
+                    best[h.passage.id] = (rank, task["index"], record)
+    used = [e["quote"] for e in state.get("evidence") or []]
+    for task in tasks:
+        mine = sorted((rank, pid) for pid, (rank, index, _) in best.items() if index == task["index"])
+        task["passages"] = [best[pid][2] for _, pid in mine[:SECTION_PASSAGES]]
+        task["used"] = used
+    shared = {pid: record for pid, (_, _, record) in best.items()}
+    return run.finish({"section_tasks": tasks, "search_calls": calls, "passages": shared}, sections=len(tasks))
+
+
 async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
-    """Search the section's questions, read the hits, write the section from that evidence, verify it."""
+    """Read the section's passages, write the section from that evidence, verify it."""
     deps = runtime.context
     run = NodeRun(deps, "section", section=task["index"], heading=task["heading"])
-    calls: list[SearchRecord] = []
-    ranked: list[list[PassageRecord]] = []
-    for query in task["questions"]:
-        hits = await asyncio.to_thread(deps.retriever.search, query, SECTION_HITS)
-        calls.append(
-            {"query": query, "k": SECTION_HITS, "hit_ids": [h.passage.id for h in hits], "round": task["round"]}
-        )
-        deps.events.emit("search", "section", query=query, k=SECTION_HITS, hits=len(hits), section=task["index"])
-        ranked.append([{"id": h.passage.id, "title": h.passage.title, "text": h.passage.text} for h in hits])
-    passages: dict[str, PassageRecord] = {}
-    # In turn from each question's hits, so every sub-question's best passages are read.
-    for rank in range(SECTION_HITS):
-        for found in ranked:
-            if rank < len(found) and len(passages) < SECTION_PASSAGES:
-                passages.setdefault(found[rank]["id"], found[rank])
+    passages = {p["id"]: p for p in task["passages"]}
     batches: list[ReaderBatch] = []
     records = list(passages.values())
     size = max(1, deps.settings.reader_batch_size)
@@ -81,8 +106,9 @@ async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, A
             }
         )
     readings = await asyncio.gather(*(read_batch(run, batch) for batch in batches))
-    evidence = [*patch_evidence(task["patches"], task["round"]), *(item for kept in readings for item in kept)]
-    evidence = evidence[:MAX_EVIDENCE]
+    used = set(task["used"])
+    read = [item for kept in readings for item in kept if item["quote"] not in used]
+    evidence = [*patch_evidence(task["patches"], task["round"]), *read][:MAX_EVIDENCE]
     draft: list[DraftSentence] = []
     if evidence:
         try:
@@ -118,7 +144,7 @@ async def section(task: SectionTask, runtime: Runtime[AgentDeps]) -> dict[str, A
     }
     deps.events.emit("section", "section", index=task["index"], heading=task["heading"], sentences=len(kept))
     return run.finish(
-        {"sections": [record], "search_calls": calls, "passages": passages, "rejected_quotes": run.rejected},
+        {"sections": [record], "rejected_quotes": run.rejected},
         sentences=len(kept),
         dropped=len(dropped),
     )

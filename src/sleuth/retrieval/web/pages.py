@@ -97,7 +97,7 @@ class RunPages:
         with self._lock:
             generation = self.store.generation
             if self._index is None or self._index[0] != generation:
-                generation, passages = self.store.snapshot()
+                mark, passages = self.store.snapshot()
                 index = BM25Index.build([f"{p.title}\n{p.text}" for p in passages], backend="numpy")
-                self._index = (generation, index, passages)
+                self._index = (mark.generation, index, passages)
             return self._index

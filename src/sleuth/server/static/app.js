@@ -1,176 +1,165 @@
-// The sleuth web page: run a question, follow its events live, read the cited answer, correct it.
-// Plain browser JavaScript, no build step. Events stream over fetch() so the token travels in a header.
-"use strict";
+// The sleuth web page: run a question, follow its events live, read the cited answer or report, approve a
+// report's plan, ask a follow-up, correct an answer. Plain browser JavaScript modules, no build step.
+import { citationsOf, describe, renderAnswer } from "./answer.js";
+import { api, followEvents, setToken, token } from "./api.js";
+import { $, el } from "./dom.js";
+import { addSection, readPlan, showPlan } from "./plan.js";
 
-const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "sleuth-token";
-let current = null; // { question, result } of the last finished run
+let current = null; // the job shown: { jobId, kind, question, collection, result, lastSeq }
 
-function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
-
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}), Authorization: `Bearer ${token()}` };
-  if (options.body && typeof options.body !== "string") {
-    headers["Content-Type"] = "application/json";
-    options = { ...options, body: JSON.stringify(options.body) };
-  }
-  const response = await fetch(path, { ...options, headers });
-  const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    const detail = data && data.detail;
-    const message = typeof detail === "string" ? detail : JSON.stringify(detail || data);
-    throw new Error(`${response.status}: ${message}`);
-  }
-  return data;
+// --- running and following jobs ---------------------------------------------------------------------
+function researchOptions() {
+  const form = $("form").value;
+  return { form, approve_plan: form === "report" && $("approve-plan").checked };
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
+function updateOptions() {
+  const research = document.querySelector("input[name=mode]:checked").value === "research";
+  $("form").disabled = !research;
+  $("approve-plan").disabled = !research || $("form").value !== "report";
 }
 
-// --- streaming events (Server-Sent Events parsed from a fetch body) ---------------------------------
-async function followEvents(jobId, onEvent) {
-  const response = await fetch(`/v1/jobs/${encodeURIComponent(jobId)}/events`, {
-    headers: { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" },
-  });
-  if (!response.ok) throw new Error(`${response.status}: could not follow the job`);
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let name = "message";
-      const data = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) name = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
-      }
-      if (data.length) {
-        const stop = onEvent(name, JSON.parse(data.join("\n")));
-        if (stop) { reader.cancel(); return; }
-      }
-    }
-  }
+function busy(flag) {
+  for (const id of ["run-button", "plan-approve", "follow-up-button"]) $(id).disabled = flag;
 }
 
-function describe(event) {
-  const d = event.data || {};
-  switch (event.type) {
-    case "run_started": return "Started";
-    case "node_started": return `${event.node || d.node || "step"} started`;
-    case "node_finished": return `${event.node || d.node || "step"} finished`;
-    case "search": return `Searched "${d.query}" (${(d.hit_ids || []).length} passages)`;
-    case "evidence": return `Evidence found${d.count !== undefined ? `: ${d.count}` : ""}`;
-    case "patches": return `Using ${(d.ids || []).length} of your corrections`;
-    case "warning": return d.message || "warning";
-    case "answer": return "Answer written";
-    case "run_finished": return `Finished (${d.status || "done"})`;
-    case "error": return d.error || "error";
-    default: return event.type;
-  }
+function clearView() {
+  $("progress").replaceChildren();
+  $("progress-section").hidden = false;
+  for (const id of ["answer-section", "correction-section", "plan-section"]) $(id).hidden = true;
 }
 
-// --- the answer --------------------------------------------------------------------------------------
-function citationsOf(result) {
-  return (result.citations || []).map((c, i) => ({ ...c, n: c.n || i + 1 }));
-}
-
-function renderAnswer(result) {
-  const box = $("answer");
-  box.replaceChildren();
-  const cites = citationsOf(result);
-  const known = new Set(cites.map((c) => String(c.n)));
-  const paragraphs = String(result.answer || "").split(/\n\s*\n/);
-  for (const para of paragraphs) {
-    const p = el("p");
-    // Split on [n] markers; each known marker becomes a button that opens that source's quote.
-    for (const part of para.split(/(\[\d+\])/)) {
-      const m = part.match(/^\[(\d+)\]$/);
-      if (m && known.has(m[1])) {
-        p.append(el("button", { type: "button", class: "cite", "aria-label": `source ${m[1]}`,
-          onclick: () => openCitation(m[1]) }, m[1]));
-      } else {
-        p.append(part.replace(/^#+\s*/, ""));
-      }
-    }
-    box.append(p);
-  }
-  const list = $("citations");
-  list.replaceChildren();
-  for (const c of cites) {
-    const details = el("details", { id: `cite-${c.n}` },
-      el("summary", {}, `[${c.n}] ${c.title || c.passage_id} `, el("span", { class: "pid" }, c.passage_id)),
-      el("blockquote", {}, c.quote || ""));
-    list.append(el("li", {}, details));
-  }
-  if (!cites.length) list.append(el("li", { class: "muted" }, "No sources cited."));
-  const used = result.patches_used || [];
-  $("patches-used").hidden = !used.length;
-  $("patches-used").textContent = used.length ? `This answer used your corrections: ${used.join(", ")}` : "";
-  $("answer-section").hidden = false;
-}
-
-function openCitation(n) {
-  const details = $(`cite-${n}`);
-  if (!details) return;
-  details.open = true;
-  details.querySelector("summary").focus();
-  details.scrollIntoView({ block: "nearest", behavior: "smooth" });
-}
-
-// --- running a question ------------------------------------------------------------------------------
 async function runQuestion(event) {
   event.preventDefault();
   const question = $("question").value.trim();
   if (!question) return;
   const mode = document.querySelector("input[name=mode]:checked").value;
   const collection = $("collection").value.trim() || null;
-  const button = $("run-button");
-  button.disabled = true;
-  $("progress").replaceChildren();
-  $("progress-section").hidden = false;
-  $("answer-section").hidden = true;
-  $("correction-section").hidden = true;
+  const body = mode === "research" ? { question, collection, ...researchOptions() } : { question, collection };
+  await startJob(mode, body);
+}
+
+async function askFollowUp(event) {
+  event.preventDefault();
+  const question = $("follow-up").value.trim();
+  if (!question || !current) return;
+  await startJob("research", { question, collection: current.collection, follow_up: current.jobId });
+}
+
+async function startJob(mode, body) {
+  busy(true);
+  clearView();
   setStatus("queued");
   try {
-    const body = { question, collection };
     const job = mode === "ask"
       ? await api("/v1/ask", { method: "POST", body: { ...body, wait: false } })
       : await api("/v1/research", { method: "POST", body });
-    await followEvents(job.id, (name, payload) => {
-      if (name === "result") {
-        setStatus(payload.status);
-        if (payload.status === "succeeded") {
-          current = { question, result: payload.result };
-          renderAnswer(payload.result);
-        } else {
-          addProgress({ type: "error", data: { error: payload.error || payload.status } });
-        }
-        return true;
-      }
-      setStatus("running");
-      addProgress(payload);
-      return false;
-    });
+    current = { jobId: job.id, kind: job.kind, question: body.question, collection: body.collection,
+      result: null, lastSeq: -1 };
+    history.replaceState(null, "", `#job=${encodeURIComponent(job.id)}`);
+    await watchJob(job.id, -1);
   } catch (error) {
     setStatus("failed");
     addProgress({ type: "error", data: { error: error.message } });
   } finally {
-    button.disabled = false;
+    busy(false);
+  }
+}
+
+// Follow a job's events after seq `after` until its stream ends, then show where it ended.
+async function watchJob(jobId, after) {
+  await followEvents(jobId, after, (name, payload) => {
+    if (name === "result") {
+      showJob(payload);
+      return true;
+    }
+    setStatus("running");
+    addProgress(payload);
+    return false;
+  });
+}
+
+// A job as the API gives it (`GET /v1/jobs/{id}`, or the stream's last message): its answer, its plan to
+// approve, or why it failed.
+function showJob(job) {
+  setStatus(job.status);
+  const request = job.request || {};
+  current = { jobId: job.id, kind: job.kind, question: request.question || "",
+    collection: request.collection || null, result: job.result, lastSeq: job.event_count - 1 };
+  if (job.status === "succeeded") {
+    renderAnswer(job.result);
+    $("follow-up-form").hidden = job.kind !== "research";
+    $("follow-up").value = "";
+  } else if (job.status === "awaiting_approval") {
+    showPlan(job.result && job.result.outline);
+    $("plan-section").hidden = false;
+  } else if (job.status !== "queued" && job.status !== "running") {
+    addProgress({ type: "error", data: { error: job.error || job.status } });
+  }
+  loadJobs();
+}
+
+async function openJob(jobId) {
+  busy(true);
+  clearView();
+  try {
+    const job = await api(`/v1/jobs/${encodeURIComponent(jobId)}?events=true`);
+    history.replaceState(null, "", `#job=${encodeURIComponent(job.id)}`);
+    for (const event of job.events || []) addProgress(event);
+    showJob(job);
+    if (job.status === "queued" || job.status === "running") await watchJob(job.id, job.event_count - 1);
+  } catch (error) {
+    setStatus("failed");
+    addProgress({ type: "error", data: { error: error.message } });
+  } finally {
+    busy(false);
+  }
+}
+
+async function approvePlan(event) {
+  event.preventDefault();
+  if (!current) return;
+  const status = $("plan-status");
+  busy(true);
+  try {
+    const path = `/v1/research/${encodeURIComponent(current.jobId)}/plan`;
+    await api(path, { method: "POST", body: { plan: readPlan() } });
+  } catch (error) {
+    // The job stays paused: say what the API found wrong and leave the edits in place.
+    status.className = "bad";
+    status.textContent = `Not approved: ${error.message}`;
+    busy(false);
+    return;
+  }
+  $("plan-section").hidden = true;
+  setStatus("queued");
+  try {
+    await watchJob(current.jobId, current.lastSeq);
+  } catch (error) {
+    setStatus("failed");
+    addProgress({ type: "error", data: { error: error.message } });
+  } finally {
+    busy(false);
+  }
+}
+
+async function loadJobs() {
+  const status = $("jobs-status");
+  const list = $("jobs");
+  if (!token()) { status.textContent = "Enter a token to see your jobs."; return; }
+  try {
+    const jobs = await api("/v1/jobs?limit=20");
+    status.className = "muted";
+    status.textContent = jobs.length ? "" : "No jobs yet.";
+    list.replaceChildren(...jobs.map((job) => el("li", { "data-job": job.id, class: `job-${job.status}` },
+      el("div", { class: "q" }, (job.request && job.request.question) || job.kind),
+      el("div", { class: "meta" }, el("span", { class: `badge ${job.status}` }, job.status),
+        ` ${job.kind} · ${job.id} · ${new Date(job.created_at).toLocaleString()}`),
+      el("button", { type: "button", "aria-label": `open job ${job.id}`, onclick: () => openJob(job.id) },
+        job.status === "awaiting_approval" ? "Review plan" : "Open"))));
+  } catch (error) {
+    status.className = "bad";
+    status.textContent = error.message;
   }
 }
 
@@ -273,13 +262,16 @@ async function retract(id) {
 async function useToken(event) {
   if (event) event.preventDefault();
   const value = $("token").value.trim();
-  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  if (value) setToken(value);
   const status = $("token-status");
   try {
-    await api("/v1/feedback?status=active");
+    await api("/v1/jobs?limit=1"); // any role may list its jobs, on any server (feedback may be off)
     status.className = "ok";
     status.textContent = "Token accepted.";
     loadPatches();
+    loadJobs();
+    const opened = location.hash.match(/^#job=([A-Za-z0-9_-]+)$/);
+    if (opened && !current) openJob(opened[1]);
   } catch (error) {
     status.className = "bad";
     status.textContent = error.message;
@@ -294,5 +286,17 @@ document.addEventListener("DOMContentLoaded", () => {
   $("c-cancel").addEventListener("click", () => { $("correction-section").hidden = true; });
   $("patches-refresh").addEventListener("click", loadPatches);
   $("patches-all").addEventListener("change", loadPatches);
+  $("plan-form").addEventListener("submit", approvePlan);
+  $("plan-add-section").addEventListener("click", addSection);
+  $("follow-up-form").addEventListener("submit", askFollowUp);
+  $("jobs-refresh").addEventListener("click", loadJobs);
+  $("open-job-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const id = $("open-job-id").value.trim();
+    if (id) openJob(id);
+  });
+  for (const input of document.querySelectorAll("input[name=mode]")) input.addEventListener("change", updateOptions);
+  $("form").addEventListener("change", updateOptions);
+  updateOptions();
   if (token()) { $("token").value = token(); useToken(); }
 });
