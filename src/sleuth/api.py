@@ -17,6 +17,7 @@ from sleuth.agents.results import ResearchReport
 from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
+from sleuth.llm.pricing import PriceTable, load_prices
 from sleuth.names import Strategy, Variant, WebMode
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Filter, Hit, Lookup, Retriever, retriever_override
@@ -50,6 +51,10 @@ class Sleuth:
         tenant: whose patches apply.
         checkpoints: `sqlite` keeps every run resumable under `SLEUTH_HOME/runs`; `memory` for this
             object's lifetime only.
+        prices: what calls cost per model; default: the shipped table with `SLEUTH_PRICES_PATH` over it.
+
+    Raises:
+        PriceError: the price table at `SLEUTH_PRICES_PATH` cannot be read.
     """
 
     def __init__(
@@ -64,8 +69,10 @@ class Sleuth:
         collection: str | None = None,
         tenant: str | None = None,
         checkpoints: Literal["sqlite", "memory"] = "sqlite",
+        prices: PriceTable | None = None,
     ) -> None:
         self.settings = settings or Settings()
+        self.prices = prices if prices is not None else load_prices(self.settings.prices_path)
         self.llm = llm
         self.patches: PatchSource = patches or NoPatches()
         self.prompts = _prompt_set(prompts) if prompts is not None else load_prompt_set()
@@ -97,10 +104,19 @@ class Sleuth:
         from sleuth.llm import connect
 
         settings = settings or Settings()
+        prices = load_prices(settings.prices_path)  # a bad price file fails before any model starts
         async with AsyncExitStack() as stack:
             llm = await stack.enter_async_context(connect(settings))
             patches = _open_patch_store(settings, stack)
-            sleuth = cls(settings, llm=llm, patches=patches, prompts=prompts, collection=collection, tenant=tenant)
+            sleuth = cls(
+                settings,
+                llm=llm,
+                patches=patches,
+                prompts=prompts,
+                collection=collection,
+                tenant=tenant,
+                prices=prices,
+            )
             stack.callback(sleuth.close)
             yield sleuth
 
@@ -266,6 +282,7 @@ class Sleuth:
             events=events,
             collection=name,
             tenant=self.tenant,
+            prices=self.prices,
         )
 
     def _sources(self, name: str, pages: RunPages | None, events: EventLog) -> tuple[Retriever, Lookup | None]:

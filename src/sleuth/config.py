@@ -7,18 +7,36 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sleuth.names import Strategy, WebSearch
+from sleuth.names import ROLES, Strategy, WebSearch
 
 LocalModelName = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+
+
+class RoleModel(BaseModel):
+    """Where one role's model calls go instead of the default model (an entry of `SLEUTH_ROLE_MODELS`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = None
+    """OpenAI-compatible endpoint; unset: the default model's server (`SLEUTH_LLM_BASE_URL`)."""
+    model: str | None = None
+    """Model name sent to that server, recorded with each call and looked up in the price table; unset:
+    `SLEUTH_LLM_MODEL`."""
+    api_key: str | None = None
+    """Key for that server; unset: `SLEUTH_LLM_API_KEY` when it is the default model's server, else none
+    (the default key is never sent to another server)."""
 
 
 class Settings(BaseSettings):
     """Every tunable of sleuth. Build it once (`Settings()`) and pass it down."""
 
-    model_config = SettingsConfigDict(env_prefix="SLEUTH_", env_file=None, extra="ignore", populate_by_name=True)
+    # `__` reaches into nested settings: SLEUTH_ROLE_MODELS__WRITER__API_KEY sets one field of one role.
+    model_config = SettingsConfigDict(
+        env_prefix="SLEUTH_", env_file=None, extra="ignore", populate_by_name=True, env_nested_delimiter="__"
+    )
 
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("sleuth")))
     """The one data directory: indexes, patches, runs, model cache."""
@@ -44,6 +62,17 @@ class Settings(BaseSettings):
     """Most LLM calls in flight at once, shared by all readers and jobs of one process."""
     llm_cache: bool = False
     """Keep an on-disk cache of responses keyed by model, messages and parameters."""
+    role_models: dict[str, RoleModel] = Field(default_factory=dict)
+    """Role -> its own model, as JSON: `{"writer": {"base_url": "...", "model": "...", "api_key": "..."}}`.
+    Roles: orchestrator, reader, aggregator, writer, planner, section_writer, ask, summarizer, judge; a role
+    not named here uses the default model. One field of one role may also be set on its own:
+    `SLEUTH_ROLE_MODELS__WRITER__API_KEY=...`."""
+    prices_path: Path | None = None
+    """A YAML or JSON price table, model -> {input, output} in USD per million tokens, added over the shipped
+    one (local models at $0). A model no table names costs "n/a"."""
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    """Research: once the priced calls of a run reach this many dollars, no further round is searched and the
+    answer is written from the evidence found (the writing itself still runs). Unset: no dollar limit."""
 
     local_model: LocalModelName = "qwen2.5-coder-0.5b"
     local_ctx_size: int = 8192
@@ -191,6 +220,34 @@ class Settings(BaseSettings):
     server's loaded embedding model is reused; unset (or without `server_token`): search in-process."""
     server_token: str | None = None
     """An API token of that server, any role (`sleuth token create --role reader` there)."""
+
+    @field_validator("role_models")
+    @classmethod
+    def _known_roles(cls, value: dict[str, RoleModel]) -> dict[str, RoleModel]:
+        unknown = sorted(set(value) - set(ROLES))
+        if unknown:
+            raise ValueError(
+                f"unknown role(s) {', '.join(map(repr, unknown))} in SLEUTH_ROLE_MODELS; the roles are: "
+                + ", ".join(ROLES)
+            )
+        empty = [role for role, route in value.items() if not (route.base_url or route.model)]
+        if empty:
+            raise ValueError(f"role(s) {', '.join(empty)} in SLEUTH_ROLE_MODELS name neither base_url nor model")
+        return value
+
+    @model_validator(mode="after")
+    def _routes_reach_a_server(self) -> Settings:
+        # The embedded llama.cpp server serves SLEUTH_LOCAL_MODEL whatever name is asked for: a role that names
+        # another model there would be served by the local one while its calls say otherwise.
+        if self.llm_base_url is None:
+            named = [role for role, route in self.role_models.items() if route.model and not route.base_url]
+            if named:
+                raise ValueError(
+                    f"role(s) {', '.join(named)} in SLEUTH_ROLE_MODELS name a model but no base_url, and the "
+                    "default model is the embedded llama.cpp server, which serves only SLEUTH_LOCAL_MODEL: "
+                    "give them a base_url (or set SLEUTH_LLM_BASE_URL)"
+                )
+        return self
 
     @field_validator("web_allow_networks")
     @classmethod

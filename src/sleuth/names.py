@@ -1,6 +1,6 @@
-"""The names every layer shares: the ask strategies and the ASP loop's variants, the research forms, and the web
-search providers and modes (the settings, the agents, the evals, the CLI, the API and the MCP tools all speak of
-them)."""
+"""The names every layer shares: the ask strategies and the ASP loop's variants, the research forms, the model
+roles, and the web search providers and modes (the settings, the agents, the evals, the CLI, the API and the MCP
+tools all speak of them)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,33 @@ VARIANTS: tuple[Variant, ...] = ("always", "free", "closed")
 Form = Literal["answer", "report"]
 FORMS: tuple[Form, ...] = ("answer", "report")
 """What research writes: a short cited answer, or a sectioned report with a sources list."""
+
+Role = Literal[
+    "orchestrator",
+    "reader",
+    "aggregator",
+    "writer",
+    "planner",
+    "section_writer",
+    "ask",
+    "summarizer",
+    "judge",
+]
+ROLES: tuple[Role, ...] = (
+    "orchestrator",
+    "reader",
+    "aggregator",
+    "writer",
+    "planner",
+    "section_writer",
+    "ask",
+    "summarizer",
+    "judge",
+)
+"""The roles a model call is made for (its `agent=`), each of which may be routed to a model of its own: the
+research graph's nodes (`planner` drafts a report's outline, `section_writer` writes its sections), `ask`
+(both ask strategies, and the grounded reading that opens a research answer), the ASP loop's `summarizer`,
+and the eval `judge`."""
 
 WebSearch = Literal["off", "searxng", "tavily"]
 WEB_SEARCHES: tuple[WebSearch, ...] = ("off", "searxng", "tavily")

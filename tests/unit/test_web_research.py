@@ -178,6 +178,13 @@ def test_cli_research_and_ask_take_web(monkeypatch: pytest.MonkeyPatch) -> None:
     assert bad.exit_code == 1 and "unknown web mode 'everywhere'" in bad.output
 
 
+def test_config_show_hides_the_tavily_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLEUTH_TAVILY_API_KEY", "tvly-secret-123")
+    shown = runner.invoke(app, ["config", "show", "--json"])
+    assert shown.exit_code == 0 and "tvly-secret-123" not in shown.output
+    assert json.loads(shown.stdout)["tavily_api_key"] == "***"
+
+
 def test_cli_web_without_a_provider_is_a_clean_error() -> None:
     with override(llm=grounded_llm()):
         result = runner.invoke(app, ["research", QUESTION, "--web", "mixed"])

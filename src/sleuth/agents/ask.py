@@ -369,7 +369,7 @@ async def run_ask(
         patches_used=patch_ids,
         prompt_set_hash=run.prompt_set.hash,
         variant=variant,
-        usage=run.usage.by_agent(),
+        usage=run.usage.by_agent(deps.prices),
         events=list(deps.events.events[first_event:]),
         latency_s=round(time.perf_counter() - started, 3),
     )

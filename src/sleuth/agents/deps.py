@@ -1,4 +1,5 @@
-"""What agent nodes are given: the LLM, the retriever, the feedback patches, the prompts, the settings."""
+"""What agent nodes are given: the LLM, the retriever, the feedback patches, the prompts, the settings, the
+price table."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sleuth.agents.events import EventLog
 from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
+from sleuth.llm.pricing import PriceTable
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Passage, Retriever
 
@@ -18,7 +20,8 @@ class AgentDeps:
     """Dependencies of one run (LangGraph's `context`); state lives in the graph, not here.
 
     Args:
-        llm: the chat model (wrap it in `MeteredModel` per run to collect usage).
+        llm: the chat model (wrap it in `MeteredModel` per run to collect usage); `llm.connect` gives a
+            `RoleRouter`, which sends each call to its role's model.
         retriever: searches the collection.
         prompts: role -> prompt text.
         settings: limits and defaults (rounds, batch sizes, k).
@@ -27,6 +30,7 @@ class AgentDeps:
         events: where the run reports progress.
         collection: the collection searched (scopes the patches).
         tenant: the tenant whose patches apply.
+        prices: what calls cost per model (`llm.pricing`); empty by default, so every cost is unknown.
     """
 
     llm: ChatModel
@@ -38,3 +42,4 @@ class AgentDeps:
     events: EventLog = field(default_factory=EventLog)
     collection: str = "demo"
     tenant: str | None = None
+    prices: PriceTable = field(default_factory=PriceTable)

@@ -21,6 +21,7 @@ EventType = Literal[
     "plan_approved",
     "section",
     "report",
+    "budget_reached",
     "run_finished",
     "error",
 ]

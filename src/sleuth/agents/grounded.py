@@ -375,7 +375,7 @@ async def run_grounded(question: str, deps: AgentDeps) -> AskResult:
         patches_used=[p.id for p in run.patches],
         prompt_set_hash=deps.prompts.hash,
         strategy="grounded",
-        usage=run.usage.by_agent(),
+        usage=run.usage.by_agent(deps.prices),
         events=list(deps.events.events[first_event:]),
         latency_s=round(time.perf_counter() - started, 3),
     )

@@ -132,6 +132,7 @@ async def run_research(
             "collection": deps.collection,
             "max_rounds": rounds,
             "token_budget": settings.token_budget,
+            "usd_budget": settings.max_cost_usd,
             "round": 0,
             "writer_attempts": 0,
             "form": options.form,

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from sleuth.agents.events import Event
 from sleuth.agents.records import Citation, SearchCall
 from sleuth.agents.report import Report
 from sleuth.agents.state import ResearchState
+from sleuth.llm.pricing import sum_costs
 from sleuth.llm.usage import AgentUsage
 from sleuth.names import Form, Strategy, Variant
 
@@ -48,12 +49,19 @@ class AskResult(BaseModel):
     variant: Variant = "always"
     """The ASP loop's prompt variant (the grounded strategy always searches)."""
     usage: dict[str, AgentUsage] = Field(default_factory=dict)
+    """Per role and for the run (`total`): calls, tokens, the model that served each role, dollars."""
     events: list[Event] = Field(default_factory=list)
     latency_s: float = 0.0
 
     @property
     def searches(self) -> int:
         return len(self.search_calls)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float | None:
+        """Dollars the run's calls cost by the price table; None ("n/a") when a model is not in it."""
+        return self.usage["total"].cost_usd if "total" in self.usage else 0.0
 
 
 class PlannedTask(BaseModel):
@@ -81,6 +89,10 @@ class NodeUsage(BaseModel):
     """Seconds inside LLM calls (summed over parallel readers)."""
     wall_s: float = 0.0
     """Seconds the node ran (summed over executions)."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Role -> the model that served its calls (the `total` row: every role of the run)."""
+    cost_usd: float | None = 0.0
+    """Dollars by the price table; None ("n/a") when a call went to a model the table does not price."""
 
 
 class DroppedSentence(BaseModel):
@@ -122,8 +134,15 @@ class ResearchReport(BaseModel):
     writer_fallback: bool = False
     """True when no drafted sentence survived and the answer is made of the verified quotes themselves."""
     usage: dict[str, NodeUsage] = Field(default_factory=dict)
+    """Per node and for the run (`total`): calls, tokens, time, the model that served each role, dollars."""
     wall_s: float = 0.0
     events: list[Event] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float | None:
+        """Dollars the run's calls cost by the price table; None ("n/a") when a model is not in it."""
+        return self.usage["total"].cost_usd if "total" in self.usage else 0.0
 
     def sources_markdown(self) -> str:
         return "\n".join(
@@ -152,6 +171,9 @@ def report_from_state(
             total.completion_tokens += record["completion_tokens"]
             total.llm_s += record["llm_s"]
             total.wall_s += record["wall_s"] if key != "total" else 0.0
+            total.models.update(record.get("models") or {})
+            # A run checkpointed before costs were recorded has none: unknown, not free.
+            total.cost_usd = sum_costs([total.cost_usd, record.get("cost_usd") if record["calls"] else 0.0])
     if "total" in usage:
         usage["total"].wall_s = wall_s
     report = state.get("report")

@@ -27,13 +27,22 @@ def to_readers(state: ResearchState) -> list[Send] | Literal["aggregator"]:
     return [Send("reader", batch) for batch in batches]
 
 
-def after_aggregator(state: ResearchState) -> Literal["orchestrator", "writer", "outline"]:
-    """Another round unless the round limit or token budget is reached or nothing is unknown any more.
+def usd_budget_spent(state: ResearchState, more: float = 0.0) -> bool:
+    """Whether the run's priced calls (and `more` dollars not yet in the state) reach its dollar budget."""
+    budget = state.get("usd_budget")
+    return budget is not None and state.get("usd_used", 0.0) + more >= budget
 
-    A report is planned after the first round: its sections do the further searching.
+
+def after_aggregator(state: ResearchState) -> Literal["orchestrator", "writer", "outline"]:
+    """Another round unless the round limit or a budget is reached or nothing is unknown any more.
+
+    A report is planned after the first round: its sections do the further searching. A spent dollar
+    budget goes straight to writing in either form (a report then has its opening and no sections).
     """
     if not state.get("search_calls"):
         return "orchestrator"
+    if usd_budget_spent(state):
+        return "writer"
     if state.get("form") == "report":
         return "outline"
     if state.get("round", 0) >= state.get("max_rounds", 1):

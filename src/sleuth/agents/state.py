@@ -7,7 +7,8 @@ and a later process can resume it.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from decimal import Decimal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 
 class Task(TypedDict):
@@ -76,7 +77,8 @@ class RoundRecord(TypedDict):
 
 
 class UsageRecord(TypedDict):
-    """Cost of one node execution: LLM calls, tokens, time inside the LLM and wall time."""
+    """Cost of one node execution: LLM calls, tokens, time inside the LLM and wall time, the model that served
+    each role it called, and dollars (None: a model the price table does not price)."""
 
     node: str
     calls: int
@@ -84,6 +86,9 @@ class UsageRecord(TypedDict):
     completion_tokens: int
     llm_s: float
     wall_s: float
+    models: NotRequired[dict[str, str]]
+    """Role -> model; absent in runs checkpointed before models were recorded."""
+    cost_usd: NotRequired[float | None]
 
 
 class DraftSentence(TypedDict):
@@ -160,6 +165,11 @@ class CitationRecord(TypedDict):
     kind: str
 
 
+def add_usd(left: float, right: float) -> float:
+    """Dollars add up exactly (as decimals), so a budget is reached at the sum the price table gives."""
+    return float(Decimal(str(left)) + Decimal(str(right)))
+
+
 def merge_passages(left: dict[str, PassageRecord], right: dict[str, PassageRecord]) -> dict[str, PassageRecord]:
     return {**left, **right}
 
@@ -186,6 +196,10 @@ class ResearchState(TypedDict, total=False):
     rejected_quotes: Annotated[int, operator.add]
     unknown: list[str]
     tokens_used: Annotated[int, operator.add]
+    usd_budget: float | None
+    """Dollars the run may spend on research rounds (`SLEUTH_MAX_COST_USD`), fixed at its start; None: no limit."""
+    usd_used: Annotated[float, add_usd]
+    """Dollars of the run's priced calls so far."""
     usage: Annotated[list[UsageRecord], operator.add]
     direct: DirectAnswer
     """The direct node's grounded answer ("" when it found none): the writer's first sentence."""

@@ -14,6 +14,7 @@ from sleuth.commands.common import (
     WEB_HELP,
     console,
     corrections_line,
+    cost_line,
     err_console,
     fail,
     index_demo_if_missing,
@@ -235,6 +236,8 @@ def describe(event: Event) -> str:
         )
     if event.type == "section":
         return f"  [green]section[/] {plain(data.get('heading'))}: {data.get('sentences')} sentence(s)"
+    if event.type == "budget_reached":
+        return f"  [yellow]budget[/] {plain(data.get('message'))}"
     if event.type == "run_finished":
         return f"[bold]done[/] in {data.get('wall_s')}s ({data.get('status')})"
     return ""
@@ -263,7 +266,8 @@ def _print_report(report: ResearchReport) -> None:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")
     console.print(
         f"[dim]run {plain(report.run_id)} · {len(report.search_calls)} search(es) · {len(report.plan)} round(s)"
-        f" · {total_tokens(report.usage)} tokens · {report.wall_s:.1f}s · prompts {report.prompt_set_hash}[/]"
+        f" · {total_tokens(report.usage)} tokens · {cost_line(report.cost_usd)} · {report.wall_s:.1f}s"
+        f" · prompts {report.prompt_set_hash}[/]"
     )
 
 

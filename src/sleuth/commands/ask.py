@@ -11,6 +11,7 @@ from sleuth.commands.common import (
     WEB_HELP,
     console,
     corrections_line,
+    cost_line,
     err_console,
     fail,
     index_demo_if_missing,
@@ -32,6 +33,9 @@ UNANSWERED = {
     "fallback": "the model gave no answer",
 }
 """Finishes (`AskResult.finish`) that are no answer: the command exits 1 after printing the result."""
+
+ASK_ROLES = ("ask", "summarizer")
+"""The roles `sleuth ask` calls (both strategies)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -99,9 +103,8 @@ async def _ask(
         mode = web_mode(current, web)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    if current.llm_base_url:
-        # Fail in a second on a dead URL, before indexing or opening the collection.
-        await _check_reachable(current)
+    # Fail in a second on a dead URL, before indexing or opening the collection.
+    await _check_reachable(current)
     name = collection or current.collection
     if mode != "web":  # the web alone needs no collection
         index_demo_if_missing(current, name)
@@ -122,14 +125,24 @@ async def _ask(
 
 
 async def _check_reachable(current: Settings) -> None:
+    """Fail when a server the ask roles are routed to does not answer (the embedded model is started later)."""
     import httpx
 
-    url = (current.llm_base_url or "").rstrip("/")
-    try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(current.llm_connect_timeout_s)) as client:
-            await client.get(f"{url}/models", headers={"Authorization": f"Bearer {current.llm_api_key}"})
-    except httpx.TransportError as exc:
-        fail(f"cannot reach the LLM at {url} ({type(exc).__name__}: {exc}); start it or fix SLEUTH_LLM_BASE_URL")
+    from sleuth.llm.roles import role_routes
+
+    routes = role_routes(current)
+    servers = {
+        (r.base_url.rstrip("/"), r.api_key) for role, r in routes.items() if role in ASK_ROLES and r.base_url
+    }
+    for url, key in sorted(servers):
+        setting = (
+            "SLEUTH_LLM_BASE_URL" if url == (current.llm_base_url or "").rstrip("/") else "SLEUTH_ROLE_MODELS"
+        )
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(current.llm_connect_timeout_s)) as client:
+                await client.get(f"{url}/models", headers={"Authorization": f"Bearer {key}"})
+        except httpx.TransportError as exc:
+            fail(f"cannot reach the LLM at {url} ({type(exc).__name__}: {exc}); start it or fix {setting}")
 
 
 def _live_printer():  # type: ignore[no-untyped-def]
@@ -169,5 +182,6 @@ def _print_result(result: AskResult) -> None:
     steps = "reading(s)" if result.strategy == "grounded" else "turn(s)"
     console.print(
         f"[dim]{how} · {len(result.search_calls)} search(es) · {result.turns} {steps} · "
-        f"{total_tokens(result.usage)} tokens · {result.latency_s:.1f}s · prompts {result.prompt_set_hash}[/]"
+        f"{total_tokens(result.usage)} tokens · {cost_line(result.cost_usd)} · {result.latency_s:.1f}s · "
+        f"prompts {result.prompt_set_hash}[/]"
     )

@@ -58,7 +58,16 @@ WEB_HELP = (
 
 
 def settings() -> Settings:
-    return Settings()
+    """The settings from the environment; invalid ones end the command with pydantic's message, no traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            (f"SLEUTH_{str(e['loc'][0]).upper()}: " if e["loc"] else "") + e["msg"] for e in exc.errors()
+        )
+        fail(f"invalid settings: {problems}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -130,6 +139,13 @@ def total_tokens(usage: dict[str, Any]) -> int:
     """Prompt and completion tokens of a run, from its per-role usage (the `total` row)."""
     total = usage.get("total")
     return total.prompt_tokens + total.completion_tokens if total else 0
+
+
+def cost_line(cost_usd: float | None) -> str:
+    """A run's dollars for its footer: "$0.0070", "$0" for free models, "cost n/a" for an unpriced one."""
+    from sleuth.llm.pricing import format_usd
+
+    return "cost n/a" if cost_usd is None else format_usd(cost_usd)
 
 
 def print_answer(answer: Any, sources: Iterable[tuple[int, str, str, str]]) -> None:

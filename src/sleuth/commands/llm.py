@@ -130,7 +130,7 @@ async def _probe(url: str, model: str) -> dict[str, object]:
         await asyncio.shield(client.aclose())
     return {
         "reachable": True,
-        "served_model": reply.model,
+        "served_model": reply.extra.get("served_model", reply.model),
         "completion_tokens": reply.completion_tokens,
         "tokens_per_s": round(reply.completion_tokens / reply.latency_s, 1) if reply.latency_s else None,
         "latency_s": round(time.perf_counter() - start, 2),

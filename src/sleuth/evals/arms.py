@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import ChatModel, GenParams, Message
+from sleuth.llm.pricing import PriceTable
 from sleuth.llm.usage import MeteredModel
 from sleuth.names import VARIANTS
 from sleuth.prompts.sets import PromptSet
@@ -45,6 +46,8 @@ class ArmRun:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    cost_usd: float | None = None
+    """Dollars of the arm's calls by the price table; None when a model is not in it."""
     trajectory: Any = None
     """The agent's own record of the run (messages or events), kept for distillation and debugging."""
     details: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +76,8 @@ class ArmContext:
     collection: str = "eval"
     agent_mode: str = "hybrid"
     """Retrieval mode the agents search with."""
+    prices: PriceTable = field(default_factory=PriceTable)
+    """What the arms' calls cost (empty: every cost unknown)."""
 
 
 def extract_answer(text: str) -> str:
@@ -103,7 +108,9 @@ def _count(value: Any) -> int:
     return len(value) if isinstance(value, list | tuple) else int(value or 0)
 
 
-def _agent_run(result: Any, meter: MeteredModel, recorder: RecordingRetriever, started: float) -> ArmRun:
+def _agent_run(
+    result: Any, meter: MeteredModel, recorder: RecordingRetriever, started: float, prices: PriceTable
+) -> ArmRun:
     searches = _field(result, "search_calls")
     return ArmRun(
         answer=str(_field(result, "answer", "") or ""),
@@ -114,6 +121,7 @@ def _agent_run(result: Any, meter: MeteredModel, recorder: RecordingRetriever, s
         prompt_tokens=sum(c.prompt_tokens for c in meter.log.calls),
         completion_tokens=sum(c.completion_tokens for c in meter.log.calls),
         latency_s=time.perf_counter() - started,
+        cost_usd=prices.cost_of(meter.log.calls),
         trajectory=_jsonable(_field(result, "trajectory")),
     )
 
@@ -128,6 +136,7 @@ def _deps(ctx: ArmContext, meter: MeteredModel, recorder: RecordingRetriever) ->
         settings=ctx.settings,
         lookup=ctx.lookup,
         collection=ctx.collection,
+        prices=ctx.prices,
     )
 
 
@@ -151,7 +160,7 @@ class AskArm:
         else:
             variant = next(v for v in VARIANTS if v == self.name)
             result = await ask_short(example.question, deps, strategy="asp", variant=variant)
-        return _agent_run(result, meter, recorder, started)
+        return _agent_run(result, meter, recorder, started, self.ctx.prices)
 
 
 @dataclass
@@ -174,7 +183,7 @@ class ResearchArm:
         started = time.perf_counter()
         options = ReportOptions(form=self.form)
         result = await run_research(example.question, _deps(self.ctx, meter, recorder), options=options)
-        run = _agent_run(result, meter, recorder, started)
+        run = _agent_run(result, meter, recorder, started, self.ctx.prices)
         kept = len(_MARKS.findall(result.answer.split("\n## Sources", 1)[0]))
         run.details = {
             "form": self.form,
@@ -202,7 +211,7 @@ async def read_passages(
 
 
 def _baseline_run(
-    answer: str, meter: MeteredModel, passages: list[Passage], started: float, searches: int
+    ctx: ArmContext, answer: str, meter: MeteredModel, passages: list[Passage], started: float, searches: int
 ) -> ArmRun:
     return ArmRun(
         answer=answer,
@@ -212,6 +221,7 @@ def _baseline_run(
         prompt_tokens=sum(c.prompt_tokens for c in meter.log.calls),
         completion_tokens=sum(c.completion_tokens for c in meter.log.calls),
         latency_s=time.perf_counter() - started,
+        cost_usd=ctx.prices.cost_of(meter.log.calls),
     )
 
 
@@ -227,7 +237,7 @@ class NaiveArm:
         started = time.perf_counter()
         passages = [h.passage for h in self.ctx.retriever("bm25").search(example.question, self.k)]
         answer, meter = await read_passages(self.ctx.llm, example.question, passages)
-        return _baseline_run(answer, meter, passages, started, searches=1)
+        return _baseline_run(self.ctx, answer, meter, passages, started, searches=1)
 
 
 @dataclass
@@ -245,7 +255,7 @@ class OracleArm:
         if not passages:
             raise ValueError(f"question {example.id}: none of its gold passages is in the corpus")
         answer, meter = await read_passages(self.ctx.llm, example.question, passages)
-        return _baseline_run(answer, meter, passages, started, searches=0)
+        return _baseline_run(self.ctx, answer, meter, passages, started, searches=0)
 
 
 def build_arms(names: list[str], ctx: ArmContext, agent: str = "ask") -> list[Arm]:

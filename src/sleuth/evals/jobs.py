@@ -36,6 +36,7 @@ from sleuth.evals.runner import (
 )
 from sleuth.llm.base import ChatModel
 from sleuth.llm.clients import open_model
+from sleuth.llm.pricing import PriceError, load_prices
 from sleuth.names import Form
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
@@ -158,6 +159,10 @@ async def run_eval(settings: Settings, config: EvalConfig, *, on_event: EventSin
         CollectionError: the dataset's collection cannot be opened.
     """
     data, prompts = preflight(config)
+    try:  # a bad price table fails here, before any model starts
+        load_prices(settings.prices_path)
+    except PriceError as exc:
+        raise EvalError(str(exc)) from None
     emit = on_event or (lambda event: None)
     if isinstance(config, QAEval):
         return await _qa(settings, config, data, prompts, emit)
@@ -193,6 +198,7 @@ def _context(
         lookup=data.passage_map().get,
         collection=collection_name(data),
         agent_mode=mode,
+        prices=load_prices(settings.prices_path),
     )
 
 
@@ -310,7 +316,7 @@ async def _longform(
         _complete_questions(_this_run(results, data, names), names)[0],
         json.loads((config.out / RUN_FILE).read_text()),
         scores=LONGFORM_SCORES,
-        costs=("sections", "words", "search_calls", "tokens", "latency_s"),
+        costs=("sections", "words", "search_calls", "tokens", "cost_usd", "latency_s"),
         title="sleuth long-form eval",
     )
     return EvalResult(config, report, _report_paths(config.out))

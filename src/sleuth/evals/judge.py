@@ -252,6 +252,7 @@ def longform_scorer(
             "search_calls": run.search_calls,
             "turns": run.turns,
             "tokens": run.prompt_tokens + run.completion_tokens,
+            "cost_usd": run.cost_usd,
             "latency_s": round(run.latency_s, 3),
             "error": None,
             **graded,

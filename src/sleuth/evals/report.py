@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 
 from sleuth.evals.breakdown import breakdown, breakdown_markdown
+from sleuth.llm.pricing import sum_costs
 
 QA_SCORES = ("em", "f1", "cover", "gold_recall", "citation_precision", "citation_recall")
-QA_COSTS = ("search_calls", "turns", "tokens", "latency_s")
+QA_COSTS = ("search_calls", "turns", "tokens", "cost_usd", "latency_s")
+COST = "cost_usd"
+"""Dollars per question by the price table; an arm whose model the table does not price shows "n/a"."""
 LONGFORM_SCORES = (
     "score",
     "rubric",
@@ -68,6 +71,10 @@ def summarize(records: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str
             if values:
                 mean, lo, hi = bootstrap_ci(values)
                 entry[metric] = {"mean": mean, "lo": lo, "hi": hi, "n": len(values)}
+            if metric == COST and values:
+                entry[metric]["total"] = sum_costs(values)
+            elif metric == COST and any(COST in r for r in rows):
+                entry[metric] = None  # recorded, but no question's calls were priced: unknown, not free
         summary[arm] = entry
     return summary
 
@@ -160,14 +167,20 @@ def _fmt(stat: dict[str, float] | None, digits: int = 3) -> str:
     return f"{stat['mean']:.{digits}f} [{stat['lo']:.{digits}f}, {stat['hi']:.{digits}f}]"
 
 
+def _cell(entry: dict[str, Any], metric: str) -> str:
+    """One table cell: the mean [CI]; dollars with 6 decimals and the arm's total, "n/a" when unpriced."""
+    if metric == COST and metric in entry:
+        stat = entry[metric]
+        return "n/a" if stat is None else f"{_fmt(stat, 6)} (total ${stat['total']:.6f})"
+    return _fmt(entry.get(metric), 1 if metric == "tokens" else 3)
+
+
 def markdown_table(summary: dict[str, dict[str, Any]], metrics: Sequence[str]) -> str:
     metrics = [m for m in metrics if any(m in s for s in summary.values())]
     head = "| arm | n | errors | " + " | ".join(metrics) + " |"
     rule = "|---|---:|---:|" + "---:|" * len(metrics)
     rows = [
-        f"| {arm} | {s['n']} | {s['errors']} | "
-        + " | ".join(_fmt(s.get(m), 1 if m in ("tokens",) else 3) for m in metrics)
-        + " |"
+        f"| {arm} | {s['n']} | {s['errors']} | " + " | ".join(_cell(s, m) for m in metrics) + " |"
         for arm, s in summary.items()
     ]
     return "\n".join([head, rule, *rows])
@@ -261,7 +274,7 @@ def _html_table(summary: dict[str, dict[str, Any]], metrics: Sequence[str]) -> s
     head = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
     rows = "".join(
         f"<tr><td>{html.escape(arm)}</td><td>{s['n']}</td><td>{s['errors']}</td>"
-        + "".join(f"<td>{_fmt(s.get(m))}</td>" for m in metrics)
+        + "".join(f"<td>{html.escape(_cell(s, m))}</td>" for m in metrics)
         + "</tr>"
         for arm, s in summary.items()
     )

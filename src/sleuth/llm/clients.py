@@ -1,6 +1,6 @@
-"""Model clients built from settings: the configured model (`connect`), another OpenAI-compatible server (a
-teacher or judge model) and the reflection model that rewrites prompts, each with the settings' timeouts,
-retries and concurrency. A model put in `model_override` (`sleuth.testing.override(llm=...)`) stands in for
+"""Model clients built from settings: the configured models (`connect`: the default one and each role's),
+another OpenAI-compatible server (a teacher or judge model) and the reflection model that rewrites prompts,
+each with the settings' timeouts, retries and concurrency. A model put in `model_override` (`sleuth.testing.override(llm=...)`) stands in for
 the configured model and for any other server opened by URL."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sleuth.config import Settings
-from sleuth.llm.base import ChatModel
+from sleuth.llm.base import ChatModel, ModelWrapper
 from sleuth.llm.cache import CachedModel
 from sleuth.llm.openai_compat import OpenAICompatModel
+from sleuth.llm.roles import default_route, role_routes
+from sleuth.llm.router import RoleRouter, Route
 from sleuth.override import Override
 
 model_override: Override[ChatModel] = Override("model")
@@ -49,10 +51,13 @@ def openai_client(
 
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
-    """Yield the configured chat model for the duration of a block.
+    """Yield the configured models for the duration of a block, as one `RoleRouter`: each role's calls go
+    to its `SLEUTH_ROLE_MODELS` entry, the rest to the default model.
 
-    `SLEUTH_LLM_BASE_URL` set: a client for that server. Unset: a running `sleuth llm serve` for this
-    home if there is one, else the embedded llama.cpp server started for this block and stopped after.
+    The default model: `SLEUTH_LLM_BASE_URL` set, a client for that server; unset, a running
+    `sleuth llm serve` for this home if there is one, else the embedded llama.cpp server started for this
+    block and stopped after. One client per distinct server, model and key, shared by every role, reader
+    and job of the block (so its bound on calls in flight is too).
     """
     standin = model_override.get()
     if standin is not None:
@@ -60,8 +65,9 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
         return
     from sleuth.llm.local import EmbeddedServer, running_server
 
+    default = default_route(settings)
     server: EmbeddedServer | None = None
-    base_url = settings.llm_base_url or running_server(settings)
+    base_url = default.base_url or running_server(settings)
     if base_url is None:
         server = EmbeddedServer(settings)
         base_url = server.start()
@@ -75,15 +81,35 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
         if server is None and settings.llm_base_url
         else min(settings.llm_concurrency, settings.local_parallel),
     )
-    model: ChatModel = (
-        CachedModel(client, settings.cache_path, settings.llm_model) if settings.llm_cache else client
-    )
+    opened = [client]
+    models: dict[tuple[str | None, str, str], ChatModel] = {
+        default.client_key: _cached(settings, client, client.model)
+    }
+    routes: dict[str, Route] = {}
     try:
-        yield model
+        for role, spec in role_routes(settings).items():
+            if spec == default:
+                continue
+            if spec.client_key not in models:
+                # Settings refuse a role on the embedded server under another name, so a role has a URL.
+                other = openai_client(
+                    settings, spec.base_url or base_url, spec.request_model, api_key=spec.api_key
+                )
+                opened.append(other)
+                # Another server's replies are cached under its URL too: two servers may share a model name.
+                models[spec.client_key] = _cached(settings, other, f"{other.model}@{other.base_url}")
+            routes[role] = Route(spec.model, models[spec.client_key], spec.where)
+        yield RoleRouter(Route(default.model, models[default.client_key], base_url), routes)
     finally:
-        await client.aclose()
+        for each in opened:
+            await each.aclose()
         if server is not None:
             server.stop()
+
+
+def _cached(settings: Settings, client: OpenAICompatModel, name: str) -> ChatModel:
+    """`client` behind the on-disk response cache when `SLEUTH_LLM_CACHE` is on (replies keyed by `name`)."""
+    return CachedModel(client, settings.cache_path, name) if settings.llm_cache else client
 
 
 @asynccontextmanager
@@ -113,7 +139,9 @@ def reflection_client(settings: Settings, task_llm: ChatModel | None = None) -> 
     base_url = settings.reflection_base_url
     model = settings.reflection_model or settings.llm_model
     if not base_url:
-        inner = getattr(task_llm, "inner", task_llm)  # under the response cache
+        inner = task_llm
+        while isinstance(inner, ModelWrapper):  # under the role router and the response cache
+            inner = inner.inner
         if not isinstance(inner, OpenAICompatModel):
             return None
         base_url, model = inner.base_url, settings.reflection_model or inner.model

@@ -180,14 +180,16 @@ class OpenAICompatModel(BaseChatModel):
                 reply = _parse_reply(raw.http_response.content)
                 latency = time.perf_counter() - start
         choice, usage = reply.choices[0], reply.usage or _Usage()
+        # The model is named as it was asked for (what settings and the price table call it); a server may
+        # answer with a longer name of its own (a dated snapshot, a weights file), kept as `served_model`.
         return Completion(
             text=choice.message.content or "",
-            model=reply.model or self.model,
+            model=self.model,
             prompt_tokens=usage.prompt_tokens or 0,
             completion_tokens=usage.completion_tokens or 0,
             latency_s=latency,
             agent=agent,
-            extra={"finish_reason": choice.finish_reason},
+            extra={"finish_reason": choice.finish_reason, "served_model": reply.model or self.model},
         )
 
     async def aclose(self) -> None:

@@ -9,9 +9,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
+from sleuth.llm.pricing import PriceTable
 from sleuth.private import private_dir
 
 
@@ -23,6 +24,8 @@ class CallRecord:
     latency_s: float
     cached: bool
     started_at: float
+    model: str = ""
+    """The model that answered, as settings name it (what the price table is keyed by)."""
 
 
 class AgentUsage(BaseModel):
@@ -32,6 +35,10 @@ class AgentUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    models: dict[str, str] = Field(default_factory=dict)
+    """Role -> the model that served its calls (the run's row: every role's)."""
+    cost_usd: float | None = None
+    """USD by the price table; None when a call went to a model the table does not price."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -54,6 +61,7 @@ class UsageLog:
                 completion.latency_s,
                 completion.cached,
                 started_at,
+                completion.model,
             )
         )
 
@@ -64,16 +72,27 @@ class UsageLog:
     def total_tokens(self) -> int:
         return sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
 
-    def by_agent(self) -> dict[str, AgentUsage]:
-        totals: dict[str, AgentUsage] = defaultdict(AgentUsage)
+    def models(self) -> dict[str, str]:
+        """Role -> the model that served its calls (the last one, should a role have changed models)."""
+        return {call.agent or "other": call.model for call in self.calls if call.model}
+
+    def by_agent(self, prices: PriceTable | None = None) -> dict[str, AgentUsage]:
+        """Totals per role and for the run (`total`), priced with `prices` (no table: costs are None)."""
+        groups: dict[str, list[CallRecord]] = defaultdict(list)
         for call in self.calls:
-            for key in (call.agent or "other", "total"):
-                usage = totals[key]
-                usage.calls += 1
-                usage.prompt_tokens += call.prompt_tokens
-                usage.completion_tokens += call.completion_tokens
-                usage.latency_s += call.latency_s
-        return dict(totals)
+            groups[call.agent or "other"].append(call)
+            groups["total"].append(call)
+        totals: dict[str, AgentUsage] = {}
+        for key, calls in groups.items():
+            totals[key] = AgentUsage(
+                calls=len(calls),
+                prompt_tokens=sum(c.prompt_tokens for c in calls),
+                completion_tokens=sum(c.completion_tokens for c in calls),
+                latency_s=sum(c.latency_s for c in calls),
+                models={c.agent or "other": c.model for c in calls if c.model},
+                cost_usd=prices.cost_of(calls) if prices is not None else None,
+            )
+        return totals
 
     def write_errors(self, path: Path, **context: Any) -> None:
         """Append the failed calls' messages and raw model output to the run log at `path` (JSON lines)."""

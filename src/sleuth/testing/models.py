@@ -31,6 +31,8 @@ class ScriptedLLM(BaseChatModel):
         by_schema: JSON-schema title (the pydantic class name) -> reply or list of replies.
         fn: a function choosing the reply for any call.
         repeat_last: keep answering with the last reply of a list when it runs out.
+        prompt_tokens: the prompt tokens every reply reports.
+        completion_tokens: the completion tokens every reply reports; None: the reply's word count.
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class ScriptedLLM(BaseChatModel):
         fn: Callable[[Call], str | dict[str, Any]] | None = None,
         repeat_last: bool = True,
         prompt_tokens: int = 10,
+        completion_tokens: int | None = None,
     ) -> None:
         self.calls: list[Call] = []
         self._default: deque[Reply] = deque(replies)
@@ -50,6 +53,7 @@ class ScriptedLLM(BaseChatModel):
         self._fn = fn
         self._repeat_last = repeat_last
         self._prompt_tokens = prompt_tokens
+        self._completion_tokens = completion_tokens
         self.model = "scripted"
 
     async def respond(self, call: Call) -> Completion:
@@ -60,7 +64,9 @@ class ScriptedLLM(BaseChatModel):
             text=text,
             model=self.model,
             prompt_tokens=self._prompt_tokens,
-            completion_tokens=max(1, len(text.split())),
+            completion_tokens=self._completion_tokens
+            if self._completion_tokens is not None
+            else max(1, len(text.split())),
             agent=call.agent,
         )
 

@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.base import NodeRun, chat, render_evidence
-from sleuth.agents.state import ResearchState, RoundRecord
+from sleuth.agents.routing import usd_budget_spent
+from sleuth.agents.state import ResearchState, RoundRecord, add_usd
 from sleuth.llm.base import StructuredOutputError
+from sleuth.llm.pricing import format_usd
 from sleuth.llm.structured import generate
 
 
@@ -29,15 +31,18 @@ async def aggregator(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[
     """Summarise this round for the orchestrator's next plan.
 
     No LLM call when the round found no evidence (the whole question stays unknown) or when it is the
-    last round (round limit or token budget reached).
+    last round (round limit, token budget or dollar budget reached). A spent dollar budget is announced
+    (`budget_reached`): the run writes from the evidence it has.
     """
     deps = runtime.context
     round_ = state.get("round", 1)
     run = NodeRun(deps, "aggregator", round=round_, max_tokens=256)
     evidence = [e for e in state.get("evidence") or [] if e["round"] == round_]
     tasks = state.get("tasks") or []
-    last_round = round_ >= state.get("max_rounds", 1) or state.get("tokens_used", 0) >= state.get(
-        "token_budget", 0
+    last_round = (
+        round_ >= state.get("max_rounds", 1)
+        or state.get("tokens_used", 0) >= state.get("token_budget", 0)
+        or usd_budget_spent(state)
     )
     if not evidence:
         summary = RoundSummary(summary="", unknown=[state["question"]])
@@ -64,4 +69,28 @@ async def aggregator(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[
             summary = RoundSummary(summary="", unknown=[])
     unknown = [u.strip() for u in summary.unknown if u.strip()]
     record: RoundRecord = {"round": round_, "tasks": tasks, "summary": summary.summary.strip(), "unknown": unknown}
+    if state.get("usd_budget") is not None:
+        _check_budget(run, state)
     return run.finish({"rounds": [record], "unknown": unknown}, unknown=unknown)
+
+
+def _check_budget(run: NodeRun, state: ResearchState) -> None:
+    """Say when the dollar budget stops the research here (what `routing.after_aggregator` then does), and
+    which models it cannot see (not in the price table, so their calls count nothing)."""
+    seen = {m for record in state.get("usage") or [] for m in (record.get("models") or {}).values()}
+    unpriced = sorted(m for m in seen | set(run.log.models().values()) if run.deps.prices.price(m) is None)
+    if unpriced:
+        run.warn(f"the dollar budget does not count calls to {', '.join(unpriced)}: not in the price table")
+    if not usd_budget_spent(state, run.cost_so_far()):
+        return
+    spent = add_usd(state.get("usd_used", 0.0), run.cost_so_far())
+    budget = state.get("usd_budget")
+    run.deps.events.emit(
+        "budget_reached",
+        "aggregator",
+        round=state.get("round", 1),
+        spent_usd=spent,
+        budget_usd=budget,
+        message=f"the dollar budget is spent ({format_usd(spent)} of {format_usd(budget)}): no further "
+        "searching, the answer is written from the evidence found so far",
+    )

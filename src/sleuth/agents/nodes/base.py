@@ -19,8 +19,9 @@ from sleuth.text import prompt_literal, split_sentences
 class NodeRun:
     """One execution of a node: emits started/finished events and records its LLM usage.
 
-    The node calls the LLM through `self.llm`; `finish(update)` adds the node's usage record and tokens to
-    the state update, so usage survives checkpoints and the token budget sees parallel readers exactly.
+    The node calls the LLM through `self.llm`; `finish(update)` adds the node's usage record (tokens, the model
+    of each role, dollars) and its tokens and dollars to the state update, so usage survives checkpoints and
+    the token and dollar budgets see parallel readers exactly.
     """
 
     def __init__(self, deps: AgentDeps, node: str, *, max_tokens: int | None = None, **data: Any) -> None:
@@ -43,6 +44,7 @@ class NodeRun:
         wall = time.perf_counter() - self._started
         prompt = sum(c.prompt_tokens for c in self.log.calls)
         completion = sum(c.completion_tokens for c in self.log.calls)
+        cost = self.deps.prices.cost_of(self.log.calls)
         usage = {
             "node": self.node,
             "calls": len(self.log.calls),
@@ -50,6 +52,8 @@ class NodeRun:
             "completion_tokens": completion,
             "llm_s": sum(c.latency_s for c in self.log.calls),
             "wall_s": wall,
+            "models": self.log.models(),
+            "cost_usd": cost,
         }
         if self.log.errors:
             self.log.write_errors(self.deps.settings.run_log_path, node=self.node, question=update.get("question"))
@@ -57,7 +61,12 @@ class NodeRun:
         self.deps.events.emit(
             "node_finished", self.node, wall_s=round(wall, 3), tokens=prompt + completion, **data
         )
-        return {**update, "usage": [usage], "tokens_used": prompt + completion}
+        # The dollar budget counts what is priced; an unpriced model's calls are "n/a" in the usage instead.
+        return {**update, "usage": [usage], "tokens_used": prompt + completion, "usd_used": cost or 0.0}
+
+    def cost_so_far(self) -> float:
+        """USD of this execution's priced calls so far (what `finish` adds to the run's `usd_used`)."""
+        return self.deps.prices.cost_of(self.log.calls) or 0.0
 
 
 def chat(system: str, user: str) -> list[Message]:

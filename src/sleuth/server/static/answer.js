@@ -17,6 +17,7 @@ export function describe(event) {
     case "evidence": return `Evidence found${d.count !== undefined ? `: ${d.count}` : ""}`;
     case "patches": return `Using ${(d.ids || []).length} of your corrections`;
     case "warning": return d.message || "warning";
+    case "budget_reached": return d.message || "Dollar budget reached";
     case "answer": return "Answer written";
     case "run_finished": return `Finished (${d.status || "done"})`;
     case "error": return d.error || "error";
