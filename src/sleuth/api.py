@@ -18,13 +18,14 @@ from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
 from sleuth.llm.pricing import PriceTable, load_prices
-from sleuth.names import Strategy, Variant
+from sleuth.names import Strategy, Variant, WebMode
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Filter, Hit, Lookup, Retriever, retriever_override
 
 if TYPE_CHECKING:
     from sleuth.agents.results import AskResult
     from sleuth.retrieval.index import Collection
+    from sleuth.retrieval.web.pages import RunPages
 
 SearchMode = Literal["bm25", "dense", "hybrid"]
 
@@ -131,29 +132,34 @@ class Sleuth:
         events: EventLog | None = None,
         options: ReportOptions | None = None,
         follow_up: str | None = None,
+        web: WebMode | None = None,
     ) -> ResearchReport:
         """Plan, search, read, aggregate and write a cited answer or, with `options.form="report"`, a sectioned
         report (see ARCHITECTURE.md §3). `follow_up` names an earlier run whose evidence this one starts from.
+        `web` picks the sources: the collection (`off`), the web (`web`) or both (`mixed`); default: settings.
 
         Raises:
-            ValueError: the question is empty.
+            ValueError: the question is empty, or the web is asked for and no search provider is configured.
             UnknownRunError: `follow_up` names no stored run.
         """
         if not question.strip():
             raise ValueError("the question is empty")
-        from sleuth.agents.research import run_research
+        from sleuth.agents.research import new_run_id, run_research
+        from sleuth.retrieval.web.sources import run_pages, web_mode
 
-        deps = self._deps(collection, prompts, events)
-        async with self._checkpointer() as saver:
-            return await run_research(
-                question.strip(),
-                deps,
-                run_id=run_id,
-                checkpointer=saver,
-                max_rounds=max_rounds,
-                options=options,
-                follow_up=follow_up,
-            )
+        run_id = run_id or new_run_id()
+        with run_pages(self.settings, run_id, web_mode(self.settings, web)) as pages:
+            deps = self._deps(collection, prompts, events, pages)
+            async with self._checkpointer() as saver:
+                return await run_research(
+                    question.strip(),
+                    deps,
+                    run_id=run_id,
+                    checkpointer=saver,
+                    max_rounds=max_rounds,
+                    options=options,
+                    follow_up=follow_up,
+                )
 
     async def resume(
         self,
@@ -163,23 +169,29 @@ class Sleuth:
         events: EventLog | None = None,
         approve: bool = False,
         plan: dict[str, Any] | None = None,
+        web: WebMode | None = None,
     ) -> ResearchReport:
         """Continue an interrupted run from its last checkpoint (finished steps are not redone). A report
         paused for approval runs on with `approve` (the drafted plan, or `plan` when given); without it,
-        it stays paused.
+        it stays paused. The run searches the sources it started with (its pages read from the web kept),
+        unless `web` names others.
 
         Raises:
             UnknownRunError: no run with that id was checkpointed.
             PlanError: `plan` is not a valid plan.
         """
         from sleuth.agents.research import UnknownRunError, run_research, stored_run
+        from sleuth.retrieval.web.sources import run_pages, web_mode
 
         async with self._checkpointer() as saver:
             stored = await stored_run(run_id, saver)
             if stored is None:
                 raise UnknownRunError(f"no run {run_id!r} in the checkpoint store")
-            deps = self._deps(stored.get("collection"), prompts, events)
-            return await run_research(None, deps, run_id=run_id, checkpointer=saver, approve=approve, plan=plan)
+            with run_pages(self.settings, run_id, web_mode(self.settings, web) if web else None) as pages:
+                deps = self._deps(stored.get("collection"), prompts, events, pages)
+                return await run_research(
+                    None, deps, run_id=run_id, checkpointer=saver, approve=approve, plan=plan
+                )
 
     async def research_stream(
         self,
@@ -194,18 +206,19 @@ class Sleuth:
         follow_up: str | None = None,
         approve: bool = False,
         plan: dict[str, Any] | None = None,
+        web: WebMode | None = None,
     ) -> AsyncIterator[Event | ResearchReport]:
         """Yield the run's events as they happen, then its `ResearchReport` as the last item.
 
-        With `resume=True` the run `run_id` is continued instead of starting a new one (`approve` and
-        `plan` as in `resume`).
+        With `resume=True` the run `run_id` is continued instead of starting a new one (`approve`, `plan` and
+        `web` as in `resume`).
         """
         queue: asyncio.Queue[Event | None] = asyncio.Queue()
         events = EventLog(listener=lambda event: queue.put_nowait(event))
         if resume:
             if not run_id:
                 raise ValueError("resume needs a run_id")
-            job = self.resume(run_id, prompts=prompts, events=events, approve=approve, plan=plan)
+            job = self.resume(run_id, prompts=prompts, events=events, approve=approve, plan=plan, web=web)
         else:
             job = self.research(
                 question or "",
@@ -216,6 +229,7 @@ class Sleuth:
                 events=events,
                 options=options,
                 follow_up=follow_up,
+                web=web,
             )
         task = asyncio.create_task(job)
         task.add_done_callback(lambda _: queue.put_nowait(None))
@@ -237,20 +251,27 @@ class Sleuth:
         strategy: Strategy | None = None,
         variant: Variant = "always",
         events: EventLog | None = None,
+        web: WebMode | None = None,
     ) -> AskResult:
         """A short answer: the grounded strategy (default, `settings.ask_strategy`) or the ASP tag loop,
-        whose `variant` picks always-search, free-search or closed-book."""
+        whose `variant` picks always-search, free-search or closed-book; `web` as in `research` (the pages
+        read are dropped after the answer)."""
         from sleuth.agents.short_answer import ask_short
+        from sleuth.retrieval.web.sources import run_pages, web_mode
 
-        deps = self._deps(collection, prompts, events)
-        return await ask_short(question, deps, strategy=strategy, variant=variant)
+        with run_pages(self.settings, None, web_mode(self.settings, web)) as pages:
+            deps = self._deps(collection, prompts, events, pages)
+            return await ask_short(question, deps, strategy=strategy, variant=variant)
 
     # --- plumbing ------------------------------------------------------------------------------------
-    def _deps(self, collection: str | None, prompts: PromptsArg, events: EventLog | None) -> AgentDeps:
+    def _deps(
+        self, collection: str | None, prompts: PromptsArg, events: EventLog | None, pages: RunPages | None = None
+    ) -> AgentDeps:
         if self.llm is None:
             raise ValueError("Sleuth has no LLM: pass llm=... or use `async with Sleuth.open(settings)`")
         name = collection or self.collection
-        retriever, lookup = self.retriever(name)
+        events = events or EventLog()
+        retriever, lookup = self._sources(name, pages, events)
         return AgentDeps(
             llm=self.llm,
             retriever=retriever,
@@ -258,10 +279,25 @@ class Sleuth:
             patches=self.patches,
             prompts=_prompt_set(prompts) if prompts is not None else self.prompts,
             lookup=lookup,
-            events=events or EventLog(),
+            events=events,
             collection=name,
             tenant=self.tenant,
             prices=self.prices,
+        )
+
+    def _sources(self, name: str, pages: RunPages | None, events: EventLog) -> tuple[Retriever, Lookup | None]:
+        """A run's retriever: the collection's, or the web's over the run's `pages` (fused with the collection's
+        in mixed mode); pages skipped and failed web searches become the run's warning events."""
+        if pages is None:
+            return self.retriever(name)
+        from sleuth.retrieval.web.sources import web_sources
+
+        local = self.retriever(name) if pages.mode == "mixed" else None
+        return web_sources(
+            self.settings,
+            pages,
+            local,
+            lambda message, **data: events.emit("warning", "web", message=message, **data),
         )
 
     def retriever(self, collection: str) -> tuple[Retriever, Lookup | None]:

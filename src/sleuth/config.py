@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -9,7 +10,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sleuth.names import ROLES, Strategy
+from sleuth.names import ROLES, Strategy, WebSearch
 
 LocalModelName = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 
@@ -117,6 +118,34 @@ class Settings(BaseSettings):
     """auto: numba from 50k passages (about 100x faster a query, but ~10 s of JIT compile per process),
     numpy below; set numpy for one-shot CLI searches of big collections."""
 
+    # --- web sources (docs/architecture.md "Web sources", docs/security.md for the fetch rules) -------
+    web_search: WebSearch = "off"
+    """The web search provider research and ask may use: searxng (`searxng_url`) or tavily (`tavily_api_key`)."""
+    web_mode: Literal["web", "mixed"] = "web"
+    """With a provider set: search the web only, or the collection and the web fused (reciprocal-rank fusion)."""
+    searxng_url: str | None = None
+    """A SearXNG instance (http://host:port) whose JSON output is on (`search.formats: [html, json]`)."""
+    tavily_url: str = "https://api.tavily.com"
+    """A Tavily-compatible API: `POST /search` with `api_key`, answering `results[].url/title/content`."""
+    tavily_api_key: str | None = None
+    web_results: int = Field(default=5, ge=1, le=20)
+    """Result pages read per web search."""
+    web_timeout_s: float = Field(default=10.0, gt=0)
+    """One request (the search API, or one page and each of its redirects), connect to last byte."""
+    web_deadline_s: float = Field(default=30.0, gt=0)
+    """One web search in all: the search API and its pages, read in parallel; a page not read by then is
+    skipped."""
+    web_max_bytes: int = Field(default=3_000_000, ge=1024)
+    """Body bytes read from one page (after decompression): HTML and text past it are cut, a larger PDF is
+    skipped."""
+    web_max_redirects: int = Field(default=5, ge=0)
+    web_concurrency: int = Field(default=4, ge=1, le=32)
+    """Pages fetched at once per search."""
+    web_allow_private: bool = False
+    """Fetch pages whose host resolves to a private, loopback or link-local address (an intranet). Off: refused."""
+    web_allow_networks: list[str] = Field(default_factory=list)
+    """Networks fetched even with `web_allow_private` off, e.g. `["10.1.2.0/24"]` for one intranet wiki."""
+
     # --- agents --------------------------------------------------------------------------------------
     max_rounds: int = 2
     max_tasks_per_round: int = 3
@@ -220,6 +249,13 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @field_validator("web_allow_networks")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)  # its ValueError names the network that is not one
+        return networks
+
     @property
     def models_dir(self) -> Path:
         return self.models_dir_override or self.home / "models"
@@ -231,6 +267,11 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
+
+    @property
+    def web_pages_dir(self) -> Path:
+        """The pages each research run read from the web, one passage store per run."""
+        return self.runs_dir / "web"
 
     @property
     def run_log_path(self) -> Path:

@@ -1,5 +1,6 @@
-"""The names every layer shares: the ask strategies and the ASP loop's variants, the research forms and the
-model roles (the settings, the agents, the evals, the CLI, the API and the MCP tools all speak of them)."""
+"""The names every layer shares: the ask strategies and the ASP loop's variants, the research forms, the model
+roles, and the web search providers and modes (the settings, the agents, the evals, the CLI, the API and the MCP
+tools all speak of them)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,11 @@ ROLES: tuple[Role, ...] = (
 research graph's nodes (`planner` drafts a report's outline, `section_writer` writes its sections), `ask`
 (both ask strategies, and the grounded reading that opens a research answer), the ASP loop's `summarizer`,
 and the eval `judge`."""
+
+WebSearch = Literal["off", "searxng", "tavily"]
+WEB_SEARCHES: tuple[WebSearch, ...] = ("off", "searxng", "tavily")
+"""The web search providers: a SearXNG instance's JSON API, or a Tavily-compatible API."""
+
+WebMode = Literal["off", "web", "mixed"]
+WEB_MODES: tuple[WebMode, ...] = ("off", "web", "mixed")
+"""What a run searches: its collection only, the web only, or both fused."""

@@ -353,10 +353,7 @@ async def run_ask(
     citations = (
         []
         if finish in ("fallback", "refused")
-        else [
-            Citation(n=n, passage_id=p.id, title=p.title, quote=q)
-            for n, (p, q) in enumerate(choose_citations(answer, run.used), start=1)
-        ]
+        else [Citation.of(p, q, n) for n, (p, q) in enumerate(choose_citations(answer, run.used), start=1)]
     )
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
     run.emit("node_finished", turns=run.turns, searches=len(run.searches))

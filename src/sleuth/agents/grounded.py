@@ -334,7 +334,7 @@ class _GroundedRun:
             words = content_words(self.question)
             ranked = sorted(sources, key=lambda p: -len(words & content_words(f"{p.title} {p.text}")))
             pairs = [(p, best_sentence(p.text, self.question)) for p in ranked[:2]]
-        return [Citation(n=n, passage_id=p.id, title=p.title, quote=q) for n, (p, q) in enumerate(pairs, start=1)]
+        return [Citation.of(p, q, n) for n, (p, q) in enumerate(pairs, start=1)]
 
 
 async def run_grounded(question: str, deps: AgentDeps) -> AskResult:

@@ -3,9 +3,11 @@ the same records as JSON-able TypedDicts in `state.py`, so checkpoints stay plai
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from sleuth.retrieval.base import Lookup, Passage
 
 
 class Citation(BaseModel):
@@ -23,6 +25,31 @@ class Citation(BaseModel):
     """The page of a PDF source (1-based), when the passage came from one."""
     url: str | None = None
     """The address of a web source, when the passage came from one."""
+
+    @classmethod
+    def of(cls, passage: Passage, quote: str, n: int = 1) -> Citation:
+        """A citation of `passage`, with the PDF page or web address its metadata names."""
+        return cls(n=n, passage_id=passage.id, title=passage.title, quote=quote, **source_of(passage))
+
+
+def source_of(passage: Passage | None) -> dict[str, Any]:
+    """The `page` and `url` of a citation of `passage`, from its metadata (None where it names none)."""
+    meta = passage.metadata if passage is not None else {}
+    page, url = meta.get("page"), meta.get("url")
+    return {
+        "page": page if isinstance(page, int) and not isinstance(page, bool) else None,
+        "url": url if isinstance(url, str) else None,
+    }
+
+
+def with_sources(citations: list[Citation], lookup: Lookup | None) -> list[Citation]:
+    """`citations` with the page or address of each cited passage `lookup` finds (corrections as they are)."""
+    if lookup is None:
+        return citations
+    return [
+        c.model_copy(update=source_of(lookup(c.passage_id))) if c.kind == "passage" and c.url is None else c
+        for c in citations
+    ]
 
 
 class SearchCall(BaseModel):

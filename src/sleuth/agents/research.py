@@ -15,6 +15,7 @@ from langgraph.types import Command
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.graph import research_graph
 from sleuth.agents.nodes.outline import parse_plan
+from sleuth.agents.records import with_sources
 from sleuth.agents.report import ReportOptions
 from sleuth.agents.results import ResearchReport, report_from_state
 from sleuth.agents.state import EvidenceItem, PassageRecord
@@ -164,6 +165,8 @@ async def run_research(
         wall_s=wall,
         awaiting=awaiting,
     )
+    # An answer's sources name their web address or PDF page, as a report's do (compose adds them there).
+    report.citations = with_sources(report.citations, deps.lookup)
     if awaiting:
         deps.events.emit("awaiting_approval", run_id=run_id, outline=report.outline)
     deps.events.emit("run_finished", run_id=run_id, status=report.status, wall_s=round(wall, 3))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sleuth.commands.common import (
+    WEB_HELP,
     console,
     corrections_line,
     cost_line,
@@ -63,6 +64,7 @@ def research(
     out: str | None = typer.Option(
         None, "--out", "-o", help="Also write the report to a .md, .html, .pdf or .docx file."
     ),
+    web: str | None = typer.Option(None, "--web", help=WEB_HELP),
 ) -> None:
     """Plan searches, read the hits in parallel and write an answer (or a sectioned report) in which every
     claim cites a passage."""
@@ -73,7 +75,7 @@ def research(
     if (approve or plan_file) and not resume:
         fail("--approve and --plan continue a paused run: give --resume RUN_ID")
     request = _request(
-        form, length, language, approve_plan, follow_up, plan_file, approve or plan_file is not None
+        form, length, language, approve_plan, follow_up, plan_file, approve or plan_file is not None, web
     )
     _check_out(out)
     report = run_async(
@@ -95,6 +97,7 @@ class _Request:
     follow_up: str | None
     approve: bool
     plan: dict[str, Any] | None
+    web: str | None
 
 
 def _request(
@@ -105,6 +108,7 @@ def _request(
     follow_up: str | None,
     plan_file: Path | None,
     approve: bool,
+    web: str | None,
 ) -> _Request:
     from pydantic import ValidationError
 
@@ -118,7 +122,7 @@ def _request(
     except ValidationError as exc:
         fail("; ".join(str(e["msg"]) for e in exc.errors()))
     plan = _read_plan(plan_file) if plan_file else None
-    return _Request(options, follow_up, approve, plan)
+    return _Request(options, follow_up, approve, plan, web)
 
 
 def _read_plan(path: Path) -> dict[str, Any]:
@@ -150,11 +154,13 @@ async def _research(
     from sleuth.agents.research import UnknownRunError
     from sleuth.api import Sleuth
     from sleuth.retrieval.index import CollectionError
+    from sleuth.retrieval.web.sources import web_mode
 
     current = settings()
     report = None
     try:
-        index_demo_if_missing(current, collection)
+        if web_mode(current, request.web) != "web":  # the web alone needs no collection
+            index_demo_if_missing(current, collection)
         async with Sleuth.open(current, collection=collection, prompts=prompts) as sleuth:
             stream = sleuth.research_stream(
                 question,
@@ -166,6 +172,7 @@ async def _research(
                 follow_up=request.follow_up,
                 approve=request.approve,
                 plan=request.plan,
+                web=request.web,  # type: ignore[arg-type]  # checked by web_mode above
             )
             report = await _follow(stream, live)
             # A paused report: ask here (in a terminal), then run the plan in the same process.
@@ -252,7 +259,8 @@ def _print_report(report: ResearchReport) -> None:
         console.print(Markdown(printable(report.answer)))
     else:  # Markdown reads no rich markup
         print_answer(
-            Markdown(printable(report.answer)), ((c.n, c.title, c.passage_id, c.quote) for c in report.citations)
+            Markdown(printable(report.answer)),
+            ((c.n, c.title, c.url or c.passage_id, c.quote) for c in report.citations),
         )
     if report.dropped_sentences:
         console.print(f"[dim]{len(report.dropped_sentences)} unsupported sentence(s) dropped[/]")

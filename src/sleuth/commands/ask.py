@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from sleuth.commands.common import (
+    WEB_HELP,
     console,
     corrections_line,
     cost_line,
@@ -57,6 +58,7 @@ def ask(
     ),
     prompts: str = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+    web: str = typer.Option(None, "--web", help=WEB_HELP),
 ) -> None:
     """Search the collection in a few turns and answer in a few words, citing the passages used."""
     if not question.strip():
@@ -67,7 +69,7 @@ def ask(
         fail(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     if strategy == "grounded" and variant != "always":
         fail("--variant belongs to the asp strategy: add --strategy asp")
-    result = run_async(_ask(question, collection, strategy, variant, prompts, live=not as_json))
+    result = run_async(_ask(question, collection, strategy, variant, prompts, live=not as_json, web=web))
     if as_json:
         print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
@@ -80,22 +82,32 @@ def ask(
 
 
 async def _ask(
-    question: str, collection: str | None, strategy: str | None, variant: str, prompts: str | None, *, live: bool
+    question: str,
+    collection: str | None,
+    strategy: str | None,
+    variant: str,
+    prompts: str | None,
+    *,
+    live: bool,
+    web: str | None = None,
 ) -> AskResult:
     from sleuth.agents.events import EventLog
     from sleuth.api import Sleuth
     from sleuth.prompts.sets import load_prompt_set
     from sleuth.retrieval.index import CollectionError
+    from sleuth.retrieval.web.sources import web_mode
 
     current = settings()
     try:
         prompt_set = load_prompt_set(prompts)
+        mode = web_mode(current, web)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
     # Fail in a second on a dead URL, before indexing or opening the collection.
     await _check_reachable(current)
     name = collection or current.collection
-    index_demo_if_missing(current, name)
+    if mode != "web":  # the web alone needs no collection
+        index_demo_if_missing(current, name)
     events = EventLog(_live_printer() if live else None)
     try:
         async with Sleuth.open(current, collection=name, prompts=prompt_set) as sleuth:
@@ -106,6 +118,7 @@ async def _ask(
                     strategy=strategy,  # type: ignore[arg-type]  # checked in `ask`
                     variant=variant,  # type: ignore[arg-type]
                     events=events,
+                    web=mode,
                 )
     except (CollectionError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
@@ -163,7 +176,7 @@ def describe(event: Event) -> str:
 
 
 def _print_result(result: AskResult) -> None:
-    sources = ((n, c.title, c.passage_id, c.quote) for n, c in enumerate(result.citations, start=1))
+    sources = ((n, c.title, c.url or c.passage_id, c.quote) for n, c in enumerate(result.citations, start=1))
     print_answer(f"[bold]{plain(result.answer)}[/]", sources)
     how = "grounded" if result.strategy == "grounded" else f"asp {result.variant}"
     steps = "reading(s)" if result.strategy == "grounded" else "turn(s)"

@@ -51,6 +51,12 @@ def plain(text: object) -> str:
     return escape(printable(text))
 
 
+WEB_HELP = (
+    "web (search the web), mixed (the collection and the web) or off; default: SLEUTH_WEB_MODE when "
+    "SLEUTH_WEB_SEARCH names a provider, else off."
+)
+
+
 def settings() -> Settings:
     """The settings from the environment; invalid ones end the command with pydantic's message, no traceback."""
     from pydantic import ValidationError

@@ -101,21 +101,27 @@ def _print_report(report: IngestReport, collection: Collection) -> None:
 @index_app.command("add")
 def add(
     paths: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             help="Files or directories: jsonl, txt, md, html, pdf, docx, pptx, xlsx, csv/tsv, and source code "
-            "(.py, .js, .ts, .go, .rs, .java, .c, .cpp, .rb, .sh, .sql, ...)."
+            "(.py, .js, .ts, .go, .rs, .java, .c, .cpp, .rb, .sh, .sql, ...); or web pages (https://...)."
         ),
     ],
     collection: str | None = typer.Option(None, "--collection", "-c", help="Default: SLEUTH_COLLECTION."),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Index files into a collection (re-adding an unchanged file is a no-op)."""
+    """Index files or web pages into a collection (re-adding an unchanged one is a no-op)."""
     from dataclasses import asdict
 
+    from sleuth.retrieval.web.ingest import add_urls, is_web_address
+
+    urls = [p for p in paths if is_web_address(p)]
     with _errors(), _open(collection) as target:
         with _progress_bar(f"indexing into {target.name}", quiet=False) as progress:
-            report = target.add(paths, progress)
+            report = target.add([Path(p) for p in paths if not is_web_address(p)], progress)
+        if urls:
+            with err_console.status(f"reading {len(urls)} web page(s)"):
+                report.files += add_urls(target, urls)
         if json_out:
             print(
                 json.dumps(

@@ -186,26 +186,19 @@ class Collection:
                 file_report.skipped += len(unique)
                 continue
             work.append((file_report, loaded.digest, unique, self._needs_vectors(loaded.source, unique)))
-        total = sum(len(embed) for *_, embed in work)
-        done = 0
-        if progress:
-            progress(0, total)
-        for file_report, digest, passages, embed in work:
-            if embed:
-                vectors = self._vector_store()
-                self.store.set_state("vectors_pending", "1")  # a crash now leaves orphans to clean up
-                for batch in iter_batches(embed, _EMBED_BATCH):
-                    vectors.upsert(batch, self._embed_passages(batch))
-                    done += len(batch)
-                    if progress:
-                        progress(done, total)
-            change = self.store.replace_source(file_report.source, digest, passages)
-            self._follow(change)
-            file_report.added, file_report.updated = len(change.added), len(change.updated)
-            file_report.removed = len(change.removed)
-            file_report.skipped += change.unchanged
-        if work:
-            self.bm25.current()  # extend (or build) now so the first search is fast
+        self._commit(work, progress)
+        return report
+
+    def add_document(self, source: str, digest: str, passages: list[Passage]) -> FileReport:
+        """Index passages read from elsewhere than a file (a web page: `source` is its address) as `add`
+        indexes a file's: the same `digest` as last time changes nothing, another replaces the earlier version."""
+        report = FileReport(source)
+        unique = list({p.id: p for p in reversed(passages)}.values())[::-1]  # first one wins
+        report.skipped = len(passages) - len(unique)
+        if self.store.source_digest(source) == digest:
+            report.skipped += len(unique)
+        else:
+            self._commit([(report, digest, unique, self._needs_vectors(source, unique))], None)
         return report
 
     def delete_source(self, source: str | Path) -> int | None:
@@ -326,6 +319,31 @@ class Collection:
                 != (p.text, p.title, json.loads(json.dumps(p.metadata, default=str)))
             )
         ]
+
+    def _commit(
+        self, work: list[tuple[FileReport, str, list[Passage], list[Passage]]], progress: Progress | None
+    ) -> None:
+        """Embed and commit each (report, digest, passages, passages to embed), one source at a time."""
+        total = sum(len(embed) for *_, embed in work)
+        done = 0
+        if progress:
+            progress(0, total)
+        for file_report, digest, passages, embed in work:
+            if embed:
+                vectors = self._vector_store()
+                self.store.set_state("vectors_pending", "1")  # a crash now leaves orphans to clean up
+                for batch in iter_batches(embed, _EMBED_BATCH):
+                    vectors.upsert(batch, self._embed_passages(batch))
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+            change = self.store.replace_source(file_report.source, digest, passages)
+            self._follow(change)
+            file_report.added, file_report.updated = len(change.added), len(change.updated)
+            file_report.removed = len(change.removed)
+            file_report.skipped += change.unchanged
+        if work:
+            self.bm25.current()  # extend (or build) now so the first search is fast
 
     def _follow(self, change: SourceChange) -> None:
         """Bring the vectors in line with a committed change: drop removed passages, re-tag moved ones."""

@@ -2,7 +2,7 @@
 private names: the seam that puts fakes in place of the configured model, retriever and embedder
 (`override`), the switch that blocks real model calls (`block_real_models`; the project's conftest turns it
 on), a schema-driven fake model (`SchemaLLM`), a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
-OpenAI-compatible server, and the grounded stand-in model the server demo and browser test run on.
+OpenAI-compatible server, a stand-in web (pages and search APIs), and the grounded stand-in model the server demo and browser test run on.
 
 Production code never imports this package (an import-graph test holds it so); it may import anything.
 """
@@ -15,6 +15,7 @@ from sleuth.testing.retrieval import HashEmbedder, StaticRetriever
 from sleuth.testing.schema import SchemaError, SchemaLLM, fake_from_schema
 from sleuth.testing.seam import override
 from sleuth.testing.servers import FakeOpenAIServer, Fault, FaultKind, serve_in_thread
+from sleuth.testing.web import FakeWeb, WebPage, html_page, pdf_bytes, redirect
 
 __all__ = [
     "HUGE_CHARS",
@@ -22,6 +23,7 @@ __all__ = [
     "PASSAGES",
     "Call",
     "FakeOpenAIServer",
+    "FakeWeb",
     "Fault",
     "FaultKind",
     "HashEmbedder",
@@ -32,6 +34,7 @@ __all__ = [
     "ScriptedLLM",
     "SlowModel",
     "StaticRetriever",
+    "WebPage",
     "allow_real_models",
     "block_real_models",
     "fake_from_schema",
@@ -40,8 +43,11 @@ __all__ = [
     "grounded_reply",
     "hostile_passages",
     "hostile_patch",
+    "html_page",
     "openai_body_reply",
     "override",
+    "pdf_bytes",
     "real_models_blocked",
+    "redirect",
     "serve_in_thread",
 ]

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.nodes.base import NodeRun
-from sleuth.agents.records import Citation
+from sleuth.agents.records import Citation, source_of
 from sleuth.agents.report import NO_SECTION_EVIDENCE, Report, ReportSection, ReportSentence
 from sleuth.agents.state import CitationRecord, DroppedSentence, ResearchState, VerifiedSentence
 from sleuth.retrieval.base import Lookup
@@ -39,7 +39,7 @@ class _Numbering:
         key = (c["passage_id"], c["quote"])
         if key not in self._number:
             self._number[key] = len(self.citations) + 1
-            page, url = self._where(c)
+            cited = self.lookup(c["passage_id"]) if c["kind"] != "patch" and self.lookup is not None else None
             self.citations.append(
                 Citation(
                     n=self._number[key],
@@ -47,20 +47,10 @@ class _Numbering:
                     title=c["title"],
                     quote=c["quote"],
                     kind="patch" if c["kind"] == "patch" else "passage",
-                    page=page,
-                    url=url,
+                    **source_of(cited),
                 )
             )
         return self._number[key]
-
-    def _where(self, c: CitationRecord) -> tuple[int | None, str | None]:
-        if c["kind"] == "patch" or self.lookup is None:
-            return None, None
-        passage = self.lookup(c["passage_id"])
-        meta = passage.metadata if passage else {}
-        page = meta.get("page")
-        url = meta.get("url")
-        return (page if isinstance(page, int) else None), (url if isinstance(url, str) else None)
 
 
 def compose_report(state: ResearchState, lookup: Lookup | None) -> Report:
