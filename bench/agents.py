@@ -93,7 +93,7 @@ def union_length(intervals: list[tuple[float, float]]) -> float:
 
 async def one_run(base_url: str, readers: int) -> dict[str, float]:
     from sleuth.agents.deps import AgentDeps
-    from sleuth.agents.research import run_research
+    from sleuth.agents.research.run import run_research
     from sleuth.config import Settings
     from sleuth.llm import OpenAICompatModel
     from sleuth.prompts.sets import load_prompt_set

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sleuth.agents.ask import run_ask
+from sleuth.agents.ask.loop import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
 from sleuth.agents.results import VARIANTS

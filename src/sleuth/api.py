@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import Event, EventLog
-from sleuth.agents.report import ReportOptions
+from sleuth.agents.research.report import ReportOptions
 from sleuth.agents.results import ResearchReport
 from sleuth.config import Settings
 from sleuth.feedback.base import NoPatches, PatchSource
@@ -144,7 +144,7 @@ class Sleuth:
         """
         if not question.strip():
             raise ValueError("the question is empty")
-        from sleuth.agents.research import new_run_id, run_research
+        from sleuth.agents.research.run import new_run_id, run_research
         from sleuth.retrieval.web.sources import run_pages, web_mode
 
         run_id = run_id or new_run_id()
@@ -180,7 +180,7 @@ class Sleuth:
             UnknownRunError: no run with that id was checkpointed.
             PlanError: `plan` is not a valid plan.
         """
-        from sleuth.agents.research import UnknownRunError, run_research, stored_run
+        from sleuth.agents.research.run import UnknownRunError, run_research, stored_run
         from sleuth.retrieval.web.sources import run_pages, web_mode
 
         async with self._checkpointer() as saver:
@@ -256,7 +256,7 @@ class Sleuth:
         """A short answer: the grounded strategy (default, `settings.ask_strategy`) or the ASP tag loop,
         whose `variant` picks always-search, free-search or closed-book; `web` as in `research` (the pages
         read are dropped after the answer)."""
-        from sleuth.agents.short_answer import ask_short
+        from sleuth.agents.ask.short_answer import ask_short
         from sleuth.retrieval.web.sources import run_pages, web_mode
 
         with run_pages(self.settings, None, web_mode(self.settings, web)) as pages:
@@ -385,7 +385,7 @@ class Sleuth:
                 self._memory_savers["memory"] = InMemorySaver()
             yield self._memory_savers["memory"]
             return
-        from sleuth.agents.research import sqlite_checkpointer
+        from sleuth.agents.research.run import sqlite_checkpointer
 
         async with sqlite_checkpointer(self.settings) as saver:
             yield saver

@@ -8,7 +8,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from sleuth.agents.ask import run_ask
+from sleuth.agents.ask.loop import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
 from sleuth.config import Settings
@@ -96,7 +96,7 @@ class TitleRetriever:
     ],
 )
 async def test_grounded_strategy_finds_the_second_hop_and_cites_it(model: str) -> None:
-    from sleuth.agents.grounded import run_grounded
+    from sleuth.agents.ask.grounded import run_grounded
 
     settings = Settings(
         local_model=model, ask_first_k=2, ask_follow_k=2, llm_timeout_s=600, llm_request_timeout_s=600

@@ -6,18 +6,18 @@ import json
 
 import pytest
 
-from sleuth.agents.deps import AgentDeps
-from sleuth.agents.events import EventLog
-from sleuth.agents.grounded import run_grounded
-from sleuth.agents.grounding import (
+from sleuth.agents.ask.grounded import run_grounded
+from sleuth.agents.ask.grounding import (
     compared_names,
     follow_up_queries,
     grounding_passage,
     supporting_quotes,
     trim_answer,
 )
+from sleuth.agents.ask.short_answer import ask_short
+from sleuth.agents.deps import AgentDeps
+from sleuth.agents.events import EventLog
 from sleuth.agents.results import NO_ANSWER
-from sleuth.agents.short_answer import ask_short
 from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
 from sleuth.prompts.sets import load_prompt_set
@@ -230,7 +230,7 @@ def test_compared_names_and_follow_ups() -> None:
 
 
 def test_an_answer_must_have_the_shape_the_question_asks_for() -> None:
-    from sleuth.agents.grounding import fits_question
+    from sleuth.agents.ask.grounding import fits_question
 
     assert not fits_question("Which company makes the Model T?", "1908")  # a year for a "which company"
     assert fits_question("In what year was the Model T launched?", "1908")
@@ -320,7 +320,7 @@ async def test_a_comparison_by_time_is_decided_by_the_years_in_the_quotes() -> N
 
 
 def test_decide_by_year_only_when_the_question_compares_two_names_by_time() -> None:
-    from sleuth.agents.grounding import decide_by_year
+    from sleuth.agents.ask.grounding import decide_by_year
 
     quotes = [(EXIES, EXIES.text), (DIABLO, DIABLO.text)]
     assert decide_by_year("Which band was formed first, The Exies or Circus Diablo?", quotes) == "The Exies"
@@ -332,7 +332,7 @@ def test_decide_by_year_only_when_the_question_compares_two_names_by_time() -> N
 
 
 def test_a_yes_no_question_may_open_with_a_statement() -> None:
-    from sleuth.agents.grounding import asks_yes_no
+    from sleuth.agents.ask.grounding import asks_yes_no
 
     assert asks_yes_no("Armando Iannucci has an OBE. Does the director Puneet Sira have one?")
     assert asks_yes_no("Are The Exies and Circus Diablo both bands?")
@@ -407,7 +407,7 @@ def test_a_number_answer_is_quoted_from_the_sentence_that_says_it_in_words() -> 
 
 
 def test_a_number_or_date_is_no_name_to_hop_from() -> None:
-    from sleuth.agents.grounding import is_number
+    from sleuth.agents.ask.grounding import is_number
 
     assert all(
         is_number(a) for a in ["1997", "1350-1600 CE", "May 19, 2008", "Dec. 10, 1817", "the 1990s", "12th"]

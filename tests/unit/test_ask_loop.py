@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sleuth.agents.ask import load_ask_variant, run_ask
-from sleuth.agents.ask_parse import NO_INFO
+from sleuth.agents.ask.loop import load_ask_variant, run_ask
+from sleuth.agents.ask.parse import NO_INFO
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
 from sleuth.agents.results import NO_ANSWER

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sleuth.agents.ask_parse import (
+from sleuth.agents.ask.parse import (
     NO_INFO,
     UsedSearch,
     choose_citations,

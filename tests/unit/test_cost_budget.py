@@ -7,10 +7,10 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from sleuth.agents import routing
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.report import ReportOptions
-from sleuth.agents.research import run_research
+from sleuth.agents.research import routing
+from sleuth.agents.research.report import ReportOptions
+from sleuth.agents.research.run import run_research
 from sleuth.config import Settings
 from sleuth.llm.pricing import PriceTable
 from sleuth.prompts.sets import load_prompt_set

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.research import run_research
+from sleuth.agents.research.run import run_research
 from sleuth.api import Sleuth
 from sleuth.cli import app
 from sleuth.config import Settings

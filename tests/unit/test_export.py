@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from sleuth.agents.records import Citation
-from sleuth.agents.report import (
+from sleuth.agents.research.report import (
     NO_SECTION_EVIDENCE,
     Report,
     ReportSection,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from sleuth.agents.ask.grounded import run_grounded
+from sleuth.agents.ask.linking import linked_context, names, title_key
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
-from sleuth.agents.grounded import run_grounded
-from sleuth.agents.linking import linked_context, names, title_key
 from sleuth.config import Settings
 from sleuth.prompts.sets import load_prompt_set
 from sleuth.retrieval.base import Filter, Hit, Passage

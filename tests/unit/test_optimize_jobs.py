@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.agents.ask import run_ask
+from sleuth.agents.ask.loop import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample

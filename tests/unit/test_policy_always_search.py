@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from langgraph.types import Send
 
-from sleuth.agents import routing
-from sleuth.agents.policy import (
+from sleuth.agents.research import routing
+from sleuth.agents.research.policy import (
     PolicyViolationError,
     assert_searched,
     finalise_answer,
@@ -14,7 +14,7 @@ from sleuth.agents.policy import (
     memory_phrase,
     no_evidence_answer,
 )
-from sleuth.agents.state import EvidenceItem
+from sleuth.agents.research.state import EvidenceItem
 
 CALL = {"query": "q", "k": 4, "hit_ids": [], "round": 1}
 

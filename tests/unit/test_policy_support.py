@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from sleuth.agents.policy import extractive_draft, finalise_answer, locate_quote
-from sleuth.agents.state import EvidenceItem, PassageRecord
+from sleuth.agents.research.policy import extractive_draft, finalise_answer, locate_quote
+from sleuth.agents.research.state import EvidenceItem, PassageRecord
 from sleuth.testing import INJECTION, hostile_passages
 
 JAWS = "Jaws is a 1975 film directed by Steven Spielberg."

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 
-from sleuth.agents.ask import run_ask
+from sleuth.agents.ask.loop import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.events import EventLog
-from sleuth.agents.nodes.base import patch_evidence, patch_records, render_evidence, render_patches
-from sleuth.agents.nodes.reader import reader_prompt
-from sleuth.agents.nodes.writer import writer_prompt
-from sleuth.agents.state import EvidenceItem, PassageRecord, ReaderBatch, ResearchState
+from sleuth.agents.research.nodes.base import patch_evidence, patch_records, render_evidence, render_patches
+from sleuth.agents.research.nodes.reader import reader_prompt
+from sleuth.agents.research.nodes.writer import writer_prompt
+from sleuth.agents.research.state import EvidenceItem, PassageRecord, ReaderBatch, ResearchState
 from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
 from sleuth.prompts.sets import load_prompt_set

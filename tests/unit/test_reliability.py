@@ -140,7 +140,7 @@ async def run_client(url: str, case: Case) -> Outcome:
     async with connect(settings_for(url)) as llm:
         try:
             if case.layer == "model":
-                from sleuth.agents.grounded import Reading
+                from sleuth.agents.ask.grounded import Reading
 
                 reading = await generate(llm, messages, Reading, agent="ask")
                 return Outcome(answered=bool(reading.answer))

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sleuth.agents.events import Event
-from sleuth.agents.report import ReportOptions
+from sleuth.agents.research.report import ReportOptions
 from sleuth.agents.results import ResearchReport
 from sleuth.api import Sleuth
 from sleuth.config import Settings
@@ -141,7 +141,7 @@ async def test_ask_delegates_to_the_asp_agent_with_this_collection_and_prompts(
         seen.update(question=question, deps=deps, variant=variant)
         return "answer"
 
-    monkeypatch.setattr("sleuth.agents.short_answer.run_ask", fake_run_ask)
+    monkeypatch.setattr("sleuth.agents.ask.short_answer.run_ask", fake_run_ask)
     result = await sleuth_for(script()).ask("What is Lilu?", prompts="minimal", variant="free")
     assert result == "answer" and seen["variant"] == "free" and seen["question"] == "What is Lilu?"
     assert seen["deps"].collection == "demo" and seen["deps"].prompts.name == "minimal"

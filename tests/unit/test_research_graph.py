@@ -10,7 +10,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.research import run_research
+from sleuth.agents.research.run import run_research
 from sleuth.config import Settings
 from sleuth.feedback.base import PatchView
 from sleuth.prompts.sets import load_prompt_set
@@ -330,7 +330,7 @@ async def test_resume_after_a_failure_redoes_only_the_unfinished_step() -> None:
 
 
 async def test_resume_of_unknown_run_is_a_clear_error() -> None:
-    from sleuth.agents.research import UnknownRunError
+    from sleuth.agents.research.run import UnknownRunError
 
     with pytest.raises(UnknownRunError, match="nope"):
         await run_research(None, deps_for(ScriptedLLM(), [NOLAN]), run_id="nope", checkpointer=InMemorySaver())

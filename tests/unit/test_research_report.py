@@ -11,9 +11,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.outline import PlanError, parse_plan
-from sleuth.agents.report import NO_SECTION_EVIDENCE, Report, ReportOptions
-from sleuth.agents.research import UnknownRunError, run_research
+from sleuth.agents.research.nodes.outline import PlanError, parse_plan
+from sleuth.agents.research.report import NO_SECTION_EVIDENCE, Report, ReportOptions
+from sleuth.agents.research.run import UnknownRunError, run_research
 from sleuth.config import Settings
 from sleuth.prompts.sets import load_prompt_set
 from sleuth.retrieval.base import Passage
@@ -301,7 +301,7 @@ async def test_a_section_whose_drafted_sentences_all_fail_quotes_its_evidence() 
 
 
 def test_repeated_questions_get_their_sections_angle_and_bare_ones_the_title() -> None:
-    from sleuth.agents.nodes.outline import distinct_sections
+    from sleuth.agents.research.nodes.outline import distinct_sections
 
     plan = {
         "title": "LNP coronas",

@@ -10,12 +10,12 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import BaseModel, Field, TypeAdapter
 
-from sleuth.agents.ask import SummaryPicks
-from sleuth.agents.grounded import FinalReading, Reading
-from sleuth.agents.nodes.aggregator import RoundSummary
-from sleuth.agents.nodes.orchestrator import Plan
-from sleuth.agents.nodes.reader import ReaderOutput
-from sleuth.agents.nodes.writer import WriterOutput
+from sleuth.agents.ask.grounded import FinalReading, Reading
+from sleuth.agents.ask.loop import SummaryPicks
+from sleuth.agents.research.nodes.aggregator import RoundSummary
+from sleuth.agents.research.nodes.orchestrator import Plan
+from sleuth.agents.research.nodes.reader import ReaderOutput
+from sleuth.agents.research.nodes.writer import WriterOutput
 from sleuth.agents.results import AskResult, ResearchReport
 from sleuth.api import Sleuth
 from sleuth.config import Settings

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.agents.report import ReportOptions
+from sleuth.agents.research.report import ReportOptions
 from sleuth.api import Sleuth
 from sleuth.cli import app
 from sleuth.config import Settings

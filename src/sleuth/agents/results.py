@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field, computed_field
 
 from sleuth.agents.events import Event
 from sleuth.agents.records import Citation, SearchCall
-from sleuth.agents.report import Report
-from sleuth.agents.state import ResearchState
+from sleuth.agents.research.report import Report
+from sleuth.agents.research.state import ResearchState
 from sleuth.llm.pricing import sum_costs
 from sleuth.llm.usage import AgentUsage
 from sleuth.names import Form, Strategy, Variant

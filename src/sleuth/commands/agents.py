@@ -28,7 +28,7 @@ from sleuth.commands.common import (
 
 if TYPE_CHECKING:
     from sleuth.agents.events import Event
-    from sleuth.agents.report import ReportOptions
+    from sleuth.agents.research.report import ReportOptions
     from sleuth.agents.results import ResearchReport
 
 
@@ -112,7 +112,7 @@ def _request(
 ) -> _Request:
     from pydantic import ValidationError
 
-    from sleuth.agents.report import ReportOptions
+    from sleuth.agents.research.report import ReportOptions
     from sleuth.names import FORMS
 
     if form not in FORMS:
@@ -129,7 +129,7 @@ def _read_plan(path: Path) -> dict[str, Any]:
     """An edited plan from a YAML or JSON file (JSON is YAML), checked before any run starts."""
     import yaml
 
-    from sleuth.agents.nodes.outline import PlanError, parse_plan
+    from sleuth.agents.research.nodes.outline import PlanError, parse_plan
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -149,9 +149,9 @@ async def _research(
     live: bool,
     ask: bool,
 ) -> ResearchReport:
-    from sleuth.agents.nodes.outline import PlanError
-    from sleuth.agents.policy import PolicyViolationError
-    from sleuth.agents.research import UnknownRunError
+    from sleuth.agents.research.nodes.outline import PlanError
+    from sleuth.agents.research.policy import PolicyViolationError
+    from sleuth.agents.research.run import UnknownRunError
     from sleuth.api import Sleuth
     from sleuth.retrieval.index import CollectionError
     from sleuth.retrieval.web.sources import web_mode

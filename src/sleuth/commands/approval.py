@@ -28,7 +28,7 @@ def approval(report: ResearchReport) -> tuple[bool, dict[str, Any] | None]:
     An edited plan that does not validate is shown with the reason and asked about again, so an edit
     mistake loses nothing; "n" leaves the run paused (resume it later with --resume RUN_ID --approve).
     """
-    from sleuth.agents.nodes.outline import PlanError, parse_plan
+    from sleuth.agents.research.nodes.outline import PlanError, parse_plan
 
     outline = report.outline or {}
     show_plan(outline)

@@ -150,7 +150,7 @@ class AskArm:
     """`grounded`, or one of the ASP loop's `VARIANTS`."""
 
     async def run(self, example: QAExample) -> ArmRun:
-        from sleuth.agents.short_answer import ask_short
+        from sleuth.agents.ask.short_answer import ask_short
 
         meter, recorder = MeteredModel(self.ctx.llm), RecordingRetriever(self.ctx.retriever(self.ctx.agent_mode))
         started = time.perf_counter()
@@ -176,8 +176,8 @@ class ResearchArm:
         return "report" if self.form == "report" else "research"
 
     async def run(self, example: QAExample) -> ArmRun:
-        from sleuth.agents.report import ReportOptions
-        from sleuth.agents.research import run_research
+        from sleuth.agents.research.report import ReportOptions
+        from sleuth.agents.research.run import run_research
 
         meter, recorder = MeteredModel(self.ctx.llm), RecordingRetriever(self.ctx.retriever(self.ctx.agent_mode))
         started = time.perf_counter()

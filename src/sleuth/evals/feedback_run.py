@@ -55,8 +55,8 @@ async def evaluate(
 
     Writes `rewordings.jsonl`, `outcomes.jsonl` and `summary.json` under `out`; returns the summary.
     """
+    from sleuth.agents.ask.short_answer import ask_short
     from sleuth.agents.deps import AgentDeps
-    from sleuth.agents.short_answer import ask_short
     from sleuth.feedback.policy import PatchPolicy
     from sleuth.prompts.sets import load_prompt_set
     from sleuth.retrieval.embedders import load_embedder

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sleuth.agents.report import Report
+from sleuth.agents.research.report import Report
 
 Format = Literal["md", "html", "pdf", "docx"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from sleuth.agents.records import Citation
-from sleuth.agents.report import Report, ReportSection, ReportSentence
+from sleuth.agents.research.report import Report, ReportSection, ReportSentence
 from sleuth.agents.results import ResearchReport
 
 NO_EVIDENCE_HEADING = "No evidence found"

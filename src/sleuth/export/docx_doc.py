@@ -11,7 +11,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 
-from sleuth.agents.report import Report, ReportSentence
+from sleuth.agents.research.report import Report, ReportSentence
 from sleuth.export.safe_text import source_parts
 
 _LINK_COLOR = "1A56A8"

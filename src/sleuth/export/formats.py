@@ -5,7 +5,7 @@ from __future__ import annotations
 from os import PathLike
 from pathlib import PurePath
 
-from sleuth.agents.report import Report
+from sleuth.agents.research.report import Report
 from sleuth.export.base import ExportFormat, Format, UnknownFormatError
 from sleuth.export.safe_text import clean_report
 

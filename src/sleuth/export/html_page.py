@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from sleuth.agents.records import Citation
-from sleuth.agents.report import Report, ReportSentence
+from sleuth.agents.research.report import Report, ReportSentence
 from sleuth.export.safe_text import source_parts
 
 # Defence in depth: should any markup ever slip through, the page may still run no script and load nothing.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from sleuth.agents.report import Report, ReportSentence
+from sleuth.agents.research.report import Report, ReportSentence
 from sleuth.export.base import ExportError
 from sleuth.export.safe_text import source_parts
 

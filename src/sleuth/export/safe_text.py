@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sleuth.agents.records import Citation
-from sleuth.agents.report import Report, source_line
+from sleuth.agents.research.report import Report, source_line
 
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
 """C0 and C1 controls (tab and line breaks are whitespace), bidi embeddings, overrides and isolates, and

@@ -14,7 +14,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from sleuth.agents.events import Event
-from sleuth.agents.report import ReportOptions
+from sleuth.agents.research.report import ReportOptions
 from sleuth.feedback.models import PatchInput, PatchStatus
 from sleuth.mcp.results import (
     Corrections,
@@ -265,7 +265,7 @@ def _user_text(text: str, what: str) -> str:
 def _tool_errors() -> Iterator[None]:
     """The library's anticipated errors as tool errors (their message for the client's model to read); any
     other exception is a crash, which the SDK reports without its text."""
-    from sleuth.agents.policy import PolicyViolationError
+    from sleuth.agents.research.policy import PolicyViolationError
     from sleuth.feedback.models import PatchError, PatchNotFound
     from sleuth.llm.base import LLMError
     from sleuth.retrieval.embedders import EmbedderError

@@ -75,14 +75,14 @@ class _AgentTask(ABC):
 
 @dataclass
 class AskTask(_AgentTask):
-    """Runs `sleuth.agents.ask.run_ask` (always-search variant) on one example."""
+    """Runs `sleuth.agents.ask.loop.run_ask` (always-search variant) on one example."""
 
     roles: tuple[str, ...] = ASK_ROLES
 
     async def _answer(
         self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
     ) -> tuple[str, list[Any]]:
-        from sleuth.agents.ask import run_ask
+        from sleuth.agents.ask.loop import run_ask
         from sleuth.agents.deps import AgentDeps
 
         deps = AgentDeps(

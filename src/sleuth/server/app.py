@@ -90,7 +90,7 @@ def create_app(
             if state.runner is None:
                 await _open_defaults(state, stack)
             # Import the agents now, so the first job does not pay for loading LangGraph.
-            await asyncio.to_thread(importlib.import_module, "sleuth.agents.research")
+            await asyncio.to_thread(importlib.import_module, "sleuth.agents.research.run")
             stack.callback(state.collections.close)
             # After the defaults are open: the MCP tools call what they are when its lifespan starts.
             await stack.enter_async_context(mcp.session_manager.run())

@@ -8,7 +8,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from sleuth.agents.events import EventLog, EventSink
-from sleuth.agents.report import ReportOptions
+from sleuth.agents.research.report import ReportOptions
 from sleuth.names import Strategy, Variant
 from sleuth.server.jobs import AwaitingApproval
 

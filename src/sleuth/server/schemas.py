@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from sleuth.agents.report import ReportOptions
+from sleuth.agents.research.report import ReportOptions
 from sleuth.names import Strategy, Variant
 from sleuth.text import has_lone_surrogate
 
@@ -78,7 +78,10 @@ class PlanRequest(_Body):
     @classmethod
     def _a_valid_plan(cls, plan: Plan | None) -> Plan | None:
         if plan is not None:
-            from sleuth.agents.nodes.outline import PlanError, parse_plan  # loads LangGraph: only when used
+            from sleuth.agents.research.nodes.outline import (  # loads LangGraph: only when used
+                PlanError,
+                parse_plan,
+            )
 
             try:
                 parse_plan(plan.model_dump())

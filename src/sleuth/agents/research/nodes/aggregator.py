@@ -8,9 +8,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun, chat, render_evidence
-from sleuth.agents.routing import usd_budget_spent
-from sleuth.agents.state import ResearchState, RoundRecord, add_usd
+from sleuth.agents.research.nodes.base import NodeRun, chat, render_evidence
+from sleuth.agents.research.routing import usd_budget_spent
+from sleuth.agents.research.state import ResearchState, RoundRecord, add_usd
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.pricing import format_usd
 from sleuth.llm.structured import generate

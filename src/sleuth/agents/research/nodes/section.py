@@ -10,12 +10,19 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun, chat, patch_evidence, patch_texts, render_evidence, render_patches
-from sleuth.agents.nodes.reader import read_batch
-from sleuth.agents.nodes.writer import WriterOutput
-from sleuth.agents.policy import extractive_draft, verify_draft
-from sleuth.agents.routing import section_tasks
-from sleuth.agents.state import (
+from sleuth.agents.research.nodes.base import (
+    NodeRun,
+    chat,
+    patch_evidence,
+    patch_texts,
+    render_evidence,
+    render_patches,
+)
+from sleuth.agents.research.nodes.reader import read_batch
+from sleuth.agents.research.nodes.writer import WriterOutput
+from sleuth.agents.research.policy import extractive_draft, verify_draft
+from sleuth.agents.research.routing import section_tasks
+from sleuth.agents.research.state import (
     DraftSentence,
     EvidenceItem,
     PassageRecord,

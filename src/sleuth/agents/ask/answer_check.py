@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sleuth.agents.grounding import asks_yes_no, grounding_passage, is_yes_no
+from sleuth.agents.ask.grounding import asks_yes_no, grounding_passage, is_yes_no
 from sleuth.feedback.base import PatchView
 from sleuth.feedback.render import patch_as_passage
 from sleuth.retrieval.base import Passage

@@ -19,8 +19,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from sleuth.agents.grounding import compared_names, side_passages
-from sleuth.agents.policy import content_words
+from sleuth.agents.ask.grounding import compared_names, side_passages
+from sleuth.agents.support import content_words
 from sleuth.retrieval.base import Passage
 
 LEAD = 2

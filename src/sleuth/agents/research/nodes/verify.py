@@ -7,15 +7,15 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun, patch_texts
-from sleuth.agents.policy import (
+from sleuth.agents.research.nodes.base import NodeRun, patch_texts
+from sleuth.agents.research.policy import (
     extractive_draft,
     memory_phrase,
     no_evidence_answer,
     render_sentences,
     verify_draft,
 )
-from sleuth.agents.state import ResearchState
+from sleuth.agents.research.state import ResearchState
 
 MAX_WRITER_ATTEMPTS = 2
 """A draft that leans on memory gets one re-ask; after that the offending sentences are removed."""

@@ -7,19 +7,19 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
-from sleuth.agents import routing
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.aggregator import aggregator
-from sleuth.agents.nodes.compose import compose
-from sleuth.agents.nodes.direct import direct
-from sleuth.agents.nodes.orchestrator import orchestrator
-from sleuth.agents.nodes.outline import approve, outline
-from sleuth.agents.nodes.reader import reader
-from sleuth.agents.nodes.search import search
-from sleuth.agents.nodes.section import gather, section
-from sleuth.agents.nodes.verify import verify
-from sleuth.agents.nodes.writer import writer
-from sleuth.agents.state import ResearchState
+from sleuth.agents.research import routing
+from sleuth.agents.research.nodes.aggregator import aggregator
+from sleuth.agents.research.nodes.compose import compose
+from sleuth.agents.research.nodes.direct import direct
+from sleuth.agents.research.nodes.orchestrator import orchestrator
+from sleuth.agents.research.nodes.outline import approve, outline
+from sleuth.agents.research.nodes.reader import reader
+from sleuth.agents.research.nodes.search import search
+from sleuth.agents.research.nodes.section import gather, section
+from sleuth.agents.research.nodes.verify import verify
+from sleuth.agents.research.nodes.writer import writer
+from sleuth.agents.research.state import ResearchState
 
 
 def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, ResearchState]:

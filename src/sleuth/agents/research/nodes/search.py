@@ -8,8 +8,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun
-from sleuth.agents.state import PassageRecord, ReaderBatch, ResearchState, SearchRecord
+from sleuth.agents.research.nodes.base import NodeRun
+from sleuth.agents.research.state import PassageRecord, ReaderBatch, ResearchState, SearchRecord
 
 
 async def search(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, Field
 
-from sleuth.agents.answer_check import evidence_passages, is_grounded
-from sleuth.agents.ask_parse import (
+from sleuth.agents.ask.answer_check import evidence_passages, is_grounded
+from sleuth.agents.ask.parse import (
     ANSWER_STOPS,
     NO_INFO,
     Action,

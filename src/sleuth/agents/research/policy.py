@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sleuth.agents.state import (
+from sleuth.agents.research.state import (
     CitationRecord,
     DraftSentence,
     DroppedSentence,

@@ -11,11 +11,11 @@ from typing import Any
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
+from sleuth.agents.ask.grounding import is_yes_no
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.grounding import is_yes_no
-from sleuth.agents.nodes.base import NodeRun, chat, render_evidence, render_patches
-from sleuth.agents.policy import assert_searched
-from sleuth.agents.state import DraftSentence, ResearchState
+from sleuth.agents.research.nodes.base import NodeRun, chat, render_evidence, render_patches
+from sleuth.agents.research.policy import assert_searched
+from sleuth.agents.research.state import DraftSentence, ResearchState
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.text import prompt_literal

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sleuth.agents.ask import run_ask
+from sleuth.agents.ask.grounded import run_grounded
+from sleuth.agents.ask.loop import run_ask
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.grounded import run_grounded
 from sleuth.agents.results import AskResult
 from sleuth.names import STRATEGIES, Strategy, Variant
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sleuth.agents.ask_parse import best_sentence, supports
-from sleuth.agents.policy import content_words
-from sleuth.agents.support import answer_words
+from sleuth.agents.ask.parse import best_sentence, supports
+from sleuth.agents.support import answer_words, content_words
 from sleuth.retrieval.base import Passage
 from sleuth.text import split_sentences
 

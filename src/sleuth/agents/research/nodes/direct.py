@@ -15,8 +15,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun, patch_texts
-from sleuth.agents.state import DirectAnswer, EvidenceItem, PassageRecord, ResearchState, SearchRecord
+from sleuth.agents.research.nodes.base import NodeRun, patch_texts
+from sleuth.agents.research.state import DirectAnswer, EvidenceItem, PassageRecord, ResearchState, SearchRecord
 from sleuth.retrieval.base import Filter, Hit, Retriever
 
 
@@ -37,7 +37,7 @@ class _Keeping:
 
 async def direct(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
     """Answer the question with the grounded strategy and hand the writer a cited first sentence."""
-    from sleuth.agents.grounded import run_grounded
+    from sleuth.agents.ask.grounded import run_grounded
 
     deps = runtime.context
     if not deps.settings.research_direct_answer:

@@ -8,9 +8,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun, chat, render_numbered_passages, render_patches
-from sleuth.agents.policy import locate_quote
-from sleuth.agents.state import EvidenceItem, ReaderBatch
+from sleuth.agents.research.nodes.base import NodeRun, chat, render_numbered_passages, render_patches
+from sleuth.agents.research.policy import locate_quote
+from sleuth.agents.research.state import EvidenceItem, ReaderBatch
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.text import split_sentences

@@ -11,8 +11,8 @@ from langgraph.types import interrupt
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun, chat
-from sleuth.agents.state import Outline, OutlineSection, ResearchState
+from sleuth.agents.research.nodes.base import NodeRun, chat
+from sleuth.agents.research.state import Outline, OutlineSection, ResearchState
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.text import STOPWORDS, prompt_literal

@@ -13,12 +13,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.graph import research_graph
-from sleuth.agents.nodes.outline import parse_plan
 from sleuth.agents.records import with_sources
-from sleuth.agents.report import ReportOptions
+from sleuth.agents.research.graph import research_graph
+from sleuth.agents.research.nodes.outline import parse_plan
+from sleuth.agents.research.report import ReportOptions
+from sleuth.agents.research.state import EvidenceItem, PassageRecord
 from sleuth.agents.results import ResearchReport, report_from_state
-from sleuth.agents.state import EvidenceItem, PassageRecord
 from sleuth.config import Settings
 from sleuth.private import private_file
 

@@ -7,10 +7,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun
 from sleuth.agents.records import Citation, source_of
-from sleuth.agents.report import NO_SECTION_EVIDENCE, Report, ReportSection, ReportSentence
-from sleuth.agents.state import CitationRecord, DroppedSentence, ResearchState, VerifiedSentence
+from sleuth.agents.research.nodes.base import NodeRun
+from sleuth.agents.research.report import NO_SECTION_EVIDENCE, Report, ReportSection, ReportSentence
+from sleuth.agents.research.state import CitationRecord, DroppedSentence, ResearchState, VerifiedSentence
 from sleuth.retrieval.base import Lookup
 
 

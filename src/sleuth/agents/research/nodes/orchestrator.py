@@ -8,8 +8,8 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.nodes.base import NodeRun, chat, patch_evidence, patch_records, render_patches
-from sleuth.agents.state import ResearchState, Task
+from sleuth.agents.research.nodes.base import NodeRun, chat, patch_evidence, patch_records, render_patches
+from sleuth.agents.research.state import ResearchState, Task
 from sleuth.llm.base import StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.text import prompt_literal

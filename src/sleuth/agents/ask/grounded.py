@@ -27,10 +27,8 @@ import time
 
 from pydantic import BaseModel, Field
 
-from sleuth.agents.answer_check import evidence_passages, is_grounded
-from sleuth.agents.ask_parse import best_sentence
-from sleuth.agents.deps import AgentDeps
-from sleuth.agents.grounding import (
+from sleuth.agents.ask.answer_check import evidence_passages, is_grounded
+from sleuth.agents.ask.grounding import (
     asks_yes_no,
     compared_names,
     decide_by_year,
@@ -45,10 +43,12 @@ from sleuth.agents.grounding import (
     supporting_quotes,
     trim_answer,
 )
-from sleuth.agents.linking import linked_context, names
-from sleuth.agents.policy import content_words
+from sleuth.agents.ask.linking import linked_context, names
+from sleuth.agents.ask.parse import best_sentence
+from sleuth.agents.deps import AgentDeps
 from sleuth.agents.records import Citation, SearchCall
 from sleuth.agents.results import NO_ANSWER, AskResult, Finish, TrajectoryStep
+from sleuth.agents.support import content_words
 from sleuth.feedback.render import render_patches
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.state import EvidenceItem, PassageRecord, PatchRecord
+from sleuth.agents.research.state import EvidenceItem, PassageRecord, PatchRecord
 from sleuth.feedback.base import PatchView
 from sleuth.feedback.render import EVIDENCE_CHARS, patch_citation_id
 from sleuth.feedback.render import render_patches as render_store_patches

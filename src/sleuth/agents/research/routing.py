@@ -6,7 +6,7 @@ from typing import Literal
 
 from langgraph.types import Send
 
-from sleuth.agents.state import ResearchState, SectionTask
+from sleuth.agents.research.state import ResearchState, SectionTask
 
 
 def after_orchestrator(state: ResearchState) -> Literal["search", "writer"]:

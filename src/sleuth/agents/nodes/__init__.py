@@ -1,1 +1,0 @@
-"""sleuth.agents.nodes"""

@@ -1,0 +1,1 @@
+"""sleuth.agents.research.nodes"""
