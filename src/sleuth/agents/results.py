@@ -4,7 +4,7 @@ citations, plan, searches, usage, events)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -19,6 +19,25 @@ from sleuth.names import Form, Strategy, Variant
 Finish = Literal["answer", "time_up", "untagged", "fallback", "refused"]
 NO_ANSWER = "No answer found."
 """What a short answer says when every candidate was a guess or none was given."""
+
+
+class AgentResult(Protocol):
+    """What evals and optimizers read from either agent's result (`AskResult`, `ResearchReport`)."""
+
+    @property
+    def answer(self) -> str: ...
+
+    @property
+    def citations(self) -> list[Citation]: ...
+
+    @property
+    def search_calls(self) -> list[SearchCall]: ...
+
+    @property
+    def turns(self) -> int: ...
+
+    @property
+    def trajectory(self) -> list[TrajectoryStep]: ...
 
 
 class TrajectoryStep(BaseModel):
@@ -143,6 +162,16 @@ class ResearchReport(BaseModel):
     def cost_usd(self) -> float | None:
         """Dollars the run's calls cost by the price table; None ("n/a") when a model is not in it."""
         return self.usage["total"].cost_usd if "total" in self.usage else 0.0
+
+    @property
+    def turns(self) -> int:
+        """Search rounds planned (the research graph's moves, as `AskResult.turns` counts the ask loop's)."""
+        return len(self.plan)
+
+    @property
+    def trajectory(self) -> list[TrajectoryStep]:
+        """Research keeps events, not a conversation: no trajectory to distil."""
+        return []
 
     def sources_markdown(self) -> str:
         return "\n".join(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
@@ -17,6 +17,9 @@ from sleuth.llm.usage import MeteredModel
 from sleuth.names import VARIANTS, Form
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import Passage, RecordingRetriever, Retriever
+
+if TYPE_CHECKING:
+    from sleuth.agents.results import AgentResult
 
 ASK_ARMS: tuple[str, ...] = ("grounded", *VARIANTS)
 """`grounded` is the grounded strategy; `always`, `free` and `closed` the ASP tag loop's variants."""
@@ -86,43 +89,20 @@ def extract_answer(text: str) -> str:
     return (match.group(1) if match else text).strip()
 
 
-def _field(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
-def _count(value: Any) -> int:
-    return len(value) if isinstance(value, list | tuple) else int(value or 0)
-
-
 def _agent_run(
-    result: Any, meter: MeteredModel, recorder: RecordingRetriever, started: float, prices: PriceTable
+    result: AgentResult, meter: MeteredModel, recorder: RecordingRetriever, started: float, prices: PriceTable
 ) -> ArmRun:
-    searches = _field(result, "search_calls")
     return ArmRun(
-        answer=str(_field(result, "answer", "") or ""),
-        citations=_jsonable(list(_field(result, "citations", []) or [])),
-        search_calls=_count(searches) if searches is not None else len(recorder.queries),
-        turns=int(_field(result, "turns", 0) or 0),
+        answer=result.answer,
+        citations=[c.model_dump(mode="json") for c in result.citations],
+        search_calls=len(result.search_calls),
+        turns=result.turns,
         retrieved_ids=list(recorder.hit_ids),
         prompt_tokens=sum(c.prompt_tokens for c in meter.log.calls),
         completion_tokens=sum(c.completion_tokens for c in meter.log.calls),
         latency_s=time.perf_counter() - started,
         cost_usd=prices.cost_of(meter.log.calls),
-        trajectory=_jsonable(_field(result, "trajectory")),
+        trajectory=[step.model_dump(mode="json") for step in result.trajectory] or None,
     )
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
 
+from sleuth.agents.records import Citation
 from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.feedback.base import NoPatches, PatchSource
@@ -33,10 +33,6 @@ class RecordingModel(ModelWrapper):
         completion = await self.forward(request)
         self.calls.append(RoleCall(request.agent, list(request.messages), completion.text))
         return completion
-
-
-def _dump(value: Any) -> dict[str, Any]:
-    return value.model_dump() if hasattr(value, "model_dump") else dict(value)
 
 
 @dataclass
@@ -63,13 +59,17 @@ class _AgentTask(ABC):
             Search(query, {h.passage.id: h.passage.text for h in hits}) for query, hits in retriever.searches
         ]
         return Rollout(
-            example, answer=answer, calls=llm.calls, searches=searches, citations=[_dump(c) for c in citations]
+            example,
+            answer=answer,
+            calls=llm.calls,
+            searches=searches,
+            citations=[c.model_dump() for c in citations],
         )
 
     @abstractmethod
     async def _answer(
         self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
-    ) -> tuple[str, list[Any]]:
+    ) -> tuple[str, list[Citation]]:
         """The agent's answer and citations (each agent's task says how it runs)."""
 
 
@@ -81,7 +81,7 @@ class AskTask(_AgentTask):
 
     async def _answer(
         self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
-    ) -> tuple[str, list[Any]]:
+    ) -> tuple[str, list[Citation]]:
         from sleuth.agents.ask.loop import run_ask
         from sleuth.agents.deps import AgentDeps
 
@@ -105,7 +105,7 @@ class ResearchTask(_AgentTask):
 
     async def _answer(
         self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
-    ) -> tuple[str, list[Any]]:
+    ) -> tuple[str, list[Citation]]:
         from sleuth.api import Sleuth  # imported late: it pulls in langgraph
 
         app = Sleuth(
