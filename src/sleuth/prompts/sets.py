@@ -12,14 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from sleuth.names import ROLES as MODEL_ROLES
+
 ROLES = (
-    "orchestrator",
-    "reader",
-    "aggregator",
-    "writer",
-    "planner",
-    "section_writer",
-    "ask",
+    *MODEL_ROLES,
     "ask_reminder",
     "ask_followup",
     "ask_read",
@@ -30,8 +26,6 @@ ROLES = (
     "ask_nudge_repeated",
     "ask_nudge_not_an_answer",
     "ask_time_is_up",
-    "summarizer",
-    "judge",
 )
 """Every role a prompt set may hold; a set may hold a subset (missing roles fall back to defaults)."""
 
