@@ -246,6 +246,8 @@ def test_an_edited_plan_is_checked() -> None:
         parse_plan({"title": "t", "sections": [{"heading": "  ", "questions": ["q"]}, PLAN["sections"][0]]})  # type: ignore[index]
     with pytest.raises(PlanError):
         parse_plan({"title": "t", "sections": [{"heading": "a", "questions": []}, PLAN["sections"][0]]})  # type: ignore[index]
+    with pytest.raises(PlanError, match="title"):
+        parse_plan({"title": "   ", "sections": PLAN["sections"]})
     with pytest.raises(ValueError, match="report form"):
         ReportOptions(form="answer", approve_plan=True)
     with pytest.raises(ValueError):

@@ -49,6 +49,13 @@ class PlannedOutline(BaseModel):
     title: str = Field(min_length=1, max_length=120)
     sections: list[PlannedSection] = Field(min_length=2, max_length=MAX_SECTIONS)
 
+    @field_validator("title")
+    @classmethod
+    def _titled(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a report needs a title")
+        return value
+
     def state(self) -> Outline:
         return {
             "title": " ".join(self.title.split()),
