@@ -47,6 +47,10 @@ async def stored_run(run_id: str, checkpointer: BaseCheckpointSaver) -> dict[str
     return dict(snapshot.values) if snapshot.values else None
 
 
+MAX_PRIOR_EVIDENCE = 16
+"""Quotes of the earlier run a follow-up starts with, at most."""
+
+
 def prior_evidence(stored: dict[str, Any]) -> tuple[dict[str, PassageRecord], list[EvidenceItem]]:
     """An earlier run's passages and verified quotes (its sections' included), for a follow-up to start from.
 
@@ -76,7 +80,8 @@ def prior_evidence(stored: dict[str, Any]) -> tuple[dict[str, PassageRecord], li
         if key not in seen and item["passage_id"] in passages:
             seen.add(key)
             items.append({**item, "round": 0})  # type: ignore[typeddict-item]
-    return passages, items
+    # The opening's quotes come first; a long report's tail is cut so the writer's prompt stays readable.
+    return passages, items[:MAX_PRIOR_EVIDENCE]
 
 
 async def run_research(
