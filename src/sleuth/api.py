@@ -21,6 +21,7 @@ from sleuth.llm.pricing import PriceTable, load_prices
 from sleuth.names import Strategy, Variant, WebMode
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Filter, Hit, Lookup, Retriever, retriever_override
+from sleuth.tracing import record_hits, search_span, setup_tracing
 
 if TYPE_CHECKING:
     from sleuth.agents.results import AskResult
@@ -100,10 +101,12 @@ class Sleuth:
         tenant: str | None = None,
     ) -> AsyncIterator[Sleuth]:
         """A `Sleuth` on the configured LLM (`sleuth.llm.connect`: a URL or the embedded model), the
-        collection's retriever and the patch store when one exists; all closed when the block ends."""
+        collection's retriever and the patch store when one exists; all closed when the block ends. Tracing
+        is set up for the process as `SLEUTH_TRACING` says (once)."""
         from sleuth.llm import connect
 
         settings = settings or Settings()
+        setup_tracing(settings)
         prices = load_prices(settings.prices_path)  # a bad price file fails before any model starts
         async with AsyncExitStack() as stack:
             llm = await stack.enter_async_context(connect(settings))
@@ -349,9 +352,11 @@ class Sleuth:
         k = k or self.settings.search_k
         name = collection or self.collection
         standin = retriever_override.get() or self._injected.get(name)
-        if standin is not None:
-            return standin[0].search(query, k, where=where)
-        return self._collection(name).retriever(mode).search(query, k, where=where)
+        with search_span(query, k) as span:
+            retriever = standin[0] if standin is not None else self._collection(name).retriever(mode)
+            hits = retriever.search(query, k, where=where)
+            record_hits(span, len(hits))
+        return hits
 
     def _collection(self, name: str) -> Collection:
         """The collection `name`, opened on first use and kept until `close()`."""

@@ -221,6 +221,18 @@ class Settings(BaseSettings):
     server_token: str | None = None
     """An API token of that server, any role (`sleuth token create --role reader` there)."""
 
+    # --- tracing -------------------------------------------------------------------------------------
+    tracing: Literal["off", "otlp", "console"] = "off"
+    """OpenTelemetry spans for each run, graph node, search and LLM call: `otlp` exports them (OTLP/HTTP),
+    `console` prints them; `off` sets nothing up and costs nothing."""
+    otlp_endpoint: str | None = None
+    """The collector's base URL (`http://host:4318`); unset: the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+    `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), else localhost:4318. Headers, timeout and TLS come from the
+    standard `OTEL_EXPORTER_OTLP_*` variables."""
+    trace_content: bool = False
+    """Record questions, queries, prompts and replies as span events (cut to 4,000 characters each); off, spans
+    carry only lengths, counts and token numbers."""
+
     @field_validator("role_models")
     @classmethod
     def _known_roles(cls, value: dict[str, RoleModel]) -> dict[str, RoleModel]:

@@ -24,6 +24,7 @@ FLOORS: list[set[str]] = [
     {"agents"},
     {"feedback"},
     {"llm", "retrieval", "prompts"},
+    {"tracing"},  # the spans every layer above opens; set up from settings
     {"config"},
     {"text", "sqlite", "private", "override", "names"},
 ]

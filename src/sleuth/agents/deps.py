@@ -3,6 +3,7 @@ price table."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,7 +13,8 @@ from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel
 from sleuth.llm.pricing import PriceTable
 from sleuth.prompts.sets import PromptSet
-from sleuth.retrieval.base import Passage, Retriever
+from sleuth.retrieval.base import Hit, Passage, Retriever
+from sleuth.tracing import record_hits, search_span
 
 
 @dataclass
@@ -43,3 +45,11 @@ class AgentDeps:
     collection: str = "demo"
     tenant: str | None = None
     prices: PriceTable = field(default_factory=PriceTable)
+
+    async def search(self, query: str, k: int) -> list[Hit]:
+        """`retriever.search(query, k)` inside a search span, on a worker thread: retrievers are synchronous
+        (BM25, embeddings, Chroma), and the event loop stays free for the other readers."""
+        with search_span(query, k) as span:
+            hits = await asyncio.to_thread(self.retriever.search, query, k)
+            record_hits(span, len(hits))
+        return hits

@@ -58,16 +58,21 @@ WEB_HELP = (
 
 
 def settings() -> Settings:
-    """The settings from the environment; invalid ones end the command with pydantic's message, no traceback."""
+    """The settings from the environment, with tracing set up as they say (once per process); invalid ones end
+    the command with pydantic's message, no traceback."""
     from pydantic import ValidationError
 
+    from sleuth.tracing import setup_tracing
+
     try:
-        return Settings()
+        current = Settings()
     except ValidationError as exc:
         problems = "; ".join(
             (f"SLEUTH_{str(e['loc'][0]).upper()}: " if e["loc"] else "") + e["msg"] for e in exc.errors()
         )
         fail(f"invalid settings: {problems}")
+    setup_tracing(current)
+    return current
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -51,3 +51,14 @@ class RoleRouter(ModelWrapper):
         )
         completion.model = route.model
         return completion
+
+
+def model_name(llm: ChatModel, role: str) -> str:
+    """The name of the model a call made for `role` through `llm` is asked of, looking under wrappers: the
+    role's route of a `RoleRouter`, else the `model` of the client at the bottom ('' when it has none)."""
+    while True:
+        if isinstance(llm, RoleRouter):
+            return llm.route(role).model
+        if not isinstance(llm, ModelWrapper):
+            return str(getattr(llm, "model", "") or "")
+        llm = llm.inner

@@ -1,4 +1,5 @@
-"""Per-run accounting: every call's tokens and latency, and the raw text of failed calls."""
+"""Per-run accounting: every call's tokens and latency, and the raw text of failed calls; each call is also
+one LLM span (`sleuth.tracing`), opened here because every agent call passes through a `MeteredModel`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pydantic import BaseModel, Field
 
 from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
 from sleuth.llm.pricing import PriceTable
+from sleuth.llm.router import model_name
 from sleuth.private import private_dir
+from sleuth.tracing import llm_span, record_reply
 
 
 @dataclass
@@ -122,7 +125,26 @@ class MeteredModel(ModelWrapper):
 
     async def respond(self, request: ChatRequest) -> Completion:
         started = time.time()
-        completion = await self.forward(request)
-        completion.agent = request.agent
+        with llm_span(
+            request.agent,
+            model_name(self.inner, request.agent),
+            temperature=request.params.temperature,
+            max_tokens=request.params.max_tokens,
+            prompt=lambda: _transcript(request),
+        ) as span:
+            completion = await self.forward(request)
+            completion.agent = request.agent
+            record_reply(
+                span,
+                model=str(completion.extra.get("served_model") or completion.model),
+                input_tokens=completion.prompt_tokens,
+                output_tokens=completion.completion_tokens,
+                text=completion.text,
+            )
         self.log.add(completion, started)
         return completion
+
+
+def _transcript(request: ChatRequest) -> str:
+    """The messages of a call as one text, each under its role (what a content event records)."""
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in request.messages)

@@ -43,6 +43,7 @@ from sleuth.server.runner import FacadeRunner, Runner, RunRequest
 from sleuth.server.schemas import AskRequest, Health, JobCreated, OptimizeRequest
 from sleuth.server.search_routes import OpenCollections
 from sleuth.server.search_routes import router as search_router
+from sleuth.tracing import setup_tracing
 
 
 def create_app(
@@ -66,9 +67,10 @@ def create_app(
             on the first dense search and kept.
 
     With neither `sleuth` nor `runner`, the app connects the configured LLM and opens the patch store
-    when it starts (`sleuth serve`).
+    when it starts (`sleuth serve`). Tracing is set up for the process as `SLEUTH_TRACING` says (once).
     """
     settings = settings or Settings()
+    setup_tracing(settings)
     db = ServerDB.for_home(settings.home)
     state = ServerState(
         settings=settings,

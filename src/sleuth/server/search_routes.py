@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException
 
 from sleuth.server.guards import Reader, State
 from sleuth.server.schemas import SearchRequest
+from sleuth.tracing import record_hits, search_span
 
 if TYPE_CHECKING:
     from sleuth.config import Settings
@@ -75,7 +76,9 @@ def search(body: SearchRequest, who: Reader, state: State) -> dict[str, Any]:
 
     name = body.collection or state.settings.collection
     try:
-        hits = state.collections.get(name).retriever(body.mode).search(body.query, body.k, where=body.where)
+        with search_span(body.query, body.k) as span:
+            hits = state.collections.get(name).retriever(body.mode).search(body.query, body.k, where=body.where)
+            record_hits(span, len(hits))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
     except FilterError as exc:

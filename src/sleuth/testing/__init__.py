@@ -2,7 +2,8 @@
 private names: the seam that puts fakes in place of the configured model, retriever and embedder
 (`override`), the switch that blocks real model calls (`block_real_models`; the project's conftest turns it
 on), a schema-driven fake model (`SchemaLLM`), a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
-OpenAI-compatible server, a stand-in web (pages and search APIs), and the grounded stand-in model the server demo and browser test run on.
+OpenAI-compatible server, a stand-in web (pages and search APIs), an in-memory span recorder
+(`recorded_spans`), and the grounded stand-in model the server demo and browser test run on.
 
 Production code never imports this package (an import-graph test holds it so); it may import anything.
 """
@@ -15,6 +16,7 @@ from sleuth.testing.retrieval import HashEmbedder, StaticRetriever
 from sleuth.testing.schema import SchemaError, SchemaLLM, fake_from_schema
 from sleuth.testing.seam import override
 from sleuth.testing.servers import FakeOpenAIServer, Fault, FaultKind, serve_in_thread
+from sleuth.testing.tracing import recorded_spans
 from sleuth.testing.web import FakeWeb, WebPage, html_page, pdf_bytes, redirect
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "override",
     "pdf_bytes",
     "real_models_blocked",
+    "recorded_spans",
     "redirect",
     "serve_in_thread",
 ]

@@ -22,7 +22,6 @@ passages and fill a two-field JSON object. So the loop is code:
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from pydantic import BaseModel, Field
@@ -143,7 +142,7 @@ class _GroundedRun:
 
     async def search(self, query: str, k: int, *, pool: int | None = None) -> int:
         """Retrieve `k` hits for `query` and pool up to `pool` (default `k`) new ones; returns how many were new."""
-        hits = await asyncio.to_thread(self.deps.retriever.search, query, k)
+        hits = await self.deps.search(query, k)
         self.emit("search", query=query, k=k, hits=len(hits), hit_ids=[h.passage.id for h in hits])
         self.searches.append(SearchCall(query=query, k=k, hit_ids=[h.passage.id for h in hits]))
         self.found.append([h.passage for h in hits])

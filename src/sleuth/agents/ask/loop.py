@@ -8,7 +8,6 @@ an answer no retrieved passage (or correction's evidence) holds is refused as a 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from importlib import resources
 
@@ -181,7 +180,7 @@ class _AskRun:
     async def search(self, query: str, thought: str = "") -> None:
         """Retrieve, summarise, and hand the summary back to the model as `<information>`."""
         self.turns += 1
-        hits = await asyncio.to_thread(self.deps.retriever.search, query, self.k)
+        hits = await self.deps.search(query, self.k)
         self.emit("search", query=query, k=self.k, hit_ids=[h.passage.id for h in hits])
         summary = await self.summarise(query, hits) if hits else NO_INFO
         self.searches.append(

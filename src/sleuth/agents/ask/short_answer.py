@@ -7,6 +7,7 @@ from sleuth.agents.ask.loop import run_ask
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.results import AskResult
 from sleuth.names import STRATEGIES, Strategy, Variant
+from sleuth.tracing import spans
 
 
 async def ask_short(
@@ -21,8 +22,19 @@ async def ask_short(
     chosen = strategy or ("asp" if variant != "always" else deps.settings.ask_strategy)
     if chosen not in STRATEGIES:
         raise ValueError(f"unknown ask strategy {chosen!r}; choose one of {', '.join(STRATEGIES)}")
-    if chosen == "grounded":
-        if variant != "always":
-            raise ValueError(f"variant {variant!r} belongs to the asp strategy; the grounded one always searches")
-        return await run_grounded(question, deps)
-    return await run_ask(question, deps, variant=variant)
+    if chosen == "grounded" and variant != "always":
+        raise ValueError(f"variant {variant!r} belongs to the asp strategy; the grounded one always searches")
+    attributes = {
+        spans.STRATEGY: chosen,
+        spans.VARIANT: variant if chosen == "asp" else None,
+        spans.COLLECTION: deps.collection,
+    }
+    with spans.run_span("ask", question, attributes, content=deps.settings.trace_content) as span:
+        if chosen == "grounded":
+            result = await run_grounded(question, deps)
+        else:
+            result = await run_ask(question, deps, variant=variant)
+        if span.is_recording():
+            span.set_attribute(spans.FINISH, result.finish)
+            spans.record_text(span, "sleuth.answer", "sleuth.answer", result.answer)
+        return result

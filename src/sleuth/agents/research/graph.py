@@ -10,6 +10,7 @@ from langgraph.graph import END, START, StateGraph
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.research import routing
 from sleuth.agents.research.nodes.aggregator import aggregator
+from sleuth.agents.research.nodes.base import traced_node
 from sleuth.agents.research.nodes.compose import compose
 from sleuth.agents.research.nodes.direct import direct
 from sleuth.agents.research.nodes.orchestrator import orchestrator
@@ -30,19 +31,23 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
     (Send) → direct → writer → verify (the opening) → compose.
     """
     graph = StateGraph(state_schema=ResearchState, context_schema=AgentDeps)
-    graph.add_node("orchestrator", orchestrator)
-    graph.add_node("search", search)
-    # A Send-fed node: its input is the `ReaderBatch` the Send carries, not the graph state.
-    graph.add_node("reader", reader)  # type: ignore[call-overload]
-    graph.add_node("aggregator", aggregator)
-    graph.add_node("direct", direct)
-    graph.add_node("writer", writer)
-    graph.add_node("verify", verify)
-    graph.add_node("outline", outline)
-    graph.add_node("approve", approve)
-    graph.add_node("gather", gather)
-    graph.add_node("section", section)  # type: ignore[call-overload]
-    graph.add_node("compose", compose)
+    # Reader and section are Send-fed: their input is the `ReaderBatch` / `SectionTask` the Send carries.
+    nodes: dict[str, Any] = {
+        "orchestrator": orchestrator,
+        "search": search,
+        "reader": reader,
+        "aggregator": aggregator,
+        "direct": direct,
+        "writer": writer,
+        "verify": verify,
+        "outline": outline,
+        "approve": approve,
+        "gather": gather,
+        "section": section,
+        "compose": compose,
+    }
+    for name, node in nodes.items():
+        graph.add_node(name, traced_node(name, node))  # type: ignore[call-overload]  # Send-fed inputs
     graph.add_edge(START, "orchestrator")
     graph.add_conditional_edges(
         "orchestrator", routing.after_orchestrator, {"search": "search", "writer": "direct"}

@@ -21,6 +21,7 @@ from sleuth.agents.research.state import EvidenceItem, PassageRecord
 from sleuth.agents.results import ResearchReport, report_from_state
 from sleuth.config import Settings
 from sleuth.private import private_file
+from sleuth.tracing import spans
 
 
 class UnknownRunError(ValueError):
@@ -119,11 +120,12 @@ async def run_research(
     inputs: Any
     options = options or ReportOptions()
     resuming = question is None
+    form = options.form
     if question is None:
         snapshot = await graph.aget_state(config)
         if not snapshot.values:
             raise UnknownRunError(f"no run {run_id!r} in the checkpoint store")
-        question = snapshot.values["question"]
+        question, form = snapshot.values["question"], snapshot.values.get("form", form)
         # Finished runs are returned as they are; unfinished ones continue from their last checkpoint; a run
         # paused for approval continues with the approved plan (checked here, before anything runs).
         waiting = any(task.interrupts for task in snapshot.tasks)
@@ -151,29 +153,39 @@ async def run_research(
                 raise UnknownRunError(f"no run {follow_up!r} in the checkpoint store to follow up on")
             inputs["passages"], inputs["evidence"] = prior_evidence(stored)
             inputs["follow_up_of"] = follow_up
-    deps.events.emit(
-        "run_started", run_id=run_id, question=question, resumed=resuming, prompt_set_hash=deps.prompts.hash
-    )
-    try:
-        final = await graph.ainvoke(inputs, config, context=deps)
-    except Exception as exc:
-        deps.events.emit("error", error=f"{type(exc).__name__}: {exc}", run_id=run_id)
-        raise
-    wall = time.perf_counter() - started
-    awaiting = bool(final.get("__interrupt__"))
-    report = report_from_state(
-        final,
-        run_id=run_id,
-        prompt_set=deps.prompts.name,
-        prompt_set_hash=deps.prompts.hash,
-        events=[],
-        wall_s=wall,
-        awaiting=awaiting,
-    )
-    # An answer's sources name their web address or PDF page, as a report's do (compose adds them there).
-    report.citations = with_sources(report.citations, deps.lookup)
-    if awaiting:
-        deps.events.emit("awaiting_approval", run_id=run_id, outline=report.outline)
-    deps.events.emit("run_finished", run_id=run_id, status=report.status, wall_s=round(wall, 3))
-    report.events = list(deps.events.events)
-    return report
+    attributes = {
+        spans.RUN_ID: run_id,
+        spans.FORM: form,
+        spans.COLLECTION: deps.collection,
+        spans.RESUMED: resuming,
+    }
+    with spans.run_span("research", question, attributes, content=settings.trace_content) as span:
+        deps.events.emit(
+            "run_started", run_id=run_id, question=question, resumed=resuming, prompt_set_hash=deps.prompts.hash
+        )
+        try:
+            final = await graph.ainvoke(inputs, config, context=deps)
+        except Exception as exc:
+            deps.events.emit("error", error=f"{type(exc).__name__}: {exc}", run_id=run_id)
+            raise
+        wall = time.perf_counter() - started
+        awaiting = bool(final.get("__interrupt__"))
+        report = report_from_state(
+            final,
+            run_id=run_id,
+            prompt_set=deps.prompts.name,
+            prompt_set_hash=deps.prompts.hash,
+            events=[],
+            wall_s=wall,
+            awaiting=awaiting,
+        )
+        # An answer's sources name their web address or PDF page, as a report's do (compose adds them there).
+        report.citations = with_sources(report.citations, deps.lookup)
+        if awaiting:
+            deps.events.emit("awaiting_approval", run_id=run_id, outline=report.outline)
+        deps.events.emit("run_finished", run_id=run_id, status=report.status, wall_s=round(wall, 3))
+        report.events = list(deps.events.events)
+        if span.is_recording():
+            span.set_attribute(spans.STATUS, report.status)
+            spans.record_text(span, "sleuth.answer", "sleuth.answer", report.answer)
+        return report

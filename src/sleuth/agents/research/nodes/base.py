@@ -1,10 +1,15 @@
-"""What every research node shares: a per-node metered LLM, events, and rendering of prompt inputs as data."""
+"""What every research node shares: a span per execution, a per-node metered LLM, events, and rendering of
+prompt inputs as data."""
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import Runtime
 
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.research.state import EvidenceItem, PassageRecord, PatchRecord
@@ -14,6 +19,26 @@ from sleuth.feedback.render import render_patches as render_store_patches
 from sleuth.llm.base import GenParams, Message
 from sleuth.llm.usage import MeteredModel, UsageLog
 from sleuth.text import prompt_literal, split_sentences
+from sleuth.tracing import node_span
+
+S = TypeVar("S")
+Node = Callable[[S, Runtime[AgentDeps]], Awaitable[dict[str, Any]]]
+
+
+def traced_node(name: str, node: Node[S]) -> Node[S]:
+    """`node` run inside a span of its own (`node <name>`), a child of the run's span: its searches and LLM
+    calls are the span's children. A pause for plan approval (LangGraph's interrupt) is not a failure.
+
+    The wrapper keeps the node's signature and annotations (`functools.wraps`), which LangGraph reads for the
+    node's input (a `Send`-fed reader takes its batch) and for passing `runtime`.
+    """
+
+    @functools.wraps(node)
+    async def run(state: S, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
+        with node_span(name, expected=(GraphBubbleUp,)):
+            return await node(state, runtime)
+
+    return run
 
 
 class NodeRun:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -24,8 +23,7 @@ async def search(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
     passages: dict[str, PassageRecord] = {}
     batches: list[ReaderBatch] = []
     for task in state.get("tasks") or []:
-        # Retrievers are synchronous (BM25, embeddings, Chroma); keep the event loop free for readers.
-        hits = await asyncio.to_thread(deps.retriever.search, task["query"], k)
+        hits = await deps.search(task["query"], k)
         calls.append({"query": task["query"], "k": k, "hit_ids": [h.passage.id for h in hits], "round": round_})
         deps.events.emit(
             "search",

@@ -68,7 +68,7 @@ async def gather(state: ResearchState, runtime: Runtime[AgentDeps]) -> dict[str,
     best: dict[str, tuple[int, int, PassageRecord]] = {}  # passage id -> (rank, section, record)
     for task in tasks:
         for query in task["questions"]:
-            hits = await asyncio.to_thread(deps.retriever.search, query, SECTION_HITS)
+            hits = await deps.search(query, SECTION_HITS)
             calls.append(
                 {
                     "query": query,
