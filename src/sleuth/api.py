@@ -362,7 +362,8 @@ class Sleuth:
         """The collection `name`, opened on first use and kept until `close()`."""
         with self._opening:
             if name not in self._collections:
-                from sleuth.retrieval.index import ensure_demo_collection, open_collection
+                from sleuth.retrieval.demo import ensure_demo_collection
+                from sleuth.retrieval.index import open_collection
 
                 if name == "demo":
                     self._collections[name] = ensure_demo_collection(self.settings)

@@ -61,6 +61,24 @@ def test_dense_search_finds_a_paraphrase(minilm: FlagEmbedder, tmp_path: Path) -
     assert collection.stats()["embedder"] == "flag:model:384"
 
 
+def test_the_shipped_demo_vectors_are_minilms(minilm: FlagEmbedder) -> None:
+    """The default embedder accepts `data/demo/vectors.npz` (else a fresh home embeds the whole demo again),
+    and its vectors are what the model gives now."""
+    from sleuth.retrieval.demo import VECTORS, demo_file, demo_passages
+    from sleuth.retrieval.shipped import ShippedVectors, embedding_text
+
+    with demo_file(VECTORS) as path:
+        shipped = ShippedVectors.load(path)
+    assert shipped is not None and shipped.fits(minilm)
+    passages = demo_passages()[:8]
+    fresh = minilm.embed([embedding_text(p) for p in passages])
+    assert np.abs(shipped.vectors_for(passages, _no_embedding) - fresh).max() < 1e-3 and shipped.used == 8
+
+
+def _no_embedding(passages: list[object]) -> np.ndarray:
+    raise AssertionError(f"embedded {len(passages)} passages that have shipped vectors")
+
+
 def test_a_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbedderError, match="no embedding model"):
         FlagEmbedder(tmp_path)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sleuth.config import Settings
-from sleuth.retrieval.index import Collection, CollectionError, ensure_demo_collection, open_collection
+from sleuth.retrieval.demo import ensure_demo_collection
+from sleuth.retrieval.index import Collection, CollectionError, open_collection
 from sleuth.testing import HashEmbedder
 
 DOCS = [

@@ -120,16 +120,16 @@ def indexing_progress(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def index_demo_if_missing(current: Settings, collection: str | None) -> None:
-    """Build the bundled demo collection on first use, with a bar (it embeds a few hundred passages), when
-    `collection` (default: the configured one) is the demo and is not on disk yet, and no stand-in
-    retriever (a test's) is searched instead."""
+    """Build the bundled demo collection on first use, with a bar (its vectors ship with the package, so this
+    is mostly the model's load), when `collection` (default: the configured one) is the demo and is not on
+    disk yet, and no stand-in retriever (a test's) is searched instead."""
     from sleuth.retrieval.base import retriever_override
 
     if (collection or current.collection) != "demo" or (current.indexes_dir / "demo").is_dir():
         return
     if retriever_override.get() is not None:
         return
-    from sleuth.retrieval.index import ensure_demo_collection
+    from sleuth.retrieval.demo import ensure_demo_collection
 
     with indexing_progress("indexing the demo corpus") as progress:
         ensure_demo_collection(current, progress).close()

@@ -172,6 +172,29 @@ def delete(
     console.print(f"removed {removed} passages of {plain(source)}{kept}", highlight=False, soft_wrap=True)
 
 
+@index_app.command("demo-vectors", hidden=True)
+def demo_vectors(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Default: the package's data/demo/vectors.npz.")
+    ] = None,
+) -> None:
+    """Embed the demo corpus with the configured embedder and write the vectors shipped with it (run after
+    editing data/demo/corpus.jsonl; a test fails until then)."""
+    from sleuth.retrieval.demo import VECTORS, demo_file, write_demo_vectors
+    from sleuth.retrieval.embedders import load_embedder
+
+    with _errors():
+        embedder = load_embedder(settings())
+        with demo_file(VECTORS) as packaged:
+            path = out or packaged
+            shipped = write_demo_vectors(embedder, path)
+    console.print(
+        f"{len(shipped.ids)} vectors from {plain(shipped.embedder)}: {plain(path)} "
+        f"({path.stat().st_size:,} bytes)",
+        highlight=False,
+    )
+
+
 def search(
     query: str = typer.Argument(..., help="The search query."),
     mode: str = typer.Option("hybrid", "--mode", "-m", help=MODE_HELP),
@@ -196,7 +219,7 @@ def search(
     if hits is None:
         with _errors(), _open(collection) as target:
             if target.count == 0 and target.name == "demo":
-                from sleuth.retrieval.index import ensure_demo_collection
+                from sleuth.retrieval.demo import ensure_demo_collection
 
                 with _progress_bar("indexing the bundled demo corpus (first use)") as progress:
                     ensure_demo_collection(target.settings, progress).close()

@@ -90,6 +90,12 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> Vectors: ...
 
 
+def embedder_identity(embedder: Embedder) -> str:
+    """What a collection records of the embedder its vectors came from, and checks the embedder against:
+    its `name` (its class name when it has none) and dimension, e.g. `flag:model:384`."""
+    return f"{getattr(embedder, 'name', type(embedder).__name__)}:{embedder.dim}"
+
+
 @runtime_checkable
 class Reranker(Protocol):
     """Re-scores hits for a query with a stronger (slower) model."""

@@ -20,12 +20,13 @@ from typing import Any, Literal
 import numpy as np
 
 from sleuth.config import Settings
-from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever
+from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever, embedder_identity
 from sleuth.retrieval.bm25 import BM25Files, Tokenizer
 from sleuth.retrieval.bm25_sync import BM25Sync
 from sleuth.retrieval.chunking import ChunkingConfig
 from sleuth.retrieval.filters import fields, matches
 from sleuth.retrieval.ingest import collect_files, display_path, iter_batches, load_file
+from sleuth.retrieval.shipped import ShippedVectors, embedding_text
 from sleuth.retrieval.store import PassageStore, SourceChange
 
 Mode = Literal["bm25", "dense", "hybrid"]
@@ -97,20 +98,6 @@ def open_collection(
     return Collection(settings, name or settings.collection, embedder=embedder)
 
 
-def ensure_demo_collection(
-    settings: Settings, progress: Progress | None = None, *, embedder: Embedder | None = None
-) -> Collection:
-    """The "demo" collection over the bundled demo corpus, indexed on first use (fast afterwards)."""
-    from importlib.resources import as_file, files
-
-    collection = open_collection(settings, "demo", embedder=embedder)
-    with as_file(files("sleuth") / "data" / "demo" / "corpus.jsonl") as corpus:
-        report = collection.add([Path(corpus)], progress)
-    if report.errors:
-        raise CollectionError(f"cannot index the demo corpus: {report.errors[0].error}")
-    return collection
-
-
 class Collection:
     """A named set of passages with a BM25 index and dense vectors, persisted under `SLEUTH_HOME/indexes`.
 
@@ -149,12 +136,15 @@ class Collection:
         return self.store.count()
 
     # --- adding and removing ------------------------------------------------------------------------
-    def add(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
+    def add(
+        self, paths: list[Path], progress: Progress | None = None, *, shipped: ShippedVectors | None = None
+    ) -> IngestReport:
         """Index files and directories. Re-adding an unchanged file does nothing; a changed file replaces
         its earlier version. Bad files are reported per file and never stop the others.
 
         Args:
             progress: called with (passages embedded so far, passages to embed).
+            shipped: vectors made ahead of time (the demo corpus's), used for the passages they match.
         """
         files, ignored = collect_files([Path(p) for p in paths])
         config = ChunkingConfig(
@@ -186,7 +176,7 @@ class Collection:
                 file_report.skipped += len(unique)
                 continue
             work.append((file_report, loaded.digest, unique, self._needs_vectors(loaded.source, unique)))
-        self._commit(work, progress)
+        self._commit(work, progress, shipped)
         return report
 
     def add_document(self, source: str, digest: str, passages: list[Passage]) -> FileReport:
@@ -287,7 +277,7 @@ class Collection:
                 from sleuth.retrieval.embedders import load_embedder
 
                 self._embedder = load_embedder(self.settings)
-        identity = f"{getattr(self._embedder, 'name', type(self._embedder).__name__)}:{self._embedder.dim}"
+        identity = embedder_identity(self._embedder)
         recorded = self.store.state("embedder")
         if recorded is None:
             self.store.set_state("embedder", identity)
@@ -321,19 +311,27 @@ class Collection:
         ]
 
     def _commit(
-        self, work: list[tuple[FileReport, str, list[Passage], list[Passage]]], progress: Progress | None
+        self,
+        work: list[tuple[FileReport, str, list[Passage], list[Passage]]],
+        progress: Progress | None,
+        shipped: ShippedVectors | None = None,
     ) -> None:
         """Embed and commit each (report, digest, passages, passages to embed), one source at a time."""
         total = sum(len(embed) for *_, embed in work)
         done = 0
         if progress:
             progress(0, total)
+        if shipped is not None and (total == 0 or not shipped.fits(self.embedder)):
+            shipped = None
         for file_report, digest, passages, embed in work:
             if embed:
                 vectors = self._vector_store()
                 self.store.set_state("vectors_pending", "1")  # a crash now leaves orphans to clean up
                 for batch in iter_batches(embed, _EMBED_BATCH):
-                    vectors.upsert(batch, self._embed_passages(batch))
+                    if shipped:
+                        vectors.upsert(batch, shipped.vectors_for(batch, self._embed_passages))
+                    else:
+                        vectors.upsert(batch, self._embed_passages(batch))
                     done += len(batch)
                     if progress:
                         progress(done, total)
@@ -356,7 +354,7 @@ class Collection:
         self.store.set_state("vectors_pending", "0")
 
     def _embed_passages(self, passages: list[Passage]) -> np.ndarray:
-        return self.embedder.embed([f"{p.title}\n{p.text}" if p.title else p.text for p in passages])
+        return self.embedder.embed([embedding_text(p) for p in passages])
 
     def _has_vectors(self) -> bool:
         return self._vectors is not None or self.store.state("embedder") is not None

@@ -40,7 +40,8 @@ class OpenCollections:
         Raises:
             LookupError: no such collection, or it holds no passages.
         """
-        from sleuth.retrieval.index import ensure_demo_collection, open_collection
+        from sleuth.retrieval.demo import ensure_demo_collection
+        from sleuth.retrieval.index import open_collection
 
         with self._lock:
             if name not in self._open:
