@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.events import Event, EventLog
+from sleuth.agents.events import Event, EventLog, streamed
 from sleuth.agents.research.report import ReportOptions
 from sleuth.agents.results import ResearchReport
 from sleuth.config import Settings
@@ -216,14 +215,13 @@ class Sleuth:
         With `resume=True` the run `run_id` is continued instead of starting a new one (`approve`, `plan` and
         `web` as in `resume`).
         """
-        queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        events = EventLog(listener=lambda event: queue.put_nowait(event))
-        if resume:
-            if not run_id:
-                raise ValueError("resume needs a run_id")
-            job = self.resume(run_id, prompts=prompts, events=events, approve=approve, plan=plan, web=web)
-        else:
-            job = self.research(
+        if resume and not run_id:
+            raise ValueError("resume needs a run_id")
+
+        def run(events: EventLog) -> Coroutine[Any, Any, ResearchReport]:
+            if resume and run_id:
+                return self.resume(run_id, prompts=prompts, events=events, approve=approve, plan=plan, web=web)
+            return self.research(
                 question or "",
                 collection=collection,
                 prompts=prompts,
@@ -234,15 +232,9 @@ class Sleuth:
                 follow_up=follow_up,
                 web=web,
             )
-        task = asyncio.create_task(job)
-        task.add_done_callback(lambda _: queue.put_nowait(None))
-        try:
-            while (event := await queue.get()) is not None:
-                yield event
-            yield task.result()
-        finally:
-            if not task.done():
-                task.cancel()
+
+        async for item in streamed(run):
+            yield item
 
     # --- short answers -------------------------------------------------------------------------------
     async def ask(

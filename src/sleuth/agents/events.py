@@ -1,9 +1,12 @@
-"""Run events (node started/finished, searches, evidence found) and the sink agents emit them to."""
+"""Run events (node started/finished, searches, evidence found), the sink agents emit them to, and streaming a
+run's events as they happen."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any, Literal, Protocol
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -57,3 +60,21 @@ class EventLog:
 
     def emit(self, type: EventType, node: str = "", **data: Any) -> None:
         self(Event(type=type, node=node, data=data))
+
+
+R = TypeVar("R")
+
+
+async def streamed(run: Callable[[EventLog], Coroutine[Any, Any, R]]) -> AsyncIterator[Event | R]:
+    """Start `run` with an event log; yield its events as they happen, then its result (cancelled if the
+    consumer stops early)."""
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    task: asyncio.Task[R] = asyncio.create_task(run(EventLog(listener=lambda event: queue.put_nowait(event))))
+    task.add_done_callback(lambda _: queue.put_nowait(None))
+    try:
+        while (event := await queue.get()) is not None:
+            yield event
+        yield task.result()
+    finally:
+        if not task.done():
+            task.cancel()
