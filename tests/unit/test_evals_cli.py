@@ -114,6 +114,45 @@ def test_eval_longform_reference_mode(dataset: Path, tmp_path: Path, llm: Script
     assert stats["score"]["mean"] == pytest.approx(0.36 + 0.05 + 0.025 + 0.2 + 0.1)
 
 
+def test_eval_longform_both_forms_without_a_judge_reports_what_code_checks(
+    dataset: Path, tmp_path: Path, llm: ScriptedLLM, monkeypatch
+):
+    from sleuth.evals import arms
+    from sleuth.evals.arms import ArmRun
+
+    async def fake_research(self, example):
+        report = self.form == "report"
+        answer = "# T\n\nLilu is a spirit in Mesopotamian mythology [1].\n\n## Sources\n\n1. Lilu (p1)"
+        return ArmRun(
+            answer=answer if report else "Lilu is a spirit in Mesopotamian mythology [1].",
+            citations=[{"n": 1, "passage_id": "p1", "quote": "Lilu is a spirit"}],
+            search_calls=1,
+            details={
+                "form": self.form,
+                "sections": 3 if report else 0,
+                "kept_sentences": 1,
+                "dropped_sentences": 1,
+            },
+        )
+
+    monkeypatch.setattr(arms.ResearchArm, "run", fake_research)
+    out = tmp_path / "lf"
+    args = ["eval", "longform", "--dataset", str(dataset), "--out", str(out), "--forms", "answer,report"]
+    result = CliRunner().invoke(app, [*args, "--no-judge", "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)["arms"]
+    assert set(stats) == {"research", "report"} and "score" not in stats["report"]  # no judge, no judge score
+    # q1 cites p1 of its gold p1, p2; q2 (gold p2) cites p1: precision (1 + 0) / 2, recall (0.5 + 0) / 2.
+    assert stats["report"]["gold_cite_precision"]["mean"] == pytest.approx(0.5)
+    assert stats["report"]["gold_cite_recall"]["mean"] == pytest.approx(0.25)
+    assert stats["report"]["sections"]["mean"] == 3 and stats["research"]["sections"]["mean"] == 0
+    assert stats["report"]["dropped_share"]["mean"] == pytest.approx(0.5)
+    # The report's sources list is not counted as words: its title and the same 7 words as the answer.
+    assert (stats["report"]["words"]["mean"], stats["research"]["words"]["mean"]) == (8, 7)
+    result = CliRunner().invoke(app, [*args, "--forms", "essay"])
+    assert result.exit_code != 0 and "--forms takes" in result.output
+
+
 def test_distill_keeps_grounded_correct_runs(dataset: Path, tmp_path: Path, llm: ScriptedLLM):
     out = tmp_path / "sft.jsonl"
     result = CliRunner().invoke(

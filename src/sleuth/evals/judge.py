@@ -74,7 +74,11 @@ class LongformScores:
         return sum(WEIGHTS[name] * value for name, value in asdict(self).items())
 
     def as_dict(self) -> dict[str, float]:
-        return {**asdict(self), "score": self.total}
+        """The components and the total; the citation component as `citation_score`, since a result line's
+        `citations` is its list of citations."""
+        parts = asdict(self)
+        parts["citation_score"] = parts.pop("citations")
+        return {**parts, "score": self.total}
 
 
 class ItemScore(BaseModel):

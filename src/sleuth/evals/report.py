@@ -25,7 +25,7 @@ LONGFORM_SCORES = (
     "rubric",
     "length",
     "expertise",
-    "citations",
+    "citation_score",
     "excerpts",
     "citation_precision",
     "citation_recall",

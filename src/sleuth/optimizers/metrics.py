@@ -207,7 +207,7 @@ class RubricJudgeMetric:
             rollout.passages,
             OverlapSupport(),
         )
-        parts = {name: float(graded[name]) for name in WEIGHTS}
+        parts = {name: float(graded["citation_score" if name == "citations" else name]) for name in WEIGHTS}
         listed = ", ".join(f"{name} {value:.2f}" for name, value in parts.items())
         feedback = f"Judge: {graded['judge_note']} Score {graded['score']:.2f} ({listed})."
         return Score(float(graded["score"]), feedback, parts)
