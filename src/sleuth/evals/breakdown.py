@@ -88,7 +88,8 @@ def breakdown_markdown(data: dict[str, Any], arms: list[str]) -> str:
     if gap:
         lines = "\n".join(f"- **{arm}**: {share:+.2f}" for arm, share in gap.items())
         parts.append(f"## Share of the naive→oracle F1 gap closed\n\n(0 = naive, 1 = oracle)\n\n{lines}")
-    if len(data.get("f1_by_type") or {}) > 1 or "unknown" not in (data.get("f1_by_type") or {}):
+    by_type = data.get("f1_by_type") or {}
+    if by_type and (len(by_type) > 1 or "unknown" not in by_type):
         parts.append("## F1 by question type\n\n" + _markdown(data["f1_by_type"], arms, "type", 3))
         parts.append("## Searches per question by type\n\n" + _markdown(data["searches_by_type"], arms, "type", 2))
     if data.get("f1_by_searches"):
