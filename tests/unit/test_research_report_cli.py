@@ -95,3 +95,13 @@ def test_report_options_are_checked() -> None:
     code, out = research(QUESTION, "--approve")
     assert code != 0 and "--resume" in out
     assert os.environ.get("SLEUTH_HOME")  # the conftest isolates the checkpoint store
+
+
+def test_sleuth_demo_runs_the_research_command_with_its_defaults() -> None:
+    # `demo` calls the research command as a Python function: every option must have a real default there.
+    from sleuth.testing import HashEmbedder
+
+    with override(llm=grounded_llm(), retriever=StaticRetriever(PASSAGES), embedder=HashEmbedder()):
+        result = runner.invoke(app, ["demo", "--question", "What is Lilu?"])
+    assert result.exit_code == 0, result.output
+    assert "[1]" in result.output and "demo finished" in result.output

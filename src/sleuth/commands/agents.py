@@ -37,34 +37,50 @@ def register(app: typer.Typer) -> None:
 
 
 def research(
-    question: str | None = typer.Argument(None, help="The research question (omit with --resume)."),
-    collection: str | None = typer.Option(
-        None, "--collection", "-c", help="Collection to search (default: demo)."
-    ),
-    prompts: str | None = typer.Option(None, "--prompts", help="Prompt set: defaults, minimal, or a directory."),
-    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
-    resume: str | None = typer.Option(None, "--resume", help="Continue the interrupted or paused run RUN_ID."),
-    max_rounds: int | None = typer.Option(None, "--max-rounds", min=1, help="Search rounds at most."),
-    form: str = typer.Option("answer", "--form", help="answer (a short cited answer) or report (sectioned)."),
-    length: int = typer.Option(600, "--length", min=100, max=5000, help="Report: target words of its sections."),
-    language: str = typer.Option("English", "--language", help="Report: the language sections are written in."),
-    approve_plan: bool = typer.Option(
-        False, "--approve-plan", help="Report: pause after the outline so you can accept or edit the plan."
-    ),
-    approve: bool = typer.Option(False, "--approve", help="With --resume: run the paused plan as drafted."),
+    question: Annotated[str | None, typer.Argument(help="The research question (omit with --resume).")] = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", "-c", help="Collection to search (default: demo).")
+    ] = None,
+    prompts: Annotated[
+        str | None, typer.Option("--prompts", help="Prompt set: defaults, minimal, or a directory.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Continue the interrupted or paused run RUN_ID.")
+    ] = None,
+    max_rounds: Annotated[int | None, typer.Option("--max-rounds", min=1, help="Search rounds at most.")] = None,
+    form: Annotated[
+        str, typer.Option("--form", help="answer (a short cited answer) or report (sectioned).")
+    ] = "answer",
+    length: Annotated[
+        int, typer.Option("--length", min=100, max=5000, help="Report: target words of its sections.")
+    ] = 600,
+    language: Annotated[
+        str, typer.Option("--language", help="Report: the language sections are written in.")
+    ] = "English",
+    approve_plan: Annotated[
+        bool,
+        typer.Option("--approve-plan", help="Report: pause after the outline so you can accept or edit the plan."),
+    ] = False,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="With --resume: run the paused plan as drafted.")
+    ] = False,
     plan_file: Annotated[
         Path | None,
         typer.Option(
             "--plan", help="With --resume: run this edited plan (YAML or JSON: title, sections).", dir_okay=False
         ),
     ] = None,
-    follow_up: str | None = typer.Option(
-        None, "--follow-up", help="Answer QUESTION as a follow-up of run RUN_ID, starting from its evidence."
-    ),
-    out: str | None = typer.Option(
-        None, "--out", "-o", help="Also write the report to a .md, .html, .pdf or .docx file."
-    ),
-    web: str | None = typer.Option(None, "--web", help=WEB_HELP),
+    follow_up: Annotated[
+        str | None,
+        typer.Option(
+            "--follow-up", help="Answer QUESTION as a follow-up of run RUN_ID, starting from its evidence."
+        ),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", "-o", help="Also write the report to a .md, .html, .pdf or .docx file.")
+    ] = None,
+    web: Annotated[str | None, typer.Option("--web", help=WEB_HELP)] = None,
 ) -> None:
     """Plan searches, read the hits in parallel and write an answer (or a sectioned report) in which every
     claim cites a passage."""
