@@ -23,6 +23,7 @@ passages and fill a two-field JSON object. So the loop is code:
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +45,7 @@ from sleuth.agents.ask.grounding import (
 )
 from sleuth.agents.ask.linking import linked_context, names
 from sleuth.agents.ask.parse import best_sentence
+from sleuth.agents.ask.pool import Pool, listing
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.records import Citation, SearchCall
 from sleuth.agents.results import NO_ANSWER, AskResult, Finish, TrajectoryStep
@@ -53,13 +55,11 @@ from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
 from sleuth.llm.usage import MeteredModel, UsageLog
 from sleuth.retrieval.base import Passage
-from sleuth.text import inline_text
 
 READ_MAX_TOKENS = 96
+Choice = TypeVar("Choice", bound=BaseModel)
 FOCUS_TOP = 2
 """Hits of each follow-up search a focused reading shows before the question's own hits."""
-PASSAGE_CHARS = 900
-"""Characters of each passage shown: whole for most Wikipedia paragraphs, bounded for long chunks."""
 
 
 class Reading(BaseModel):
@@ -83,36 +83,6 @@ class FinalReading(BaseModel):
     answer: str = Field(max_length=100, description="The shortest answer, copied from the passages.")
 
 
-class _Pool:
-    """The passages read so far, in the order found (new ones appended, so prompt prefixes repeat)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.passages: list[Passage] = []
-
-    def add(self, passages: list[Passage], take: int) -> int:
-        """Append up to `take` passages not yet pooled (while room is left); returns how many were new."""
-        ids = {p.id for p in self.passages}
-        added = 0
-        for passage in passages:
-            if added == take or len(self.passages) >= self.limit:
-                break
-            if passage.id not in ids and passage.text.strip():
-                self.passages.append(passage)
-                ids.add(passage.id)
-                added += 1
-        return added
-
-
-def listing(passages: list[Passage]) -> str:
-    """The numbered passages of a reading prompt."""
-    blocks = []
-    for n, p in enumerate(passages, 1):
-        # Passage text is data: one line each, so it can neither start an item nor end the corrections.
-        blocks.append(f"[{n}] {inline_text(p.title, 200)}\n{inline_text(p.text, PASSAGE_CHARS)}")
-    return "\n\n".join(blocks)
-
-
 class _GroundedRun:
     """State of one grounded run; `run_grounded` is its only user."""
 
@@ -122,7 +92,7 @@ class _GroundedRun:
         self.settings = deps.settings
         self.usage = UsageLog()
         self.llm = MeteredModel(deps.llm, self.usage)
-        self.pool = _Pool(self.settings.ask_pool_size)
+        self.pool = Pool(self.settings.ask_pool_size)
         self.searches: list[SearchCall] = []
         self.found: list[list[Passage]] = []
         """Each search's hits in rank order (pooled before or not), for the focused readings."""
@@ -185,37 +155,44 @@ class _GroundedRun:
                 chosen.append(passage.id)
         return [p for p in pooled if p.id in chosen]
 
-    def messages(self, final: bool, passages: list[Passage]) -> list[Message]:
+    def user_prompt(self, final: bool, passages: list[Passage]) -> str:
         # Corrections and passages first, the question and the instruction last, so the server reuses
         # the cached system prompt and corrections across readings.
         block = render_patches(self.patches)
         head = f"{block}\n\n" if block else ""
         instruction = self.deps.prompts.get("ask_read_final" if final else "ask_read_next").strip()
         shown = listing(passages) or "(none)"
-        user = f"{head}Passages:\n{shown}\n\nQuestion: {self.question}\n\n{instruction}"
-        return [{"role": "system", "content": self.deps.prompts["ask_read"]}, {"role": "user", "content": user}]
+        return f"{head}Passages:\n{shown}\n\nQuestion: {self.question}\n\n{instruction}"
+
+    async def ask_json(self, user: str, schema: type[Choice], max_tokens: int = READ_MAX_TOKENS) -> Choice | None:
+        """One schema-constrained call under the shared system prompt, kept in the trajectory; an invalid
+        reply is logged and gives None."""
+        messages: list[Message] = [
+            {"role": "system", "content": self.deps.prompts["ask_read"]},
+            {"role": "user", "content": user},
+        ]
+        params = GenParams(temperature=0.0, max_tokens=min(max_tokens, self.settings.llm_max_tokens))
+        reply: Choice | None = None
+        try:
+            reply = await generate(self.llm, messages, schema, agent="ask", params=params)
+        except StructuredOutputError as exc:
+            self.usage.add_error("ask", str(exc), exc.raw_outputs)
+        self.trajectory += [
+            TrajectoryStep(role="user", content=user),
+            TrajectoryStep(role="assistant", content=reply.model_dump_json() if reply else "(invalid reply)"),
+        ]
+        return reply
 
     async def read(self, passages: list[Passage], *, final: bool = False) -> Reading:
         """One reading of `passages`; an invalid reply counts as "nothing found" (and is logged)."""
         self.emit("node_started", node="reader", passages=len(passages), passage_ids=[p.id for p in passages])
         self.shown = passages
-        messages = self.messages(final, passages)
-        params = GenParams(temperature=0.0, max_tokens=min(READ_MAX_TOKENS, self.settings.llm_max_tokens))
-        schema: type[Reading] | type[FinalReading] = FinalReading if final else Reading
-        reply: Reading | FinalReading
-        try:
-            reply = await generate(self.llm, messages, schema, agent="ask", params=params)
-        except StructuredOutputError as exc:
-            self.usage.add_error("ask", str(exc), exc.raw_outputs)
+        reply = await self.ask_json(self.user_prompt(final, passages), FinalReading if final else Reading)
+        if reply is None:
             self.emit("warning", message="the reading was not valid JSON; taken as nothing found")
-            reply = Reading(answer="")
-        next_search = reply.next_search if isinstance(reply, Reading) else ""
-        reading = Reading(answer=" ".join(reply.answer.split()), next_search=" ".join(next_search.split()))
+        answer, next_search = getattr(reply, "answer", ""), getattr(reply, "next_search", "")
+        reading = Reading(answer=" ".join(answer.split()), next_search=" ".join(next_search.split()))
         self.readings.append(reading)
-        self.trajectory += [
-            TrajectoryStep(role="user", content=str(messages[-1]["content"])),
-            TrajectoryStep(role="assistant", content=reading.model_dump_json()),
-        ]
         self.emit("node_finished", node="reader", answer=reading.answer, next_search=reading.next_search)
         return reading
 
