@@ -59,7 +59,7 @@ def test_the_access_log_hides_the_token_however_its_name_is_spelled() -> None:
 
     from starlette.datastructures import QueryParams
 
-    from sleuth.commands.server import _RedactTokens
+    from sleuth.server.access_log import RedactTokens
 
     for query in (
         "token=SECRET",
@@ -73,13 +73,13 @@ def test_the_access_log_hides_the_token_however_its_name_is_spelled() -> None:
         record = logging.LogRecord(
             "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
         )
-        assert _RedactTokens().filter(record)
+        assert RedactTokens().filter(record)
         line = record.getMessage()
         assert "SECRET" not in line and "S%45CRET" not in line and "/v1/jobs/r1/events?" in line, line
         assert ("after=" in line) == ("after=" in query)
     untouched = "/v1/jobs?tokens=1&limit=5"  # only the parameter the server reads as the token
     record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s", (untouched,), None)
-    _RedactTokens().filter(record)
+    RedactTokens().filter(record)
     assert record.getMessage() == untouched
 
 

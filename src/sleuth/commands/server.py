@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from urllib.parse import unquote_plus
 
 import typer
 
 from sleuth.commands.common import console, fail, plain, settings
+from sleuth.server.access_log import RedactTokens
 
 token_app = typer.Typer(
     help="Create, list and revoke API tokens (stored hashed under SLEUTH_HOME).", no_args_is_help=True
@@ -51,38 +50,11 @@ def serve(
     console.print(
         f"sleuth API on http://{host}:{port}  (docs: /docs; MCP tools: /mcp; create a token: sleuth token create)"
     )
-    logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
-
-
-class _RedactTokens(logging.Filter):
-    """Keep `?token=` secrets (EventSource clients) out of the access log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_token(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def redact_token(target: str) -> str:
-    """A request target (path and query, as sent) with the value of the `token` parameter replaced by ***.
-
-    The parameter name is compared as the server reads it, percent-decoded: `?%74oken=SECRET` is a valid
-    token too, and a pattern on the raw text would log it. Any `?` or `&` separates pieces (uvicorn logs
-    the path percent-encoded, so the first `?` starts the query): a stray `?` inside the query can only
-    make more of the line hidden, never less.
-    """
-    pieces = []
-    for piece in _SEPARATORS.split(target):
-        name, eq, _ = piece.partition("=")
-        pieces.append(f"{name}=***" if eq and unquote_plus(name) == "token" else piece)
-    return "".join(pieces)
-
-
-_SEPARATORS = re.compile(r"([?&])")  # kept in the split, so the line is rebuilt as it was
 
 
 @token_app.command("create")
