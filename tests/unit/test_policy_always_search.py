@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langgraph.types import Send
 
@@ -9,14 +11,21 @@ from sleuth.agents.research import routing
 from sleuth.agents.research.policy import (
     PolicyViolationError,
     assert_searched,
-    finalise_answer,
     locate_quote,
     memory_phrase,
     no_evidence_answer,
+    render_sentences,
+    verify_draft,
 )
 from sleuth.agents.research.state import EvidenceItem
 
 CALL = {"query": "q", "k": 4, "hit_ids": [], "round": 1}
+
+
+def finalise_answer(*args: Any, **kwargs: Any) -> tuple[str, Any, Any]:
+    """`verify_draft` with its kept sentences rendered as the answer's Markdown."""
+    kept, citations, dropped = verify_draft(*args, **kwargs)
+    return render_sentences(kept), citations, dropped
 
 
 @pytest.mark.parametrize(

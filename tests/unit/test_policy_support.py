@@ -8,10 +8,11 @@ re-cased or re-punctuated copies of the quote; cases that must fail add, drop or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from sleuth.agents.research.policy import extractive_draft, finalise_answer, locate_quote
+from sleuth.agents.research.policy import extractive_draft, locate_quote, render_sentences, verify_draft
 from sleuth.agents.research.state import EvidenceItem, PassageRecord
 from sleuth.testing import INJECTION, hostile_passages
 
@@ -19,6 +20,12 @@ JAWS = "Jaws is a 1975 film directed by Steven Spielberg."
 DIABLO = "Circus Diablo is an American rock band, formed in early 2006."
 VENUS = "Venus has no moons."
 HANKS = "Tom Hanks is an American actor."
+
+
+def finalise_answer(*args: Any, **kwargs: Any) -> tuple[str, Any, Any]:
+    """`verify_draft` with its kept sentences rendered as the answer's Markdown."""
+    kept, citations, dropped = verify_draft(*args, **kwargs)
+    return render_sentences(kept), citations, dropped
 
 
 @dataclass(frozen=True)

@@ -113,20 +113,6 @@ def extractive_draft(evidence: Sequence[EvidenceItem], limit: int = 5) -> list[D
     return draft
 
 
-def finalise_answer(
-    draft: Sequence[DraftSentence],
-    evidence: Sequence[EvidenceItem],
-    passages: dict[str, PassageRecord],
-    lookup: Callable[[str], Passage | None] | None = None,
-    *,
-    question: str = "",
-    patches: Mapping[str, str] | None = None,
-) -> tuple[str, list[CitationRecord], list[DroppedSentence]]:
-    """`verify_draft`, rendered as Markdown with `[n]` markers: (answer, citations, dropped sentences)."""
-    kept, citations, dropped = verify_draft(draft, evidence, passages, lookup, question=question, patches=patches)
-    return render_sentences(kept), citations, dropped
-
-
 def render_sentences(sentences: Sequence[VerifiedSentence]) -> str:
     """Verified sentences as Markdown: each followed by its `[n]` markers."""
     return " ".join(f"{s['text']} {''.join(f'[{n}]' for n in s['cites'])}" for s in sentences)
