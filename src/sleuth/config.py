@@ -40,6 +40,10 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("sleuth")))
     """The one data directory: indexes, patches, runs, model cache."""
+    database_url: str = ""
+    """Where patches (with their vectors), server jobs and their events, API tokens and the audit log live:
+    empty, SQLite files under `home` (`patches.sqlite`, `server.sqlite`); a `postgresql://user:pass@host/db`
+    URL, that Postgres database, which several API servers can share."""
 
     # --- LLM -----------------------------------------------------------------------------------------
     llm_base_url: str | None = None
@@ -215,6 +219,10 @@ class Settings(BaseSettings):
     """Writes one token may make back to back (token bucket capacity)."""
     server_max_jobs: int = 64
     """Research/ask jobs running at once; more wait their turn (LLM calls are bounded by `llm_concurrency`)."""
+    server_job_lease_s: float = Field(default=30.0, gt=0)
+    """A running job's server stamps it in the database every fifth of this; a job unstamped for this long
+    (its server was killed) is reported `interrupted` by any server that reads it. Keep it well above the
+    clock skew between servers sharing `database_url`."""
     server_url: str | None = None
     """A running `sleuth serve` (http://host:port) that `sleuth search` sends its searches to, so the
     server's loaded embedding model is reused; unset (or without `server_token`): search in-process."""
@@ -261,6 +269,16 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "SLEUTH_DATABASE_URL must be empty (SQLite files under SLEUTH_HOME) or a postgresql:// URL"
+            )
+        return value
+
     @field_validator("web_allow_networks")
     @classmethod
     def _networks(cls, networks: list[str]) -> list[str]:
@@ -297,6 +315,16 @@ class Settings(BaseSettings):
     @property
     def patches_path(self) -> Path:
         return self.home / "patches.sqlite"
+
+    @property
+    def patches_database(self) -> str | Path:
+        """The feedback store's database: `database_url`, else `patches.sqlite` under `home`."""
+        return self.database_url or self.patches_path
+
+    @property
+    def server_database(self) -> str | Path:
+        """The API server's database (jobs, tokens, audit log): `database_url`, else `server.sqlite`."""
+        return self.database_url or self.home / "server.sqlite"
 
     @property
     def local_server_file(self) -> Path:

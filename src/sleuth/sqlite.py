@@ -73,7 +73,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[tuple[str, Migration]
                 conn.execute("ROLLBACK")
                 continue
             if isinstance(migration, str):
-                for statement in _statements(migration):
+                for statement in statements(migration):
                     conn.execute(statement)
             else:
                 migration(conn)
@@ -89,7 +89,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[tuple[str, Migration]
     return applied
 
 
-def _statements(script: str) -> Iterator[str]:
+def statements(script: str) -> Iterator[str]:
     """The statements of a SQL script, one at a time (`executescript` would commit the open transaction
     first, on Python 3.11, so a migration and its record could no longer be one transaction)."""
     pending = ""

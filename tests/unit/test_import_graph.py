@@ -26,7 +26,7 @@ FLOORS: list[set[str]] = [
     {"llm", "retrieval", "prompts"},
     {"tracing"},  # the spans every layer above opens; set up from settings
     {"config"},
-    {"text", "sqlite", "private", "override", "names"},
+    {"text", "sqlite", "database", "private", "override", "names"},
 ]
 """Top to bottom: a part may import its own floor and the floors below it."""
 

@@ -36,10 +36,15 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
 
 
 def _masked(values: dict[str, Any]) -> dict[str, Any]:
-    """Every API key and token, the reflection model's and each role's too: never printed."""
+    """Every API key and token, the reflection model's and each role's too, and the database password: never
+    printed."""
     for key, value in values.items():
         if key.endswith(("api_key", "_token")) and value not in (None, "sk-no-key"):
             values[key] = "***"
+    if values.get("database_url"):
+        from sleuth.database import redact_url
+
+        values["database_url"] = redact_url(values["database_url"])
     for route in (values.get("role_models") or {}).values():
         if route.get("api_key") not in (None, "sk-no-key"):
             route["api_key"] = "***"
