@@ -394,8 +394,8 @@ def _prompt_set(prompts: PromptsArg) -> PromptSet:
 
 
 def _open_patch_store(settings: Settings, stack: AsyncExitStack) -> PatchSource:
-    """The feedback store when one was created (`sleuth feedback add`), else no patches."""
-    if not settings.patches_path.exists():
+    """The feedback store when one was created (`sleuth feedback add`) or lives in Postgres, else no patches."""
+    if not settings.database_url and not settings.patches_path.exists():
         return NoPatches()
     from sleuth.feedback.api import open_patch_store
 

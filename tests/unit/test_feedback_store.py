@@ -1,4 +1,5 @@
-"""The patch store: what users submit is kept, checked, found for related queries, and changed safely."""
+"""The patch store: what users submit is kept, checked, found for related queries, and changed safely; on
+SQLite and on Postgres alike (`backend`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import io
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,8 +28,8 @@ JAWS = PatchInput(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> PatchStore:
-    return PatchStore(tmp_path / "patches.sqlite", HashEmbedder(), PatchPolicy(min_score=0.3))
+def store(backend: Any) -> PatchStore:
+    return PatchStore(backend.location("patches"), HashEmbedder(), PatchPolicy(min_score=0.3))
 
 
 def test_added_patch_is_found_for_a_reworded_query_and_not_for_an_unrelated_one(store: PatchStore) -> None:
@@ -39,15 +41,15 @@ def test_added_patch_is_found_for_a_reworded_query_and_not_for_an_unrelated_one(
     assert store.relevant("which director made the film Jaws", collection="other") == []
 
 
-def test_patch_survives_reopening(tmp_path: Path, store: PatchStore) -> None:
+def test_patch_survives_reopening(backend: Any, store: PatchStore) -> None:
     added = store.add(JAWS).patch
     store.close()
-    again = PatchStore(tmp_path / "patches.sqlite", HashEmbedder(), PatchPolicy(min_score=0.3))
+    again = PatchStore(backend.location("patches"), HashEmbedder(), PatchPolicy(min_score=0.3))
     assert again.get(added.id) == added
     assert [h.id for h in again.relevant(JAWS.query, collection="demo")] == [added.id]
 
 
-def test_policy_rejects_blank_oversized_and_evidence_free_patches(tmp_path: Path, store: PatchStore) -> None:
+def test_policy_rejects_blank_oversized_and_evidence_free_patches(backend: Any, store: PatchStore) -> None:
     with pytest.raises(PatchError, match="blank answer"):
         store.add(JAWS.model_copy(update={"answer": "   "}))
     with pytest.raises(PatchError, match="more than the limit"):
@@ -55,7 +57,7 @@ def test_policy_rejects_blank_oversized_and_evidence_free_patches(tmp_path: Path
     flagged = store.add(JAWS.model_copy(update={"evidence": ""})).patch
     assert flagged.flags == ["no-evidence"]
     assert "no-evidence" in store.relevant(JAWS.query, collection="demo")[0].flags
-    strict = PatchStore(tmp_path / "strict.sqlite", HashEmbedder(), PatchPolicy(require_evidence=True))
+    strict = PatchStore(backend.location("strict"), HashEmbedder(), PatchPolicy(require_evidence=True))
     with pytest.raises(PatchError, match="no evidence"):
         strict.add(JAWS.model_copy(update={"evidence": ""}))
     assert (
@@ -111,9 +113,9 @@ def test_retract_hides_the_patch_but_keeps_the_record(store: PatchStore) -> None
         store.retract("missing")
 
 
-def test_another_connection_sees_writes_without_reopening(tmp_path: Path) -> None:
-    a = PatchStore(tmp_path / "p.sqlite", HashEmbedder(), PatchPolicy(min_score=0.3))
-    b = PatchStore(tmp_path / "p.sqlite", HashEmbedder(), PatchPolicy(min_score=0.3))
+def test_another_connection_sees_writes_without_reopening(backend: Any) -> None:
+    a = PatchStore(backend.location("p"), HashEmbedder(), PatchPolicy(min_score=0.3))
+    b = PatchStore(backend.location("p"), HashEmbedder(), PatchPolicy(min_score=0.3))
     assert b.relevant(JAWS.query, collection="demo") == []
     patch = a.add(JAWS).patch
     assert [h.id for h in b.relevant(JAWS.query, collection="demo")] == [patch.id]
@@ -121,21 +123,21 @@ def test_another_connection_sees_writes_without_reopening(tmp_path: Path) -> Non
     assert a.relevant(JAWS.query, collection="demo") == []
 
 
-def test_switching_embedder_re_embeds_stored_patches(tmp_path: Path) -> None:
-    first = PatchStore(tmp_path / "p.sqlite", HashEmbedder(64), PatchPolicy(min_score=0.3))
+def test_switching_embedder_re_embeds_stored_patches(backend: Any) -> None:
+    first = PatchStore(backend.location("p"), HashEmbedder(64), PatchPolicy(min_score=0.3))
     patch = first.add(JAWS).patch
     first.close()
-    second = PatchStore(tmp_path / "p.sqlite", HashEmbedder(128), PatchPolicy(min_score=0.3))
+    second = PatchStore(backend.location("p"), HashEmbedder(128), PatchPolicy(min_score=0.3))
     assert [h.id for h in second.relevant(JAWS.query, collection="demo")] == [patch.id]
 
 
-def test_export_import_round_trip_keeps_ids_and_status(tmp_path: Path, store: PatchStore) -> None:
+def test_export_import_round_trip_keeps_ids_and_status(backend: Any, store: PatchStore) -> None:
     kept = store.add(JAWS).patch
     gone = store.add(JAWS.model_copy(update={"query": "Who wrote Jaws?", "answer": "Peter Benchley"})).patch
     store.retract(gone.id)
     out = io.StringIO()
     assert dump_patches(store.list(status=None), out) == 2
-    other = PatchStore(tmp_path / "other.sqlite", HashEmbedder(), PatchPolicy(min_score=0.3))
+    other = PatchStore(backend.location("other"), HashEmbedder(), PatchPolicy(min_score=0.3))
     assert other.import_patches(load_patches(out.getvalue().splitlines())) == (2, 0)
     assert other.get(kept.id) == kept and other.get(gone.id).status == PatchStatus.retracted
     assert [h.id for h in other.relevant(JAWS.query, collection="demo")] == [kept.id]

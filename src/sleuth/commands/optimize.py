@@ -152,7 +152,7 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
 
 
 def _patch_store(current: Settings, stack: AsyncExitStack) -> Any:
-    if not current.patches_path.exists():
+    if not current.database_url and not current.patches_path.exists():
         return None
     from sleuth.feedback.api import open_patch_store
 

@@ -40,7 +40,8 @@ class LazyEmbedder:
 
 
 def open_patch_store(settings: Settings, embedder: Embedder | None = None) -> PatchStore:
-    """The patch store at `settings.patches_path`, scored and checked by the `patch_*` settings.
+    """The patch store in `settings.patches_database` (`SLEUTH_DATABASE_URL`, else `patches.sqlite` under
+    `SLEUTH_HOME`), scored and checked by the `patch_*` settings.
 
     Args:
         settings: where the store lives and its policy.
@@ -50,4 +51,4 @@ def open_patch_store(settings: Settings, embedder: Embedder | None = None) -> Pa
     from sleuth.retrieval.embedders import load_embedder  # imported late: commands that never embed skip it
 
     chosen = embedder or cast(Embedder, LazyEmbedder(lambda: load_embedder(settings)))
-    return PatchStore(settings.patches_path, chosen, PatchPolicy.from_settings(settings))
+    return PatchStore(settings.patches_database, chosen, PatchPolicy.from_settings(settings))

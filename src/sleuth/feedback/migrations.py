@@ -1,16 +1,15 @@
-"""Named, ordered schema migrations of the patch database, applied and recorded by `sleuth.sqlite.migrate`.
+"""Named, ordered schema migrations of the patch database, applied and recorded by `sleuth.database`.
 
-Never edit or reorder a released migration; append a new one.
+Written once for both backends (SQLite's spelling; the Postgres backend translates `BLOB`). Never edit or
+reorder a released migration; append a new one.
 """
 
 from __future__ import annotations
 
-import sqlite3
-
-from sleuth.sqlite import Migration
+from sleuth.database import Connection, Migration
 
 
-def _m001_patches(conn: sqlite3.Connection) -> None:
+def _m001_patches(conn: Connection) -> None:
     conn.execute(
         """
         CREATE TABLE patches (
@@ -34,7 +33,7 @@ def _m001_patches(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX patches_scope ON patches (status, collection, tenant)")
 
 
-def _m002_embeddings(conn: sqlite3.Connection) -> None:
+def _m002_embeddings(conn: Connection) -> None:
     # Vectors live with the patch so a restart needs no re-embedding; `embedder` names the model that made
     # them, so switching embedders re-embeds instead of mixing incompatible spaces.
     conn.execute("ALTER TABLE patches ADD COLUMN embedder TEXT")
@@ -42,7 +41,7 @@ def _m002_embeddings(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE patches ADD COLUMN evidence_vec BLOB")
 
 
-def _m003_revisions(conn: sqlite3.Connection) -> None:
+def _m003_revisions(conn: Connection) -> None:
     # Every write bumps one counter and stamps the rows it touched, so a process's in-memory cache can
     # load just what other processes changed since it last looked.
     conn.execute("CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")

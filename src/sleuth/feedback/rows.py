@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 import numpy as np
 
+from sleuth.database import Connection, IntegrityError
 from sleuth.feedback.cache import CachedPatch
 from sleuth.feedback.models import Patch, PatchError
 from sleuth.retrieval.base import Embedder, Vectors
@@ -24,9 +24,7 @@ def embedder_key(embedder: Embedder) -> str:
     return f"{name}:{embedder.dim}"
 
 
-def insert_patch(
-    conn: sqlite3.Connection, patch: Patch, key: str, q_vec: Vectors, e_vec: Vectors, revision: int
-) -> None:
+def insert_patch(conn: Connection, patch: Patch, key: str, q_vec: Vectors, e_vec: Vectors, revision: int) -> None:
     try:
         conn.execute(
             f"INSERT INTO patches ({COLUMNS}, embedder, query_vec, evidence_vec, revision) "
@@ -52,7 +50,7 @@ def insert_patch(
                 revision,
             ),
         )
-    except sqlite3.IntegrityError as exc:
+    except IntegrityError as exc:
         raise PatchError(f"a patch with id {patch.id} already exists") from exc
 
 

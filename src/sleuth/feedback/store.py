@@ -1,15 +1,16 @@
-"""The durable patch store: SQLite (WAL, one transaction per write) plus an in-memory matrix for lookups.
+"""The durable patch store: SQLite or Postgres (one transaction per write) plus an in-memory matrix for lookups.
 
-An `add` returns only after its transaction is committed with `synchronous=FULL`, so an acknowledged
-patch survives kill -9 (and power loss). Several processes may write at once: each write takes the lock
-with `BEGIN IMMEDIATE` and waits up to `busy_timeout`. Every process keeps its own matrix of active
-patches and reloads only the rows changed since it last looked (`revision`), noticed via
-`PRAGMA data_version`, so lookups stay one mat-vec.
+An `add` returns only after its transaction is committed (SQLite with `synchronous=FULL`, Postgres with its
+default `synchronous_commit=on`), so an acknowledged patch survives kill -9 (and power loss). Several
+processes, on one machine or, on Postgres, several, may write at once: each write first bumps the one
+revision counter, which takes the write lock (SQLite's `BEGIN IMMEDIATE`, a row lock on Postgres), so
+writes are serialised. Every process keeps its own matrix of active patches; before each lookup it reads
+the counter (one indexed row) and, when another writer moved it, loads only the rows stamped with a newer
+revision, so lookups stay one mat-vec.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from sleuth.database import Connection, open_database
 from sleuth.feedback.base import PatchView
 from sleuth.feedback.cache import CachedPatch, PatchMatrix
 from sleuth.feedback.migrations import MIGRATIONS
@@ -24,14 +26,13 @@ from sleuth.feedback.models import AddResult, Patch, PatchError, PatchInput, Pat
 from sleuth.feedback.policy import PatchPolicy, as_imported, check_patch
 from sleuth.feedback.rows import COLUMNS, cached_from_row, embedder_key, insert_patch, patch_from_row
 from sleuth.retrieval.base import Embedder, Vectors
-from sleuth.sqlite import open_db
 
 
 class PatchStore:
-    """User corrections on SQLite, searchable by PatchRAG's dual score; a `PatchSource` for the agents.
+    """User corrections on SQLite or Postgres, searchable by PatchRAG's dual score; a `PatchSource` for the agents.
 
     Args:
-        path: the SQLite file (created with its folder if missing).
+        location: the SQLite file (created with its folder if missing), or a `postgresql://` URL.
         embedder: embeds patch queries, evidence and lookup queries (the retrieval embedder).
         policy: scoring weights, top-k, minimum score and acceptance rules.
         busy_timeout_ms: how long a write waits for another process's write lock.
@@ -39,23 +40,21 @@ class PatchStore:
 
     def __init__(
         self,
-        path: Path | str,
+        location: Path | str,
         embedder: Embedder,
         policy: PatchPolicy | None = None,
         *,
         busy_timeout_ms: int = 30_000,
     ) -> None:
-        self.path = Path(path)
         self.embedder = embedder
         self.policy = policy or PatchPolicy()
         self._key_cache: str | None = None
         self._lock = threading.RLock()
-        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT), one per write.
-        self._conn = open_db(self.path, MIGRATIONS, busy_timeout_ms=busy_timeout_ms)
+        self.db = open_database(location, MIGRATIONS, namespace="patches", busy_timeout_ms=busy_timeout_ms)
         # Built on the first lookup or add, so list/show/retract never load the embedding model.
         self._matrix_cache: PatchMatrix | None = None
-        self._revision = -1
-        self._data_version = -1
+        self._revision = -1  # the newest row revision in the matrix
+        self._counter = -1  # the store's revision counter when the matrix was last brought up to date
 
     @property
     def _key(self) -> str:
@@ -141,15 +140,15 @@ class PatchStore:
         return views
 
     def get(self, patch_id: str) -> Patch:
-        with self._lock:
-            row = self._conn.execute(f"SELECT {COLUMNS} FROM patches WHERE id = ?", (patch_id,)).fetchone()
+        with self._lock, self.db.connect() as conn:
+            row = conn.execute(f"SELECT {COLUMNS} FROM patches WHERE id = ?", (patch_id,)).fetchone()
         if row is None:
             raise PatchNotFound(patch_id)
         return patch_from_row(row)
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM patches").fetchone()[0])
+        with self._lock, self.db.connect() as conn:
+            return int(conn.execute("SELECT count(*) FROM patches").fetchone()[0])
 
     # --- writes --------------------------------------------------------------------------------------
 
@@ -175,7 +174,7 @@ class PatchStore:
         near = [self.get(rec.id) for rec, _ in similar if rec.id != patch.supersedes]
         conflicts = [p for p in near if not _same_answer(p.answer, patch.answer)]
 
-        def write(conn: sqlite3.Connection, revision: int) -> None:
+        def write(conn: Connection, revision: int) -> None:
             if patch.supersedes is not None:
                 self._mark_superseded(conn, patch.supersedes, patch.id, revision)
             insert_patch(conn, patch, self._key, q_vec[0], e_vec[0], revision)
@@ -199,7 +198,7 @@ class PatchStore:
     def retract(self, patch_id: str, note: str = "") -> Patch:
         """Withdraw a patch: it stays on record (status 'retracted') but is never retrieved again."""
 
-        def write(conn: sqlite3.Connection, revision: int) -> None:
+        def write(conn: Connection, revision: int) -> None:
             current = self._status(conn, patch_id)
             if current == PatchStatus.retracted:
                 raise PatchError(f"patch {patch_id} is already retracted")
@@ -227,12 +226,13 @@ class PatchStore:
             PatchError: the policy refuses one of them (then nothing is stored).
         """
         items = [as_imported(patch, self.policy, tenant=tenant, author=author) for patch in patches]
-        existing = {r[0] for r in self._conn.execute("SELECT id FROM patches")}
+        with self._lock, self.db.connect() as conn:
+            existing = {r[0] for r in conn.execute("SELECT id FROM patches")}
         fresh = [p for p in items if p.id not in existing]
         fresh = list({p.id: p for p in fresh}.values())
         q_vecs, e_vecs = self._embed_pairs(fresh) if fresh else (None, None)
 
-        def write(conn: sqlite3.Connection, revision: int) -> None:
+        def write(conn: Connection, revision: int) -> None:
             for i, patch in enumerate(fresh):
                 assert q_vecs is not None and e_vecs is not None
                 insert_patch(conn, patch, self._key, q_vecs[i], e_vecs[i], revision)
@@ -246,25 +246,21 @@ class PatchStore:
     def _write(self, change: Any) -> None:
         """Run `change(conn, revision)` in one IMMEDIATE transaction, then load the rows it touched."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'revision'")
-                revision = self._conn.execute("SELECT value FROM store_meta WHERE key = 'revision'").fetchone()[0]
-                change(self._conn, revision)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            with self.db.transaction() as conn:
+                # The counter's row is the write lock on Postgres: revisions commit in the order they are taken.
+                conn.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'revision'")
+                revision = conn.execute("SELECT value FROM store_meta WHERE key = 'revision'").fetchone()[0]
+                change(conn, revision)
             if self._matrix_cache is not None:
                 self.refresh()
 
-    def _status(self, conn: sqlite3.Connection, patch_id: str) -> PatchStatus:
+    def _status(self, conn: Connection, patch_id: str) -> PatchStatus:
         row = conn.execute("SELECT status FROM patches WHERE id = ?", (patch_id,)).fetchone()
         if row is None:
             raise PatchNotFound(patch_id)
         return PatchStatus(row[0])
 
-    def _mark_superseded(self, conn: sqlite3.Connection, old_id: str, by_id: str, revision: int) -> None:
+    def _mark_superseded(self, conn: Connection, old_id: str, by_id: str, revision: int) -> None:
         status = self._status(conn, old_id)
         if status != PatchStatus.active:
             raise PatchError(f"patch {old_id} is {status.value}, only an active patch can be superseded")
@@ -280,11 +276,14 @@ class PatchStore:
         return vecs[: len(patches)], vecs[len(patches) :]
 
     def _refresh_if_changed(self) -> None:
-        # data_version changes when another connection commits; cheap enough to ask on every lookup.
+        # One indexed row, on every lookup: how a server sees a correction another server just made.
         with self._lock:
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version:
+            if self._read_counter() != self._counter:
                 self.refresh()
+
+    def _read_counter(self) -> int:
+        with self.db.connect() as conn:
+            return int(conn.execute("SELECT value FROM store_meta WHERE key = 'revision'").fetchone()[0])
 
     def refresh(self) -> None:
         """Load into the matrix every row changed since the last refresh (re-embedding foreign vectors)."""
@@ -296,12 +295,14 @@ class PatchStore:
 
     def _load_changes(self, matrix: PatchMatrix) -> None:
         with self._lock:
-            self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-            rows = self._conn.execute(
-                f"SELECT {COLUMNS}, embedder, query_vec, evidence_vec, revision FROM patches "
-                "WHERE revision > ? ORDER BY revision",
-                (self._revision,),
-            ).fetchall()
+            # The counter first: a write committed between the two reads is loaded now and seen again later.
+            self._counter = self._read_counter()
+            with self.db.connect() as conn:
+                rows = conn.execute(
+                    f"SELECT {COLUMNS}, embedder, query_vec, evidence_vec, revision FROM patches "
+                    "WHERE revision > ? ORDER BY revision",
+                    (self._revision,),
+                ).fetchall()
             if not rows:
                 return
             records = [cached_from_row(r) for r in rows]  # no pydantic here: 100k rows load in seconds
@@ -324,23 +325,17 @@ class PatchStore:
     def _store_vectors(self, ids: list[str], q_vecs: Vectors, e_vecs: Vectors) -> None:
         # Re-embedded vectors are a cache, not a change: the revision is left alone so other processes
         # (perhaps with another embedder) do not reload and re-embed in turn.
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._conn.executemany(
+        with self.db.transaction() as conn:
+            conn.executemany(
                 "UPDATE patches SET embedder = ?, query_vec = ?, evidence_vec = ? WHERE id = ?",
                 [
                     (self._key, q.tobytes(), e.tobytes(), pid)
                     for pid, q, e in zip(ids, q_vecs, e_vecs, strict=True)
                 ],
             )
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
-        self._conn.close()
+        self.db.close()
 
     def __enter__(self) -> PatchStore:
         return self
@@ -363,8 +358,9 @@ class PatchStore:
                 where.append(f"{column} = ?")
                 args.append(str(value))
         sql = f"SELECT {COLUMNS} FROM patches" + (f" WHERE {' AND '.join(where)}" if where else "")
-        with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY created_at, rowid", args).fetchall()
+        with self._lock, self.db.connect() as conn:
+            # Patches imported in one write share a revision: their ids keep the order the same everywhere.
+            rows = conn.execute(sql + " ORDER BY created_at, revision, id", args).fetchall()
         return [patch_from_row(r) for r in rows]
 
 
