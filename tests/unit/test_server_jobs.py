@@ -1,8 +1,13 @@
-"""Server jobs: they outlive the client, survive a restart once finished, and share one LLM bound."""
+"""Server jobs: they outlive the client, survive a restart once finished, share one LLM bound, and can be
+followed from another server on the same database (SQLite or Postgres: `backend`)."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -69,9 +74,9 @@ def test_a_job_runs_on_after_its_client_disconnects() -> None:
     assert done["result"]["answer"] == "answer to q1" and ask["result"]["answer"] == "answer to q2"
 
 
-async def test_a_restart_keeps_finished_jobs_tokens_and_patches() -> None:
+async def test_a_restart_keeps_finished_jobs_tokens_and_patches(backend: Any) -> None:
     settings = Settings(max_rounds=1, patch_min_score=0.3)
-    store = PatchStore(settings.patches_path, HashEmbedder())
+    store = PatchStore(settings.patches_database, HashEmbedder())
     app = create_app(settings, sleuth=fake_sleuth(settings, patches=store))
     secret = app.state.sleuth.tokens.create("corrector", tenant="acme")[1]
     headers = {"Authorization": f"Bearer {secret}"}
@@ -91,7 +96,7 @@ async def test_a_restart_keeps_finished_jobs_tokens_and_patches() -> None:
     store.close()
 
     # A new process: new app, new store objects, same SLEUTH_HOME.
-    store2 = PatchStore(settings.patches_path, HashEmbedder())
+    store2 = PatchStore(settings.patches_database, HashEmbedder())
     app2 = create_app(settings, sleuth=fake_sleuth(settings, patches=store2))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app2), base_url="http://b", headers=headers
@@ -114,10 +119,83 @@ async def test_a_job_cut_by_a_stop_is_reported_interrupted_not_left_running() ->
     )
     await asyncio.sleep(0.05)
     assert registry.get(job.id).status is JobStatus.running
-    # A crashed process never records the end: the next one marks the job interrupted on start.
-    assert JobRegistry(db).get(job.id).status is JobStatus.interrupted
-    await registry.shutdown()  # a clean stop records it too
+    # Another server starting on the same database leaves a live job alone.
+    assert not JobRegistry(db).get(job.id).status.done
+    await registry.shutdown()  # a clean stop records the job interrupted
     assert job.status is JobStatus.interrupted and "stopped" in (job.error or "")
+    assert JobRegistry(db).get(job.id).status is JobStatus.interrupted
+
+
+async def test_another_server_follows_a_job_to_its_end_through_the_database(backend: Any) -> None:
+    a = JobRegistry(ServerDB(backend.location("server")))
+    b = JobRegistry(ServerDB(backend.location("server")), poll_s=0.02)  # its own connection, like a process
+    runner = GatedRunner()
+    job = a.submit("research", {"question": "q"}, lambda emit: runner.run("research", RunRequest("q"), emit))
+    seen = b.get(job.id)
+    assert seen is not None and seen is not job and not seen.status.done
+    assert [j.id for j in b.recent(everyone=True)] == [job.id]
+
+    async def follow() -> list[dict[str, Any]]:
+        return [event async for event in b.follow(seen, after=-1)]
+
+    following = asyncio.create_task(follow())
+    await asyncio.sleep(0.3)
+    assert not following.done()  # waiting on a live job, not ended by the poll
+    runner.gate.set()
+    events = await asyncio.wait_for(following, 10)
+    assert [e["type"] for e in events] == ["run_started", "run_finished"] and events == job.events
+    assert seen.status is JobStatus.succeeded and seen.result == {"answer": "answer to q", "citations": []}
+    # Waiting works across servers too, and replays from any offset.
+    assert (await b.wait(b.get(job.id))).status is JobStatus.succeeded  # type: ignore[arg-type]
+    assert [e["seq"] async for e in b.follow(b.get(job.id), after=0)] == [1]  # type: ignore[arg-type]
+
+
+CRASHING_SERVER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from sleuth.server.db import ServerDB
+    from sleuth.server.jobs import JobRegistry
+
+    async def main():
+        registry = JobRegistry(ServerDB(sys.argv[1]), lease_s=1.0)
+
+        async def work(emit):
+            emit({"type": "search", "data": {"n": 0}})
+            await asyncio.sleep(3600)
+
+        job = registry.submit("ask", {}, work)
+        while job.persisted < 1:
+            await asyncio.sleep(0.01)
+        print(job.id, flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_job_whose_server_was_killed_ends_interrupted_for_its_followers(backend: Any) -> None:
+    location = backend.location("server")
+    ServerDB(location).close()  # the schema first, so the server's start is quick
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_SERVER, str(location)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        job_id = (await asyncio.to_thread(proc.stdout.readline)).strip()
+        other = JobRegistry(ServerDB(location), lease_s=1.0, poll_s=0.05)
+        await asyncio.sleep(1.5)  # longer than the lease: the living server has stamped the job meanwhile
+        job = other.get(job_id)
+        assert job is not None and job.status is JobStatus.running and len(job.events) == 1
+        proc.send_signal(signal.SIGKILL)
+        started = time.monotonic()
+        events = [e async for e in other.follow(job)]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert [e["type"] for e in events] == ["search"]  # what was written before the kill is kept
+    assert job.status is JobStatus.interrupted and "stopped" in (job.error or "")
+    assert time.monotonic() - started < 5
 
 
 async def test_a_failing_job_reports_its_error() -> None:

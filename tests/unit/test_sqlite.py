@@ -17,6 +17,7 @@ from sleuth.llm.cache import CachedModel
 from sleuth.retrieval.store import PassageStore
 from sleuth.server.db import MIGRATIONS as SERVER_MIGRATIONS
 from sleuth.server.db import ServerDB
+from sleuth.server.jobs import JobRegistry
 from sleuth.sqlite import connect, migrate
 from sleuth.testing import HashEmbedder, ScriptedLLM
 
@@ -42,8 +43,8 @@ def test_connect_opens_an_owner_only_file_with_the_strict_pragmas(tmp_path: Path
 @pytest.mark.parametrize(
     "open_store",
     [
-        lambda home: PatchStore(home / "patches.sqlite", HashEmbedder())._conn,
-        lambda home: ServerDB(home / "server.sqlite")._conn,
+        lambda home: PatchStore(home / "patches.sqlite", HashEmbedder()).db.sqlite,  # type: ignore[attr-defined]
+        lambda home: ServerDB(home / "server.sqlite").db.sqlite,  # type: ignore[attr-defined]
         lambda home: PassageStore(home / "passages.sqlite")._db,
         lambda home: CachedModel(ScriptedLLM(), home / "llm.sqlite")._db,
     ],
@@ -147,7 +148,8 @@ def test_an_old_server_database_keeps_its_tokens_and_jobs(tmp_path: Path) -> Non
         old.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, '2024-01-01T00:00:00+00:00')", (name,))
     old.execute("INSERT INTO tokens (id, hash, role, created_at) VALUES ('t1', 'h1', 'admin', 'then')")
     old.execute(
-        "INSERT INTO jobs (id, kind, status, request, created_at) VALUES ('j1', 'ask', 'succeeded', '{}', 'then')"
+        "INSERT INTO jobs (id, kind, status, request, created_at, events) VALUES ('j1', 'ask', 'succeeded', '{}', "
+        """'then', '[{"type": "search", "seq": 0}, {"type": "answer", "seq": 1}]')"""
     )
     old.close()
 
@@ -155,7 +157,10 @@ def test_an_old_server_database_keeps_its_tokens_and_jobs(tmp_path: Path) -> Non
     with db.connect() as conn:
         assert [r["id"] for r in conn.execute("SELECT id FROM tokens")] == ["t1"]
         assert [r["status"] for r in conn.execute("SELECT status FROM jobs")] == ["succeeded"]
-        assert migrate(conn, SERVER_MIGRATIONS) == []
+    assert migrate(db.db.sqlite, SERVER_MIGRATIONS) == []  # type: ignore[attr-defined]
+    # m004 moved the events saved whole into a row each: the job reads back as it was.
+    job = JobRegistry(db).get("j1")
+    assert job is not None and [e["type"] for e in job.events] == ["search", "answer"]
 
 
 def test_an_old_patch_database_keeps_its_patches(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from sleuth.commands.common import console, fail, plain, settings
 from sleuth.server.access_log import RedactTokens
 
 token_app = typer.Typer(
-    help="Create, list and revoke API tokens (stored hashed under SLEUTH_HOME).", no_args_is_help=True
+    help="Create, list and revoke API tokens (stored hashed in the server database).", no_args_is_help=True
 )
 
 ROLES = ("reader", "corrector", "admin")
@@ -73,7 +73,7 @@ def create(
         fail(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
     if tenant is None and role != "admin":
         tenant = "default"
-    info, secret = TokenStore(ServerDB.for_home(settings().home)).create(Role(role), tenant=tenant, name=name)
+    info, secret = TokenStore(ServerDB.from_settings(settings())).create(Role(role), tenant=tenant, name=name)
     console.print(
         f"created token {info.id} (role {info.role.value}, tenant {plain(info.tenant or 'all')}). "
         "Keep the secret below; it cannot be shown again.",
@@ -90,7 +90,7 @@ def list_tokens(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     from sleuth.server.auth import TokenStore
     from sleuth.server.db import ServerDB
 
-    tokens = TokenStore(ServerDB.for_home(settings().home)).list()
+    tokens = TokenStore(ServerDB.from_settings(settings())).list()
     if as_json:
         print(json.dumps([t.to_json() for t in tokens], indent=2))
         return
@@ -107,6 +107,6 @@ def revoke(token_id: str = typer.Argument(..., help="The token's id (from `sleut
     from sleuth.server.auth import TokenStore
     from sleuth.server.db import ServerDB
 
-    if not TokenStore(ServerDB.for_home(settings().home)).revoke(token_id):
+    if not TokenStore(ServerDB.from_settings(settings())).revoke(token_id):
         fail(f"no live token with id {token_id!r} (see `sleuth token list`)")
     console.print(f"revoked {plain(token_id)}")

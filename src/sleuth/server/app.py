@@ -58,7 +58,8 @@ def create_app(
     """Build the API server.
 
     Args:
-        settings: limits, SLEUTH_HOME (tokens, audit log, finished jobs live in `server.sqlite` there).
+        settings: limits, and where tokens, the audit log and jobs live (`SLEUTH_DATABASE_URL`, else
+            `server.sqlite` under SLEUTH_HOME).
         sleuth: a `sleuth.api.Sleuth` facade that runs research and ask jobs.
         runner: runs jobs instead of the facade (tests inject fakes here).
         patches: the feedback `PatchStore`; default: the facade's patches when they can be written.
@@ -71,13 +72,13 @@ def create_app(
     """
     settings = settings or Settings()
     setup_tracing(settings)
-    db = ServerDB.for_home(settings.home)
+    db = ServerDB.from_settings(settings)
     state = ServerState(
         settings=settings,
         tokens=TokenStore(db),
         audit=AuditLog(db),
         limiter=RateLimiter(settings.server_rate_per_minute, settings.server_rate_burst),
-        jobs=JobRegistry(db, max_running=settings.server_max_jobs),
+        jobs=JobRegistry(db, max_running=settings.server_max_jobs, lease_s=settings.server_job_lease_s),
         runner=runner or (FacadeRunner(sleuth) if sleuth is not None else None),
         sleuth=sleuth,
         patches=patches if patches is not None else _writable(getattr(sleuth, "patches", None)),

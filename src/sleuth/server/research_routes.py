@@ -71,7 +71,10 @@ async def approve_plan(job_id: str, body: PlanRequest, who: ReaderWrite, state: 
         approve_run=paused["run_id"],
         plan=None if body.plan is None else body.plan.model_dump(),
     )
-    state.jobs.resume(job, lambda emit: runner.run("research", request, emit))
+    try:
+        state.jobs.resume(job, lambda emit: runner.run("research", request, emit))
+    except ValueError as exc:  # approved a moment ago, here or on another server
+        raise HTTPException(409, str(exc)) from None
     return JobCreated.of(job)
 
 
