@@ -30,7 +30,13 @@ for module in (index, agents, ask, feedback, prompts, optimize, evals, server, m
 
 
 def main() -> None:
-    app()
+    from sleuth.database import DatabaseError
+
+    try:
+        app()
+    except DatabaseError as exc:  # any command that opens a store: an unreachable database is no traceback
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The shared backend: a Postgres database (psycopg 3 and its pool), and every place its SQL differs from SQLite's.
 
-Stores write SQLite's spelling once; `to_postgres` rewrites it: `?` placeholders become `%s` (a literal `%`
-becomes `%%`), `BLOB` becomes `BYTEA`, and `INTEGER PRIMARY KEY AUTOINCREMENT` an identity column. New SQL
+Stores write SQLite's spelling once; `to_postgres` rewrites it: `?` placeholders become `%s` (and `%` becomes
+`%%`), `BLOB` becomes `BYTEA`, and `INTEGER PRIMARY KEY AUTOINCREMENT` an identity column. New SQL
 should need none of it (`DOUBLE PRECISION`, `BIGINT`, `ON CONFLICT`, `IS NULL` tests written out).
 
 Migrations run on a connection of their own under a transaction-scoped advisory lock, so servers starting
@@ -57,9 +57,10 @@ def _rows(cursor: Any) -> Any:
 @functools.lru_cache(maxsize=512)
 def to_postgres(sql: str) -> str:
     """SQLite's spelling of a statement in Postgres's (string literals left as they are)."""
-    pieces = sql.split("'")
+    # psycopg reads `%` as a placeholder even inside a literal, so every one is doubled; `?` only outside them.
+    pieces = sql.replace("%", "%%").split("'")
     for i in range(0, len(pieces), 2):  # the even pieces are outside string literals
-        piece = pieces[i].replace("%", "%%").replace("?", "%s")
+        piece = pieces[i].replace("?", "%s")
         piece = re.sub(r"\bBLOB\b", "BYTEA", piece)
         pieces[i] = re.sub(
             r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b",
