@@ -57,7 +57,11 @@ def _start(url: str, home: Path) -> tuple[subprocess.Popen[str], str]:
     env.update(SLEUTH_HOME=str(home), SLEUTH_DATABASE_URL=url, SLEUTH_MAX_ROUNDS="1", SLEUTH_PATCH_MIN_SCORE="0.3")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SERVER, str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return proc, f"http://127.0.0.1:{port}"
 

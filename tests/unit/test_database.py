@@ -55,10 +55,12 @@ def test_postgres_spelling_differs_only_where_it_must() -> None:
 
 
 def test_a_bad_database_url_is_refused_and_an_unreachable_one_named_without_its_password() -> None:
-    with pytest.raises(ValidationError, match="must be empty .* or a postgresql:// URL"):
+    with pytest.raises(ValidationError, match=r"must be empty .* or a postgresql:// URL"):
         Settings(database_url="mysql://u:p@h/db")
     assert Settings(database_url="  ").database_url == ""
-    with pytest.raises(DatabaseError, match=r"cannot open the database postgresql://ann:\*\*\*@127\.0\.0\.1:1/x") as err:
+    with pytest.raises(
+        DatabaseError, match=r"cannot open the database postgresql://ann:\*\*\*@127\.0\.0\.1:1/x"
+    ) as err:
         open_database("postgresql://ann:hunter2@127.0.0.1:1/x", [], namespace="test")
     assert "hunter2" not in str(err.value)
     assert redact_url("postgresql://ann@h/db") == "postgresql://ann@h/db"

@@ -135,14 +135,18 @@ async def test_another_server_follows_a_job_to_its_end_through_the_database(back
     assert seen is not None and seen is not job and not seen.status.done
     assert [j.id for j in b.recent(everyone=True)] == [job.id]
 
-    async def follow() -> list[dict[str, Any]]:
-        return [event async for event in b.follow(seen, after=-1)]
+    events: list[dict[str, Any]] = []
+
+    async def follow() -> None:
+        async for event in b.follow(seen, after=-1):
+            events.append(event)
 
     following = asyncio.create_task(follow())
-    await asyncio.sleep(0.3)
-    assert not following.done()  # waiting on a live job, not ended by the poll
+    await asyncio.sleep(0.5)
+    # B streams the run while A runs it: the first event has come through the database, the end has not.
+    assert [e["type"] for e in events] == ["run_started"] and not following.done()
     runner.gate.set()
-    events = await asyncio.wait_for(following, 10)
+    await asyncio.wait_for(following, 10)
     assert [e["type"] for e in events] == ["run_started", "run_finished"] and events == job.events
     assert seen.status is JobStatus.succeeded and seen.result == {"answer": "answer to q", "citations": []}
     # Waiting works across servers too, and replays from any offset.
@@ -182,7 +186,7 @@ async def test_a_job_whose_server_was_killed_ends_interrupted_for_its_followers(
     )
     try:
         assert proc.stdout is not None
-        job_id = (await asyncio.to_thread(proc.stdout.readline)).strip()
+        job_id = (await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)).strip()
         other = JobRegistry(ServerDB(location), lease_s=1.0, poll_s=0.05)
         await asyncio.sleep(1.5)  # longer than the lease: the living server has stamped the job meanwhile
         job = other.get(job_id)
