@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -41,8 +41,15 @@ class Event(BaseModel):
     """Order within the run, set by the sink."""
 
 
-class EventSink(Protocol):
-    def __call__(self, event: Event) -> None: ...
+EventSink = Callable[[Event], None]
+"""Where an agent run reports what happens (`EventLog`, a CLI view, an SSE stream)."""
+
+
+ProgressSink = Callable[[dict[str, Any]], None]
+"""Where an eval or optimization job reports its progress: plain records (counts, scores), not run events."""
+
+JobSink = Callable[[Event | dict[str, Any]], None]
+"""A server job's sink: it takes both, so one job type runs agents, evals and optimizations."""
 
 
 class EventLog:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sleuth.agents.events import ProgressSink
 from sleuth.config import Settings
 from sleuth.evals.arms import ALL_ARMS, BASELINE_ARMS, Arm, ArmContext, AskArm, ResearchArm, build_arms
 from sleuth.evals.citations import LLMSupport, OverlapSupport
@@ -41,7 +42,7 @@ from sleuth.names import Form
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 
-EventSink = Callable[[dict[str, Any]], None]
+EventSink = ProgressSink  # the name the optimization jobs import (to be renamed with them)
 """Receives a job's progress as plain dicts; the optimization jobs report the same way (`{"event": "budget" |
 "valset" | "accepted" | "rejected", ...}`). An eval reports `{"event": "indexing", "dataset", "collection",
 "done", "total"}` while the corpus is indexed, `{"event": "questions", "total"}` (runs left to do) once,

@@ -19,11 +19,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
-from sleuth.agents.events import Event
+from sleuth.agents.events import Event, JobSink
 from sleuth.server.db import ServerDB, utc_now
 from sleuth.server.job_store import LIVE, JobStore
 
@@ -33,14 +33,7 @@ FLUSH_DELAY_S = 0.05
 """How long the event writer waits after a new event for others to join its transaction."""
 
 
-class EventSink(Protocol):
-    """Where a job reports progress: agent `Event`s (`agents.events.EventSink`), or plain dicts (the eval and
-    optimization jobs' `evals.jobs.EventSink`); one sink takes both."""
-
-    def __call__(self, event: Event | dict[str, Any]) -> None: ...
-
-
-Work = Callable[[EventSink], Awaitable[Any]]
+Work = Callable[[JobSink], Awaitable[Any]]
 """What a job runs: given a sink for its events, return the result (a pydantic model or a dict)."""
 
 
