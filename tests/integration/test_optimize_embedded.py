@@ -1,5 +1,6 @@
-"""A real (tiny) GEPA job on the embedded model: `sleuth optimize` from the minimal seed on the bundled demo
-questions, with the embedded model as task and reflection model, ends with a loadable best set and a report."""
+"""A real (tiny) GEPA job on the embedded model: `sleuth optimize` of the grounded readings from the minimal seed on
+the bundled demo questions, with the embedded model as task and reflection model, ends with a loadable best set
+and a report that states the test result with its interval."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_gepa_job_on_the_embedded_model_proposes_scores_and_saves_a_loadable_set
         "--metric",
         "f1",
         "--roles",
-        "ask",
+        "ask_read",
         *sizes,
         "--json",
     ]
@@ -43,18 +44,22 @@ def test_gepa_job_on_the_embedded_model_proposes_scores_and_saves_a_loadable_set
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
 
+    gepa = report["methods"]["gepa"]
     # The budget was spent on real runs: the seed on validation, then a minibatch before and after a proposal.
-    assert 3 <= report["metric_calls_used"] <= 5
-    assert report["agent_runs"] >= 3 and report["reflection_calls"] >= 1
-    proposals = [e for e in report["iterations"] if e["event"] == "proposal"]
-    assert proposals and proposals[0]["texts"]["ask"].strip()
-    assert proposals[0]["texts"]["ask"].strip() != load_prompt_set("minimal")["ask"].strip()
-    assert report["split_disjoint"]
-    assert (report["train_size"], report["val_size"], report["test_size"]) == (2, 1, 1)
-    for key in ("seed_val_score", "best_val_score", "seed_test_score", "best_test_score"):
-        assert 0.0 <= report[key] <= 1.0
-    assert report["best_val_score"] >= report["seed_val_score"]  # GEPA never returns a worse-scoring set
+    assert 3 <= gepa["metric_calls_used"] <= 5
+    assert gepa["agent_runs"] >= 3 and gepa["reflection_calls"] >= 1
+    proposals = [e for e in gepa["iterations"] if e["event"] == "proposal"]
+    refused = [e for e in gepa["iterations"] if e["event"] == "guard"]
+    assert proposals or refused  # a proposal was made, or refused by the guard with its reason
+    for proposal in proposals:
+        assert proposal["texts"]["ask_read"].strip() not in ("", load_prompt_set("minimal")["ask_read"].strip())
+    assert report["split"]["disjoint"] == {"questions": True, "passages": True}
+    assert (report["split"]["train"], report["split"]["val"], report["split"]["test"]) == (2, 1, 1)
+    for key in ("seed_val_score", "best_val_score"):
+        assert 0.0 <= gepa[key] <= 1.0
+    assert 0.0 <= gepa["test"]["seed"] <= 1.0 and gepa["test"]["delta"]["n"] == 1
+    assert gepa["best_val_score"] >= gepa["seed_val_score"]  # GEPA never returns a worse-scoring set
 
     best = load_prompt_set(out / "best")
-    assert best.hash == report["best_hash"]
+    assert best.hash == gepa["best_hash"]
     assert (out / "progress.png").stat().st_size > 1000

@@ -1,4 +1,5 @@
-"""The GEPA adapter and the TextGrad-style baseline, driven by the scripted LLM and real `run_ask`."""
+"""The GEPA adapter and the TextGrad-style baseline, driven by the scripted LLM and the real ask agent (the ASP
+tag loop here; the grounded strategy, the default, in test_optimize_jobs.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.llm.base import GenParams
 from sleuth.optimizers.base import Rollout, Score
+from sleuth.optimizers.briefs import reflection_template, rewrite_rules
 from sleuth.optimizers.gepa_adapter import ReflectionModel, SleuthAdapter
 from sleuth.optimizers.metrics import AnswerMetric
-from sleuth.optimizers.reflective import reflection_template, rewrite_rules
+from sleuth.optimizers.stopping import Stoppers
 from sleuth.optimizers.tasks import AskTask
 from sleuth.optimizers.textgrad import extract_instruction, run_textgrad
 from sleuth.prompts.sets import PromptSet, load_builtin
@@ -56,7 +58,7 @@ def examples(n: int) -> list[QAExample]:
 
 
 def make_adapter(llm: ScriptedLLM, loop: asyncio.AbstractEventLoop, **kwargs: object) -> SleuthAdapter:
-    task = AskTask(llm, StaticRetriever(PASSAGES), Settings())
+    task = AskTask(llm, StaticRetriever(PASSAGES), Settings(), strategy="asp")
     return SleuthAdapter(task, AnswerMetric("em"), load_builtin("minimal"), loop, **kwargs)  # type: ignore[arg-type]
 
 
@@ -151,15 +153,6 @@ async def test_reflective_dataset_gives_each_role_its_own_inputs_outputs_and_fee
     assert "Answer the question. To search" not in ask["Generated Outputs"]
 
 
-async def test_candidate_over_the_length_cap_is_scored_zero_without_running() -> None:
-    llm = scripted()
-    adapter = make_adapter(llm, asyncio.get_running_loop(), max_prompt_chars=400)
-    result = await asyncio.to_thread(adapter.evaluate, examples(2), {**seed(), "ask": "MAGIC " * 100}, False)
-    assert result.scores == [0.0, 0.0]
-    assert "over the cap of 400" in result.outputs[0]["feedback"]
-    assert llm.calls == []
-
-
 async def test_reflection_model_is_a_blocking_callable_on_the_job_loop() -> None:
     llm = scripted()
     reflection = ReflectionModel(llm, asyncio.get_running_loop(), GenParams(max_tokens=50))
@@ -180,7 +173,7 @@ async def _textgrad(llm: ScriptedLLM, run_dir: Path, seed_prompts: dict[str, str
         examples(6)[:4],
         examples(6)[4:],
         reflection_lm=reflection,
-        budget=budget,
+        stoppers=Stoppers(budget, run_dir / "textgrad.stop"),
         run_dir=run_dir,
     )
     return outcome, reflection
@@ -370,12 +363,16 @@ async def test_cue_roles_reflect_on_the_ask_conversation_and_are_rewritten_as_sh
     assert "<answer>" in rewrite_rules("ask_followup") and "numbered rules" in rewrite_rules("ask")
 
 
-def test_the_ask_agent_optimizes_its_cues_by_default_and_both_builtin_sets_hold_them() -> None:
+def test_the_ask_agent_optimizes_the_default_strategys_readings_and_the_asp_loops_cues_on_request() -> None:
     from sleuth.optimizers.config import OptimizeConfig
     from sleuth.optimizers.jobs import JobError, resolve_roles
 
     minimal = load_builtin("minimal")
-    config = OptimizeConfig(agent="ask", dataset="unused", out=Path("unused"))
+    grounded = OptimizeConfig(agent="ask", dataset="unused", out=Path("unused"))
+    assert resolve_roles(grounded, minimal) == ["ask_read", "ask_read_next", "ask_read_final"]
+    with pytest.raises(JobError, match=r"\(grounded strategy\) has no role ask;"):
+        resolve_roles(grounded.model_copy(update={"roles": ["ask"]}), minimal)
+    config = grounded.model_copy(update={"strategy": "asp"})
     assert resolve_roles(config, minimal) == ["ask", "ask_reminder", "ask_followup", "summarizer"]
     # The defaults say nothing after a result (an empty cue), and that empty cue can still be optimized;
     # a role the set does not hold cannot.
@@ -425,9 +422,8 @@ def test_gepas_proposer_re_asks_a_copy_or_an_empty_reply_and_keeps_the_first_new
     assert "Reply with only the new instruction" in prompts[0]  # the cue role's own template
 
     stubborn = Proposer(lambda prompt: "```\nSearch first.\n```")
-    assert stubborn({"ask_reminder": "Search first."}, {"ask_reminder": records}, ["ask_reminder"]) == {
-        "ask_reminder": "Search first."  # three copies: gepa gets the copy, and scores it like any proposal
-    }
+    # Three copies: no proposal, so gepa skips the iteration instead of running a copy on a minibatch.
+    assert stubborn({"ask_reminder": "Search first."}, {"ask_reminder": records}, ["ask_reminder"]) == {}
 
 
 async def test_textgrad_re_asks_a_rewrite_that_copies_the_current_prompt(tmp_path: Path) -> None:

@@ -1,24 +1,23 @@
-"""Optimization jobs end to end with the scripted LLM: GEPA accepts better prompts and rejects worse ones,
-resumes from its folder, writes a loadable best set and a report; the CLI drives it over HTTP."""
+"""Optimization jobs end to end on the grounded ask strategy with a scripted model and a fake reflection model:
+GEPA and the baseline accept better prompts and reject worse ones, gepa's stop conditions end a run, guarded
+proposals never reach the agent, the report compares both methods on a held-out test split with intervals,
+jobs resume from their folder; the CLI drives it over HTTP."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.agents.ask.loop import run_ask
-from sleuth.agents.deps import AgentDeps
 from sleuth.config import Settings
-from sleuth.evals.datasets import QAExample
 from sleuth.optimizers.config import OptimizeConfig
 from sleuth.optimizers.jobs import JobError, run_job
-from sleuth.optimizers.splits import split_examples
 from sleuth.prompts.sets import load_builtin, load_prompt_set
-from sleuth.testing import FakeOpenAIServer, ScriptedLLM, StaticRetriever
+from sleuth.testing import Call, FakeOpenAIServer, ScriptedLLM
 
 CORPUS = [
     {"id": "p-paris", "title": "Paris", "text": "Paris is the capital of France."},
@@ -26,22 +25,27 @@ CORPUS = [
 ]
 
 
-def answer_for(system_prompt: str, conversation: str, rewrite: str, summary: str = '{"sentences": [1]}') -> str:
-    """The scripted agent: right when its ask prompt says MAGIC. Shared by the fake server."""
-    if "You improve the instructions" in conversation or "Write a short critique" in conversation:
-        return "Look at the gold answers." if "Write a short critique" in conversation else f"```\n{rewrite}\n```"
-    if "Search query:" in conversation and "Sentences:" in conversation:  # the summariser
-        return summary
-    if "<information>" not in conversation:
-        return "<search>What is the capital of France?</search>"
-    # HALF: right on the even-numbered questions only (a seed that leaves room to improve or regress).
-    variant = re.search(r"variant (\d+)", conversation)
-    half = "HALF" in system_prompt and variant is not None and int(variant.group(1)) % 2 == 0
-    return "<answer>Paris</answer>" if "MAGIC" in system_prompt or half else "<answer>London</answer>"
+def reply_for(messages: list[dict[str, Any]], schema: str, rewrites: list[str]) -> str | dict[str, Any]:
+    """The scripted reader and the fake reflection model (shared by the in-process fake and the HTTP server).
+
+    The reader answers right ("Paris", grounded in a passage) when its `ask_read` prompt says MAGIC; with
+    HALF, right on the even-numbered questions only (a seed that leaves room to improve or regress). The
+    reflection model proposes `rewrites` in turn, the last one over and over."""
+    prompt = "\n".join(str(m["content"]) for m in messages)
+    if "Write a short critique" in prompt:
+        return "The prompt never names the task."
+    if "You improve the instruction" in prompt:
+        return f"```\n{rewrites.pop(0) if len(rewrites) > 1 else rewrites[0]}\n```"
+    system = str(messages[0]["content"])
+    variant = re.search(r"variant (\d+)", prompt)
+    half = "HALF" in system and variant is not None and int(variant.group(1)) % 2 == 0
+    answer = "Paris" if "MAGIC" in system or half else "Rome"
+    return {"answer": answer} if schema == "FinalReading" else {"answer": answer, "next_search": ""}
 
 
-def scripted(rewrite: str) -> ScriptedLLM:
-    return ScriptedLLM(fn=lambda call: answer_for(call.messages[0]["content"], call.prompt, rewrite))
+def scripted(*rewrites: str) -> ScriptedLLM:
+    queue = list(rewrites)
+    return ScriptedLLM(fn=lambda call: reply_for([dict(m) for m in call.messages], call.schema_name, queue))
 
 
 @pytest.fixture
@@ -50,7 +54,7 @@ def dataset(tmp_path: Path) -> Path:
     folder.mkdir()
     rows = [
         {"id": f"q{i}", "question": f"What is the capital of France? (variant {i})", "answers": ["Paris"]}
-        for i in range(10)
+        for i in range(12)
     ]
     (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in CORPUS))
@@ -64,51 +68,144 @@ def config(dataset: Path, out: Path, **kwargs: object) -> OptimizeConfig:
         "budget": 16,
         "val_limit": 4,
         "limit": 5,
-        "roles": ["ask", "summarizer"],
+        "test_limit": 3,
+        "roles": ["ask_read"],
         "seed_prompts": "minimal",
     }
     values.update(kwargs)
     return OptimizeConfig(**values)  # type: ignore[arg-type]
 
 
-async def test_gepa_accepts_a_better_candidate_and_writes_a_loadable_best_set(
+async def test_gepa_tunes_the_grounded_readings_and_reports_the_test_gain_with_its_interval(
     dataset: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "job"
-    result = await run_job(config(dataset, out), Settings(), scripted("MAGIC: answer with the city name."))
+    llm = scripted("MAGIC: answer with the city name.")
+    result = await run_job(config(dataset, out), Settings(), llm)
     report = result.report
-    assert report["seed_val_score"] == 0.0
-    assert report["best_val_score"] == 1.0
-    assert report["best_candidate"] >= 1
-    assert report["split_disjoint"] and report["train_size"] == 5 and report["val_size"] == 4
-    assert "+MAGIC: answer with the city name." in report["diff_vs_seed"]
-    assert report["candidates"][report["best_candidate"]]["on_pareto_front"]
+    gepa = report["methods"]["gepa"]
+    assert (gepa["seed_val_score"], gepa["best_val_score"]) == (0.0, 1.0)
+    assert gepa["best_candidate"] >= 1 and gepa["stopped_by"] == "budget"
+    # The agent that ran is the grounded strategy: schema-constrained readings under the candidate's prompt.
+    readings = llm.calls_for("ask")
+    assert readings and {c.schema_name for c in readings} <= {"Reading", "FinalReading"}
+    assert any(c.messages[0]["content"] == "MAGIC: answer with the city name." for c in readings)
+    assert not any("<search>" in c.prompt for c in readings)
+    # The held-out test result is always stated: winner minus seed, with its paired-bootstrap interval.
+    assert gepa["test"]["questions"] == 3 and (gepa["test"]["seed"], gepa["test"]["best"]) == (0.0, 1.0)
+    assert gepa["test"]["delta"]["mean"] == 1.0 and gepa["test"]["delta"]["excludes_zero"]
+    assert report["split"] == {
+        "train": 5,
+        "val": 4,
+        "test": 3,
+        "corrections": 0,
+        "seed": 0,
+        "disjoint": {"questions": True, "passages": True},
+        "joined_by_shared_passages": 0,
+        "repeated_questions_dropped": 0,
+    }
+    assert "0 -> 1;" in gepa["candidate_tree_dot"] and (out / "gepa" / "candidate_tree.html").exists()
+    markdown = (out / "report.md").read_text()
+    assert "| gepa | 0.000 -> 1.000 | 0.000 -> 1.000 | +1.000 [+1.000, +1.000] **excludes 0** |" in markdown
+    assert "```dot" in markdown and "+MAGIC: answer with the city name." in gepa["diff_vs_seed"]
     assert (out / "progress.png").stat().st_size > 1000
-    assert "Optimization report" in (out / "report.md").read_text()
-    # The best set loads as a prompt set, and a run with it records its hash.
+    # The best set loads as a prompt set (in OUT/best and in the method's folder).
     best = load_prompt_set(out / "best")
-    assert best.hash == result.best_set.hash
-    assert "MAGIC" in best["ask"]
-    llm = scripted("unused")
-    answer = await run_ask("What is the capital of France?", AgentDeps(llm, StaticRetriever([]), best, Settings()))
-    assert answer.prompt_set_hash == best.hash
+    assert best.hash == result.best_set.hash == load_prompt_set(out / "gepa" / "best").hash == gepa["best_hash"]
+    assert best["ask_read"] == "MAGIC: answer with the city name."
 
 
 async def test_gepa_rejects_a_worse_candidate(dataset: Path, tmp_path: Path) -> None:
     good = tmp_path / "good"
-    seed = load_builtin("minimal").with_prompts({"ask": "HALF: search, then answer with the city."})
-    seed.save(good)
-    # Every reflection proposes a prompt without MAGIC: the minibatch gets worse, so nothing is accepted.
+    load_builtin("minimal").with_prompts({"ask_read": "HALF: answer from the passages."}).save(good)
     result = await run_job(
-        config(dataset, tmp_path / "job", seed_prompts=str(good), budget=12),
-        Settings(),
-        scripted("Answer however you like."),
+        config(dataset, tmp_path / "job", seed_prompts=str(good), budget=12), Settings(), scripted("Any answer.")
     )
-    events = [e["event"] for e in result.report["iterations"]]
-    assert result.report["best_candidate"] == 0
-    assert len(result.outcome.candidates) == 1
-    assert 0 < result.report["best_val_score"] < 1
+    gepa = result.report["methods"]["gepa"]
+    events = [e["event"] for e in gepa["iterations"]]
+    assert gepa["best_candidate"] == 0 and len(result.outcome.candidates) == 1
+    assert 0 < gepa["best_val_score"] < 1
     assert "rejected" in events and "accepted" not in events
+    assert gepa["test"]["delta"] == {**gepa["test"]["delta"], "mean": 0.0, "low": 0.0, "high": 0.0}
+
+
+async def test_both_methods_share_the_splits_and_budget_in_one_report(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "job"
+    result = await run_job(config(dataset, out, method="both"), Settings(), scripted("MAGIC: the city."))
+    report = result.report
+    assert [row["method"] for row in report["comparison"]] == ["gepa", "textgrad"]
+    for row in report["comparison"]:
+        assert row["metric_calls"] >= 16 and row["stopped_by"] == "budget"
+        assert row["test"] == [0.0, 1.0] and row["test_delta"]["low"] == 1.0
+        assert row["reflection_calls"] >= 1
+    # Same questions for both: the validation scores are per the same ids.
+    gepa, textgrad = report["methods"]["gepa"], report["methods"]["textgrad"]
+    assert set(gepa["test"]["per_question"]) == set(textgrad["test"]["per_question"])
+    assert set(gepa["pareto_by_val_question"]) == set(textgrad["pareto_by_val_question"])
+    # Once MAGIC is in, a reflection that proposes it again is a copy, refused without a run.
+    assert set(gepa["refused_proposals"]) | set(textgrad["refused_proposals"]) <= {"copy"}
+    # The baseline's seed runs came from the shared cache: same questions, same prompts, not run twice.
+    assert textgrad["agent_runs"] < gepa["agent_runs"]
+    markdown = (out / "report.md").read_text()
+    assert "## gepa" in markdown and "## textgrad" in markdown
+    assert (out / "textgrad" / "best").is_dir() and (out / "textgrad" / "candidate_tree.html").exists()
+
+
+async def test_a_proposal_pasting_a_training_answer_into_a_prompt_is_refused_before_any_run(
+    dataset: Path, tmp_path: Path
+) -> None:
+    # "Paris" is the gold answer of every training question: a rule naming it would score 1.0 everywhere.
+    llm = scripted("MAGIC: when unsure, answer Paris.")
+    result = await run_job(config(dataset, tmp_path / "job", budget=12), Settings(), llm)
+    gepa = result.report["methods"]["gepa"]
+    assert gepa["refused_proposals"]["leak"] >= 3  # every re-ask refused too
+    assert all("Paris" not in c["ask_read"] for c in result.outcome.candidates)
+    assert gepa["best_candidate"] == 0
+    guard = [e for e in gepa["iterations"] if e["event"] == "guard"]
+    assert guard and guard[0]["kind"] == "leak" and "'paris'" in guard[0]["reason"]
+    assert not any("paris" in c.messages[0]["content"].lower() for c in llm.calls_for("ask"))
+
+
+async def test_a_proposal_past_the_growth_cap_is_refused(dataset: Path, tmp_path: Path) -> None:
+    long_rule = "MAGIC: read every passage twice before you answer. " * 20  # 1,040 characters
+    result = await run_job(
+        config(dataset, tmp_path / "job", budget=12, max_growth=2.0), Settings(), scripted(long_rule)
+    )
+    gepa = result.report["methods"]["gepa"]
+    cap = result.report["prompt_caps"]["ask_read"]
+    assert cap == len(load_builtin("minimal")["ask_read"]) + 400 < len(long_rule)
+    assert (
+        gepa["refused_proposals"] == {"growth": gepa["refused_proposals"]["growth"]}
+        and gepa["best_candidate"] == 0
+    )
+
+
+async def test_gepas_stop_conditions_end_a_run(dataset: Path, tmp_path: Path) -> None:
+    never_better = scripted("Answer however you like.")
+    stalled = await run_job(
+        config(dataset, tmp_path / "a", budget=500, no_improvement=2), Settings(), never_better
+    )
+    assert stalled.outcome.stopped_by == "no improvement" and stalled.outcome.total_metric_calls < 30
+    timed = await run_job(config(dataset, tmp_path / "b", budget=500, timeout_min=1e-6), Settings(), never_better)
+    assert timed.outcome.stopped_by == "timeout" and timed.outcome.total_metric_calls == 4  # the seed's validation
+    spent = await run_job(config(dataset, tmp_path / "c", budget=10), Settings(), never_better)
+    assert spent.outcome.stopped_by == "budget" and 10 <= spent.outcome.total_metric_calls < 16
+    # The baseline stops on the same conditions.
+    base = await run_job(
+        config(dataset, tmp_path / "d", budget=500, no_improvement=2, method="textgrad"), Settings(), never_better
+    )
+    assert base.outcome.stopped_by == "no improvement" and base.outcome.total_metric_calls < 30
+
+
+async def test_a_small_budget_for_the_roles_is_warned_about(dataset: Path, tmp_path: Path) -> None:
+    events: list[dict[str, Any]] = []
+    roles = ["ask_read", "ask_read_next", "ask_read_final"]
+    result = await run_job(
+        config(dataset, tmp_path / "job", roles=roles, budget=8), Settings(), scripted("x"), on_event=events.append
+    )
+    (warning,) = result.report["warnings"]
+    assert "small for 3 role(s)" in warning and "at least 58" in warning
+    assert {"event": "warning", "message": warning} in events
 
 
 async def test_a_job_resumes_from_its_folder_instead_of_restarting(dataset: Path, tmp_path: Path) -> None:
@@ -119,16 +216,15 @@ async def test_a_job_resumes_from_its_folder_instead_of_restarting(dataset: Path
     assert second.outcome.total_metric_calls > first.outcome.total_metric_calls >= 8
     assert second.outcome.candidates[: len(first.outcome.candidates)] == first.outcome.candidates
     assert second.outcome.val_scores[0] == first.outcome.val_scores[0]
+    assert second.split.test == first.split.test
     # The report counts the whole job's cost: a session with nothing left to do reports the same totals.
     third = await run_job(config(dataset, out, budget=20), Settings(), scripted("HALF: answer with the city."))
-    assert second.report["agent_runs"] > first.report["agent_runs"] > 0
-    assert (third.report["agent_runs"], third.report["reflection_calls"]) == (
-        second.report["agent_runs"],
-        second.report["reflection_calls"],
-    )
+    g2, g3 = second.report["methods"]["gepa"], third.report["methods"]["gepa"]
+    assert g2["agent_runs"] > first.report["methods"]["gepa"]["agent_runs"] > 0
+    assert (g3["agent_runs"], g3["reflection_calls"]) == (g2["agent_runs"], g2["reflection_calls"])
     # The seed's validation questions were not asked again: their scores came from the job folder.
-    val_questions = {q for q in json.loads((out / "split.json").read_text())["val"]}
-    seed_prompt = load_builtin("minimal")["ask"]
+    val_questions = set(json.loads((out / "split.json").read_text())["val"])
+    seed_prompt = load_builtin("minimal")["ask_read"]
     rerun = [
         c
         for c in llm.calls_for("ask")
@@ -138,50 +234,28 @@ async def test_a_job_resumes_from_its_folder_instead_of_restarting(dataset: Path
     assert llm.calls  # it did go on with new minibatches
 
 
-async def test_held_out_test_questions_score_seed_and_best_without_changing_the_split(
-    dataset: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "job"
-    first = await run_job(config(dataset, out, limit=4), Settings(), scripted("MAGIC: answer with the city."))
-    split = json.loads((out / "split.json").read_text())
-    # Adding a test set to the finished job resumes it (same split, no new search) and scores the test set.
-    second = await run_job(config(dataset, out, limit=4, test_limit=2), Settings(), scripted("unused"))
-    report = second.report
-    assert json.loads((out / "split.json").read_text()) == split
-    assert report["test_size"] == 2 and report["split_disjoint"]
-    assert (report["seed_test_score"], report["best_test_score"]) == (0.0, 1.0)
-    assert second.outcome.candidates == first.outcome.candidates
-    assert "held-out test score (2 questions" in (out / "report.md").read_text()
-    with pytest.raises(JobError, match="only 2 questions are left"):
-        await run_job(config(dataset, out, limit=4, test_limit=3), Settings(), scripted("unused"))
-
-
 async def test_a_folder_holding_another_job_is_refused(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "job"
     await run_job(config(dataset, out, budget=6), Settings(), scripted("MAGIC"))
     with pytest.raises(JobError, match="differs in: metric"):
         await run_job(config(dataset, out, budget=6, metric="f1"), Settings(), scripted("MAGIC"))
+    with pytest.raises(JobError, match=r"differs in: .*strategy"):
+        await run_job(config(dataset, out, budget=6, strategy="asp", roles=["ask"]), Settings(), scripted("MAGIC"))
 
 
 async def test_bad_options_fail_clearly(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(JobError, match="has no role writer"):
         await run_job(config(dataset, tmp_path / "a", roles=["writer"]), Settings(), scripted("x"))
-    with pytest.raises(JobError, match="too few"):
+    with pytest.raises(JobError, match="too few for the splits"):
         await run_job(config(dataset, tmp_path / "b", val_limit=10), Settings(), scripted("x"))
-    assert not (tmp_path / "a").exists()
+    with pytest.raises(JobError, match="max-prompt-chars 10"):
+        await run_job(config(dataset, tmp_path / "c", max_prompt_chars=10), Settings(), scripted("x"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
 
 
-def test_split_is_seeded_disjoint_and_dedupes_repeated_questions() -> None:
-    rows = [QAExample(f"q{i}", f"question {i % 12}?", ["a"]) for i in range(15)]
-    train, val = split_examples(rows, None, 4, seed=7)
-    again = split_examples(rows, None, 4, seed=7)
-    assert [e.id for e in train] == [e.id for e in again[0]]
-    assert len(val) == 4 and len(train) == 8  # 12 distinct questions
-    assert not {e.question for e in train} & {e.question for e in val}
-    assert [e.id for e in split_examples(rows, None, 4, seed=8)[1]] != [e.id for e in val]
-
-
-async def test_corrections_become_separately_reported_validation_questions(dataset: Path, tmp_path: Path) -> None:
+async def test_corrections_are_never_regress_questions_reported_on_validation_and_at_test_time(
+    dataset: Path, tmp_path: Path
+) -> None:
     class Store:
         def list(self, *, status: object = None, collection: object = None) -> list[object]:
             from sleuth.feedback.models import Patch
@@ -197,48 +271,48 @@ async def test_corrections_become_separately_reported_validation_questions(datas
         scripted("MAGIC"),
         patch_store=Store(),
     )
-    assert result.report["corrections_size"] == 1
-    assert result.report["seed_corrections_score"] == 0.0
-    assert result.report["val_size"] == 4
-    assert any(k.startswith("correction:") for k in result.report["pareto_by_val_question"])
+    report = result.report
+    gepa = report["methods"]["gepa"]
+    assert report["split"]["corrections"] == 1 and report["split"]["val"] == 4
+    assert gepa["seed_corrections_val_score"] == 0.0
+    assert any(k.startswith("correction:") for k in gepa["pareto_by_val_question"])
+    assert gepa["corrections_test"]["questions"] == 1
+    assert (gepa["corrections_test"]["seed"], gepa["corrections_test"]["best"]) == (0.0, 1.0)
+    assert gepa["corrections_test"]["regressed"] == []
+    assert "correction questions (never regress): 0.000 -> 1.000" in (tmp_path / "job" / "report.md").read_text()
+
+
+def _http_reply(body: dict[str, Any]) -> str:
+    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "")
+    reply = reply_for(body["messages"], schema, ["MAGIC: the city."])
+    return reply if isinstance(reply, str) else json.dumps(reply)
 
 
 @pytest.mark.allow_llm
-def test_cli_optimize_runs_against_an_openai_compatible_server(
+def test_cli_compares_both_methods_against_an_openai_compatible_server(
     dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sleuth.cli import app
 
-    def reply(body: dict) -> str:
-        messages = body["messages"]
-        return answer_for(messages[0]["content"], "\n".join(m["content"] for m in messages), "MAGIC: the city.")
-
     out = tmp_path / "job"
-    with FakeOpenAIServer(reply) as server:
+    sizes = ["--val-limit", "4", "--limit", "5", "--test-limit", "3", "--budget", "14"]
+    with FakeOpenAIServer(_http_reply) as server:
         monkeypatch.setenv("SLEUTH_LLM_BASE_URL", server.base_url)
-        result = CliRunner().invoke(
-            app,
-            [
-                "optimize",
-                "--dataset",
-                str(dataset),
-                "--out",
-                str(out),
-                "--budget",
-                "16",
-                "--val-limit",
-                "4",
-                "--limit",
-                "5",
-                "--roles",
-                "ask,summarizer",
-                "--json",
-            ],
-        )
+        monkeypatch.setenv("COLUMNS", "300")  # one summary line per method, unwrapped
+        args = ["optimize", "--dataset", str(dataset), "--out", str(out), "--roles", "ask_read", *sizes]
+        result = CliRunner().invoke(app, [*args, "--method", "both", "--json"])
+        shown = CliRunner().invoke(app, [*args, "--method", "both"])  # resumed: nothing left, the summary
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["best_val_score"] == 1.0 and report["seed_val_score"] == 0.0
-    assert load_prompt_set(out / "best").hash == report["best_hash"]
+    assert [(r["method"], r["test"], r["metric_calls"] >= 14) for r in report["comparison"]] == [
+        ("gepa", [0.0, 1.0], True),
+        ("textgrad", [0.0, 1.0], True),
+    ]
+    assert load_prompt_set(out / "best").hash == report["methods"]["gepa"]["best_hash"]
+    assert shown.exit_code == 0, shown.output
+    assert "gepa: validation 0.000 -> 1.000; test 0.000 -> 1.000, difference +1.000 [95% CI +1.000, +1.000]" in (
+        shown.output
+    )
 
 
 def test_cli_optimize_rejects_bad_input_without_a_traceback(dataset: Path, tmp_path: Path) -> None:
@@ -271,7 +345,7 @@ async def test_textgrad_job_stopped_by_its_stop_file_goes_on_when_run_again(data
     )
     assert second.outcome.total_metric_calls > first.outcome.total_metric_calls
     assert not (out / "textgrad" / "textgrad.stop").exists()
-    assert second.report["method"] == "textgrad" and (out / "report.md").exists()
+    assert second.report["comparison"][0]["method"] == "textgrad" and (out / "report.md").exists()
 
 
 @pytest.mark.allow_llm
@@ -318,7 +392,7 @@ async def test_a_crashed_session_still_counts_its_agent_runs_and_reflection_call
 ) -> None:
     out = tmp_path / "job"
 
-    def reflection_down(call: object) -> str:
+    def reflection_down(call: Call) -> str:
         raise TimeoutError("reflection server gone")
 
     with pytest.raises(Exception, match="reflection server gone"):
@@ -328,7 +402,50 @@ async def test_a_crashed_session_still_counts_its_agent_runs_and_reflection_call
             scripted("unused"),
             reflection_llm=ScriptedLLM(fn=reflection_down),
         )
-    counts = json.loads((out / "counts.json").read_text())
+    counts = json.loads((out / "counts.json").read_text())["textgrad"]
     assert counts["agent_runs"] >= 4  # the seed's validation runs at least
     resumed = await run_job(config(dataset, out, method="textgrad"), Settings(), scripted("MAGIC: the city."))
-    assert resumed.report["agent_runs"] > counts["agent_runs"]
+    assert resumed.report["methods"]["textgrad"]["agent_runs"] > counts["agent_runs"]
+
+
+def _two_role_reply(call: Call) -> dict[str, Any] | str:
+    """Three kinds of question: right with ALPHA in `ask_read`, with BETA in `ask_read_next`, and only without
+    ALPHA; so one candidate per role improves a different part, and only their merge has both."""
+    if call.agent == "reflection":
+        if "Reply with only the new instruction" in call.prompt:  # the cue role ask_read_next
+            return "```\nBETA: reply with JSON.\n```"
+        return "```\nALPHA: answer from the passages.\n```"
+    system, user = call.messages[0]["content"], call.messages[-1]["content"]
+    kind = int(re.findall(r"variant (\d+)", user)[0]) % 3
+    right = "ALPHA" in system if kind == 0 else "BETA" in user if kind == 1 else "ALPHA" not in system
+    answer = "Paris" if right else "Rome"
+    return {"answer": answer} if call.schema_name == "FinalReading" else {"answer": answer, "next_search": ""}
+
+
+async def test_gepa_merges_candidates_that_improved_different_roles(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rows = [
+        {"id": f"q{i}", "question": f"What is the capital of France? (variant {i})", "answers": ["Paris"]}
+        for i in range(24)
+    ]
+    (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in CORPUS))
+    options: dict[str, Any] = {
+        "budget": 80,
+        "val_limit": 9,
+        "limit": 9,
+        "test_limit": 4,
+        "roles": ["ask_read", "ask_read_next"],
+        "seed": 2,
+    }
+    merged = await run_job(config(folder, tmp_path / "a", **options), Settings(), ScriptedLLM(fn=_two_role_reply))
+    gepa = merged.report["methods"]["gepa"]
+    (event,) = [e for e in gepa["iterations"] if e["event"] == "merged"]
+    child = merged.outcome.candidates[event["candidate"]]
+    assert "ALPHA" in child["ask_read"] and "BETA" in child["ask_read_next"]
+    assert sorted(merged.outcome.parents[event["candidate"]]) == sorted(event["parents"])
+    plain = await run_job(
+        config(folder, tmp_path / "b", merge=False, **options), Settings(), ScriptedLLM(fn=_two_role_reply)
+    )
+    assert not any(len(p) > 1 for p in plain.outcome.parents)

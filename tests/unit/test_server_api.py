@@ -301,11 +301,14 @@ async def test_the_default_optimizer_runs_an_optimization_job_on_the_servers_mod
     async with server.client("admin") as admin:
         missing = await admin.post("/v1/optimize", json={"dataset": "nope"})
         assert missing.status_code == 404
-        created = (await admin.post("/v1/optimize", json={"budget": 7, "method": "textgrad"})).json()
+        job = {"budget": 7, "method": "both", "test_limit": 5, "no_improvement": 3}
+        created = (await admin.post("/v1/optimize", json=job)).json()
         events = parse_sse((await admin.get(created["events_url"])).text)
     assert "config" in seen, events
     config = seen["config"]
-    assert config.budget == 7 and config.method == "textgrad"
+    # The same library job as `sleuth optimize --method both`: both methods, one report.
+    assert config.budget == 7 and config.methods == ["gepa", "textgrad"]
+    assert (config.test_limit, config.no_improvement, config.strategy) == (5, 3, "grounded")
     assert config.out == server.settings.home / "optimize" / created["id"]
     assert (Path(config.dataset) / "questions.jsonl").exists()  # the bundled demo set
     assert seen["llm"] is server.sleuth.llm and seen["patches"] is server.store

@@ -27,24 +27,46 @@ def optimize(
     ),
     out: str = typer.Option(..., "--out", "-o", help="Job folder; run again with the same options to resume."),
     agent: str = typer.Option("ask", "--agent", help="ask or research."),
+    strategy: str = typer.Option(
+        None, "--strategy", help="ask: grounded or asp, the strategy whose prompts are tuned (default: settings')."
+    ),
     metric: str = typer.Option(None, "--metric", "-m", help="em, f1, cover (ask); citations, judge (research)."),
     budget: int = typer.Option(
-        60, "--budget", "-b", min=1, help="Metric calls (agent runs scored), seed included."
+        60, "--budget", "-b", min=1, help="Metric calls (agent runs scored) per method, seed included."
     ),
     limit: int = typer.Option(None, "--limit", min=1, help="Training questions (default: all the rest)."),
-    val_limit: int = typer.Option(10, "--val-limit", min=1, help="Validation questions."),
+    val_limit: int = typer.Option(
+        None, "--val-limit", min=1, help="Validation questions (default: a fifth of the questions)."
+    ),
     test_limit: int = typer.Option(
-        0, "--test-limit", min=0, help="Held-out questions scored for the seed and the best set at the end."
+        None, "--test-limit", min=1, help="Held-out test questions (default: two fifths of the questions)."
     ),
     seed_prompts: str = typer.Option("minimal", "--seed-prompts", help="minimal, defaults, or a directory."),
-    method: str = typer.Option("gepa", "--method", help="gepa or textgrad (the baseline)."),
+    method: str = typer.Option(
+        "gepa", "--method", help="gepa, textgrad (the baseline) or both (same splits and budget, one report)."
+    ),
     roles: str = typer.Option(
         None, "--roles", help="Comma-separated roles to optimize (default: all of the agent's)."
     ),
     minibatch: int = typer.Option(3, "--minibatch", min=1, help="Questions per reflection minibatch."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the train/val split and the sampling."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the splits and the sampling."),
     max_prompt_chars: int = typer.Option(
-        None, "--max-prompt-chars", min=1, help="Reject candidates with a longer prompt."
+        None, "--max-prompt-chars", min=1, help="Refuse proposals with a longer prompt in any role."
+    ),
+    max_growth: float = typer.Option(
+        2.0, "--max-growth", min=1.0, help="Refuse proposals longer than this many times the seed's prompt."
+    ),
+    merge: bool = typer.Option(
+        True, "--merge/--no-merge", help="GEPA: merge candidates that improved other roles."
+    ),
+    no_improvement: int = typer.Option(
+        None, "--no-improvement", min=1, help="Stop after this many iterations without a better validation score."
+    ),
+    timeout_min: float = typer.Option(
+        None, "--timeout-min", min=0.01, help="Stop each method after this many minutes."
+    ),
+    max_reflection_cost: float = typer.Option(
+        None, "--max-reflection-cost", min=0.0001, help="Stop when reflection calls cost this many USD."
     ),
     corrections: bool = typer.Option(
         False, "--corrections", help="Add active corrections as never-regress validation questions."
@@ -63,6 +85,7 @@ def optimize(
         config = OptimizeConfig.model_validate(
             {
                 "agent": agent,
+                "strategy": strategy or settings().ask_strategy,
                 "dataset": dataset,
                 "out": Path(out),
                 "budget": budget,
@@ -76,6 +99,11 @@ def optimize(
                 "seed": seed,
                 "roles": [r.strip() for r in roles.split(",") if r.strip()] if roles else None,
                 "max_prompt_chars": max_prompt_chars,
+                "max_growth": max_growth,
+                "merge": merge,
+                "no_improvement": no_improvement,
+                "timeout_min": timeout_min,
+                "max_reflection_cost": max_reflection_cost,
                 "corrections": corrections,
                 "collection": collection,
             }
@@ -113,28 +141,33 @@ async def _run(config: OptimizeConfig, current: Settings, *, quiet: bool) -> Job
         patch_store = _patch_store(current, stack)
         retriever = _collection_retriever(current, config.collection) if config.collection else None
         progress = progress_bar(disable=quiet)
-        bar = progress.add_task(f"{config.method}: starting", total=config.budget)
-        best = {"score": float("-inf")}
+        bar = progress.add_task(f"{config.methods[0]}: starting", total=config.budget)
+        state: dict[str, Any] = {"method": config.methods[0], "best": float("-inf")}
 
         def on_event(event: dict[str, Any]) -> None:
+            method = event.get("method", state["method"])
+            if method != state["method"]:  # the next method starts on the same splits with its own budget
+                state.update(method=method, best=float("-inf"))
+                progress.reset(bar, total=config.budget, description=f"{method}: starting")
             if event["event"] == "budget":
                 progress.update(bar, completed=min(event["used"], config.budget))
             elif event["event"] == "valset":
-                best["score"] = max(best["score"], event["score"])
-                progress.update(bar, description=f"{config.method}: best val {best['score']:.3f}")
+                state["best"] = max(state["best"], event["score"])
+                progress.update(bar, description=f"{method}: best val {state['best']:.3f}")
                 progress.console.print(
-                    f"candidate {event['candidate']}: validation {event['score']:.3f} "
+                    f"{method} candidate {event['candidate']}: validation {event['score']:.3f} "
                     f"(prompt chars {event['lengths']})",
                     highlight=False,
                 )
             elif event["event"] == "test":
-                progress.update(
-                    bar, description=f"{config.method}: scoring {event['questions']} held-out questions"
-                )
-            elif event["event"] in ("accepted", "rejected") and not quiet:
-                detail = {k: v for k, v in event.items() if k not in ("event", "method")}
+                progress.update(bar, description=f"{method}: scoring {event['questions']} held-out questions")
+            elif event["event"] == "warning":
+                progress.console.print(f"[yellow]warning:[/] {plain(event['message'])}", highlight=False)
+            elif event["event"] in ("accepted", "rejected", "merged", "guard") and not quiet:
+                detail = {k: v for k, v in event.items() if k not in ("event", "method", "critique")}
                 progress.console.print(
-                    f"iteration {event.get('iteration')}: {event['event']} {plain(detail)}", highlight=False
+                    f"{method} iteration {event.get('iteration', '')}: {event['event']} {plain(detail)}",
+                    highlight=False,
                 )
 
         try:
@@ -173,24 +206,29 @@ def _summary(result: JobResult) -> None:
     def fmt(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
+    split = report["split"]
     console.print(
-        f"[bold]{report['method']}[/] on {report['agent']} ({report['metric']}): validation "
-        f"{fmt(report['seed_val_score'])} -> {fmt(report['best_val_score'])} "
-        f"(candidate {report['best_candidate']} of {len(report['candidates'])}; "
-        f"{report['metric_calls_used']}/{report['budget_metric_calls']} metric calls)",
+        f"{report['agent']} ({report['metric']}), splits train {split['train']} / validation {split['val']} / "
+        f"test {split['test']}",
         highlight=False,
     )
-    if report["test_size"]:
+    for row in report["comparison"]:
+        delta = row["test_delta"]
+        interval = f"{delta['mean']:+.3f} [95% CI {delta['low']:+.3f}, {delta['high']:+.3f}]" if delta else "n/a"
         console.print(
-            f"held-out test ({report['test_size']} questions): {fmt(report['seed_test_score'])} -> "
-            f"{fmt(report['best_test_score'])}",
+            f"[bold]{row['method']}[/]: validation {fmt(row['val'][0])} -> {fmt(row['val'][1])}; test "
+            f"{fmt(row['test'][0])} -> {fmt(row['test'][1])}, difference {interval}; {row['metric_calls']} metric "
+            f"calls, {row['refused_proposals']} proposals refused, stopped by {row['stopped_by']}",
             highlight=False,
         )
-    if report["corrections_size"]:
-        console.print(
-            f"corrections: {fmt(report['seed_corrections_score'])} -> {fmt(report['best_corrections_score'])}",
-            highlight=False,
-        )
+    for method in report["methods"].values():
+        corrections = method["corrections_test"]
+        if corrections["questions"]:
+            regressed = f", regressed: {', '.join(corrections['regressed'])}" if corrections["regressed"] else ""
+            console.print(
+                f"{method['method']} corrections: {fmt(corrections['seed'])} -> {fmt(corrections['best'])}{regressed}",
+                highlight=False,
+            )
     out = result.config.out
     console.print(
         f"best prompts: {plain(out / 'best')} (hash {result.best_set.hash}); use --prompts {plain(out / 'best')}",

@@ -101,8 +101,10 @@ class Score:
 class Task(Protocol):
     """Runs one agent on one example with a prompt set (async; many run concurrently)."""
 
-    roles: tuple[str, ...]
-    """The prompt roles this agent uses (what can be optimized)."""
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The prompt roles this agent uses (what can be optimized)."""
+        ...
 
     async def run(self, example: QAExample, prompts: PromptSet) -> Rollout: ...
 
@@ -132,6 +134,8 @@ class Outcome:
     total_metric_calls: int
     pareto: dict[int, set[int]] = field(default_factory=dict)
     """Validation index -> candidates with the best score on it (GEPA's instance front)."""
+    stopped_by: str | None = None
+    """The stop condition that ended the search (`stopping.Stoppers.fired`)."""
 
     @property
     def best_idx(self) -> int:

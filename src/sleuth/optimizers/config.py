@@ -7,36 +7,67 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sleuth.names import Strategy
+
+Method = Literal["gepa", "textgrad"]
+METHODS: tuple[Method, ...] = ("gepa", "textgrad")
+
+STOP_OPTIONS = ("budget", "no_improvement", "timeout_min", "max_reflection_cost")
+"""When to stop: a resumed job may change these (a larger budget goes on further)."""
+
 
 class OptimizeConfig(BaseModel):
     """Everything that defines an optimization job (saved as `job.json`; a resume must match it, apart from
-    the budget, which may grow, and the test set, which is scored after the search)."""
+    the stop conditions, `STOP_OPTIONS`)."""
 
     agent: Literal["ask", "research"] = "ask"
+    strategy: Strategy = "grounded"
+    """For the ask agent: the strategy whose prompts are tuned (grounded: `ask_read*`; asp: the tag loop's)."""
     dataset: str
     """A dataset folder (`questions.jsonl` + `corpus.jsonl`) or a questions `.jsonl` file."""
     limit: int | None = Field(default=None, ge=1)
-    """Training questions (default: all not used for validation)."""
-    val_limit: int = Field(default=10, ge=1)
-    test_limit: int = Field(default=0, ge=0)
-    """Held-out questions, disjoint from train and validation, scored for the seed and the best set after the
-    search (outside the budget): the validation score picked the best set, so it flatters it."""
+    """Training questions (default: all not used for validation or test)."""
+    val_limit: int | None = Field(default=None, ge=1)
+    """Validation questions (default: a fifth of the distinct questions)."""
+    test_limit: int | None = Field(default=None, ge=1)
+    """Held-out test questions, disjoint from train and validation by question and gold passage, scored for the
+    seed and each method's winner after the search (outside the budget) with a paired bootstrap interval
+    (default: two fifths of the distinct questions)."""
     metric: str = "em"
     budget: int = Field(default=60, ge=1)
-    """Metric calls (one agent run scored on one question), the seed's validation run included."""
+    """Metric calls per method (one agent run scored on one question), the seed's validation run included."""
     out: Path
     seed_prompts: str = "minimal"
-    method: Literal["gepa", "textgrad"] = "gepa"
+    method: Literal["gepa", "textgrad", "both"] = "gepa"
+    """`both` runs GEPA, then the TextGrad-style baseline, on the same splits and budget, in one report."""
     roles: list[str] | None = None
-    """Roles to optimize (default: every role of the agent)."""
+    """Roles to optimize (default: every role of the agent, or of the ask strategy)."""
     minibatch_size: int = Field(default=3, ge=1)
     seed: int = 0
     max_prompt_chars: int | None = Field(default=None, ge=1)
+    """An absolute cap on any role's prompt, over the growth cap."""
+    max_growth: float = Field(default=2.0, ge=1.0)
+    """A proposal may make a role's prompt at most this many times its seed's length (and always the seed's
+    length plus 400 characters, `guards.GROWTH_FLOOR`); a longer one is refused before it is run."""
+    merge: bool = True
+    """GEPA: also merge two candidates that improved different roles (gepa's `use_merge`)."""
+    max_merges: int = Field(default=5, ge=1)
+    no_improvement: int | None = Field(default=None, ge=1)
+    """Stop after this many iterations without a better validation score (gepa's `NoImprovementStopper`)."""
+    timeout_min: float | None = Field(default=None, gt=0)
+    """Stop each method's search after this many minutes (gepa's `TimeoutStopCondition`)."""
+    max_reflection_cost: float | None = Field(default=None, gt=0)
+    """Stop when the reflection model's calls cost this many USD (priced with the price table)."""
     corrections: bool = False
-    """Add questions built from active user corrections to the validation set (reported separately)."""
+    """Add questions built from active user corrections to the validation set (reported separately, also at
+    test time, as never-regress questions)."""
     collection: str | None = None
     """Search this indexed collection instead of a BM25 index over the dataset's own corpus."""
 
+    @property
+    def methods(self) -> list[Method]:
+        return list(METHODS) if self.method == "both" else [self.method]
+
     def identity(self) -> dict[str, Any]:
-        """The fields a resumed job must share with the saved one (the budget may grow)."""
-        return self.model_dump(mode="json", exclude={"budget", "out", "test_limit"})
+        """The fields a resumed job must share with the saved one."""
+        return self.model_dump(mode="json", exclude={"out", *STOP_OPTIONS})

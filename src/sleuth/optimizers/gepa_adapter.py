@@ -1,5 +1,6 @@
 """GEPA over sleuth's prompt roles: the `GEPAAdapter`, the reflection model as gepa's `str -> str` callable,
-and `run_gepa`, which calls `gepa.optimize` with GEPA's defaults.
+and `run_gepa`, which calls `gepa.optimize` with GEPA's defaults plus merge, gepa's stop conditions and a
+guarded proposal step.
 
 gepa is synchronous and our models are async: the job runs gepa in a worker thread and the adapter sends
 each batch to the job's event loop, where its rollouts run concurrently under a semaphore.
@@ -19,15 +20,15 @@ from gepa import EvaluationBatch
 from sleuth.evals.datasets import QAExample
 from sleuth.evals.jobs import EventSink
 from sleuth.llm.base import ChatModel, GenParams, Message
+from sleuth.llm.pricing import PriceTable
 from sleuth.optimizers.base import Metric, Outcome, Rollout, Score, Task
+from sleuth.optimizers.briefs import reflection_template
 from sleuth.optimizers.cache import EvalCache
-from sleuth.optimizers.reflective import (
-    Trace,
-    first_new_text,
-    reflection_template,
-    reflective_dataset,
-    tidy_reflection,
-)
+from sleuth.optimizers.events import EventRecorder, FileLogger
+from sleuth.optimizers.guards import ProposalGuard
+from sleuth.optimizers.reflective import Trace, reflective_dataset
+from sleuth.optimizers.replies import first_new_text, tidy_reflection
+from sleuth.optimizers.stopping import Stoppers
 from sleuth.prompts.sets import PromptSet
 
 T = TypeVar("T")
@@ -45,11 +46,6 @@ def run_on_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -
     return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
 
-def prompt_lengths(candidate: dict[str, str]) -> dict[str, int]:
-    """Characters per role: how much each prompt grew."""
-    return {role: len(text) for role, text in sorted(candidate.items())}
-
-
 class SleuthAdapter:
     """A `gepa.GEPAAdapter` whose candidate is a partial prompt set (role -> text) for one agent.
 
@@ -59,12 +55,11 @@ class SleuthAdapter:
         base: the full prompt set the candidate's roles are laid over.
         loop: the event loop the rollouts run on (the model clients belong to it).
         concurrency: rollouts of one batch in flight at once.
-        max_prompt_chars: reject (score 0, no model calls) a candidate with a longer prompt in any role.
         cache: scores kept across a resume.
     """
 
     propose_new_texts: Proposer | None = None
-    """Set by `run_gepa`: gepa's own proposal step, re-asked when a reply is empty or a copy."""
+    """Set by `run_gepa`: gepa's own proposal step, re-asked when a reply fails the job's guard."""
 
     def __init__(
         self,
@@ -74,20 +69,13 @@ class SleuthAdapter:
         loop: asyncio.AbstractEventLoop,
         *,
         concurrency: int = 4,
-        max_prompt_chars: int | None = None,
         cache: EvalCache | None = None,
     ) -> None:
         self.task, self.metric, self.base, self.loop = task, metric, base, loop
         self.concurrency = max(1, concurrency)
-        self.max_prompt_chars = max_prompt_chars
         self.cache = cache or EvalCache(None)
         self.rollouts_run = 0
-        """Agent runs actually made (cache hits and capped candidates excluded)."""
-
-    def over_cap(self, candidate: dict[str, str]) -> list[str]:
-        if self.max_prompt_chars is None:
-            return []
-        return [role for role, text in candidate.items() if len(text) > self.max_prompt_chars]
+        """Agent runs actually made (cache hits excluded)."""
 
     def evaluate(
         self, batch: list[QAExample], candidate: dict[str, str], capture_traces: bool = False
@@ -104,13 +92,6 @@ class SleuthAdapter:
     async def evaluate_async(
         self, batch: Sequence[QAExample], candidate: dict[str, str], capture_traces: bool = True
     ) -> list[Trace]:
-        too_long = self.over_cap(candidate)
-        if too_long:
-            reason = (
-                f"rejected without running: the prompt of {', '.join(too_long)} is over the cap of "
-                f"{self.max_prompt_chars} characters"
-            )
-            return [Trace(Rollout(ex, error=reason), Score(0.0, reason, {"over_cap": 1.0})) for ex in batch]
         prompts = self.base.with_prompts(candidate, name="candidate")
         semaphore = asyncio.Semaphore(self.concurrency)
 
@@ -164,16 +145,19 @@ class SleuthAdapter:
         components_to_update: list[str],
     ) -> dict[str, list[dict[str, Any]]]:
         """Each role's own inputs, outputs and feedback (see `sleuth.optimizers.reflective`)."""
-        return reflective_dataset(list(eval_batch.trajectories or []), components_to_update)
+        return reflective_dataset(list(eval_batch.trajectories or []), components_to_update, candidate)
 
 
 class Proposer:
     """gepa's default proposal (the role's reflection template rendered and parsed by gepa's
-    `InstructionProposalSignature`) with one change: a reply that is empty or a copy of the current text is
-    re-asked (`first_new_text`), as the baseline's rewrite is, instead of spending a minibatch on it."""
+    `InstructionProposalSignature`) with one change: each reply must pass the job's `ProposalGuard` (not empty,
+    not a copy, not over the growth cap, no training data copied in) and is re-asked while it fails
+    (`first_new_text`), as the baseline's rewrite is. A role with no acceptable reply is left out; with none
+    at all gepa skips the iteration without running the candidate."""
 
-    def __init__(self, reflection_lm: Callable[[str], str]) -> None:
+    def __init__(self, reflection_lm: Callable[[str], str], guard: ProposalGuard | None = None) -> None:
         self.reflection_lm = reflection_lm
+        self.guard = guard
 
     def __call__(
         self,
@@ -185,10 +169,11 @@ class Proposer:
 
         texts = {}
         for role in components_to_update:
+            records = reflective_dataset[role]
             prompt = Signature.prompt_renderer(
                 {
                     "current_instruction_doc": candidate[role],
-                    "dataset_with_feedback": reflective_dataset[role],
+                    "dataset_with_feedback": records,
                     "prompt_template": reflection_template(role),
                 }
             )
@@ -198,20 +183,50 @@ class Proposer:
                 reply = tidy_reflection(self.reflection_lm(prompt))
                 return Signature.output_extractor(reply)["new_instruction"]
 
-            texts[role] = first_new_text(ask, candidate[role])
+            check = None
+            if self.guard is not None:
+                if self.guard.leaks is not None:  # what the reflection model reads is training material too
+                    self.guard.leaks.observe(shown_texts(records))
+
+                def check(text: str, role: str = role, guard: ProposalGuard = self.guard) -> str | None:
+                    return guard.check(role, text, candidate)
+
+            text = first_new_text(ask, candidate[role], check)
+            if text is not None:
+                texts[role] = text
         return texts
+
+
+def shown_texts(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The inputs and outputs of reflective records (passages, transcripts), not the feedback we wrote."""
+    texts = []
+    for record in records:
+        inputs = record.get("Inputs", {})
+        texts += [str(v) for v in (inputs.values() if isinstance(inputs, Mapping) else [inputs])]
+        texts.append(str(record.get("Generated Outputs", "")))
+    return texts
 
 
 class ReflectionModel:
     """Our async `ChatModel` as gepa's `reflection_lm`: a blocking `prompt -> text` callable."""
 
     def __init__(
-        self, llm: ChatModel, loop: asyncio.AbstractEventLoop, params: GenParams, log_path: Path | None = None
+        self,
+        llm: ChatModel,
+        loop: asyncio.AbstractEventLoop,
+        params: GenParams,
+        log_path: Path | None = None,
+        prices: PriceTable | None = None,
     ) -> None:
         self.llm, self.loop, self.params = llm, loop, params
         self.log_path = log_path
         """Each raw reply is appended here: what a weak reflection model wrote explains an odd proposal."""
+        self.prices = prices or PriceTable()
         self.calls = 0
+        self.total_cost = 0.0
+        """USD spent, as gepa's `MaxReflectionCostStopper` reads it (a model the price table lacks adds 0)."""
+        self.unpriced = 0
+        """Calls whose model the price table does not name (their cost is unknown, not 0)."""
 
     def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
         messages: list[Message]
@@ -229,101 +244,23 @@ class ReflectionModel:
             ]
         self.calls += 1
         started = time.perf_counter()
-        text = run_on_loop(self.loop, self.llm.complete(messages, params=self.params, agent="reflection")).text
+        completion = run_on_loop(self.loop, self.llm.complete(messages, params=self.params, agent="reflection"))
+        text = completion.text
+        cost = (
+            0.0
+            if completion.cached
+            else self.prices.cost(completion.model, completion.prompt_tokens, completion.completion_tokens)
+        )
+        if cost is None:
+            self.unpriced += 1
+        else:
+            self.total_cost += cost
         if self.log_path is not None:
             latency = round(time.perf_counter() - started, 1)
             row = {"call": self.calls, "prompt": messages[-1]["content"], "reply": text, "latency_s": latency}
             with self.log_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         return text
-
-
-class FileLogger:
-    """gepa's logger, writing to a file only (gepa's own `Logger` swaps `sys.stdout`, which breaks progress
-    bars and `--json` output)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def log(self, *args: Any, **kwargs: Any) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(" ".join(str(a) for a in args) + "\n")
-
-
-class EventRecorder:
-    """A gepa callback that turns gepa's events into sleuth's job events (see `sleuth.optimizers.jobs`)."""
-
-    def __init__(self, sink: EventSink) -> None:
-        self.sink = sink
-
-    def on_budget_updated(self, event: Any) -> None:
-        self.sink(
-            {"event": "budget", "used": event["metric_calls_used"], "remaining": event["metric_calls_remaining"]}
-        )
-
-    def on_valset_evaluated(self, event: Any) -> None:
-        self.sink(
-            {
-                "event": "valset",
-                "iteration": event["iteration"],
-                "candidate": event["candidate_idx"],
-                "score": event["average_score"],
-                "parents": list(event["parent_ids"]),
-                "lengths": prompt_lengths(event["candidate"]),
-            }
-        )
-
-    def on_candidate_accepted(self, event: Any) -> None:
-        self.sink(
-            {
-                "event": "accepted",
-                "iteration": event["iteration"],
-                "candidate": event["new_candidate_idx"],
-                "minibatch_score": event["new_score"],
-            }
-        )
-
-    def on_candidate_rejected(self, event: Any) -> None:
-        self.sink(
-            {
-                "event": "rejected",
-                "iteration": event["iteration"],
-                "before": event["old_score"],
-                "after": event["new_score"],
-                "reason": event["reason"],
-            }
-        )
-
-    def on_proposal_end(self, event: Any) -> None:
-        self.sink(
-            {
-                "event": "proposal",
-                "iteration": event["iteration"],
-                "lengths": prompt_lengths(event["new_instructions"]),
-                "texts": dict(event["new_instructions"]),
-            }
-        )
-
-
-class CappedAcceptance:
-    """GEPA's strict-improvement acceptance, plus: a candidate with a prompt over the cap is refused."""
-
-    def __init__(self, max_prompt_chars: int | None) -> None:
-        self.max_prompt_chars = max_prompt_chars
-
-    def _too_long(self, proposal: Any) -> bool:
-        limit = self.max_prompt_chars
-        return limit is not None and any(len(t) > limit for t in proposal.candidate.values())
-
-    def should_accept(self, proposal: Any, state: Any) -> bool:
-        if self._too_long(proposal):
-            return False
-        return sum(proposal.subsample_scores_after or []) > sum(proposal.subsample_scores_before or [])
-
-    def reject_reason(self, proposal: Any, state: Any) -> str:
-        if self._too_long(proposal):
-            return f"a prompt is over the cap of {self.max_prompt_chars} characters"
-        return "no strict improvement on the minibatch"
 
 
 def run_gepa(
@@ -333,18 +270,22 @@ def run_gepa(
     val: list[QAExample],
     *,
     reflection_lm: ReflectionModel,
-    budget: int,
+    stoppers: Stoppers,
     run_dir: Path,
+    guard: ProposalGuard | None = None,
     minibatch_size: int = 3,
     seed_value: int = 0,
+    merge: bool = True,
+    max_merges: int = 5,
     on_event: EventSink | None = None,
 ) -> Outcome:
-    """Optimize `seed` with `gepa.optimize` (Pareto selection, round-robin over roles, strict improvement,
-    skip perfect minibatches) until `budget` metric calls; resumes when `run_dir` holds a saved state."""
+    """Optimize `seed` with `gepa.optimize`: Pareto selection, round-robin over roles, strict improvement on
+    the minibatch, perfect minibatches skipped, merges of candidates that improved different roles (`merge`),
+    until one of `stoppers` fires; resumes when `run_dir` holds a saved state (`gepa.stop` there ends it)."""
     import gepa
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    adapter.propose_new_texts = Proposer(reflection_lm)
+    adapter.propose_new_texts = Proposer(reflection_lm, guard)
     result: Any = gepa.optimize(
         seed_candidate=seed,
         trainset=train,
@@ -355,8 +296,10 @@ def run_gepa(
         module_selector="round_robin",
         reflection_minibatch_size=minibatch_size,
         skip_perfect_score=True,
-        acceptance_criterion=CappedAcceptance(adapter.max_prompt_chars),
-        max_metric_calls=budget,
+        acceptance_criterion="strict_improvement",
+        use_merge=merge and len(seed) > 1,  # a merge combines roles: with one role there is nothing to combine
+        max_merge_invocations=max_merges,
+        stop_callbacks=stoppers,
         run_dir=str(run_dir),
         callbacks=[cast(Any, EventRecorder(on_event))] if on_event else None,
         logger=FileLogger(run_dir / "gepa_log.txt"),
@@ -372,4 +315,5 @@ def run_gepa(
         discovered_at=list(result.discovery_eval_counts),
         total_metric_calls=int(result.total_metric_calls or 0),
         pareto={int(k): set(v) for k, v in result.per_val_instance_best_candidates.items()},
+        stopped_by=stoppers.fired,
     )

@@ -1,17 +1,15 @@
-"""Optimization jobs: GEPA or the TextGrad-style baseline over chosen roles of an agent, on a seeded split
-of a dataset (`splits`), and the best prompt set plus a report in one folder.
+"""Optimization jobs: GEPA, the TextGrad-style baseline or both, over chosen roles of an agent, on seeded
+train/validation/test splits of a dataset (`splits`), ending with each method's best prompt set and one report.
 
 The output folder is the job: running the same job again on it resumes (the split, GEPA's state, the
-baseline's state and the cached validation scores all live there).
+baseline's state and the cached rollouts all live there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sleuth.config import Settings
@@ -20,16 +18,18 @@ from sleuth.evals.jobs import EventSink
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, GenParams
 from sleuth.llm.clients import reflection_model
-from sleuth.optimizers.base import JobError, Outcome, Task
+from sleuth.llm.pricing import load_prices
+from sleuth.optimizers.base import JobError, Task
+from sleuth.optimizers.briefs import brief
 from sleuth.optimizers.cache import EvalCache
 from sleuth.optimizers.config import OptimizeConfig
-from sleuth.optimizers.gepa_adapter import ReflectionModel, SleuthAdapter, run_gepa
+from sleuth.optimizers.gepa_adapter import SleuthAdapter
+from sleuth.optimizers.guards import LeakGuard, budget_warning, growth_caps
+from sleuth.optimizers.methods import MethodResult, MethodRun
 from sleuth.optimizers.metrics import METRICS, build_metric
-from sleuth.optimizers.reflective import brief
 from sleuth.optimizers.report import write_report
-from sleuth.optimizers.splits import correction_examples, held_out_examples, split_examples
-from sleuth.optimizers.tasks import ASK_ROLES, RESEARCH_ROLES, AskTask, ResearchTask
-from sleuth.optimizers.textgrad import run_textgrad
+from sleuth.optimizers.splits import Split, correction_examples, load_split
+from sleuth.optimizers.tasks import AskTask, ResearchTask, agent_roles
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 from sleuth.retrieval.bm25 import PassageBM25
@@ -37,16 +37,21 @@ from sleuth.retrieval.bm25 import PassageBM25
 
 @dataclass
 class JobResult:
-    """A finished job: the outcome, the best set, the seed set, and where the files are."""
+    """A finished job: each method's result, the winning set, the seed set, the splits and the report."""
 
     config: OptimizeConfig
-    outcome: Outcome
     seed_set: PromptSet
+    split: Split
+    corrections: list[QAExample]
+    methods: dict[str, MethodResult]
     best_set: PromptSet
-    val_size: int
-    corrections_size: int
-    test_size: int
+    """The winner of the method with the best validation score (never chosen by test score)."""
     report: dict[str, Any]
+
+    @property
+    def outcome(self) -> Any:
+        """The first method's outcome (the only one for a single-method job)."""
+        return next(iter(self.methods.values())).outcome
 
 
 def _check_out_dir(config: OptimizeConfig) -> None:
@@ -63,48 +68,13 @@ def _check_out_dir(config: OptimizeConfig) -> None:
     job_file.write_text(json.dumps({"identity": config.identity(), "budget": config.budget}, indent=1))
 
 
-def _load_split(config: OptimizeConfig, examples: list[QAExample]) -> tuple[list[QAExample], list[QAExample]]:
-    """The saved split on resume (so it never changes under a job), else a new seeded one."""
-    path = config.out / "split.json"
-    by_id = {e.id: e for e in examples}
-    if path.exists():
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        missing = [i for i in saved["train"] + saved["val"] if i not in by_id]
-        if missing:
-            raise JobError(f"{path}: {len(missing)} saved question ids are not in the dataset any more")
-        return [by_id[i] for i in saved["train"]], [by_id[i] for i in saved["val"]]
-    train, val = split_examples(examples, config.limit, config.val_limit, config.seed)
-    path.write_text(json.dumps({"seed": config.seed, "train": [e.id for e in train], "val": [e.id for e in val]}))
-    return train, val
-
-
-def _add_counts(out: Path, **session: int) -> dict[str, int]:
-    """This session's agent runs and reflection calls added to those of earlier sessions of the job (a resumed
-    job reports its whole cost, not just the last session's)."""
-    path = out / "counts.json"
-    totals = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    for key, value in session.items():
-        totals[key] = totals.get(key, 0) + value
-    path.write_text(json.dumps(totals), encoding="utf-8")
-    return totals
-
-
-async def score_on(adapter: SleuthAdapter, examples: list[QAExample], candidate: dict[str, str]) -> float | None:
-    """The mean score of `candidate` on `examples` (None for no examples)."""
-    if not examples:
-        return None
-    traces = await adapter.evaluate_async(examples, candidate, capture_traces=False)
-    return sum(t.score.value for t in traces) / len(traces)
-
-
 def resolve_roles(config: OptimizeConfig, seed_set: PromptSet) -> list[str]:
-    agent_roles = ASK_ROLES if config.agent == "ask" else RESEARCH_ROLES
-    roles = config.roles or list(agent_roles)
-    unknown = [r for r in roles if r not in agent_roles]
+    roles_of_agent = agent_roles(config.agent, config.strategy)
+    roles = config.roles or list(roles_of_agent)
+    unknown = [r for r in roles if r not in roles_of_agent]
     if unknown:
-        raise JobError(
-            f"the {config.agent} agent has no role {', '.join(unknown)}; choose from {', '.join(agent_roles)}"
-        )
+        what = f"the {config.agent} agent" + (f" ({config.strategy} strategy)" if config.agent == "ask" else "")
+        raise JobError(f"{what} has no role {', '.join(unknown)}; choose from {', '.join(roles_of_agent)}")
     # A cue role may be empty (say nothing) and still be optimized; a role the set lacks may not.
     missing = [r for r in roles if r not in seed_set.prompts or not (seed_set[r].strip() or brief(r).line)]
     if missing:
@@ -122,6 +92,13 @@ def _settings_salt(settings: Settings) -> str:
         "local_model",
         "search_k",
         "ask_max_turns",
+        "ask_max_reads",
+        "ask_first_k",
+        "ask_link_depth",
+        "ask_read_size",
+        "ask_follow_k",
+        "ask_pool_size",
+        "ask_focus_size",
         "max_rounds",
         "max_tasks_per_round",
         "reader_batch_size",
@@ -142,6 +119,14 @@ def preflight(config: OptimizeConfig) -> tuple[Dataset, PromptSet, list[str]]:
     roles = resolve_roles(config, seed_set)
     if config.metric not in METRICS:
         raise JobError(f"unknown metric {config.metric!r}; choose one of {', '.join(METRICS)}")
+    too_long = [
+        r for r in roles if config.max_prompt_chars is not None and len(seed_set[r]) > config.max_prompt_chars
+    ]
+    if too_long:
+        raise JobError(
+            f"--max-prompt-chars {config.max_prompt_chars}: the seed's prompt for {', '.join(too_long)} is "
+            "already longer"
+        )
     return load_dataset(config.dataset), seed_set, roles
 
 
@@ -155,7 +140,8 @@ async def run_job(
     patch_store: Any = None,
     on_event: EventSink | None = None,
 ) -> JobResult:
-    """Run (or resume) the job described by `config` and write `best/` and the report into `config.out`.
+    """Run (or resume) the job described by `config`: each method's best set in `OUT/<method>/best`, the
+    validation winner's in `OUT/best`, and one report (`report.md`, `report.json`, `progress.png`).
 
     Args:
         llm: the task model the agent runs on (also the judge).
@@ -164,7 +150,7 @@ async def run_job(
         retriever: what the agent searches (default: BM25 over the dataset's corpus).
         patch_store: a `PatchStore`; its patches are shown to the agent, and with `config.corrections`
             its active corrections become extra validation questions.
-        on_event: progress events (also appended to `history.jsonl`).
+        on_event: progress events, each naming its method (also appended to `history.jsonl`).
 
     Raises:
         JobError, DatasetError, ValueError: bad options or data (nothing is written but `job.json`).
@@ -197,94 +183,97 @@ async def _run(
         if dataset.corpus_path is None:
             raise JobError(f"{config.dataset} has no corpus.jsonl: pass --collection to search an index")
         retriever = await asyncio.to_thread(PassageBM25, passages)
-    _check_out_dir(config)
-    train, val = _load_split(config, dataset.examples)
-    test = held_out_examples(dataset.examples, train + val, config.test_limit, config.seed)
-    corrections = []
+    corrections: list[QAExample] = []
     if config.corrections:
         if patch_store is None:
             raise JobError("--corrections needs the feedback store (no patches.sqlite under SLEUTH_HOME)")
         corrections = correction_examples(patch_store, config.collection)
-    patches: PatchSource = patch_store if patch_store is not None else NoPatches()
-    collection = config.collection or dataset.name
-    task: Task = (AskTask if config.agent == "ask" else ResearchTask)(
-        llm, retriever, settings, patches, collection
-    )
-    loop = asyncio.get_running_loop()
-    adapter = SleuthAdapter(
-        task,
-        metric,
-        seed_set,
-        loop,
-        concurrency=settings.optimize_concurrency,
-        max_prompt_chars=config.max_prompt_chars,
-        cache=EvalCache(config.out / "eval_cache.jsonl", salt=_settings_salt(settings)),
-    )
-    reflection = ReflectionModel(
-        reflection_llm,
-        loop,
-        GenParams(temperature=settings.reflection_temperature, max_tokens=settings.reflection_max_tokens),
-        log_path=config.out / "reflections.jsonl",
+    _check_out_dir(config)
+    split = load_split(
+        config.out / "split.json",
+        dataset.examples,
+        train_size=config.limit,
+        val_size=config.val_limit,
+        test_size=config.test_limit,
+        seed=config.seed,
+        pinned=corrections,
     )
     history = config.out / "history.jsonl"
 
     def record(event: dict[str, Any]) -> None:
         with history.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"method": config.method, **event}) + "\n")
+            fh.write(json.dumps(event, ensure_ascii=False) + "\n")
         if on_event is not None:
             on_event(event)
 
     seed = {role: seed_set[role] for role in roles}
-    runner: Callable[..., Outcome] = run_gepa if config.method == "gepa" else run_textgrad
-    run_dir = config.out / config.method
-    # A stop file ended the last run; running the job again means "go on".
-    (run_dir / f"{config.method}.stop").unlink(missing_ok=True)
-    try:
-        outcome = await asyncio.to_thread(
-            runner,
-            adapter,
-            seed,
-            train,
-            val + corrections,
-            reflection_lm=reflection,
-            budget=config.budget,
-            run_dir=run_dir,
-            minibatch_size=config.minibatch_size,
-            seed_value=config.seed,
-            on_event=record,
-        )
-    finally:  # a session that crashes has still spent its runs: the resumed job's report counts them
-        totals = _add_counts(config.out, agent_runs=adapter.rollouts_run, reflection_calls=reflection.calls)
-    best = outcome.candidates[outcome.best_idx]
-    if test:
-        record({"event": "test", "questions": len(test)})
-    seed_test = await score_on(adapter, test, seed)
-    best_test = seed_test if best == seed else await score_on(adapter, test, best)
-    # Saved over the defaults, as `load_prompt_set(out/best)` will read it, so the hash runs record matches.
+    warning = budget_warning(config.budget, len(roles), len(split.val) + len(corrections), config.minibatch_size)
+    if warning:
+        record({"event": "warning", "message": warning})
+    gold = {pid for e in split.train for pid in e.gold_passage_ids}
+    by_id = {p.id: p for p in passages if p.id in gold}
+    patches: PatchSource = patch_store if patch_store is not None else NoPatches()
+    collection = config.collection or dataset.name
+    task: Task = (
+        AskTask(llm, retriever, settings, patches, collection, strategy=config.strategy)
+        if config.agent == "ask"
+        else ResearchTask(llm, retriever, settings, patches, collection)
+    )
+    shared = MethodRun(
+        config,
+        SleuthAdapter(
+            task,
+            metric,
+            seed_set,
+            asyncio.get_running_loop(),
+            concurrency=settings.optimize_concurrency,
+            cache=EvalCache(config.out / "eval_cache.jsonl", salt=_settings_salt(settings)),
+        ),
+        split,
+        corrections,
+        seed,
+        growth_caps(seed, config.max_growth, config.max_prompt_chars),
+        lambda: LeakGuard.of(split.train, by_id),
+        reflection_llm,
+        GenParams(temperature=settings.reflection_temperature, max_tokens=settings.reflection_max_tokens),
+        load_prices(settings.prices_path),
+        record,
+    )
+    results: dict[str, MethodResult] = {method: await shared.run(method) for method in config.methods}
+    # The validation score picks the winner across methods too: choosing by test score would flatter it.
+    winner = max(results.values(), key=lambda r: r.outcome.val_scores[r.outcome.best_idx])
+    sets: dict[str, PromptSet] = {
+        method: _save_best(config, seed_set, r, config.out / method / "best") for method, r in results.items()
+    }
+    best_set = _save_best(config, seed_set, winner, config.out / "best")
+    report = write_report(
+        config,
+        seed_set,
+        split,
+        corrections,
+        results,
+        sets,
+        warnings=[warning] if warning else [],
+        caps=shared.caps,
+    )
+    return JobResult(config, seed_set, split, corrections, results, best_set, report)
+
+
+def _save_best(config: OptimizeConfig, seed_set: PromptSet, result: MethodResult, folder: Any) -> PromptSet:
+    """The method's winner saved over the defaults, as `load_prompt_set(folder)` will read it, so the hash runs
+    record matches."""
     best_set = (
         load_prompt_set("defaults")
         .with_prompts(seed_set.prompts)
-        .with_prompts(best, name=f"{config.out.name}-best")
+        .with_prompts(result.best, name=f"{config.out.name}-{result.method}-best")
     )
     best_set.meta.update(
         {
-            "method": config.method,
+            "method": result.method,
             "seed_set": seed_set.name,
             "seed_hash": seed_set.hash,
-            "val_score": f"{outcome.val_scores[outcome.best_idx]:.4f}",
+            "val_score": f"{result.outcome.val_scores[result.outcome.best_idx]:.4f}",
         }
     )
-    best_set.save(config.out / "best")
-    report = write_report(
-        config,
-        outcome,
-        seed_set,
-        best_set,
-        train=train,
-        val=val,
-        corrections=corrections,
-        rollouts_run=totals["agent_runs"],
-        reflection_calls=totals["reflection_calls"],
-        test=(test, seed_test, best_test),
-    )
-    return JobResult(config, outcome, seed_set, best_set, len(val), len(corrections), len(test), report)
+    best_set.save(folder)
+    return best_set

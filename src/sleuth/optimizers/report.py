@@ -1,5 +1,7 @@
-"""The report of an optimization job: scores per candidate and iteration, the Pareto front, prompt growth,
-the diff of the winning prompts against the seed, as JSON, Markdown and a PNG plot."""
+"""The report of an optimization job, one for all its methods: the splits, the test result of each method's
+winner against the seed with its 95% paired-bootstrap interval, the cost, the refused proposals, and per
+method the candidates, gepa's candidate tree, the iterations and the winning prompts' diff; as JSON, Markdown
+and a PNG plot."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gepa.visualization import candidate_tree_dot_from_data, candidate_tree_html_from_data
+
 from sleuth.evals.datasets import QAExample
-from sleuth.optimizers.base import Outcome
 from sleuth.optimizers.config import OptimizeConfig
-from sleuth.optimizers.gepa_adapter import prompt_lengths
+from sleuth.optimizers.events import prompt_lengths
+from sleuth.optimizers.methods import MethodResult
+from sleuth.optimizers.plot import plot
+from sleuth.optimizers.splits import Split, disjoint
 from sleuth.prompts.sets import PromptSet, diff
 
 
@@ -32,20 +38,17 @@ def _history(path: Path, method: str) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("method") == method and r.get("event") != "budget"]
 
 
-def build_report(
+def method_report(
     config: OptimizeConfig,
-    outcome: Outcome,
+    result: MethodResult,
     seed_set: PromptSet,
     best_set: PromptSet,
-    *,
-    train: list[QAExample],
-    val: list[QAExample],
+    split: Split,
     corrections: list[QAExample],
-    rollouts_run: int = 0,
-    reflection_calls: int = 0,
-    test: tuple[list[QAExample], float | None, float | None] = ([], None, None),
 ) -> dict[str, Any]:
-    n_val = len(val)
+    """One method's part of the report (also writes its candidate tree as HTML into `OUT/<method>/`)."""
+    outcome = result.outcome
+    n_val = len(split.val)
     front = set(outcome.front)
     candidates = []
     for i, candidate in enumerate(outcome.candidates):
@@ -65,44 +68,40 @@ def build_report(
             }
         )
     best = outcome.best_idx
-    test_examples, seed_test, best_test = test
     seed_plain, seed_corr = _split_scores(outcome.val_subscores[0], n_val)
     best_plain, best_corr = _split_scores(outcome.val_subscores[best], n_val)
+    tree = (outcome.candidates, outcome.parents, outcome.val_scores, outcome.pareto)
+    tree_html = config.out / result.method / "candidate_tree.html"
+    tree_html.write_text(candidate_tree_html_from_data(*tree), encoding="utf-8")
+    counts = result.counts
+    val_ids = [e.id for e in [*split.val, *corrections]]
     return {
-        "method": outcome.method,
-        "agent": config.agent,
-        "metric": config.metric,
-        "dataset": config.dataset,
-        "budget_metric_calls": config.budget,
+        "method": result.method,
         "metric_calls_used": outcome.total_metric_calls,
-        "agent_runs": rollouts_run,
-        "reflection_calls": reflection_calls,
-        "train_size": len(train),
-        "val_size": n_val,
-        "corrections_size": len(corrections),
-        "test_size": len(test_examples),
-        "split_disjoint": _disjoint(train, val, test_examples),
-        "split_seed": config.seed,
-        "roles": sorted(outcome.candidates[0]),
-        "seed_set": seed_set.name,
-        "seed_hash": seed_set.hash,
-        "best_hash": best_set.hash,
+        "stopped_by": outcome.stopped_by,
+        "agent_runs": counts.get("agent_runs", 0),
+        "reflection_calls": counts.get("reflection_calls", 0),
+        # A reflection model the price table does not name costs "n/a", never a made-up 0.
+        "reflection_cost_usd": None
+        if counts.get("reflection_unpriced")
+        else counts.get("reflection_cost_usd", 0.0),
+        "refused_proposals": counts.get("guard", {}),
         "best_candidate": best,
+        "best_hash": best_set.hash,
         "seed_val_score": seed_plain,
         "best_val_score": best_plain,
-        "seed_corrections_score": seed_corr,
-        "best_corrections_score": best_corr,
-        "corrections_regressed": (seed_corr is not None and best_corr is not None and best_corr < seed_corr),
-        "seed_test_score": seed_test,
-        "best_test_score": best_test,
+        "seed_corrections_val_score": seed_corr,
+        "best_corrections_val_score": best_corr,
+        "test": result.test.to_json(),
+        "corrections_test": result.corrections.to_json(),
         "candidates": candidates,
         "pareto_front": sorted(front),
         "pareto_by_val_question": {
-            val[k].id if k < n_val else corrections[k - n_val].id: sorted(v)
-            for k, v in sorted(outcome.pareto.items())
-            if k < n_val + len(corrections)
+            val_ids[k]: sorted(v) for k, v in sorted(outcome.pareto.items()) if k < len(val_ids)
         },
-        "iterations": _history(config.out / "history.jsonl", outcome.method),
+        "candidate_tree_dot": candidate_tree_dot_from_data(*tree),
+        "candidate_tree_html": str(tree_html),
+        "iterations": _history(config.out / "history.jsonl", result.method),
         "diff_vs_seed": diff(
             PromptSet(dict(outcome.candidates[0]), seed_set.name),
             PromptSet(dict(outcome.candidates[best]), "best"),
@@ -110,133 +109,164 @@ def build_report(
     }
 
 
-def _disjoint(*splits: list[QAExample]) -> bool:
-    ids = [e.id for split in splits for e in split]
-    return len(ids) == len(set(ids))
+def build_report(
+    config: OptimizeConfig,
+    seed_set: PromptSet,
+    split: Split,
+    corrections: list[QAExample],
+    results: dict[str, MethodResult],
+    best_sets: dict[str, PromptSet],
+    *,
+    warnings: list[str],
+    caps: dict[str, int],
+) -> dict[str, Any]:
+    methods = {m: method_report(config, r, seed_set, best_sets[m], split, corrections) for m, r in results.items()}
+    return {
+        "agent": config.agent,
+        "strategy": config.strategy if config.agent == "ask" else None,
+        "metric": config.metric,
+        "dataset": config.dataset,
+        "seed_set": seed_set.name,
+        "seed_hash": seed_set.hash,
+        "roles": sorted(next(iter(results.values())).outcome.candidates[0]),
+        "prompt_caps": caps,
+        "budget_metric_calls": config.budget,
+        "split": {
+            "train": len(split.train),
+            "val": len(split.val),
+            "test": len(split.test),
+            "corrections": len(corrections),
+            "seed": split.seed,
+            "disjoint": disjoint(split),
+            "joined_by_shared_passages": split.joined,
+            "repeated_questions_dropped": len(split.repeated),
+        },
+        "warnings": warnings,
+        "comparison": [
+            {
+                "method": m,
+                "val": [r["seed_val_score"], r["best_val_score"]],
+                "test": [r["test"]["seed"], r["test"]["best"]],
+                "test_delta": r["test"]["delta"],
+                "metric_calls": r["metric_calls_used"],
+                "agent_runs": r["agent_runs"],
+                "reflection_calls": r["reflection_calls"],
+                "refused_proposals": sum(r["refused_proposals"].values()),
+                "stopped_by": r["stopped_by"],
+            }
+            for m, r in methods.items()
+        ],
+        "methods": methods,
+    }
 
 
-def _markdown(report: dict[str, Any]) -> str:
-    def fmt(value: Any) -> str:
-        return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
+
+def _delta(delta: dict[str, Any] | None) -> str:
+    if delta is None:
+        return "n/a (no questions)"
+    return f"{delta['mean']:+.3f} [{delta['low']:+.3f}, {delta['high']:+.3f}]" + (
+        " **excludes 0**" if delta["excludes_zero"] else ""
+    )
+
+
+def _method_markdown(report: dict[str, Any], m: dict[str, Any]) -> list[str]:
     lines = [
-        f"# Optimization report ({report['method']}, {report['agent']}, metric {report['metric']})",
+        f"## {m['method']}",
         "",
-        f"- dataset: `{report['dataset']}`; train {report['train_size']}, validation {report['val_size']}, "
-        f"test {report['test_size']} (disjoint: {report['split_disjoint']}, seed {report['split_seed']}), "
-        f"corrections {report['corrections_size']}",
-        f"- budget: {report['metric_calls_used']} of {report['budget_metric_calls']} metric calls used; "
-        f"{report['agent_runs']} agent runs, {report['reflection_calls']} reflection calls",
-        f"- seed set `{report['seed_set']}` ({report['seed_hash']}) -> best candidate {report['best_candidate']} "
-        f"({report['best_hash']})",
-        f"- validation score: seed {fmt(report['seed_val_score'])} -> best {fmt(report['best_val_score'])}",
+        f"- stopped by: {m['stopped_by'] or 'n/a'}; {m['metric_calls_used']} metric calls, {m['agent_runs']} agent "
+        f"runs, {m['reflection_calls']} reflection calls (cost {_fmt(m['reflection_cost_usd'])} USD)",
+        f"- refused proposals: {', '.join(f'{k} {v}' for k, v in sorted(m['refused_proposals'].items())) or 'none'}",
+        f"- best candidate {m['best_candidate']} ({m['best_hash']}): validation {_fmt(m['seed_val_score'])} -> "
+        f"{_fmt(m['best_val_score'])}; test {_fmt(m['test']['seed'])} -> {_fmt(m['test']['best'])}, "
+        f"difference {_delta(m['test']['delta'])}",
     ]
-    if report["test_size"]:
+    if m["corrections_test"]["questions"]:
+        c = m["corrections_test"]
         lines.append(
-            f"- held-out test score ({report['test_size']} questions, not seen by the search): seed "
-            f"{fmt(report['seed_test_score'])} -> best {fmt(report['best_test_score'])}"
-        )
-    if report["corrections_size"]:
-        lines.append(
-            f"- correction questions: seed {fmt(report['seed_corrections_score'])} -> best "
-            f"{fmt(report['best_corrections_score'])}"
-            + (" **(regressed)**" if report["corrections_regressed"] else "")
+            f"- correction questions (never regress): {_fmt(c['seed'])} -> {_fmt(c['best'])}"
+            + (f" **regressed: {', '.join(c['regressed'])}**" if c["regressed"] else "")
         )
     lines += [
-        "",
-        "## Candidates",
         "",
         "| # | parents | val score | found at call | prompt chars | front |",
         "|---|---|---|---|---|---|",
     ]
-    for c in report["candidates"]:
+    for c in m["candidates"]:
         chars = ", ".join(f"{r} {n}" for r, n in c["prompt_chars"].items())
         lines.append(
-            f"| {c['index']} | {c['parents']} | {fmt(c['val_score'])} | {c['discovered_at_metric_calls']} "
+            f"| {c['index']} | {c['parents']} | {_fmt(c['val_score'])} | {c['discovered_at_metric_calls']} "
             f"| {chars} | {'yes' if c['on_pareto_front'] else ''} |"
         )
-    lines += ["", "## Iterations", ""]
-    for event in report["iterations"]:
+    lines += [
+        "",
+        f"Candidate tree (gepa's; cyan: best, orange: Pareto front; hover the nodes in {m['candidate_tree_html']}):",
+        "",
+        "```dot",
+        m["candidate_tree_dot"],
+        "```",
+        "",
+        "Iterations:",
+        "",
+    ]
+    for event in m["iterations"]:
         # Proposed texts and critiques stay in report.json; the Markdown keeps one line per event.
         detail = ", ".join(
             f"{k}={v}" for k, v in event.items() if k not in {"method", "event", "texts", "critique"}
         )
         lines.append(f"- {event['event']}: {detail}")
-    lines += [
+    lines += ["", "Winning prompts vs seed:", "", "```diff", m["diff_vs_seed"] or "(no change)", "```", ""]
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    split = report["split"]
+    lines = [
+        f"# Optimization report ({report['agent']}{'/' + report['strategy'] if report['strategy'] else ''}, "
+        f"metric {report['metric']})",
         "",
-        "## Winning prompts vs seed",
+        f"- dataset `{report['dataset']}`; seed set `{report['seed_set']}` ({report['seed_hash']}); roles "
+        f"{', '.join(report['roles'])}; budget {report['budget_metric_calls']} metric calls per method",
+        f"- splits: train {split['train']}, validation {split['val']}, test {split['test']} (seed {split['seed']}; "
+        f"disjoint by question: {split['disjoint']['questions']}, by gold passage: {split['disjoint']['passages']}; "
+        f"{split['joined_by_shared_passages']} questions kept with a question sharing a gold passage, "
+        f"{split['repeated_questions_dropped']} repeated questions dropped), corrections {split['corrections']}",
+        f"- prompt caps (characters): {', '.join(f'{r} {n}' for r, n in sorted(report['prompt_caps'].items()))}",
+        *(f"- **warning**: {w}" for w in report["warnings"]),
         "",
-        "```diff",
-        report["diff_vs_seed"] or "(no change)",
-        "```",
+        f"## Test result: winner minus seed on {split['test']} held-out questions (95% paired bootstrap)",
         "",
-        "![progress](progress.png)",
-        "",
+        "| method | validation seed -> best | test seed -> best | test difference [95% CI] | metric calls "
+        "| agent runs | reflection calls | refused proposals | stopped by |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    for row in report["comparison"]:
+        lines.append(
+            f"| {row['method']} | {_fmt(row['val'][0])} -> {_fmt(row['val'][1])} | {_fmt(row['test'][0])} -> "
+            f"{_fmt(row['test'][1])} | {_delta(row['test_delta'])} | {row['metric_calls']} | {row['agent_runs']} "
+            f"| {row['reflection_calls']} | {row['refused_proposals']} | {row['stopped_by'] or 'n/a'} |"
+        )
+    lines += ["", "![progress](progress.png)", ""]
+    for method in report["methods"].values():
+        lines += _method_markdown(report, method)
     return "\n".join(lines)
 
 
-def plot(report: dict[str, Any], path: Path) -> Path:
-    """Validation score of each candidate against the metric calls spent, and prompt length per role."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    candidates = report["candidates"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    xs = [c["discovered_at_metric_calls"] for c in candidates]
-    ys = [c["val_score"] for c in candidates]
-    ax1.scatter(xs, ys, c=["tab:red" if c["on_pareto_front"] else "tab:blue" for c in candidates], zorder=3)
-    for c in candidates:
-        ax1.annotate(
-            str(c["index"]),
-            (c["discovered_at_metric_calls"], c["val_score"]),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=8,
-        )
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    best, steps_x, steps_y = float("-inf"), [], []
-    for i in order:
-        best = max(best, ys[i])
-        steps_x.append(xs[i])
-        steps_y.append(best)
-    steps_x.append(max(report["metric_calls_used"], steps_x[-1]))
-    steps_y.append(best)
-    ax1.step(steps_x, steps_y, where="post", color="tab:green", label="best so far")
-    ax1.set(
-        xlabel="metric calls",
-        ylabel=f"validation {report['metric']}",
-        title=f"{report['method']}: validation score (red = Pareto front)",
-    )
-    # Scores start at 0: a candidate that scored near 0 stays visible instead of sitting on the frame.
-    ax1.set_ylim(0, max(max(ys), 0.01) * 1.15)
-    ax1.legend(loc="upper right")
-    for role in report["roles"]:
-        ax2.plot(
-            [c["index"] for c in candidates],
-            [c["prompt_chars"].get(role, 0) for c in candidates],
-            marker="o",
-            label=role,
-        )
-    ax2.set(xlabel="candidate", ylabel="prompt characters", title="prompt length per role")
-    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax2.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def write_report(
-    config: OptimizeConfig, outcome: Outcome, seed_set: PromptSet, best_set: PromptSet, **kwargs: Any
+    config: OptimizeConfig,
+    seed_set: PromptSet,
+    split: Split,
+    corrections: list[QAExample],
+    results: dict[str, MethodResult],
+    best_sets: dict[str, PromptSet],
+    **kwargs: Any,
 ) -> dict[str, Any]:
     """Build the report and write `report.json`, `report.md` and `progress.png` into the job folder."""
-    report = build_report(config, outcome, seed_set, best_set, **kwargs)
+    report = build_report(config, seed_set, split, corrections, results, best_sets, **kwargs)
     plot(report, config.out / "progress.png")
     report["plot"] = str(config.out / "progress.png")
     (config.out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
-    (config.out / "report.md").write_text(_markdown(report), encoding="utf-8")
+    (config.out / "report.md").write_text(markdown(report), encoding="utf-8")
     return report

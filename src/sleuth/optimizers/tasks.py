@@ -14,12 +14,25 @@ from sleuth.config import Settings
 from sleuth.evals.datasets import QAExample
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, ChatRequest, Completion, ModelWrapper
+from sleuth.names import Strategy
 from sleuth.optimizers.base import RoleCall, Rollout, Search
 from sleuth.prompts.sets import PromptSet
 from sleuth.retrieval.base import RecordingRetriever, Retriever
 
-ASK_ROLES = ("ask", "ask_reminder", "ask_followup", "summarizer")
+GROUNDED_ROLES = ("ask_read", "ask_read_next", "ask_read_final")
+"""The grounded ask strategy's prompts (the default strategy): the readings' system prompt and the
+instruction said last in a reading that may ask for a search, and in the final one."""
+ASP_ROLES = ("ask", "ask_reminder", "ask_followup", "summarizer")
+"""The ASP tag loop's prompts: its system prompt, the cues said around the first search and each result,
+and the summariser of search results."""
 RESEARCH_ROLES = ("orchestrator", "reader", "aggregator", "writer")
+
+
+def agent_roles(agent: str, strategy: Strategy = "grounded") -> tuple[str, ...]:
+    """The prompt roles an optimization job on `agent` (and, for `ask`, its strategy) can tune."""
+    if agent == "research":
+        return RESEARCH_ROLES
+    return GROUNDED_ROLES if strategy == "grounded" else ASP_ROLES
 
 
 class RecordingModel(ModelWrapper):
@@ -75,14 +88,19 @@ class _AgentTask(ABC):
 
 @dataclass
 class AskTask(_AgentTask):
-    """Runs `sleuth.agents.ask.loop.run_ask` (always-search variant) on one example."""
+    """Runs the short-answer agent (`sleuth.agents.ask.short_answer.ask_short`) with `strategy` on one example:
+    the grounded readings (default) or the ASP tag loop's always-search variant."""
 
-    roles: tuple[str, ...] = ASK_ROLES
+    strategy: Strategy = "grounded"
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return agent_roles("ask", self.strategy)
 
     async def _answer(
         self, question: str, prompts: PromptSet, llm: ChatModel, retriever: Retriever
     ) -> tuple[str, list[Citation]]:
-        from sleuth.agents.ask.loop import run_ask
+        from sleuth.agents.ask.short_answer import ask_short
         from sleuth.agents.deps import AgentDeps
 
         deps = AgentDeps(
@@ -93,7 +111,7 @@ class AskTask(_AgentTask):
             patches=self.patches,
             collection=self.collection,
         )
-        result = await run_ask(question, deps, variant="always")
+        result = await ask_short(question, deps, strategy=self.strategy)
         return result.answer, list(result.citations)
 
 

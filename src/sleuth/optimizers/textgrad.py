@@ -2,7 +2,8 @@
 one candidate, and accept a rewrite only when it improves, under the same metric-call budget as GEPA.
 
 Differences from GEPA, on purpose: no population or Pareto front (always the current best), and the
-rewrite goes through an explicit critique step. Resumable: its state is a JSON file in the run dir;
+rewrite goes through an explicit critique step. The same guard refuses proposals, and the same gepa stop
+conditions end it (`stopping.Stoppers`). Resumable: its state is a JSON file in the run dir;
 `touch RUN_DIR/textgrad.stop` ends it cleanly after the current iteration.
 """
 
@@ -18,8 +19,13 @@ from typing import Any
 from sleuth.evals.datasets import QAExample
 from sleuth.evals.jobs import EventSink
 from sleuth.optimizers.base import Outcome
-from sleuth.optimizers.gepa_adapter import SleuthAdapter, prompt_lengths
-from sleuth.optimizers.reflective import brief, first_new_text, rewrite_rules, role_records, tidy_reflection
+from sleuth.optimizers.briefs import brief, rewrite_rules
+from sleuth.optimizers.events import prompt_lengths
+from sleuth.optimizers.gepa_adapter import SleuthAdapter, shown_texts
+from sleuth.optimizers.guards import ProposalGuard
+from sleuth.optimizers.reflective import role_records
+from sleuth.optimizers.replies import first_new_text, tidy_reflection
+from sleuth.optimizers.stopping import LoopState, Stoppers
 
 CRITIC_PROMPT = """You review the instructions of {job}.
 
@@ -93,16 +99,19 @@ def run_textgrad(
     val: list[QAExample],
     *,
     reflection_lm: Callable[[str], str],
-    budget: int,
+    stoppers: Stoppers,
     run_dir: Path,
+    guard: ProposalGuard | None = None,
     minibatch_size: int = 3,
     seed_value: int = 0,
     on_event: EventSink | None = None,
 ) -> Outcome:
-    """Critique-then-rewrite one role per iteration (round-robin), keeping a single current candidate.
+    """Critique-then-rewrite one role per iteration (round-robin), keeping a single current candidate, until
+    one of `stoppers` fires.
 
-    A rewrite is scored on the same minibatch as the current prompt; only a strict improvement there earns
-    a validation run, and only a strictly better validation score makes it the current candidate.
+    A rewrite must pass `guard` (re-asked up to 3 times, as GEPA's proposals are); it is then scored on the
+    same minibatch as the current prompt; only a strict improvement there earns a validation run, and only a
+    strictly better validation score makes it the current candidate.
     """
     emit = on_event or (lambda event: None)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +121,12 @@ def run_textgrad(
 
     def spend(n: int) -> None:
         state["calls"] += n
-        emit({"event": "budget", "used": state["calls"], "remaining": max(0, budget - state["calls"])})
+        remaining = max(0, stoppers.max_metric_calls - state["calls"])
+        emit({"event": "budget", "used": state["calls"], "remaining": remaining})
+
+    def stop() -> bool:
+        view = LoopState(state["calls"], state["val_scores"], state["candidates"], state["iteration"])
+        return stoppers(view)
 
     def save() -> None:
         state_path.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -138,8 +152,7 @@ def run_textgrad(
     if not state["val_scores"]:
         score_val(seed, None)
         save()
-    stop_file = run_dir / "textgrad.stop"  # like gepa's `gepa.stop`: finish cleanly after this iteration
-    while state["calls"] < budget and not stop_file.exists():
+    while not stop():
         state["iteration"] += 1
         current = state["candidates"][state["current"]]
         role = roles[(state["iteration"] - 1) % len(roles)]
@@ -148,7 +161,7 @@ def run_textgrad(
         )
         before = adapter.evaluate(batch, current, capture_traces=True)
         spend(len(batch))
-        records = role_records(role, list(before.trajectories or []))
+        records = role_records(role, list(before.trajectories or []), current[role])
         role_brief = brief(role)
         critique = reflection_lm(
             CRITIC_PROMPT.format(
@@ -158,7 +171,28 @@ def run_textgrad(
         rewrite = REWRITE_PROMPT.format(
             job=role_brief.job, text=current[role], critique=critique, rules=rewrite_rules(role)
         )
-        new_text = first_new_text(partial(_propose, reflection_lm, rewrite), current[role])
+        check = None
+        if guard is not None:
+            if guard.leaks is not None:
+                guard.leaks.observe(shown_texts(records))
+
+            def check(
+                text: str, guard: ProposalGuard = guard, role: str = role, current: dict[str, str] = current
+            ) -> str | None:
+                return guard.check(role, text, current)
+
+        new_text = first_new_text(partial(_propose, reflection_lm, rewrite), current[role], check)
+        if new_text is None:
+            emit(
+                {
+                    "event": "rejected",
+                    "iteration": state["iteration"],
+                    "reason": "no proposal passed the guard",
+                    "critique": critique,
+                }
+            )
+            save()
+            continue
         emit(
             {
                 "event": "proposal",
@@ -168,14 +202,11 @@ def run_textgrad(
                 "critique": critique,
             }
         )
-        if not new_text.strip() or new_text.strip() == current[role].strip():
-            save()
-            continue
         candidate = {**current, role: new_text}
         after = adapter.evaluate(batch, candidate).scores
         spend(len(batch))
         old_sum, new_sum = sum(before.scores), sum(after)
-        if new_sum <= old_sum or adapter.over_cap(candidate):
+        if new_sum <= old_sum:
             emit(
                 {
                     "event": "rejected",
@@ -222,6 +253,7 @@ def run_textgrad(
         discovered_at=state["discovered_at"],
         total_metric_calls=state["calls"],
         pareto=_instance_front(subscores),
+        stopped_by=stoppers.fired,
     )
 
 

@@ -149,16 +149,23 @@ class OptimizeRequest(_Body):
     dataset: str = Field("demo", pattern=NAME_PATTERN)
     """`demo` (bundled) or the name of a dataset folder under `SLEUTH_HOME/datasets/`."""
     agent: Literal["ask", "research"] = "ask"
-    method: Literal["gepa", "textgrad"] = "gepa"
+    strategy: Literal["grounded", "asp"] = "grounded"
+    method: Literal["gepa", "textgrad", "both"] = "gepa"
+    """`both`: GEPA and the TextGrad-style baseline on the same splits and budget, in one report."""
     metric: str = Field("em", pattern=NAME_PATTERN)
     budget: int = Field(40, ge=1, le=10_000)
-    """Metric calls the optimizer may spend."""
+    """Metric calls each method may spend."""
     roles: list[str] | None = None
     limit: int | None = Field(None, ge=1)
-    val_limit: int = Field(10, ge=1)
+    val_limit: int | None = Field(None, ge=1)
+    test_limit: int | None = Field(None, ge=1)
     seed_prompts: str = Field("minimal", pattern=NAME_PATTERN)
     minibatch_size: int = Field(3, ge=1)
     seed: int = 0
+    max_growth: float = Field(2.0, ge=1.0)
+    merge: bool = True
+    no_improvement: int | None = Field(None, ge=1)
+    timeout_min: float | None = Field(None, gt=0)
 
 
 class Health(BaseModel):
