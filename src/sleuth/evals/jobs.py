@@ -42,7 +42,7 @@ from sleuth.names import Form
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 
-EventSink = ProgressSink  # the name the optimization jobs import (to be renamed with them)
+EventSink = ProgressSink  # the name this module's signatures use (the optimizers import ProgressSink)
 """Receives a job's progress as plain dicts; the optimization jobs report the same way (`{"event": "budget" |
 "valset" | "accepted" | "rejected", ...}`). An eval reports `{"event": "indexing", "dataset", "collection",
 "done", "total"}` while the corpus is indexed, `{"event": "questions", "total"}` (runs left to do) once,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sleuth.evals.jobs import EventSink
+from sleuth.agents.events import ProgressSink
 
 
 def prompt_lengths(candidate: dict[str, str]) -> dict[str, int]:
@@ -29,7 +29,7 @@ class FileLogger:
 class EventRecorder:
     """A gepa callback that turns gepa's events into sleuth's job events (see `sleuth.optimizers.jobs`)."""
 
-    def __init__(self, sink: EventSink) -> None:
+    def __init__(self, sink: ProgressSink) -> None:
         self.sink = sink
 
     def on_budget_updated(self, event: Any) -> None:

@@ -17,8 +17,8 @@ from typing import Any, TypeVar, cast
 
 from gepa import EvaluationBatch
 
+from sleuth.agents.events import ProgressSink
 from sleuth.evals.datasets import QAExample
-from sleuth.evals.jobs import EventSink
 from sleuth.llm.base import ChatModel, GenParams, Message
 from sleuth.llm.pricing import PriceTable
 from sleuth.optimizers.base import Metric, Outcome, Rollout, Score, Task
@@ -277,7 +277,7 @@ def run_gepa(
     seed_value: int = 0,
     merge: bool = True,
     max_merges: int = 5,
-    on_event: EventSink | None = None,
+    on_event: ProgressSink | None = None,
 ) -> Outcome:
     """Optimize `seed` with `gepa.optimize`: Pareto selection, round-robin over roles, strict improvement on
     the minibatch, perfect minibatches skipped, merges of candidates that improved different roles (`merge`),

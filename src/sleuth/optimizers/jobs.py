@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sleuth.agents.events import ProgressSink
 from sleuth.config import Settings
 from sleuth.evals.datasets import Dataset, QAExample, load_dataset
-from sleuth.evals.jobs import EventSink
 from sleuth.feedback.base import NoPatches, PatchSource
 from sleuth.llm.base import ChatModel, GenParams
 from sleuth.llm.clients import reflection_model
@@ -138,7 +138,7 @@ async def run_job(
     reflection_llm: ChatModel | None = None,
     retriever: Retriever | None = None,
     patch_store: Any = None,
-    on_event: EventSink | None = None,
+    on_event: ProgressSink | None = None,
 ) -> JobResult:
     """Run (or resume) the job described by `config`: each method's best set in `OUT/<method>/best`, the
     validation winner's in `OUT/best`, and one report (`report.md`, `report.json`, `progress.png`).
@@ -169,7 +169,7 @@ async def _run(
     reflection_llm: ChatModel,
     retriever: Retriever | None,
     patch_store: Any,
-    on_event: EventSink | None,
+    on_event: ProgressSink | None,
 ) -> JobResult:
     dataset, seed_set, roles = preflight(config)
     passages = await asyncio.to_thread(lambda: list(dataset.passages()))

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sleuth.agents.events import ProgressSink
 from sleuth.evals.datasets import QAExample
-from sleuth.evals.jobs import EventSink
 from sleuth.evals.stats import PairedDelta, paired_bootstrap
 from sleuth.llm.base import ChatModel, GenParams
 from sleuth.llm.pricing import PriceTable
@@ -118,7 +118,7 @@ class MethodRun:
     reflection_llm: ChatModel
     params: GenParams
     prices: PriceTable
-    record: EventSink
+    record: ProgressSink
 
     async def run(self, method: Method) -> MethodResult:
         config, adapter = self.config, self.adapter

@@ -16,8 +16,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sleuth.agents.events import ProgressSink
 from sleuth.evals.datasets import QAExample
-from sleuth.evals.jobs import EventSink
 from sleuth.optimizers.base import Outcome
 from sleuth.optimizers.briefs import brief, rewrite_rules
 from sleuth.optimizers.events import prompt_lengths
@@ -104,7 +104,7 @@ def run_textgrad(
     guard: ProposalGuard | None = None,
     minibatch_size: int = 3,
     seed_value: int = 0,
-    on_event: EventSink | None = None,
+    on_event: ProgressSink | None = None,
 ) -> Outcome:
     """Critique-then-rewrite one role per iteration (round-robin), keeping a single current candidate, until
     one of `stoppers` fires.
