@@ -42,12 +42,6 @@ from sleuth.names import Form
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Retriever
 
-EventSink = ProgressSink  # the name this module's signatures use (the optimizers import ProgressSink)
-"""Receives a job's progress as plain dicts; the optimization jobs report the same way (`{"event": "budget" |
-"valset" | "accepted" | "rejected", ...}`). An eval reports `{"event": "indexing", "dataset", "collection",
-"done", "total"}` while the corpus is indexed, `{"event": "questions", "total"}` (runs left to do) once,
-then `{"event": "result", "example_id", "arm", "error"}` per finished run."""
-
 
 class EvalError(ValueError):
     """An eval that cannot run: a bad option, or a dataset that lacks what the eval scores against."""
@@ -152,8 +146,12 @@ def preflight(config: EvalConfig) -> tuple[Dataset, PromptSet]:
     return data, prompts
 
 
-async def run_eval(settings: Settings, config: EvalConfig, *, on_event: EventSink | None = None) -> EvalResult:
+async def run_eval(settings: Settings, config: EvalConfig, *, on_event: ProgressSink | None = None) -> EvalResult:
     """Run (or resume) the eval `config` describes and write its reports.
+
+    `on_event` gets `{"event": "indexing", "dataset", "collection", "done", "total"}` while the corpus is
+    indexed, `{"event": "questions", "total"}` (runs left to do) once, then `{"event": "result", "example_id",
+    "arm", "error"}` per finished run.
 
     Raises:
         EvalError, DatasetError, RunMismatchError: bad options or data, or `out` holds another run.
@@ -172,7 +170,7 @@ async def run_eval(settings: Settings, config: EvalConfig, *, on_event: EventSin
     return await _distill(settings, config, data, prompts, emit)
 
 
-def _retrievers(settings: Settings, data: Dataset, emit: EventSink) -> Callable[[str], Retriever]:
+def _retrievers(settings: Settings, data: Dataset, emit: ProgressSink) -> Callable[[str], Retriever]:
     name = collection_name(data)
     return open_retrievers(
         settings,
@@ -209,7 +207,7 @@ async def _run_arms(
     results: ResultsFile,
     concurrency: int,
     ctx: ArmContext,
-    emit: EventSink,
+    emit: ProgressSink,
     scorer: Scorer | None = None,
 ) -> None:
     emit({"event": "questions", "total": pending_count(data.examples, [a.name for a in arms], results)})
@@ -250,7 +248,7 @@ def _report_paths(out: Path) -> list[Path]:
 
 
 async def _qa(
-    settings: Settings, config: QAEval, data: Dataset, prompts: PromptSet, emit: EventSink
+    settings: Settings, config: QAEval, data: Dataset, prompts: PromptSet, emit: ProgressSink
 ) -> EvalResult:
     results = ResultsFile(config.out / RESULTS_FILE)
     names = config.arm_names()
@@ -283,7 +281,7 @@ async def _qa(
 
 
 async def _longform(
-    settings: Settings, config: LongformEval, data: Dataset, prompts: PromptSet, emit: EventSink
+    settings: Settings, config: LongformEval, data: Dataset, prompts: PromptSet, emit: ProgressSink
 ) -> EvalResult:
     results = ResultsFile(config.out / RESULTS_FILE)
     retriever = _retrievers(settings, data, emit)
@@ -324,7 +322,7 @@ async def _longform(
 
 
 async def _distill(
-    settings: Settings, config: DistillJob, data: Dataset, prompts: PromptSet, emit: EventSink
+    settings: Settings, config: DistillJob, data: Dataset, prompts: PromptSet, emit: ProgressSink
 ) -> EvalResult:
     out = config.out
     results = ResultsFile(out.with_name(out.name + ".runs.jsonl"))
