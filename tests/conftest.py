@@ -26,6 +26,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(key)
     home = tmp_path / "sleuth-home"
     monkeypatch.setenv("SLEUTH_HOME", str(home))
+    # No warm worker unless a test asks for one: `auto` would start a process that outlives the test.
+    monkeypatch.setenv("SLEUTH_WORKER", "off")
     # One shared copy of the joined model weights (491 MB) instead of one per test home.
     monkeypatch.setenv("SLEUTH_MODELS_DIR", str(SHARED_MODELS_DIR))
     return home

@@ -24,8 +24,10 @@ from sleuth.tracing import record_hits, search_span, setup_tracing
 
 if TYPE_CHECKING:
     from sleuth.agents.results import AskResult
+    from sleuth.retrieval.base import Embedder
     from sleuth.retrieval.index import Collection
     from sleuth.retrieval.web.pages import RunPages
+    from sleuth.retrieval.worker import WorkerLink
 
 SearchMode = Literal["bm25", "dense", "hybrid"]
 
@@ -52,6 +54,7 @@ class Sleuth:
         checkpoints: `sqlite` keeps every run resumable under `SLEUTH_HOME/runs`; `memory` for this
             object's lifetime only.
         prices: what calls cost per model; default: the shipped table with `SLEUTH_PRICES_PATH` over it.
+        worker: the warm worker to search and embed through when it answers (the CLI's); default: in-process.
 
     Raises:
         PriceError: the price table at `SLEUTH_PRICES_PATH` cannot be read.
@@ -70,6 +73,7 @@ class Sleuth:
         tenant: str | None = None,
         checkpoints: Literal["sqlite", "memory"] = "sqlite",
         prices: PriceTable | None = None,
+        worker: WorkerLink | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.prices = prices if prices is not None else load_prices(self.settings.prices_path)
@@ -79,6 +83,7 @@ class Sleuth:
         self.collection = collection or self.settings.collection
         self.tenant = tenant
         self.checkpoints = checkpoints
+        self.worker = worker
         self._injected: dict[str, tuple[Retriever, Lookup | None]] = {}
         if retriever is not None:
             self._injected[self.collection] = (retriever, lookup)
@@ -98,18 +103,22 @@ class Sleuth:
         collection: str | None = None,
         prompts: PromptsArg = None,
         tenant: str | None = None,
+        worker: bool = False,
     ) -> AsyncIterator[Sleuth]:
         """A `Sleuth` on the configured LLM (`sleuth.llm.connect`: a URL or the embedded model), the
         collection's retriever and the patch store when one exists; all closed when the block ends. Tracing
-        is set up for the process as `SLEUTH_TRACING` says (once)."""
+        is set up for the process as `SLEUTH_TRACING` says (once). With `worker`, searches and embeddings go
+        through the warm worker as `SLEUTH_WORKER` says (`sleuth.retrieval.worker`)."""
         from sleuth.llm import connect
+        from sleuth.retrieval.worker import WorkerLink
 
         settings = settings or Settings()
         setup_tracing(settings)
         prices = load_prices(settings.prices_path)  # a bad price file fails before any model starts
         async with AsyncExitStack() as stack:
             llm = await stack.enter_async_context(connect(settings))
-            patches = _open_patch_store(settings, stack)
+            link = WorkerLink(settings) if worker else None
+            patches = _open_patch_store(settings, stack, _lazy_embedder(link))
             sleuth = cls(
                 settings,
                 llm=llm,
@@ -118,6 +127,7 @@ class Sleuth:
                 collection=collection,
                 tenant=tenant,
                 prices=prices,
+                worker=link,
             )
             stack.callback(sleuth.close)
             yield sleuth
@@ -309,7 +319,7 @@ class Sleuth:
             return self._injected[collection]
         opened = self._collection(collection)
         if collection not in self._hybrid:
-            self._hybrid[collection] = opened.retriever("hybrid")
+            self._hybrid[collection] = self._retriever_of(opened, "hybrid")
         return self._hybrid[collection], opened.get
 
     def for_tenant(self, tenant: str | None) -> Sleuth:
@@ -345,7 +355,7 @@ class Sleuth:
         name = collection or self.collection
         standin = retriever_override.get() or self._injected.get(name)
         with search_span(query, k) as span:
-            retriever = standin[0] if standin is not None else self._collection(name).retriever(mode)
+            retriever = standin[0] if standin is not None else self._retriever_of(self._collection(name), mode)
             hits = retriever.search(query, k, where=where)
             record_hits(span, len(hits))
         return hits
@@ -357,16 +367,20 @@ class Sleuth:
                 from sleuth.retrieval.demo import ensure_demo_collection
                 from sleuth.retrieval.index import open_collection
 
+                embedder = _lazy_embedder(self.worker)
                 if name == "demo":
-                    self._collections[name] = ensure_demo_collection(self.settings)
+                    self._collections[name] = ensure_demo_collection(self.settings, embedder=embedder)
                 elif not (self.settings.indexes_dir / name).is_dir():
                     raise ValueError(
                         f"no collection {name!r} under {self.settings.indexes_dir}; "
                         "create it with `sleuth index add` first"
                     )
                 else:
-                    self._collections[name] = open_collection(self.settings, name)
+                    self._collections[name] = open_collection(self.settings, name, embedder=embedder)
             return self._collections[name]
+
+    def _retriever_of(self, opened: Collection, mode: SearchMode) -> Retriever:
+        return opened.retriever(mode) if self.worker is None else self.worker.retriever(opened, mode)
 
     def close(self) -> None:
         """Close the collections this object opened (injected parts are the caller's to close)."""
@@ -393,12 +407,20 @@ def _prompt_set(prompts: PromptsArg) -> PromptSet:
     return prompts if isinstance(prompts, PromptSet) else load_prompt_set(prompts)
 
 
-def _open_patch_store(settings: Settings, stack: AsyncExitStack) -> PatchSource:
+def _lazy_embedder(link: WorkerLink | None) -> Embedder | None:
+    """The embedder of collections and patches with a worker link: the worker's, or the model loaded here,
+    decided on first use."""
+    from sleuth.feedback.api import lazy_embedder
+
+    return lazy_embedder(link.embedder) if link is not None else None
+
+
+def _open_patch_store(settings: Settings, stack: AsyncExitStack, embedder: Embedder | None) -> PatchSource:
     """The feedback store when one was created (`sleuth feedback add`) or lives in Postgres, else no patches."""
     if not settings.database_url and not settings.patches_path.exists():
         return NoPatches()
     from sleuth.feedback.api import open_patch_store
 
-    store = open_patch_store(settings)
+    store = open_patch_store(settings, embedder)
     stack.callback(store.close)
     return store

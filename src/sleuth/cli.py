@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sleuth.commands import agents, ask, demo, evals, feedback, index, optimize, prompts, server
+from sleuth.commands import agents, ask, demo, evals, feedback, index, optimize, prompts, server, worker
 from sleuth.commands import config as config_cmd
 from sleuth.commands import llm as llm_cmd
 from sleuth.commands import mcp as mcp_cmd
@@ -22,7 +22,7 @@ app.add_typer(eval_app, name="eval")
 
 
 # `register(app)` adds a module's top-level commands, `register_eval(eval_app)` its `sleuth eval ...` ones.
-for module in (index, agents, ask, feedback, prompts, optimize, evals, server, mcp_cmd, demo):
+for module in (index, agents, ask, feedback, prompts, optimize, evals, server, mcp_cmd, demo, worker):
     if hasattr(module, "register"):
         module.register(app)
     if hasattr(module, "register_eval"):

@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     """auto: numba from 50k passages (about 100x faster a query, but ~10 s of JIT compile per process),
     numpy below; set numpy for one-shot CLI searches of big collections."""
 
+    worker: Literal["auto", "reuse", "off"] = "auto"
+    """The warm worker (`sleuth worker`: the embedding model and opened collections kept loaded in one local
+    process that CLI commands search and embed through). auto: use the running one; when none answers and a
+    command is about to load the embedding model, start one (it stays for the next commands, and exits after
+    `worker_idle_s` without a request). reuse: use a running one, never start one. off: always in-process."""
+    worker_idle_s: float = Field(default=900.0, ge=0)
+    """Seconds without a request after which the worker exits, freeing its memory; 0: it runs until stopped."""
+    worker_start_timeout_s: float = Field(default=180.0, gt=0)
+    """How long a command waits for the worker it started to load the model and answer."""
+
     # --- web sources (docs/architecture.md "Web sources", docs/security.md for the fetch rules) -------
     web_search: WebSearch = "off"
     """The web search provider research and ask may use: searxng (`searxng_url`) or tavily (`tavily_api_key`)."""
@@ -325,6 +335,11 @@ class Settings(BaseSettings):
     def server_database(self) -> str | Path:
         """The API server's database (jobs, tokens, audit log): `database_url`, else `server.sqlite`."""
         return self.database_url or self.home / "server.sqlite"
+
+    @property
+    def worker_file(self) -> Path:
+        """Where the running warm worker records its URL, pid, token (owner-only) and what it serves."""
+        return self.home / "worker.json"
 
     @property
     def local_server_file(self) -> Path:

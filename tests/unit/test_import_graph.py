@@ -5,6 +5,9 @@ each other (directly or round a longer circle), and production code never import
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,10 @@ TESTING = "testing"
 ALLOWED = {
     ("sleuth.commands.server", "testing"): "`sleuth serve --fake-llm` serves the grounded fake model, for demos",
     ("sleuth.commands.mcp", "testing"): "`sleuth mcp --fake-llm` runs on the fakes, for tests and demos",
+    (
+        "sleuth.commands.worker",
+        "testing",
+    ): "`sleuth worker run --fake-embedder` serves the hash embedder, for tests",
 }
 """(importing module, imported part) pairs that break a rule on purpose, each with its reason."""
 
@@ -176,3 +183,18 @@ def test_the_checks_find_what_they_look_for() -> None:
         "sleuth.feedback.x -> sleuth.llm.base (x.py:1)",
         "sleuth.llm.probe -> sleuth.feedback (back.py:1)",
     ]
+
+
+HEAVY = ("torch", "transformers", "FlagEmbedding", "chromadb", "langgraph", "bm25s", "numba", "openai", "fastapi")
+"""Libraries that take seconds to import: a command loads them when it runs, never at start-up."""
+
+
+def test_starting_the_cli_imports_no_heavy_library() -> None:
+    # In a fresh interpreter: the test process has long since imported all of them.
+    probe = (
+        "import json, sys\n"
+        "import sleuth.cli\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []

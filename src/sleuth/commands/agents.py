@@ -24,6 +24,7 @@ from sleuth.commands.common import (
     run_async,
     settings,
     total_tokens,
+    worker_note,
 )
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ async def _research(
     try:
         if web_mode(current, request.web) != "web":  # the web alone needs no collection
             index_demo_if_missing(current, collection)
-        async with Sleuth.open(current, collection=collection, prompts=prompts) as sleuth:
+        async with Sleuth.open(current, collection=collection, prompts=prompts, worker=True) as sleuth:
             stream = sleuth.research_stream(
                 question,
                 collection=collection,
@@ -199,6 +200,7 @@ async def _research(
                 if go:
                     resumed = sleuth.research_stream(run_id=report.run_id, resume=True, approve=True, plan=plan)
                     report = await _follow(resumed, live)
+            worker_note(sleuth.worker)
     except (UnknownRunError, FileNotFoundError, PolicyViolationError, CollectionError, PlanError) as exc:
         fail(str(exc))
     except ValueError as exc:  # bad prompt files, unknown collection, empty question

@@ -20,6 +20,7 @@ from sleuth.commands.common import (
     run_async,
     settings,
     total_tokens,
+    worker_note,
 )
 from sleuth.names import STRATEGIES, VARIANTS
 
@@ -110,9 +111,9 @@ async def _ask(
         index_demo_if_missing(current, name)
     events = EventLog(_live_printer() if live else None)
     try:
-        async with Sleuth.open(current, collection=name, prompts=prompt_set) as sleuth:
+        async with Sleuth.open(current, collection=name, prompts=prompt_set, worker=True) as sleuth:
             with err_console.status("asking…"):
-                return await sleuth.ask(
+                answer = await sleuth.ask(
                     question,
                     collection=name,
                     strategy=strategy,  # type: ignore[arg-type]  # checked in `ask`
@@ -120,6 +121,8 @@ async def _ask(
                     events=events,
                     web=mode,
                 )
+            worker_note(sleuth.worker)
+            return answer
     except (CollectionError, FileNotFoundError, ValueError) as exc:
         fail(str(exc))
 

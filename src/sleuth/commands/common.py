@@ -119,6 +119,13 @@ def indexing_progress(description: str) -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: bar.update(task, completed=done, total=total or None)
 
 
+def worker_note(link: Any) -> None:
+    """Say on stderr why the warm worker a command wanted was not used (it did not start), if so."""
+    note = getattr(link, "note", None)
+    if note:
+        err_console.print(f"[dim]note: {plain(note)}[/]", highlight=False, soft_wrap=True)
+
+
 def index_demo_if_missing(current: Settings, collection: str | None) -> None:
     """Build the bundled demo collection on first use, with a bar (its vectors ship with the package, so this
     is mostly the model's load), when `collection` (default: the configured one) is the demo and is not on
@@ -129,10 +136,14 @@ def index_demo_if_missing(current: Settings, collection: str | None) -> None:
         return
     if retriever_override.get() is not None:
         return
+    from sleuth.feedback.api import lazy_embedder
     from sleuth.retrieval.demo import ensure_demo_collection
+    from sleuth.retrieval.worker import WorkerLink
 
+    link = WorkerLink(current)
     with indexing_progress("indexing the demo corpus") as progress:
-        ensure_demo_collection(current, progress).close()
+        ensure_demo_collection(current, progress, embedder=lazy_embedder(link.embedder)).close()
+    worker_note(link)
 
 
 def corrections_line(data: dict[str, Any]) -> str:

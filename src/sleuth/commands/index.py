@@ -1,5 +1,6 @@
 """`sleuth index`, `sleuth search` and `sleuth eval retrieval`: build, inspect, query and score collections
-(`sleuth search` on a running `sleuth serve` when SLEUTH_SERVER_URL names one)."""
+(embedding and searching through the warm worker when there is one, or on a running `sleuth serve` when
+SLEUTH_SERVER_URL names one)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sleuth.commands.common import console, err_console, fail, plain, settings
+from sleuth.commands.common import console, err_console, fail, plain, settings, worker_note
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from sleuth.config import Settings
     from sleuth.retrieval.base import Filter, Hit
     from sleuth.retrieval.index import Collection, IngestReport
+    from sleuth.retrieval.worker import WorkerLink
 
 index_app = typer.Typer(help="Build and inspect search collections (BM25 + dense vectors).", no_args_is_help=True)
 
@@ -62,10 +64,14 @@ def _progress_bar(label: str, quiet: bool = False) -> Iterator[Callable[[int, in
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _open(name: str | None) -> Collection:
+def _open(name: str | None, link: WorkerLink | None = None) -> Collection:
+    """The collection `name`; with `link`, what it embeds is embedded on the warm worker when there is one."""
+    from sleuth.feedback.api import lazy_embedder
     from sleuth.retrieval.index import open_collection
 
-    return open_collection(settings(), name)
+    if link is None:
+        return open_collection(settings(), name)
+    return open_collection(link.settings, name, embedder=lazy_embedder(link.embedder))
 
 
 def _print_report(report: IngestReport, collection: Collection) -> None:
@@ -114,9 +120,11 @@ def add(
     from dataclasses import asdict
 
     from sleuth.retrieval.web.ingest import add_urls, is_web_address
+    from sleuth.retrieval.worker import WorkerLink
 
     urls = [p for p in paths if is_web_address(p)]
-    with _errors(), _open(collection) as target:
+    link = WorkerLink(settings())
+    with _errors(), _open(collection, link) as target:
         with _progress_bar(f"indexing into {target.name}", quiet=False) as progress:
             report = target.add([Path(p) for p in paths if not is_web_address(p)], progress)
         if urls:
@@ -135,6 +143,7 @@ def add(
             )
         else:
             _print_report(report, target)
+    worker_note(link)
     if report.files and len(report.errors) == len(report.files):
         raise SystemExit(1)
 
@@ -203,9 +212,11 @@ def search(
     where: str | None = typer.Option(None, help='Metadata filter as JSON, e.g. \'{"record_source": "musique"}\'.'),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Search a collection and print the best passages (on SLEUTH_SERVER_URL's `sleuth serve` when set)."""
+    """Search a collection and print the best passages (through the warm worker when there is one, on
+    SLEUTH_SERVER_URL's `sleuth serve` when set)."""
     from sleuth.retrieval.index import MODES
     from sleuth.retrieval.remote import hit_json
+    from sleuth.retrieval.worker import WorkerLink
 
     if mode not in MODES:
         fail(f"unknown mode {mode!r}: use {', '.join(MODES)}")
@@ -217,7 +228,8 @@ def search(
     k = k or current.search_k
     hits = _search_on_server(current, query, mode, k, collection or current.collection, filter_)
     if hits is None:
-        with _errors(), _open(collection) as target:
+        link = WorkerLink(current)
+        with _errors(), _open(collection, link) as target:
             if target.count == 0 and target.name == "demo":
                 from sleuth.retrieval.demo import ensure_demo_collection
 
@@ -225,7 +237,8 @@ def search(
                     ensure_demo_collection(target.settings, progress).close()
             if target.count == 0:
                 fail(f"collection {target.name!r} is empty: add files with `sleuth index add PATH`")
-            hits = target.retriever(mode).search(query, k, where=filter_)  # type: ignore[arg-type]
+            hits = link.retriever(target, mode).search(query, k, where=filter_)  # type: ignore[arg-type]
+        worker_note(link)
     if json_out:
         print(json.dumps([hit_json(h) for h in hits]))
         return
@@ -249,11 +262,11 @@ def _search_on_server(
 
     embeds = mode != "bm25"
     if not (current.server_url and current.server_token):
-        if embeds:
+        if embeds and current.worker == "off":
             missing = "SLEUTH_SERVER_TOKEN" if current.server_url else "SLEUTH_SERVER_URL and SLEUTH_SERVER_TOKEN"
             err_console.print(
-                f"[dim]hint: this loads the embedding model on every call; set {missing} to search on a "
-                "running `sleuth serve`, which keeps it loaded[/]",
+                "[dim]hint: this loads the embedding model on every call; SLEUTH_WORKER=auto keeps it loaded "
+                f"in a warm worker, or set {missing} to search on a running `sleuth serve`[/]",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -39,6 +39,11 @@ class LazyEmbedder:
         return self.inner.embed(texts)
 
 
+def lazy_embedder(build: Callable[[], Embedder]) -> Embedder:
+    """An embedder that calls `build` on first use (a `LazyEmbedder`, typed as the `Embedder` it stands for)."""
+    return cast(Embedder, LazyEmbedder(build))
+
+
 def open_patch_store(settings: Settings, embedder: Embedder | None = None) -> PatchStore:
     """The patch store in `settings.patches_database` (`SLEUTH_DATABASE_URL`, else `patches.sqlite` under
     `SLEUTH_HOME`), scored and checked by the `patch_*` settings.
@@ -50,5 +55,5 @@ def open_patch_store(settings: Settings, embedder: Embedder | None = None) -> Pa
     """
     from sleuth.retrieval.embedders import load_embedder  # imported late: commands that never embed skip it
 
-    chosen = embedder or cast(Embedder, LazyEmbedder(lambda: load_embedder(settings)))
+    chosen = embedder or lazy_embedder(lambda: load_embedder(settings))
     return PatchStore(settings.patches_database, chosen, PatchPolicy.from_settings(settings))

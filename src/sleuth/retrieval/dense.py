@@ -145,6 +145,12 @@ class ChromaVectors:
     def drop(self) -> None:
         self._client.delete_collection(self.name)
 
+    def close(self) -> None:
+        """Release the client (Chroma stops an embedded one when its last client on that path closes)."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
     def _all_vectors(self, version: int | None) -> tuple[list[str], Vectors]:
         """Every stored vector, unit length, in id order; kept while `version` is unchanged."""
         with self._all_lock:

@@ -88,14 +88,17 @@ def open_collection(
     name: str | None = None,
     *,
     embedder: Embedder | None = None,
+    read_only: bool = False,
 ) -> Collection:
     """Open (creating if needed) the collection `name` (default `settings.collection`).
 
     Args:
         embedder: the embedder for dense vectors; default: built from settings on first dense use, so
             BM25-only work never loads a model.
+        read_only: searches only, beside writers in other processes (the warm worker): never clean up after
+            an add that looks crashed, since it may be another process's add still running.
     """
-    return Collection(settings, name or settings.collection, embedder=embedder)
+    return Collection(settings, name or settings.collection, embedder=embedder, read_only=read_only)
 
 
 class Collection:
@@ -105,7 +108,9 @@ class Collection:
     `store.py`), so a crash mid-ingest never leaves half a file searchable.
     """
 
-    def __init__(self, settings: Settings, name: str, *, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, name: str, *, embedder: Embedder | None = None, read_only: bool = False
+    ) -> None:
         if not _NAME.match(name):
             raise CollectionError(
                 f"invalid collection name {name!r}: use letters, digits, '.', '_' or '-' "
@@ -118,6 +123,7 @@ class Collection:
         self.bm25 = BM25Sync(self.store, BM25Files(self.path / "bm25"), Tokenizer(), settings.bm25_backend)
         self._lazy_lock = threading.RLock()  # one embedder / Chroma client per collection, not one per thread
         self._embedder = embedder
+        self.read_only = read_only
         self._vectors: Any = None
         self._reranker: Any = None
         self._filter_cache: tuple[int, list[dict[str, Any]]] | None = None
@@ -129,7 +135,17 @@ class Collection:
         self.close()
 
     def close(self) -> None:
+        self.reopen_vectors()
         self.store.close()
+
+    def reopen_vectors(self) -> None:
+        """Close the Chroma client; the next dense search opens a new one. An embedded client kept open does
+        not follow what another process writes (after another process deleted vectors, its reads failed with
+        "Error finding id"), so a long-lived reader calls this when the store's generation moves."""
+        with self._lazy_lock:
+            vectors, self._vectors = self._vectors, None
+        if vectors is not None:
+            vectors.close()
 
     @property
     def count(self) -> int:
@@ -368,7 +384,7 @@ class Collection:
                 self._vectors = ChromaVectors(
                     client, f"sleuth-{self.name}", exact_max=self.settings.dense_exact_max
                 )
-                if self.store.state("vectors_pending") == "1":  # an earlier add crashed: drop its orphans
+                if not self.read_only and self.store.state("vectors_pending") == "1":  # a crashed add's orphans
                     orphans = sorted(self._vectors.ids() - self.store.all_ids())
                     self._vectors.delete(orphans)
                     self.store.set_state("vectors_pending", "0")

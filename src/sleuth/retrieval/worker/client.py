@@ -1,0 +1,283 @@
+"""Reaching the warm worker: find the live one of this home, and an Embedder and a Retriever that call it,
+each falling back to in-process work when it cannot answer.
+
+A worker is used only when it answers with its record's token and a `WorkerKey` equal to this process's
+(same home, same embedding model and batch size, same reranker, vector store and search settings), so its
+hits and vectors are the ones this process would compute. When it cannot answer (stopped, killed, its token
+replaced, failing) the same search or embedding runs in-process instead. When it answers and refuses (an
+unknown collection, a bad filter) the same error is raised as in-process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import ValidationError
+
+from sleuth.config import Settings
+from sleuth.retrieval.base import Embedder, Filter, Hit, Vectors
+from sleuth.retrieval.worker.protocol import (
+    EmbedderInfo,
+    EmbedReply,
+    SearchReply,
+    WorkerError,
+    WorkerKey,
+    WorkerRecord,
+    WorkerStatus,
+    decode_vectors,
+    read_record,
+)
+
+if TYPE_CHECKING:
+    from sleuth.retrieval.index import Collection, Mode
+
+CONNECT_TIMEOUT_S = 1.0
+"""Loopback: a worker that does not accept within a second is not one to wait for."""
+READ_TIMEOUT_S = 600.0
+"""Long: a first search of a large collection builds its BM25 index and reads its vectors."""
+
+
+class WorkerUnavailable(RuntimeError):
+    """The worker could not answer (not running, killed, another token, failing): nothing was done there."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What is known of this home's worker: its record, its status when it answered, and why it cannot be
+    used (None when it can)."""
+
+    record: WorkerRecord | None
+    status: WorkerStatus | None
+    problem: str | None
+
+
+class WorkerClient:
+    """Calls to one running worker (thread-safe: one pooled HTTP client)."""
+
+    def __init__(self, record: WorkerRecord, status: WorkerStatus | None = None) -> None:
+        self.record = record
+        self.status = status
+        """What the worker said of itself when it was found (None: not asked yet)."""
+        self._http = httpx.Client(
+            base_url=record.url,
+            headers={"Authorization": f"Bearer {record.token}"},
+            timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            trust_env=False,  # loopback: never through a proxy from the environment
+        )
+
+    @property
+    def embedder_info(self) -> EmbedderInfo:
+        if self.status is None:
+            self.status = self.fetch_status()
+        return self.status.embedder
+
+    def fetch_status(self) -> WorkerStatus:
+        return self._call("GET", "/v1/status", None, WorkerStatus)
+
+    def embed(self, texts: list[str]) -> Vectors:
+        return decode_vectors(self._call("POST", "/v1/embed", {"texts": texts}, EmbedReply))
+
+    def search(self, collection: str, mode: str, query: str, k: int, where: Filter | None) -> list[Hit]:
+        body = {"collection": collection, "mode": mode, "query": query, "k": k, "where": where}
+        return [hit.hit() for hit in self._call("POST", "/v1/search", body, SearchReply).hits]
+
+    def stop(self) -> None:
+        self._call("POST", "/v1/stop", {}, None)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any, reply: type[Any] | None) -> Any:
+        try:
+            answer = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise WorkerUnavailable(f"the worker at {self.record.url} did not answer: {exc!r}") from exc
+        if answer.status_code == 422:
+            _raise_refusal(answer)
+        if answer.status_code != 200:
+            raise WorkerUnavailable(f"the worker at {self.record.url} answered {answer.status_code}")
+        if reply is None:
+            return None
+        try:
+            return reply.model_validate_json(answer.content)
+        except ValidationError as exc:
+            raise WorkerUnavailable(f"the worker at {self.record.url} sent an unreadable reply") from exc
+
+
+def _raise_refusal(answer: httpx.Response) -> None:
+    """Raise the error the worker refused a call with, as in-process code would have raised it."""
+    from sleuth.retrieval.filters import FilterError
+    from sleuth.retrieval.index import CollectionError
+
+    try:
+        error = WorkerError.model_validate(answer.json()["detail"])
+    except (ValueError, KeyError, TypeError, ValidationError):
+        raise WorkerUnavailable(f"the worker refused a call it should take: {answer.text[:300]}") from None
+    if error.kind == "filter":
+        raise FilterError(error.detail)
+    if error.kind == "collection":
+        raise CollectionError(error.detail)
+    raise ValueError(error.detail)
+
+
+def probe_worker(settings: Settings) -> Probe:
+    """Look for this home's worker and ask it who it is (one loopback request when a record exists)."""
+    from sleuth.retrieval.embedders.flag import EmbedderError
+
+    record = read_record(settings.worker_file)
+    if record is None:
+        return Probe(None, None, "no worker is recorded for this home")
+    try:
+        expected = WorkerKey.of(settings)
+    except EmbedderError as exc:
+        return Probe(record, None, str(exc))
+    client = WorkerClient(record)
+    try:
+        status = client.fetch_status()
+    except WorkerUnavailable as exc:
+        return Probe(record, None, str(exc))
+    finally:
+        client.close()
+    if status.pid != record.pid or status.key != record.key:
+        return Probe(record, status, "the worker answering is not the one recorded")
+    if status.key != expected:
+        differs = sorted(k for k, v in status.key.model_dump().items() if expected.model_dump()[k] != v)
+        return Probe(record, status, f"the worker serves other settings ({', '.join(differs)})")
+    return Probe(record, status, None)
+
+
+def connect_worker(settings: Settings) -> WorkerClient | None:
+    """A client of this home's worker when one answers that serves these settings; None otherwise."""
+    probe = probe_worker(settings)
+    if probe.problem is not None or probe.record is None or probe.status is None:
+        return None
+    return WorkerClient(probe.record, probe.status)
+
+
+class WorkerEmbedder:
+    """An `Embedder` that embeds on the worker; with the worker gone, the in-process embedder from `fallback`
+    (built once, on the first failure). Its name, dimension, pooling and token limit are the worker's."""
+
+    def __init__(self, client: WorkerClient, fallback: Callable[[], Embedder]) -> None:
+        info = client.embedder_info
+        self.name = info.name
+        self.dim = info.dim
+        self.pooling = info.pooling
+        self.max_length = info.max_length
+        self._client: WorkerClient | None = client
+        self._fallback = fallback
+        self._local: Embedder | None = None
+
+    def embed(self, texts: list[str]) -> Vectors:
+        if self._client is not None:
+            try:
+                return self._client.embed(texts)
+            except WorkerUnavailable:
+                self._client = None
+        if self._local is None:
+            self._local = self._fallback()
+        return self._local.embed(texts)
+
+
+class WorkerRetriever:
+    """A `Retriever` of one collection in one mode that searches on the worker when `link` has one (starting
+    it when the search needs the model and settings say `auto`), else in-process, as the collection would."""
+
+    def __init__(self, link: WorkerLink, collection: Collection, mode: Mode) -> None:
+        self.link = link
+        self.collection = collection
+        self.mode = mode
+        self._local: Any = None
+
+    def search(self, query: str, k: int, *, where: Filter | None = None) -> list[Hit]:
+        needs_model = self.mode != "bm25" and self.collection.store.state("embedder") is not None
+        client = self.link.client(needs_model=needs_model)
+        if client is not None:
+            try:
+                return client.search(self.collection.name, self.mode, query, k, where)
+            except WorkerUnavailable:
+                self.link.lost(client)
+        if self._local is None:
+            self._local = self.collection.retriever(self.mode)
+        return self._local.search(query, k, where=where)  # type: ignore[no-any-return]
+
+
+class WorkerLink:
+    """How one process (a CLI command) reaches its home's worker, by `settings.worker`: decided on first need
+    and kept. A worker that stops answering is dropped for the rest of the process.
+
+    Args:
+        start: starts a worker and returns a client of it (default: `process.start_worker`); tests pass
+            their own.
+    """
+
+    def __init__(self, settings: Settings, *, start: Callable[[Settings], WorkerClient] | None = None) -> None:
+        self.settings = settings
+        self._start = start
+        self._client: WorkerClient | None = None
+        self._looked = False
+        self._tried_start = False
+        self._lock = threading.Lock()  # agents search from several threads: decide (and start) once
+        self.note: str | None = None
+        """Why a worker was wanted and not used (a start that failed), for the command to show."""
+
+    def client(self, *, needs_model: bool) -> WorkerClient | None:
+        """The worker to use, or None: work in-process. With `needs_model` under `auto`, one is started (and
+        waited for) when none answers: the load it does once is the one this command would do anyway."""
+        if self.settings.worker == "off":
+            return None
+        with self._lock:
+            return self._decide(needs_model)
+
+    def _decide(self, needs_model: bool) -> WorkerClient | None:
+        from sleuth.retrieval.base import embedder_override
+
+        if self._client is None and not self._looked:
+            self._looked = True
+            self._client = connect_worker(self.settings)
+        if self._client is not None or not needs_model or self._tried_start:
+            return self._client
+        # A stand-in embedder (a test's) lives in this process only: a new worker could not serve it.
+        if self.settings.worker != "auto" or embedder_override.get() is not None:
+            return None
+        self._tried_start = True
+        if read_record(self.settings.worker_file) is not None and probe_worker(self.settings).status is not None:
+            return None  # one answers, for other settings: leave it be and work in-process
+        try:
+            self._client = (self._start or _default_start)(self.settings)
+        except (WorkerUnavailable, OSError) as exc:
+            self.note = f"the warm worker did not start ({exc}); working in-process"
+        return self._client
+
+    def lost(self, client: WorkerClient) -> None:
+        """`client` stopped answering: work in-process from now on."""
+        with self._lock:
+            if self._client is client:
+                self._client = None
+        client.close()
+
+    def retriever(self, collection: Collection, mode: Mode) -> Any:
+        """`collection`'s retriever in `mode`, searched on the worker when there is one to use."""
+        if self.settings.worker == "off":
+            return collection.retriever(mode)
+        return WorkerRetriever(self, collection, mode)
+
+    def embedder(self) -> Embedder:
+        """The worker's embedder when there is one to use (started under `auto`), else the configured one
+        loaded in-process. Build it only when something is to be embedded: this is the model's load."""
+        from sleuth.retrieval.embedders import load_embedder
+
+        client = self.client(needs_model=True)
+        if client is None:
+            return load_embedder(self.settings)
+        return WorkerEmbedder(client, lambda: load_embedder(self.settings))
+
+
+def _default_start(settings: Settings) -> WorkerClient:
+    from sleuth.retrieval.worker.process import start_worker
+
+    return start_worker(settings)
