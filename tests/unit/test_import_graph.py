@@ -190,11 +190,17 @@ HEAVY = ("torch", "transformers", "FlagEmbedding", "chromadb", "langgraph", "bm2
 
 
 def test_starting_the_cli_imports_no_heavy_library() -> None:
-    # In a fresh interpreter: the test process has long since imported all of them.
+    # In a fresh interpreter (the test process has long since imported all of them). Opening a collection, as
+    # a search sent to the warm worker does, loads none of them either.
     probe = (
         "import json, sys\n"
         "import sleuth.cli\n"
-        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))"
+        "def heavy(): return sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:]))\n"
+        "at_start = heavy()\n"
+        "from sleuth.config import Settings\n"
+        "from sleuth.retrieval.index import open_collection\n"
+        "open_collection(Settings(), 'zoo').close()\n"
+        "print(json.dumps([at_start, heavy()]))"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout) == []
+    done = subprocess.run([sys.executable, "-c", probe, *HEAVY], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [[], []]

@@ -44,21 +44,21 @@ class Tokenizer:
     """Lowercase words of two or more characters, English stop words dropped, Snowball-stemmed.
 
     The same tokeniser is used for documents and queries (and by the rank-bm25 reference test).
-    Stemming is memoised per word: corpora repeat a small vocabulary many times.
+    Stemming is memoised per word: corpora repeat a small vocabulary many times. The stop words and the
+    stemmer are loaded on first use: importing bm25s takes about a second, which a collection opened only
+    to be searched elsewhere (on the warm worker) need not pay.
     """
 
     def __init__(self, stem: bool = True) -> None:
-        from bm25s.stopwords import STOPWORDS_EN
-
-        self._stopwords = frozenset(STOPWORDS_EN)
-        self._stemmer = None
-        if stem:
-            import Stemmer
-
-            self._stemmer = Stemmer.Stemmer("english")
+        self._stem = stem
+        self._stopwords: frozenset[str] | None = None
+        self._stemmer: Any = None
         self._stems: dict[str, str] = {}
 
     def __call__(self, text: str) -> list[str]:
+        if self._stopwords is None:
+            self._load()
+        assert self._stopwords is not None
         words = [w for w in _WORD.findall(text.lower()) if w not in self._stopwords]
         if self._stemmer is None:
             return words
@@ -70,6 +70,15 @@ class Tokenizer:
 
     def many(self, texts: list[str]) -> list[list[str]]:
         return [self(text) for text in texts]
+
+    def _load(self) -> None:
+        from bm25s.stopwords import STOPWORDS_EN
+
+        if self._stem:
+            import Stemmer
+
+            self._stemmer = Stemmer.Stemmer("english")
+        self._stopwords = frozenset(STOPWORDS_EN)  # last: another thread takes it as the sign all is loaded
 
 
 class BM25Index:
