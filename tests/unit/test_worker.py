@@ -261,5 +261,7 @@ def test_auto_starts_a_worker_once_and_only_for_a_search_that_needs_the_model(
         assert failing.note is not None and "exited with code 1" in failing.note
 
         monkeypatch.setenv("SLEUTH_WORKER", "reuse")
-        assert WorkerLink(Settings(), start=start).retriever(zoo, "dense").search("tools", 1)[0].passage.id == "otter"
+        assert (
+            WorkerLink(Settings(), start=start).retriever(zoo, "dense").search("tools", 1)[0].passage.id == "otter"
+        )
         assert len(starts) == 1

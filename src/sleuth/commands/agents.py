@@ -291,12 +291,10 @@ def _print_report(report: ResearchReport) -> None:
 
 def _check_out(out: str | None) -> None:
     """Fail before the run, not after it, when `--out` names no known format or a folder that is missing."""
-    from pathlib import Path
-
-    from sleuth.export import UnknownFormatError, format_for
-
     if out is None:
         return
+    from sleuth.export import UnknownFormatError, format_for
+
     try:
         format_for(out)
     except UnknownFormatError as exc:

@@ -42,12 +42,15 @@ def register(app_: typer.Typer) -> None:
 
 @contextmanager
 def _store() -> Iterator[PatchStore]:
-    """The configured store; store errors become clean exits (message, non-zero code)."""
-    from sleuth.feedback.api import open_patch_store
+    """The configured store, embedding on the warm worker when there is one; store errors become clean exits
+    (message, non-zero code)."""
+    from sleuth.feedback.api import lazy_embedder, open_patch_store
     from sleuth.feedback.models import PatchError, PatchNotFound
+    from sleuth.retrieval.worker import WorkerLink
 
+    current = settings()
     try:
-        store = open_patch_store(settings())
+        store = open_patch_store(current, lazy_embedder(WorkerLink(current).embedder))
     except Exception as exc:  # a corrupt or unreadable database file
         fail(f"cannot open the patch store: {exc}")
     try:

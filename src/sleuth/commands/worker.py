@@ -34,6 +34,8 @@ def start(fake_embedder: bool = typer.Option(False, "--fake-embedder", help=FAKE
 
     current = settings()
     probe = probe_worker(current)
+    if probe.client is not None:
+        probe.client.close()
     if probe.status is not None and probe.problem is not None:
         fail(f"a worker for this home runs with other settings ({probe.problem}): `sleuth worker stop` it first")
     command = [sys.executable, "-m", "sleuth.cli", "worker", "run"] + (
@@ -87,6 +89,8 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
 
     current = settings()
     probe = probe_worker(current)
+    if probe.client is not None:
+        probe.client.close()
     report: dict[str, object] = {
         "mode": current.worker,
         "running": probe.status is not None,

@@ -10,6 +10,7 @@ unknown collection, a bad filter) the same error is raised as in-process.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,11 +49,12 @@ class WorkerUnavailable(RuntimeError):
 @dataclass(frozen=True)
 class Probe:
     """What is known of this home's worker: its record, its status when it answered, and why it cannot be
-    used (None when it can)."""
+    used (None when it can; then `client` is open on it, the caller's to close)."""
 
     record: WorkerRecord | None
     status: WorkerStatus | None
     problem: str | None
+    client: WorkerClient | None = None
 
 
 class WorkerClient:
@@ -67,6 +69,9 @@ class WorkerClient:
             headers={"Authorization": f"Bearer {record.token}"},
             timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
             trust_env=False,  # loopback: never through a proxy from the environment
+            # Plain HTTP only: a context with no CA certificates (loading the system's takes 50-100 ms of a
+            # start-up that should take well under a second) would refuse any certificate it were shown.
+            verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
         )
 
     @property
@@ -137,25 +142,25 @@ def probe_worker(settings: Settings) -> Probe:
         return Probe(record, None, str(exc))
     client = WorkerClient(record)
     try:
-        status = client.fetch_status()
+        status = client.status = client.fetch_status()
     except WorkerUnavailable as exc:
-        return Probe(record, None, str(exc))
-    finally:
         client.close()
+        return Probe(record, None, str(exc))
+    problem = None
     if status.pid != record.pid or status.key != record.key:
-        return Probe(record, status, "the worker answering is not the one recorded")
-    if status.key != expected:
+        problem = "the worker answering is not the one recorded"
+    elif status.key != expected:
         differs = sorted(k for k, v in status.key.model_dump().items() if expected.model_dump()[k] != v)
-        return Probe(record, status, f"the worker serves other settings ({', '.join(differs)})")
-    return Probe(record, status, None)
+        problem = f"the worker serves other settings ({', '.join(differs)})"
+    if problem is not None:
+        client.close()
+        return Probe(record, status, problem)
+    return Probe(record, status, None, client)
 
 
 def connect_worker(settings: Settings) -> WorkerClient | None:
     """A client of this home's worker when one answers that serves these settings; None otherwise."""
-    probe = probe_worker(settings)
-    if probe.problem is not None or probe.record is None or probe.status is None:
-        return None
-    return WorkerClient(probe.record, probe.status)
+    return probe_worker(settings).client
 
 
 class WorkerEmbedder:
@@ -245,8 +250,9 @@ class WorkerLink:
         if self.settings.worker != "auto" or embedder_override.get() is not None:
             return None
         self._tried_start = True
-        if read_record(self.settings.worker_file) is not None and probe_worker(self.settings).status is not None:
-            return None  # one answers, for other settings: leave it be and work in-process
+        probe = probe_worker(self.settings)
+        if probe.client is not None or probe.status is not None:
+            return probe.client  # one answers now; when for other settings, it is left be (in-process here)
         try:
             self._client = (self._start or _default_start)(self.settings)
         except (WorkerUnavailable, OSError) as exc:

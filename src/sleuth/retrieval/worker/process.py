@@ -95,7 +95,7 @@ def start_worker(settings: Settings, command: Sequence[str] | None = None) -> Wo
         WorkerUnavailable: it exited, or did not answer within `settings.worker_start_timeout_s`.
     """
     with _start_lock(settings):
-        running = _usable(settings)
+        running = probe_worker(settings).client
         if running is not None:
             return running
         record = read_record(settings.worker_file)
@@ -125,11 +125,11 @@ def _wait_for(settings: Settings, child: subprocess.Popen[bytes], log: Path) -> 
         record = read_record(settings.worker_file)
         if record is not None and record.pid == child.pid:
             probe = probe_worker(settings)
-            if probe.status is not None and probe.record is not None:
-                if probe.problem is not None:
-                    child.terminate()
-                    raise WorkerUnavailable(probe.problem)
-                return WorkerClient(probe.record, probe.status)
+            if probe.client is not None:
+                return probe.client
+            if probe.status is not None:
+                child.terminate()
+                raise WorkerUnavailable(probe.problem or "the worker cannot be used")
         time.sleep(0.1)
     child.terminate()
     raise WorkerUnavailable(f"the worker did not answer within {settings.worker_start_timeout_s:.0f} s; see {log}")
@@ -156,13 +156,6 @@ def stop_worker(settings: Settings, timeout_s: float = 15.0) -> int | None:
     while _alive(record.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     return record.pid
-
-
-def _usable(settings: Settings) -> WorkerClient | None:
-    probe = probe_worker(settings)
-    if probe.problem is None and probe.record is not None and probe.status is not None:
-        return WorkerClient(probe.record, probe.status)
-    return None
 
 
 def _alive(pid: int) -> bool:
