@@ -231,10 +231,13 @@ def search(
         link = WorkerLink(current)
         with _errors(), _open(collection, link) as target:
             if target.count == 0 and target.name == "demo":
+                from sleuth.feedback.api import lazy_embedder
                 from sleuth.retrieval.demo import ensure_demo_collection
 
                 with _progress_bar("indexing the bundled demo corpus (first use)") as progress:
-                    ensure_demo_collection(target.settings, progress).close()
+                    ensure_demo_collection(
+                        target.settings, progress, embedder=lazy_embedder(link.embedder)
+                    ).close()
             if target.count == 0:
                 fail(f"collection {target.name!r} is empty: add files with `sleuth index add PATH`")
             hits = link.retriever(target, mode).search(query, k, where=filter_)  # type: ignore[arg-type]

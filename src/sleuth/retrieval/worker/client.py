@@ -227,6 +227,7 @@ class WorkerLink:
         self._looked = False
         self._tried_start = False
         self._lock = threading.Lock()  # agents search from several threads: decide (and start) once
+        self._embedder: Embedder | None = None
         self.note: str | None = None
         """Why a worker was wanted and not used (a start that failed), for the command to show."""
 
@@ -274,13 +275,19 @@ class WorkerLink:
 
     def embedder(self) -> Embedder:
         """The worker's embedder when there is one to use (started under `auto`), else the configured one
-        loaded in-process. Build it only when something is to be embedded: this is the model's load."""
+        loaded in-process; one per link, so the collections and patches of a command share it. Call it only
+        when something is to be embedded: this is the model's load."""
         from sleuth.retrieval.embedders import load_embedder
 
         client = self.client(needs_model=True)
-        if client is None:
-            return load_embedder(self.settings)
-        return WorkerEmbedder(client, lambda: load_embedder(self.settings))
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = (
+                    load_embedder(self.settings)
+                    if client is None
+                    else WorkerEmbedder(client, lambda: load_embedder(self.settings))
+                )
+            return self._embedder
 
 
 def _default_start(settings: Settings) -> WorkerClient:
