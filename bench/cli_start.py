@@ -54,8 +54,8 @@ class FirstRequest:
         return openai_body_reply(body)
 
 
-def run(env: dict[str, str], *args: str) -> tuple[float, str, int, float]:
-    """Run `sleuth ARGS`; (wall seconds, stdout, peak RSS in MB, start time)."""
+def run(env: dict[str, str], *args: str) -> tuple[float, str, int, float, float]:
+    """Run `sleuth ARGS`; (wall seconds, stdout, peak RSS in MB, start time, CPU seconds)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "sleuth.cli", *args], env=env, stdout=out, stderr=err)
@@ -66,7 +66,8 @@ def run(env: dict[str, str], *args: str) -> tuple[float, str, int, float]:
         err.seek(0)
         if proc.returncode != 0:
             raise SystemExit(f"sleuth {' '.join(args)} failed:\n{err.read().decode()[-2000:]}")
-        return wall, out.read().decode(), usage.ru_maxrss // 1024, started
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, out.read().decode(), usage.ru_maxrss // 1024, started, cpu
 
 
 def worker_rss_mb(home: Path) -> tuple[int, int]:
@@ -97,13 +98,21 @@ def main() -> None:
         first_s: dict[str, list[float]] = {"off": [], "warm": []}
         exit_s: dict[str, list[float]] = {"off": [], "warm": []}
         rss: dict[str, list[int]] = {"off": [], "warm": []}
+        cpu: dict[str, list[float]] = {
+            "search off": [],
+            "search warm": [],
+            "research off": [],
+            "research warm": [],
+        }
         for _ in range(args.runs):
             for name, env in (("off", off), ("warm", warm)):
-                wall, out, _, _ = run(env, *search)
+                wall, out, _, _, used = run(env, *search)
                 times[name].append(wall)
+                cpu[f"search {name}"].append(used)
                 outputs[name].add(out)
                 first.reset()
-                wall, _, peak, started = run(env, *research)
+                wall, _, peak, started, used = run(env, *research)
+                cpu[f"research {name}"].append(used)
                 assert first.at is not None, "the research run sent no LLM request"
                 first_s[name].append(first.at - started)
                 exit_s[name].append(wall)
@@ -132,6 +141,11 @@ def main() -> None:
     print(
         f"research, peak RSS of the CLI        {max(rss['off']):7d} MB  {max(rss['warm']):8d} MB  "
         f"{max(rss['off']) / max(rss['warm']):5.1f}x"
+    )
+    print(
+        f"CPU seconds of the CLI process (less sensitive to the load), search: {statistics.median(cpu['search off']):.2f}"
+        f" in-process, {statistics.median(cpu['search warm']):.2f} with worker; research: "
+        f"{statistics.median(cpu['research off']):.2f} in-process, {statistics.median(cpu['research warm']):.2f} with worker"
     )
     print(f"worker RSS now / peak: {worker_now} / {worker_peak} MB")
     print(f"all runs: search {times}, first request {first_s}")

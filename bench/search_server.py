@@ -64,7 +64,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         home = args.home or Path(scratch)
-        env = {**os.environ, "SLEUTH_HOME": str(home), "PYTHONPATH": str(SRC)}
+        # No warm worker: this measures one-shot CLI calls against the server (bench/cli_start.py: the worker).
+        env = {**os.environ, "SLEUTH_HOME": str(home), "PYTHONPATH": str(SRC), "SLEUTH_WORKER": "off"}
         for key in ("SLEUTH_SERVER_URL", "SLEUTH_SERVER_TOKEN"):
             env.pop(key, None)
         search = ["search", QUERY, "-m", "dense", "-c", args.collection, "--json"]
