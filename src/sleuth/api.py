@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -20,16 +19,15 @@ from sleuth.llm.pricing import PriceTable, load_prices
 from sleuth.names import Strategy, Variant, WebMode
 from sleuth.prompts.sets import PromptSet, load_prompt_set
 from sleuth.retrieval.base import Filter, Hit, Lookup, Retriever, retriever_override
+from sleuth.retrieval.opened import OpenedCollections, SearchMode
 from sleuth.tracing import record_hits, search_span, setup_tracing
 
 if TYPE_CHECKING:
     from sleuth.agents.results import AskResult
     from sleuth.retrieval.base import Embedder
-    from sleuth.retrieval.index import Collection
     from sleuth.retrieval.web.pages import RunPages
     from sleuth.retrieval.worker import WorkerLink
 
-SearchMode = Literal["bm25", "dense", "hybrid"]
 
 PromptsArg = PromptSet | str | Path | None
 """A prompt set, the name of a built-in one (`defaults`, `minimal`) or a directory of `<role>.yaml`."""
@@ -87,9 +85,7 @@ class Sleuth:
         self._injected: dict[str, tuple[Retriever, Lookup | None]] = {}
         if retriever is not None:
             self._injected[self.collection] = (retriever, lookup)
-        self._collections: dict[str, Collection] = {}
-        self._hybrid: dict[str, Retriever] = {}
-        self._opening = threading.Lock()  # searches run on worker threads: open each collection once
+        self._opened = OpenedCollections(self.settings, worker, lambda: _lazy_embedder(worker))
         # The in-memory checkpoint store lives in a dict so that shallow copies (the server's view of the
         # facade per tenant) share it: a run paused in one job must be found when another job resumes it.
         self._memory_savers: dict[str, Any] = {}
@@ -317,10 +313,7 @@ class Sleuth:
             return standin
         if collection in self._injected:
             return self._injected[collection]
-        opened = self._collection(collection)
-        if collection not in self._hybrid:
-            self._hybrid[collection] = self._retriever_of(opened, "hybrid")
-        return self._hybrid[collection], opened.get
+        return self._opened.hybrid(collection)
 
     def for_tenant(self, tenant: str | None) -> Sleuth:
         """This facade as `tenant` sees it: that tenant's corrections apply. It shares this one's model,
@@ -355,38 +348,14 @@ class Sleuth:
         name = collection or self.collection
         standin = retriever_override.get() or self._injected.get(name)
         with search_span(query, k) as span:
-            retriever = standin[0] if standin is not None else self._retriever_of(self._collection(name), mode)
+            retriever = standin[0] if standin is not None else self._opened.retriever(name, mode)
             hits = retriever.search(query, k, where=where)
             record_hits(span, len(hits))
         return hits
 
-    def _collection(self, name: str) -> Collection:
-        """The collection `name`, opened on first use and kept until `close()`."""
-        with self._opening:
-            if name not in self._collections:
-                from sleuth.retrieval.demo import ensure_demo_collection
-                from sleuth.retrieval.index import open_collection
-
-                embedder = _lazy_embedder(self.worker)
-                if name == "demo":
-                    self._collections[name] = ensure_demo_collection(self.settings, embedder=embedder)
-                elif not (self.settings.indexes_dir / name).is_dir():
-                    raise ValueError(
-                        f"no collection {name!r} under {self.settings.indexes_dir}; "
-                        "create it with `sleuth index add` first"
-                    )
-                else:
-                    self._collections[name] = open_collection(self.settings, name, embedder=embedder)
-            return self._collections[name]
-
-    def _retriever_of(self, opened: Collection, mode: SearchMode) -> Retriever:
-        return opened.retriever(mode) if self.worker is None else self.worker.retriever(opened, mode)
-
     def close(self) -> None:
         """Close the collections this object opened (injected parts are the caller's to close)."""
-        while self._collections:
-            self._collections.popitem()[1].close()
-        self._hybrid.clear()
+        self._opened.close()
 
     @asynccontextmanager
     async def _checkpointer(self) -> AsyncIterator[Any]:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from sleuth.config import Settings
     from sleuth.retrieval.base import Filter, Hit
-    from sleuth.retrieval.index import Collection, IngestReport
+    from sleuth.retrieval.index import Collection
+    from sleuth.retrieval.ingest_report import IngestReport
     from sleuth.retrieval.worker import WorkerLink
 
 index_app = typer.Typer(help="Build and inspect search collections (BM25 + dense vectors).", no_args_is_help=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from sleuth.retrieval.index import Collection, FileReport
+from sleuth.retrieval.index import Collection
+from sleuth.retrieval.ingest_report import FileReport
 from sleuth.retrieval.web.extract import ExtractError, page_text
 from sleuth.retrieval.web.fetch import FetchError, FetchLimits, PageFetcher
 from sleuth.retrieval.web.pages import page_passages
