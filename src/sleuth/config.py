@@ -62,8 +62,12 @@ class Settings(BaseSettings):
     """Wait before the first retry; it doubles on each further one, up to 8 s."""
     llm_temperature: float = 0.0
     llm_max_tokens: int = 512
-    llm_concurrency: int = 4
-    """Most LLM calls in flight at once, shared by all readers and jobs of one process."""
+    llm_concurrency: int = Field(default=16, ge=1)
+    """Most LLM calls in flight at once to a server given by URL (`SLEUTH_LLM_BASE_URL`, a role's or the
+    reflection server), shared by all readers and jobs of one process: 16, so a round's 16 readers are sent
+    at once rather than in waves. The embedded llama.cpp server takes its slot count instead
+    (`SLEUTH_LOCAL_PARALLEL`, or the slots a running `sleuth llm serve` was started with); a lower value
+    here still caps it."""
     llm_cache: bool = False
     """Keep an on-disk cache of responses keyed by model, messages and parameters."""
     role_models: dict[str, RoleModel] = Field(default_factory=dict)

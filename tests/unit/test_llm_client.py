@@ -138,3 +138,39 @@ async def test_a_slow_but_steady_reply_within_the_request_timeout_is_not_cut() -
         reply = await client.complete([{"role": "user", "content": "hi"}])
         await client.aclose()
     assert reply.text == "fine" and len(server.requests) == 1
+
+
+async def test_a_refused_request_is_not_retried_and_says_why() -> None:
+    with FakeOpenAIServer(statuses=[401] * 3) as server:
+        client = OpenAICompatModel(server.base_url, max_retries=3, retry_wait_s=0)
+        with pytest.raises(LLMUnavailableError, match=r"refused the request \(401\): scripted 401") as raised:
+            await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert len(server.requests) == 1  # a wrong key stays wrong: no retry
+    assert server.base_url in str(raised.value)
+
+
+async def test_a_busy_server_is_named_with_its_status_and_message() -> None:
+    with FakeOpenAIServer(statuses=[429] * 2) as server:
+        client = OpenAICompatModel(server.base_url, max_retries=1, retry_wait_s=0)
+        with pytest.raises(LLMUnavailableError, match=r"failed after 2 attempts: it answered 429: scripted 429"):
+            await client.complete([{"role": "user", "content": "hi"}])
+        await client.aclose()
+    assert len(server.requests) == 2
+
+
+async def test_the_request_body_is_the_chat_completion_asked_for() -> None:
+    with FakeOpenAIServer(lambda body: "ok") as server:
+        client = OpenAICompatModel(server.base_url, "m", api_key="sk-test", max_retries=0)
+        await client.complete(
+            [{"role": "user", "content": "héllo"}], params=GenParams(temperature=0.3, seed=7), json_schema=None
+        )
+        await client.aclose()
+    body = server.requests[0]
+    assert body == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "héllo"}],
+        "temperature": 0.3,
+        "max_tokens": 512,
+        "seed": 7,
+    }

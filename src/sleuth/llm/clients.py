@@ -34,7 +34,7 @@ def openai_client(
     Args:
         api_key: default `llm_api_key`.
         timeout_s: the whole-call and per-request timeout; default `llm_timeout_s` and `llm_request_timeout_s`.
-        concurrency: calls in flight at once; default `llm_concurrency`.
+        concurrency: calls in flight at once; default `llm_concurrency` (a server given by URL).
     """
     return OpenAICompatModel(
         base_url,
@@ -47,6 +47,17 @@ def openai_client(
         retry_wait_s=settings.llm_retry_wait_s,
         concurrency=settings.llm_concurrency if concurrency is None else concurrency,
     )
+
+
+def embedded_concurrency(settings: Settings, *, reused: bool) -> int:
+    """Calls in flight at once to the embedded llama.cpp server: its slot count, those a running
+    `sleuth llm serve` recorded when `reused`, else `local_parallel` (`llm_concurrency` may only lower it).
+    The server decodes that many requests together; more would only queue inside llama.cpp, where the wait
+    counts against each call's timeout."""
+    from sleuth.llm.local import recorded_slots
+
+    slots = (recorded_slots(settings) if reused else None) or settings.local_parallel
+    return max(1, min(settings.llm_concurrency, slots))
 
 
 @asynccontextmanager
@@ -71,16 +82,8 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
     if base_url is None:
         server = EmbeddedServer(settings)
         base_url = server.start()
-    client = openai_client(
-        settings,
-        base_url,
-        settings.llm_model,
-        # The embedded server decodes `local_parallel` requests at once; more in flight would only queue
-        # inside llama.cpp, where the wait counts against each call's timeout.
-        concurrency=settings.llm_concurrency
-        if server is None and settings.llm_base_url
-        else min(settings.llm_concurrency, settings.local_parallel),
-    )
+    embedded = None if default.base_url else embedded_concurrency(settings, reused=server is None)
+    client = openai_client(settings, base_url, settings.llm_model, concurrency=embedded)
     opened = [client]
     models: dict[tuple[str | None, str, str], ChatModel] = {
         default.client_key: _cached(settings, client, client.model)
@@ -93,7 +96,11 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
             if spec.client_key not in models:
                 # Settings refuse a role on the embedded server under another name, so a role has a URL.
                 other = openai_client(
-                    settings, spec.base_url or base_url, spec.request_model, api_key=spec.api_key
+                    settings,
+                    spec.base_url or base_url,
+                    spec.request_model,
+                    api_key=spec.api_key,
+                    concurrency=None if spec.base_url else embedded,
                 )
                 opened.append(other)
                 # Another server's replies are cached under its URL too: two servers may share a model name.

@@ -54,6 +54,16 @@ def running_server(settings: Settings) -> str | None:
     return f"{info['url']}/v1"
 
 
+def recorded_slots(settings: Settings) -> int | None:
+    """The slots (requests decoded at once) that the `sleuth llm serve` recorded for this home was started
+    with; None without a record that says."""
+    try:
+        slots = json.loads(settings.local_server_file.read_text()).get("parallel")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return slots if isinstance(slots, int) and slots > 0 else None
+
+
 class EmbeddedServer:
     """Runs the llama.cpp server in a child process for the lifetime of a `with` block.
 
@@ -176,7 +186,7 @@ def serve_forever(
     url = f"http://{host}:{port}"
     if record is not None:
         private_dir(record.parent)
-        record.write_text(json.dumps({"url": url, "pid": os.getpid(), "model": model_name}))
+        record.write_text(json.dumps({"url": url, "pid": os.getpid(), "model": model_name, "parallel": parallel}))
     try:
         print(f"llama.cpp server listening on {url}/v1 (model {model_path.name})", flush=True)
         while not stop.wait(0.5):

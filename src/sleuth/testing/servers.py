@@ -138,6 +138,10 @@ class FakeOpenAIServer:
                         return
 
         class Server(http.server.ThreadingHTTPServer):
+            # socketserver's backlog of 5 drops the SYNs of a 16-reader fan-out; the client retries them
+            # a second later, which is the server's queue, not the client's concurrency.
+            request_queue_size = 128
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 # A client that gave up (timeout test, closed connection) is not a server error.
                 pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -21,6 +22,17 @@ from sleuth.agents.research.nodes.section import gather, section
 from sleuth.agents.research.nodes.verify import verify
 from sleuth.agents.research.nodes.writer import writer
 from sleuth.agents.research.state import ResearchState
+
+def on_loop(route: Callable[[ResearchState], Any]) -> Callable[[ResearchState], Awaitable[Any]]:
+    """`route` as a coroutine function. LangGraph runs a plain edge function on a worker thread: a thread
+    hop, and a wait for the GIL behind whatever the event loop is running, on every edge; a pure function of
+    the state needs neither, and before the readers' fan-out it delayed every reader's request."""
+
+    async def run(state: ResearchState) -> Any:
+        return route(state)
+
+    run.__name__ = run.__qualname__ = route.__name__
+    return run
 
 
 def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, ResearchState]:
@@ -50,24 +62,24 @@ def build_graph() -> StateGraph[ResearchState, AgentDeps, ResearchState, Researc
         graph.add_node(name, traced_node(name, node))  # type: ignore[call-overload]  # Send-fed inputs
     graph.add_edge(START, "orchestrator")
     graph.add_conditional_edges(
-        "orchestrator", routing.after_orchestrator, {"search": "search", "writer": "direct"}
+        "orchestrator", on_loop(routing.after_orchestrator), {"search": "search", "writer": "direct"}
     )
-    graph.add_conditional_edges("search", routing.to_readers, ["reader", "aggregator"])
+    graph.add_conditional_edges("search", on_loop(routing.to_readers), ["reader", "aggregator"])
     graph.add_edge("reader", "aggregator")
     graph.add_conditional_edges(
         "aggregator",
-        routing.after_aggregator,
+        on_loop(routing.after_aggregator),
         {"orchestrator": "orchestrator", "writer": "direct", "outline": "outline"},
     )
-    graph.add_conditional_edges("outline", routing.after_outline, ["approve", "gather"])
+    graph.add_conditional_edges("outline", on_loop(routing.after_outline), ["approve", "gather"])
     graph.add_edge("approve", "gather")
-    graph.add_conditional_edges("gather", routing.to_sections, ["section", "direct"])
+    graph.add_conditional_edges("gather", on_loop(routing.to_sections), ["section", "direct"])
     graph.add_edge("section", "direct")
     graph.add_edge("compose", END)
     graph.add_edge("direct", "writer")
     graph.add_edge("writer", "verify")
     graph.add_conditional_edges(
-        "verify", routing.after_verify, {"writer": "writer", "compose": "compose", "__end__": END}
+        "verify", on_loop(routing.after_verify), {"writer": "writer", "compose": "compose", "__end__": END}
     )
     return graph
 
