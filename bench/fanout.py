@@ -1,0 +1,235 @@
+"""Benchmark of the research graph's reader fan-out: time from the plan to the last reader request.
+
+A fake OpenAI-compatible server in a child process (aiohttp) notes when it sends the orchestrator's plan and
+when each reader request arrives, on the machine's monotonic clock; the time between the plan leaving the
+server and the last of N reader requests reaching it is what the graph, the search and request building
+cost before the last reader's call is on the wire (goal: <= 25 ms for 16 readers).
+
+    .venv/bin/python bench/fanout.py [--readers 16] [--repeats 9] [--delay 0.3] [--new-only]
+
+Runs go as `sleuth research` runs them (SQLite checkpoints), and the old request path runs interleaved with
+the new one in the same process: each request built and sent by the openai SDK's `create` (its parameter
+transform, option copies and headers), at the old default of 4 calls in flight and at 16. The old arms
+share this version's graph (edge functions on the event loop), so they show the request path and the
+concurrency alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# --- the fake server (child process) -------------------------------------------------------------------
+
+
+def fake_reply(schema: str) -> dict[str, Any]:
+    """A valid JSON answer for each schema the research graph asks for."""
+    if schema == "Plan":
+        return {"tasks": [{"query": "fact about topic", "instructions": "find the fact"}]}
+    if schema == "ReaderOutput":
+        return {"evidence": [{"passage": 1, "sentence": 1, "claim": "a fact about the topic"}]}
+    if schema == "RoundSummary":
+        return {"summary": "The topic has facts.", "unknown": []}
+    if schema == "WriterOutput":
+        return {"sentences": [{"text": "The topic fact number one is known from the passages.", "evidence": [1]}]}
+    return {}
+
+
+def serve(port: int, delay: float) -> None:
+    """Answer chat completions after `delay` seconds; log (event, schema, monotonic time) for `GET /log`."""
+    from aiohttp import web
+
+    log: list[tuple[str, str, float]] = []
+
+    async def completions(request: web.Request) -> web.Response:
+        arrived = time.monotonic()
+        body = await request.json()
+        schema = (body.get("response_format") or {}).get("json_schema", {}).get("name", "")
+        log.append(("arrived", schema, arrived))
+        await asyncio.sleep(delay)
+        content = json.dumps(fake_reply(schema))
+        reply = {
+            "id": "x",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": "fake",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }
+        log.append(("sent", schema, time.monotonic()))
+        return web.json_response(reply)
+
+    async def read_log(request: web.Request) -> web.Response:
+        events = list(log)
+        log.clear()
+        return web.json_response(events)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    app.router.add_get("/log", read_log)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# --- the benchmark --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fanout_of(events: list[tuple[str, str, float]], readers: int) -> dict[str, float]:
+    """From the server's log of one run: ms from the plan leaving to the last reader request arriving, and
+    the most reader requests the server held at once."""
+    plan_sent = min(t for kind, schema, t in events if kind == "sent" and schema == "Plan")
+    arrivals = sorted(t for kind, schema, t in events if kind == "arrived" and schema == "ReaderOutput")
+    replies = sorted(t for kind, schema, t in events if kind == "sent" and schema == "ReaderOutput")
+    assert len(arrivals) == readers, f"{len(arrivals)} reader requests, expected {readers}"
+    in_flight = peak = 0
+    for _, step in sorted([(t, 1) for t in arrivals] + [(t, -1) for t in replies]):
+        in_flight += step
+        peak = max(peak, in_flight)
+    return {
+        "first_ms": 1000 * (arrivals[0] - plan_sent),
+        "last_ms": 1000 * (arrivals[-1] - plan_sent),
+        "peak_in_flight": peak,
+    }
+
+
+def sdk_model(base_url: str, concurrency: int) -> Any:
+    """The old request path: each request built and sent by the openai SDK's `create` (its parameter
+    transform, option copies and headers), as `OpenAICompatModel` did before it posted its own bodies."""
+    import openai
+
+    from sleuth.llm import OpenAICompatModel
+
+    class SdkModel(OpenAICompatModel):
+        def __init__(self) -> None:
+            super().__init__(base_url, "fake", concurrency=concurrency, max_retries=0)
+            self._sdk = openai.AsyncOpenAI(base_url=base_url, api_key="sk-no-key", max_retries=0)
+
+        def request_body(self, request: Any) -> Any:
+            return json.loads(super().request_body(request))  # the old path built kwargs, not bytes
+
+        async def _post(self, body: Any) -> bytes:
+            raw = await self._sdk.chat.completions.with_raw_response.create(**body)
+            return raw.http_response.content
+
+        async def aclose(self) -> None:
+            await self._sdk.close()
+            await super().aclose()
+
+    return SdkModel()
+
+
+ARMS = {
+    "old: SDK, 4 in flight": ("sdk", 4),
+    "old: SDK, 16 in flight": ("sdk", 16),
+    "new": ("new", 16),
+}
+
+
+async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str, float]:
+    """One research run (1 round, `readers` batches of one passage) as `sleuth research` runs it, every step
+    checkpointed to SQLite under `home`; the fan-out figures from the server's log."""
+    import httpx
+
+    from sleuth.agents.deps import AgentDeps
+    from sleuth.agents.research.run import run_research, sqlite_checkpointer
+    from sleuth.config import Settings
+    from sleuth.llm import OpenAICompatModel
+    from sleuth.prompts.sets import load_prompt_set
+    from sleuth.retrieval.base import Passage
+    from sleuth.testing import StaticRetriever
+
+    passages = [
+        Passage(f"p{i}", f"The topic fact number {i} is stated here. More text follows.", f"Doc {i}")
+        for i in range(readers)
+    ]
+    settings = Settings(
+        home=home, max_rounds=1, reader_batch_size=1, search_k=readers, research_direct_answer=False
+    )
+    path, concurrency = ARMS[arm]
+    client = (
+        sdk_model(base_url, concurrency)
+        if path == "sdk"
+        else OpenAICompatModel(base_url, "fake", concurrency=settings.llm_concurrency, max_retries=0)
+    )
+    deps = AgentDeps(llm=client, retriever=StaticRetriever(passages), prompts=load_prompt_set(), settings=settings)
+    try:
+        async with sqlite_checkpointer(settings) as saver:
+            report = await run_research("What facts are known about the topic?", deps, checkpointer=saver)
+    finally:
+        await client.aclose()
+    assert report.status == "answered", report.answer
+    events = httpx.get(base_url.removesuffix("/v1") + "/log").json()
+    return fanout_of([tuple(e) for e in events], readers)
+
+
+async def bench(base_url: str, readers: int, repeats: int, arms: list[str]) -> dict[str, list[dict[str, float]]]:
+    with tempfile.TemporaryDirectory() as home:
+        for arm in arms:
+            await one_run(base_url, 2, arm, Path(home))  # warm-up: imports, graph compile, first connections
+        runs: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
+        for _ in range(repeats):
+            for arm in arms:  # interleaved, so load on the machine falls on every arm alike
+                runs[arm].append(await one_run(base_url, readers, arm, Path(home)))
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay", type=float, default=0.3, help="Seconds the fake server waits per call.")
+    parser.add_argument("--readers", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--new-only", action="store_true", help="Leave out the old request path's runs.")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.delay)
+        return
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--delay", str(args.delay)])
+    try:
+        import httpx
+
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/log", timeout=5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        arms = ["new"] if args.new_only else list(ARMS)
+        runs = asyncio.run(bench(f"http://127.0.0.1:{port}/v1", args.readers, args.repeats, arms))
+    finally:
+        server.terminate()
+        server.wait(10)
+    print(f"{args.readers} readers, fake LLM delay {args.delay}s per call, median of {args.repeats} runs")
+    print(f"{'request path':<24} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>14} {'in flight':>10}")
+    medians = {}
+    for arm, rows in runs.items():
+        lasts = [r["last_ms"] for r in rows]
+        medians[arm] = statistics.median(lasts)
+        first = statistics.median(r["first_ms"] for r in rows)
+        peak = min(r["peak_in_flight"] for r in rows)
+        spread = f"{min(lasts):.0f}-{max(lasts):.0f}"
+        print(f"{arm:<24} {first:>15.1f} {medians[arm]:>14.1f} {spread:>14} {peak:>10.0f}")
+    for arm in medians:
+        if arm != "new":
+            print(f"plan->last reader request, new / {arm}: {medians['new'] / medians[arm]:.3f}x")
+
+
+if __name__ == "__main__":
+    main()
