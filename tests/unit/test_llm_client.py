@@ -91,6 +91,7 @@ async def test_unreachable_url_fails_fast_with_the_url() -> None:
     with pytest.raises(LLMUnavailableError, match=url):
         await client.complete([{"role": "user", "content": "hi"}])
     assert time.monotonic() - start < 10
+    await client.aclose()
 
 
 async def test_hung_server_hits_the_hard_timeout() -> None:
@@ -174,3 +175,13 @@ async def test_the_request_body_is_the_chat_completion_asked_for() -> None:
         "max_tokens": 512,
         "seed": 7,
     }
+
+
+def test_the_proxy_is_the_environments_unless_no_proxy_covers_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert OpenAICompatModel("https://api.example.com/v1")._proxy == "http://proxy.corp:3128"
+    assert OpenAICompatModel("http://127.0.0.1:8080/v1")._proxy is None  # a local server: direct
+    assert OpenAICompatModel("http://api.example.com/v1")._proxy is None  # no HTTP_PROXY set

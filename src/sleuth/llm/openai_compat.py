@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import ssl
 import time
-from typing import Any
+import urllib.parse
+import urllib.request
+from typing import TYPE_CHECKING, Any
 
-import httpx2 as httpx
 from pydantic import BaseModel, Field, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from sleuth.llm.base import BaseChatModel, ChatRequest, Completion, LLMBadReplyError, LLMUnavailableError
 from sleuth.llm.guard import check_real_model_call
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class _Busy(Exception):
@@ -29,18 +31,22 @@ class _Refused(Exception):
         self.status = status
 
 
+class _Broken(Exception):
+    """The connection could not be made or broke, or a read timed out; worth another try."""
+
+
 class _SlowReply(Exception):
-    """An attempt that outlived the request timeout in all: httpx limits each read, so a reply that drips in
-    a byte at a time would otherwise hold the call until the hard timeout, with no retry."""
+    """An attempt that outlived the request timeout in all: the socket's read limit applies to each read, so a
+    reply that drips in a byte at a time would otherwise hold the call until the hard timeout, with no retry."""
 
 
 class _MalformedReply(Exception):
     """A status-200 body that is not a chat completion; retried like a 5xx (a proxy or a loading server)."""
 
 
-# Failures worth another try: the server is busy, restarting, or slow, or the connection broke (httpx's
-# timeouts are transport errors too); anything else is our bug or theirs.
-_TRANSIENT = (_Busy, httpx.TransportError, _SlowReply, _MalformedReply)
+# Failures worth another try: the server is busy, restarting, or slow, or the connection broke; anything
+# else is our bug or theirs.
+_TRANSIENT = (_Busy, _Broken, _SlowReply, _MalformedReply)
 
 
 class _Message(BaseModel):
@@ -84,29 +90,33 @@ def _parse_reply(body: bytes) -> _ChatReply:
         raise _MalformedReply(f"{where}: {first['msg']} (body: {excerpt!r})") from None
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(status: int, reason: str | None, body: bytes) -> str:
     """What an error reply says: its `error.message` when it is OpenAI-shaped, else the start of its body."""
     try:
-        error = json.loads(response.content).get("error")
+        error = json.loads(body).get("error")
         message = error.get("message") if isinstance(error, dict) else error
     except (ValueError, AttributeError):
         message = None
-    return str(message or response.content[:200].decode("utf-8", "replace") or response.reason_phrase)
+    return str(message or body[:200].decode("utf-8", "replace") or reason or status)
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    # Loading the trust store takes ~50 ms: built once per process and shared by every client, not per client.
-    return httpx.create_ssl_context()
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (`HTTPS_PROXY`/`HTTP_PROXY`, unless `NO_PROXY` covers its
+    host), as other HTTP clients choose it; None for a direct connection."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 class OpenAICompatModel(BaseChatModel):
-    """A `ChatModel` that posts to `<base_url>/chat/completions` with httpx.
+    """A `ChatModel` that posts to `<base_url>/chat/completions` with aiohttp.
 
-    Each request body is JSON-encoded once per call by `request_body` and posted as bytes. Not through the
-    openai SDK: its per-request parameter transform, option copies and header building cost ~2.5 ms of
-    event-loop time a request, so 16 parallel readers left one after another over ~50 ms; here a
-    request costs a fraction of that (`bench/fanout.py`). The reply is validated here either way.
+    Each request body is JSON-encoded once per call (`request_body`) and posted as bytes. Not through the
+    openai SDK, nor httpx: 16 parallel readers build and send their requests one after another on the event
+    loop, and the SDK's per-request parameter transform, option copies and headers cost ~2.5 ms a request,
+    httpx's URL handling and connection pool ~0.5 ms more than aiohttp's C parser and connector
+    (`bench/fanout.py`). The reply is validated here, as it always was (the SDK built its reply unchecked).
 
     Args:
         base_url: the server's `/v1` URL.
@@ -139,17 +149,37 @@ class OpenAICompatModel(BaseChatModel):
         self.max_retries = max_retries
         self.retry_wait_s = retry_wait_s
         self.request_timeout_s = request_timeout_s
+        self.connect_timeout_s = connect_timeout_s
         self.concurrency = max(1, concurrency)
-        # One absolute URL parsed once: httpx parses and merges a relative one on every request.
-        self._endpoint = httpx.URL(f"{self.base_url}/chat/completions")
-        self._http = httpx.AsyncClient(
-            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
-            timeout=httpx.Timeout(request_timeout_s, connect=connect_timeout_s),
-            # Every call in flight keeps its connection for the next fan-out.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=max(20, self.concurrency)),
-            verify=_tls_context(),
-        )
+        self._endpoint = f"{self.base_url}/chat/completions"
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        # The proxy is looked up once: aiohttp's `trust_env` looks it up, and the netrc file, on a worker thread
+        # for every request, two thread hops that delayed each reader of a fan-out.
+        self._proxy = _proxy_for(self._endpoint)
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._limit = asyncio.Semaphore(self.concurrency)
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The HTTP session, opened on first use in the running event loop (a session belongs to one loop)."""
+        import aiohttp  # imported by the first call, not by every command that imports sleuth
+
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            if self._session is not None and not self._session.closed:
+                # Used from another event loop now: the old one's connections cannot be closed from here.
+                self._session.detach()
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                # No limit of its own (the semaphore bounds calls in flight); idle connections are kept for
+                # the next fan-out.
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self.connect_timeout_s, sock_read=self.request_timeout_s
+                ),
+            )
+            self._session_loop = loop
+        return self._session
 
     def request_body(self, request: ChatRequest) -> bytes:
         """The JSON body of `request`'s chat completion, encoded once for every attempt."""
@@ -189,9 +219,8 @@ class OpenAICompatModel(BaseChatModel):
                 f"a chat completion; the last: {exc}"
             ) from exc
         except _TRANSIENT as exc:
-            why = str(exc) if isinstance(exc, _Busy | _SlowReply) else f"{type(exc).__name__}: {exc or 'no reply'}"
             raise LLMUnavailableError(
-                f"LLM at {self.base_url} failed after {self.max_retries + 1} attempts: {why}"
+                f"LLM at {self.base_url} failed after {self.max_retries + 1} attempts: {exc}"
             ) from exc
 
     async def _complete_with_retries(self, body: bytes, agent: str) -> Completion:
@@ -221,16 +250,24 @@ class OpenAICompatModel(BaseChatModel):
 
     async def _post(self, body: bytes) -> bytes:
         """One attempt: the reply body of a 2xx; `_Busy` or `_Refused` for an error status."""
+        import aiohttp
+
         try:
-            async with asyncio.timeout(self.request_timeout_s):
-                response = await self._http.post(self._endpoint, content=body)
+            async with (
+                asyncio.timeout(self.request_timeout_s),
+                self._client().post(self._endpoint, data=body, proxy=self._proxy) as response,
+            ):
+                status, reason, content = response.status, response.reason, await response.read()
+        except aiohttp.ClientError as exc:  # refused or broken connections, and read timeouts
+            raise _Broken(f"{type(exc).__name__}: {exc}") from exc
         except TimeoutError:
             raise _SlowReply(f"no whole reply within the {self.request_timeout_s:g}s request timeout") from None
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Busy(f"it answered {response.status_code}: {_error_message(response)}")
-        if response.status_code >= 400:
-            raise _Refused(response.status_code, _error_message(response))
-        return response.content
+        if status == 429 or status >= 500:
+            raise _Busy(f"it answered {status}: {_error_message(status, reason, content)}")
+        if status >= 400:
+            raise _Refused(status, _error_message(status, reason, content))
+        return content
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
