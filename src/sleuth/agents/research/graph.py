@@ -23,6 +23,7 @@ from sleuth.agents.research.nodes.verify import verify
 from sleuth.agents.research.nodes.writer import writer
 from sleuth.agents.research.state import ResearchState
 
+
 def on_loop(route: Callable[[ResearchState], Any]) -> Callable[[ResearchState], Awaitable[Any]]:
     """`route` as a coroutine function. LangGraph runs a plain edge function on a worker thread: a thread
     hop, and a wait for the GIL behind whatever the event loop is running, on every edge; a pure function of
