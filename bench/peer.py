@@ -258,6 +258,7 @@ class Worker:
         for line in self.proc.stdout:
             if line.startswith("RESULT "):
                 return json.loads(line.removeprefix("RESULT "))
+            print(f"[{self.name}] {line}", end="", file=sys.stderr)  # what a framework printed: its errors
         raise RuntimeError(f"the {self.name} worker exited with {self.proc.wait()}")
 
     def close(self) -> None:
