@@ -5,13 +5,10 @@ when each reader request arrives, on the machine's monotonic clock; the time bet
 server and the last of N reader requests reaching it is what the graph, the search and request building
 cost before the last reader's call is on the wire (goal: <= 25 ms for 16 readers).
 
-    .venv/bin/python bench/fanout.py [--readers 16] [--repeats 9] [--delay 0.3] [--new-only]
+    .venv/bin/python bench/fanout.py [--readers 16] [--repeats 9] [--delay 0.3]
 
-Runs go as `sleuth research` runs them (SQLite checkpoints), and the old request path runs interleaved with
-the new one in the same process: each request built and sent by the openai SDK's `create` (its parameter
-transform, option copies and headers), at the old default of 4 calls in flight and at 16. The old arms
-share this version's graph (edge functions on the event loop), so they show the request path and the
-concurrency alone.
+Runs go as `sleuth research` runs them (SQLite checkpoints), through sleuth's client (the openai SDK), with
+the old default of 4 calls in flight and the new default of 16, interleaved in one process.
 """
 
 from __future__ import annotations
@@ -108,37 +105,8 @@ def fanout_of(events: list[tuple[str, str, float]], readers: int) -> dict[str, f
     }
 
 
-def sdk_model(base_url: str, concurrency: int) -> Any:
-    """The old request path: each request built and sent by the openai SDK's `create` (its parameter
-    transform, option copies and headers), as `OpenAICompatModel` did before it posted its own bodies."""
-    import openai
-
-    from sleuth.llm import OpenAICompatModel
-
-    class SdkModel(OpenAICompatModel):
-        def __init__(self) -> None:
-            super().__init__(base_url, "fake", concurrency=concurrency, max_retries=0)
-            self._sdk = openai.AsyncOpenAI(base_url=base_url, api_key="sk-no-key", max_retries=0)
-
-        def request_body(self, request: Any) -> Any:
-            return json.loads(super().request_body(request))  # the old path built kwargs, not bytes
-
-        async def _post(self, body: Any) -> bytes:
-            raw = await self._sdk.chat.completions.with_raw_response.create(**body)
-            return raw.http_response.content
-
-        async def aclose(self) -> None:
-            await self._sdk.close()
-            await super().aclose()
-
-    return SdkModel()
-
-
-ARMS = {
-    "old: SDK, 4 in flight": ("sdk", 4),
-    "old: SDK, 16 in flight": ("sdk", 16),
-    "new": ("new", 16),
-}
+ARMS = {"4 in flight (old default)": 4, "16 in flight (default)": 16}
+"""Calls in flight at once: the old default queued 16 readers in four waves."""
 
 
 async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str, float]:
@@ -161,12 +129,7 @@ async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str
     settings = Settings(
         home=home, max_rounds=1, reader_batch_size=1, search_k=readers, research_direct_answer=False
     )
-    path, concurrency = ARMS[arm]
-    client = (
-        sdk_model(base_url, concurrency)
-        if path == "sdk"
-        else OpenAICompatModel(base_url, "fake", concurrency=settings.llm_concurrency, max_retries=0)
-    )
+    client = OpenAICompatModel(base_url, "fake", concurrency=ARMS[arm], max_retries=0)
     deps = AgentDeps(llm=client, retriever=StaticRetriever(passages), prompts=load_prompt_set(), settings=settings)
     try:
         async with sqlite_checkpointer(settings) as saver:
@@ -194,7 +157,6 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.3, help="Seconds the fake server waits per call.")
     parser.add_argument("--readers", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--new-only", action="store_true", help="Leave out the old request path's runs.")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -211,13 +173,13 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        arms = ["new"] if args.new_only else list(ARMS)
+        arms = list(ARMS)
         runs = asyncio.run(bench(f"http://127.0.0.1:{port}/v1", args.readers, args.repeats, arms))
     finally:
         server.terminate()
         server.wait(10)
     print(f"{args.readers} readers, fake LLM delay {args.delay}s per call, median of {args.repeats} runs")
-    print(f"{'request path':<24} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>14} {'in flight':>10}")
+    print(f"{'concurrency':<26} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>14} {'in flight':>10}")
     medians = {}
     for arm, rows in runs.items():
         lasts = [r["last_ms"] for r in rows]
@@ -225,10 +187,9 @@ def main() -> None:
         first = statistics.median(r["first_ms"] for r in rows)
         peak = min(r["peak_in_flight"] for r in rows)
         spread = f"{min(lasts):.0f}-{max(lasts):.0f}"
-        print(f"{arm:<24} {first:>15.1f} {medians[arm]:>14.1f} {spread:>14} {peak:>10.0f}")
-    for arm in medians:
-        if arm != "new":
-            print(f"plan->last reader request, new / {arm}: {medians['new'] / medians[arm]:.3f}x")
+        print(f"{arm:<26} {first:>15.1f} {medians[arm]:>14.1f} {spread:>14} {peak:>10.0f}")
+    old, new = list(medians)
+    print(f"plan->last reader request, {new} / {old}: {medians[new] / medians[old]:.3f}x")
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ async def test_a_slow_but_steady_reply_within_the_request_timeout_is_not_cut() -
 async def test_a_refused_request_is_not_retried_and_says_why() -> None:
     with FakeOpenAIServer(statuses=[401] * 3) as server:
         client = OpenAICompatModel(server.base_url, max_retries=3, retry_wait_s=0)
-        with pytest.raises(LLMUnavailableError, match=r"refused the request \(401\): scripted 401") as raised:
+        with pytest.raises(LLMUnavailableError, match=r"refused the request \(401\): .*scripted 401") as raised:
             await client.complete([{"role": "user", "content": "hi"}])
         await client.aclose()
     assert len(server.requests) == 1  # a wrong key stays wrong: no retry
@@ -154,7 +154,7 @@ async def test_a_refused_request_is_not_retried_and_says_why() -> None:
 async def test_a_busy_server_is_named_with_its_status_and_message() -> None:
     with FakeOpenAIServer(statuses=[429] * 2) as server:
         client = OpenAICompatModel(server.base_url, max_retries=1, retry_wait_s=0)
-        with pytest.raises(LLMUnavailableError, match=r"failed after 2 attempts: it answered 429: scripted 429"):
+        with pytest.raises(LLMUnavailableError, match=r"failed after 2 attempts: .*429.*scripted 429"):
             await client.complete([{"role": "user", "content": "hi"}])
         await client.aclose()
     assert len(server.requests) == 2
@@ -175,13 +175,3 @@ async def test_the_request_body_is_the_chat_completion_asked_for() -> None:
         "max_tokens": 512,
         "seed": 7,
     }
-
-
-def test_the_proxy_is_the_environments_unless_no_proxy_covers_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-    assert OpenAICompatModel("https://api.example.com/v1")._proxy == "http://proxy.corp:3128"
-    assert OpenAICompatModel("http://127.0.0.1:8080/v1")._proxy is None  # a local server: direct
-    assert OpenAICompatModel("http://api.example.com/v1")._proxy is None  # no HTTP_PROXY set

@@ -44,11 +44,9 @@ async def test_fakes_pass_and_an_allow_block_lets_a_real_call_through() -> None:
     with block_real_models():
         assert (await ScriptedLLM(["fine"]).complete([{"role": "user", "content": "hi"}])).text == "fine"
         with FakeOpenAIServer(lambda body: "real") as server, allow_real_models():
-            client = OpenAICompatModel(server.base_url, max_retries=0)
-            try:
-                reply = await client.complete([{"role": "user", "content": "x"}])
-            finally:
-                await client.aclose()
+            reply = await OpenAICompatModel(server.base_url, max_retries=0).complete(
+                [{"role": "user", "content": "x"}]
+            )
         assert reply.text == "real" and len(server.requests) == 1
         with pytest.raises(RealModelBlockedError):  # blocked again once the allow block ends
             await OpenAICompatModel(server.base_url, max_retries=0).complete([{"role": "user", "content": "x"}])
