@@ -189,3 +189,13 @@ async def test_research_arm_scores_answer_and_its_citations(tmp_path: Path):
     assert record["cover"] == 1.0 and record["gold_recall"] == 1.0 and record["search_calls"] >= 1
     assert record["citations"][0]["passage_id"] == "p1"
     assert record["citation_precision"] == 1.0 and record["citation_recall"] == 1.0
+
+
+async def test_a_short_grounded_answer_is_scored_against_the_passages_it_cites(tmp_path: Path):
+    # The answer carries no [n] markers: its citations stand for the whole answer. Scored as a sentence with
+    # no citation, its citations were never judged (precision none) and a longer answer had recall 0.
+    llm = ScriptedLLM(by_schema={"Reading": {"answer": "Cincinnati, Ohio", "next_search": ""}})
+    example = QAExample("g1", "Where was Steven Spielberg born?", ["Cincinnati"], ["p2"])
+    [record] = await run_qa([example], build_arms(["grounded"], context(llm)), ResultsFile(tmp_path / "g.jsonl"))
+    assert record["error"] is None and record["citations"][0]["passage_id"] == "p2"
+    assert record["citations_used"] >= 1 and record["citation_precision"] == 1.0

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sleuth.evals.arms import Arm, ArmRun
-from sleuth.evals.citations import OverlapSupport, SupportJudge, score_citations
+from sleuth.evals.citations import OverlapSupport, SupportJudge, cited_numbers, score_citations
 from sleuth.evals.datasets import QAExample
 from sleuth.evals.metrics import answer_scores, gold_recall
 from sleuth.retrieval.base import Passage
@@ -113,13 +113,17 @@ async def score_run(
         "trajectory": run.trajectory,
         "error": None,
     }
-    if any(c.get("n") is not None for c in run.citations):  # numbered [n] citations: a long answer
+    numbers = [c["n"] for c in run.citations if c.get("n") is not None]
+    if numbers:
         texts = {}
         for c in run.citations:
             passage = lookup(str(c.get("passage_id", ""))) if lookup else None
             if passage is not None:
                 texts[passage.id] = passage.text
-        scores = await score_citations(run.answer, run.citations, texts, judge or OverlapSupport())
+        answer = run.answer
+        if not cited_numbers(answer):  # a short answer (ask) cites its passages as a whole, without markers
+            answer += " " + "".join(f"[{n}]" for n in numbers)
+        scores = await score_citations(answer, run.citations, texts, judge or OverlapSupport())
         record.update(scores.as_dict())
     return record
 
