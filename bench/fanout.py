@@ -23,22 +23,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from agents import fake_reply  # bench/agents.py: the same fake replies (the script's folder is on sys.path)
 
 # --- the fake server (child process) -------------------------------------------------------------------
-
-
-def fake_reply(schema: str) -> dict[str, Any]:
-    """A valid JSON answer for each schema the research graph asks for."""
-    if schema == "Plan":
-        return {"tasks": [{"query": "fact about topic", "instructions": "find the fact"}]}
-    if schema == "ReaderOutput":
-        return {"evidence": [{"passage": 1, "sentence": 1, "claim": "a fact about the topic"}]}
-    if schema == "RoundSummary":
-        return {"summary": "The topic has facts.", "unknown": []}
-    if schema == "WriterOutput":
-        return {"sentences": [{"text": "The topic fact number one is known from the passages.", "evidence": [1]}]}
-    return {}
 
 
 def serve(port: int, delay: float) -> None:
