@@ -56,6 +56,11 @@ def optimize(
     max_growth: float = typer.Option(
         2.0, "--max-growth", min=1.0, help="Refuse proposals longer than this many times the seed's prompt."
     ),
+    skip_perfect: bool = typer.Option(
+        True,
+        "--skip-perfect/--reflect-on-perfect",
+        help="GEPA: skip reflection on minibatches the candidate already answers perfectly.",
+    ),
     merge: bool = typer.Option(
         True, "--merge/--no-merge", help="GEPA: merge candidates that improved other roles."
     ),
@@ -101,6 +106,7 @@ def optimize(
                 "max_prompt_chars": max_prompt_chars,
                 "max_growth": max_growth,
                 "merge": merge,
+                "skip_perfect": skip_perfect,
                 "no_improvement": no_improvement,
                 "timeout_min": timeout_min,
                 "max_reflection_cost": max_reflection_cost,

@@ -51,6 +51,9 @@ class OptimizeConfig(BaseModel):
     length plus 400 characters, `guards.GROWTH_FLOOR`); a longer one is refused before it is run."""
     merge: bool = True
     """GEPA: also merge two candidates that improved different roles (gepa's `use_merge`)."""
+    skip_perfect: bool = True
+    """GEPA: no reflection on a minibatch the candidate already answers perfectly (gepa's `skip_perfect_score`);
+    off, every minibatch is reflected on, for training questions the seed already gets right."""
     max_merges: int = Field(default=5, ge=1)
     no_improvement: int | None = Field(default=None, ge=1)
     """Stop after this many iterations without a better validation score (gepa's `NoImprovementStopper`)."""

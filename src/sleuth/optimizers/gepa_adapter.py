@@ -277,10 +277,11 @@ def run_gepa(
     seed_value: int = 0,
     merge: bool = True,
     max_merges: int = 5,
+    skip_perfect: bool = True,
     on_event: ProgressSink | None = None,
 ) -> Outcome:
     """Optimize `seed` with `gepa.optimize`: Pareto selection, round-robin over roles, strict improvement on
-    the minibatch, perfect minibatches skipped, merges of candidates that improved different roles (`merge`),
+    the minibatch, perfect minibatches skipped (unless not `skip_perfect`), merges of candidates that improved different roles (`merge`),
     until one of `stoppers` fires; resumes when `run_dir` holds a saved state (`gepa.stop` there ends it)."""
     import gepa
 
@@ -295,7 +296,7 @@ def run_gepa(
         candidate_selection_strategy="pareto",
         module_selector="round_robin",
         reflection_minibatch_size=minibatch_size,
-        skip_perfect_score=True,
+        skip_perfect_score=skip_perfect,
         acceptance_criterion="strict_improvement",
         use_merge=merge and len(seed) > 1,  # a merge combines roles: with one role there is nothing to combine
         max_merge_invocations=max_merges,

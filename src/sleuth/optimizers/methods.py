@@ -146,7 +146,7 @@ class MethodRun:
             "on_event": record,
         }
         if method == "gepa":
-            options.update(merge=config.merge, max_merges=config.max_merges)
+            options.update(merge=config.merge, max_merges=config.max_merges, skip_perfect=config.skip_perfect)
         runner: Callable[..., Outcome] = run_gepa if method == "gepa" else run_textgrad
         runs_before = adapter.rollouts_run
         try:

@@ -164,6 +164,7 @@ class OptimizeRequest(_Body):
     seed: int = 0
     max_growth: float = Field(2.0, ge=1.0)
     merge: bool = True
+    skip_perfect: bool = True
     no_improvement: int | None = Field(None, ge=1)
     timeout_min: float | None = Field(None, gt=0)
 
