@@ -104,7 +104,9 @@ async def one_run(base_url: str, readers: int) -> dict[str, float]:
         Passage(f"p{i}", f"The topic fact number {i} is stated here. More text follows.", f"Doc {i}")
         for i in range(readers)
     ]
-    settings = Settings(max_rounds=2, reader_batch_size=1, search_k=readers, llm_concurrency=readers)
+    settings = Settings(
+        max_rounds=2, reader_batch_size=1, search_k=readers, llm_concurrency=readers, research_direct_answer=False
+    )
     client = OpenAICompatModel(base_url, "fake", concurrency=readers, max_retries=0)
     llm = TimedModel(client)
     deps = AgentDeps(llm=llm, retriever=StaticRetriever(passages), prompts=load_prompt_set(), settings=settings)
@@ -123,6 +125,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_server(script: str, delay: float) -> tuple[subprocess.Popen[bytes], str]:
+    """Run `script --serve PORT` (its fake server) in a child process; returns it and its base URL once it
+    answers a chat completion."""
+    import httpx
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, script, "--serve", str(port), "--delay", str(delay)])
+    for _ in range(100):
+        try:
+            httpx.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions", json={"messages": [{"content": ""}]}, timeout=5
+            )
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server, f"http://127.0.0.1:{port}/v1"
 
 
 async def bench(base_url: str, delay: float, counts: list[int], repeats: int) -> list[dict[str, float]]:
@@ -158,20 +178,9 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.delay)
         return
-    port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--delay", str(args.delay)])
+    server, base_url = start_server(__file__, args.delay)
     try:
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.post(
-                    f"http://127.0.0.1:{port}/v1/chat/completions", json={"messages": [{"content": ""}]}, timeout=5
-                )
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        rows = asyncio.run(bench(f"http://127.0.0.1:{port}/v1", args.delay, args.readers, args.repeats))
+        rows = asyncio.run(bench(base_url, args.delay, args.readers, args.repeats))
     finally:
         server.terminate()
         server.wait(10)

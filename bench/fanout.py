@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from agents import fake_reply  # bench/agents.py: the same fake replies (the script's folder is on sys.path)
+from agents import (  # bench/agents.py: the same fake replies (the script's folder is on sys.path)
+    fake_reply,
+    start_server,
+)
 
 # --- the fake server (child process) -------------------------------------------------------------------
 
@@ -67,12 +67,6 @@ def serve(port: int, delay: float) -> None:
 
 
 # --- the benchmark --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fanout_of(events: list[tuple[str, str, float]], readers: int) -> dict[str, float]:
@@ -150,19 +144,9 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.delay)
         return
-    port = free_port()
-    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--delay", str(args.delay)])
+    server, base_url = start_server(__file__, args.delay)
     try:
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/log", timeout=5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        arms = list(ARMS)
-        runs = asyncio.run(bench(f"http://127.0.0.1:{port}/v1", args.readers, args.repeats, arms))
+        runs = asyncio.run(bench(base_url, args.readers, args.repeats, list(ARMS)))
     finally:
         server.terminate()
         server.wait(10)
