@@ -420,6 +420,10 @@ def test_gepas_proposer_re_asks_a_copy_or_an_empty_reply_and_keeps_the_first_new
     assert texts == {"ask_reminder": "Search for the first fact."}
     assert len(prompts) == 3 and "Search first." in prompts[0] and "Wrong." in prompts[0]
     assert "Reply with only the new instruction" in prompts[0]  # the cue role's own template
+    # A re-ask is the prompt plus why the last reply was refused: the same prompt would get the same reply.
+    assert "refused" not in prompts[0]
+    assert prompts[1].startswith(prompts[0]) and "refused (empty or a copy)" in prompts[1]
+    assert prompts[2].startswith(prompts[0]) and "refused (empty or a copy)" in prompts[2]
 
     stubborn = Proposer(lambda prompt: "```\nSearch first.\n```")
     # Three copies: no proposal, so gepa skips the iteration instead of running a copy on a minibatch.

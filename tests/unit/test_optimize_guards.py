@@ -131,9 +131,16 @@ def test_gepas_proposer_re_asks_a_leaking_reply_and_keeps_the_first_clean_one() 
     )
     guard = ProposalGuard({"ask_read": SEED}, {"ask_read": 1000}, LeakGuard.of(TRAIN, PASSAGES))
     records = [{"Inputs": {"question": "q", "passages": "[1] x"}, "Generated Outputs": "{}", "Feedback": "Wrong."}]
-    texts = Proposer(lambda prompt: next(replies), guard)({"ask_read": SEED}, {"ask_read": records}, ["ask_read"])
+    prompts: list[str] = []
+
+    def lm(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(replies)
+
+    texts = Proposer(lm, guard)({"ask_read": SEED}, {"ask_read": records}, ["ask_read"])
     assert texts == {"ask_read": "Copy names exactly from the passages."}
     assert dict(guard.rejected) == {"leak": 1}
+    assert "refused (names a training answer or gold passage title" in prompts[1]  # told why, so it differs
 
 
 def test_the_budget_warning_names_what_the_roles_need() -> None:

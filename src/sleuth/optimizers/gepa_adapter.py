@@ -27,7 +27,7 @@ from sleuth.optimizers.cache import EvalCache
 from sleuth.optimizers.events import EventRecorder, FileLogger
 from sleuth.optimizers.guards import ProposalGuard
 from sleuth.optimizers.reflective import Trace, reflective_dataset
-from sleuth.optimizers.replies import first_new_text, tidy_reflection
+from sleuth.optimizers.replies import first_new_text, tidy_reflection, with_refusal
 from sleuth.optimizers.stopping import Stoppers
 from sleuth.prompts.sets import PromptSet
 
@@ -179,8 +179,8 @@ class Proposer:
             )
             assert isinstance(prompt, str)  # a list comes back only for image records, which sleuth has none of
 
-            def ask(prompt: str = prompt) -> str:
-                reply = tidy_reflection(self.reflection_lm(prompt))
+            def ask(refusal: str | None, prompt: str = prompt) -> str:
+                reply = tidy_reflection(self.reflection_lm(with_refusal(prompt, refusal)))
                 return Signature.output_extractor(reply)["new_instruction"]
 
             check = None

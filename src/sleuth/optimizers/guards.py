@@ -2,7 +2,7 @@
 prompt, grows past its cap, or repeats the current text is refused before any agent runs it; and a warning
 when the budget cannot give each optimized role a few proposals.
 
-A refused proposal is re-asked (`reflective.first_new_text`); when every try is refused the iteration
+A refused proposal is re-asked (`replies.first_new_text`, told why); when every try is refused the iteration
 proposes nothing (gepa then skips the minibatch run; the baseline goes on to its next iteration). Each
 refusal is counted by reason and shown in the report.
 """

@@ -81,20 +81,33 @@ one-call prompt; a copy spends a minibatch of agent runs on nothing (GEPA) or a 
 
 
 def first_new_text(
-    ask: Callable[[], str],
+    ask: Callable[[str | None], str],
     current: str,
     check: Callable[[str], str | None] | None = None,
     tries: int = PROPOSAL_TRIES,
 ) -> str | None:
-    """The first of up to `tries` proposals from `ask()` that `check` passes (default: neither empty nor a
-    copy of `current`; the jobs pass `guards.ProposalGuard.check`, which also refuses leaks and growth); None
-    when every one was refused."""
+    """The first of up to `tries` proposals from `ask(refusal)` that `check` passes (default: neither empty nor
+    a copy of `current`; the jobs pass `guards.ProposalGuard.check`, which also refuses leaks and growth); None
+    when every one was refused. `refusal` is None on the first try, then why the last reply was refused: the
+    same prompt again gets the same reply from a local model (the 1.5B sent one copy three times), so a re-ask
+    must differ and say what to fix (`with_refusal`)."""
+    refusal: str | None = None
     for _ in range(tries):
-        text = ask()
-        problem = check(text) if check is not None else _unchanged(text, current)
-        if problem is None:
+        text = ask(refusal)
+        refusal = check(text) if check is not None else _unchanged(text, current)
+        if refusal is None:
             return text
     return None
+
+
+def with_refusal(prompt: str, refusal: str | None) -> str:
+    """`prompt` as re-asked after a refused reply: the reason appended, with what to do instead."""
+    if refusal is None:
+        return prompt
+    return (
+        f"{prompt}\n\nYour last reply was refused ({refusal}). Write a new reply that changes the instructions "
+        "as asked above, in general words, with no names or answers from the examples."
+    )
 
 
 def _unchanged(text: str, current: str) -> str | None:

@@ -24,7 +24,7 @@ from sleuth.optimizers.events import prompt_lengths
 from sleuth.optimizers.gepa_adapter import SleuthAdapter, shown_texts
 from sleuth.optimizers.guards import ProposalGuard
 from sleuth.optimizers.reflective import role_records
-from sleuth.optimizers.replies import first_new_text, tidy_reflection
+from sleuth.optimizers.replies import first_new_text, tidy_reflection, with_refusal
 from sleuth.optimizers.stopping import LoopState, Stoppers
 
 CRITIC_PROMPT = """You review the instructions of {job}.
@@ -56,8 +56,8 @@ A critique of them:
 STATE_FILE = "textgrad_state.json"
 
 
-def _propose(reflection_lm: Callable[[str], str], prompt: str) -> str:
-    return extract_instruction(reflection_lm(prompt))
+def _propose(reflection_lm: Callable[[str], str], prompt: str, refusal: str | None) -> str:
+    return extract_instruction(reflection_lm(with_refusal(prompt, refusal)))
 
 
 def _render(records: list[dict[str, Any]]) -> str:
