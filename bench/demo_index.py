@@ -35,7 +35,7 @@ def index_fresh(home: Path, embedder: object, shipped: ShippedVectors | None) ->
     collection = open_collection(Settings(), "demo", embedder=embedder)  # type: ignore[arg-type]
     started = time.perf_counter()
     with demo_file(CORPUS) as corpus:
-        collection.add([corpus], shipped=shipped)
+        collection.add([corpus], shipped=lambda: shipped)
     return collection, time.perf_counter() - started
 
 

@@ -2,7 +2,7 @@
 slots each building function consults first, so a test swaps a part without patching private names.
 
 `sleuth.testing.override(llm=..., retriever=..., embedder=...)` fills the slots, which live beside what
-they stand in for (`sleuth.llm.clients.model_override`, `sleuth.retrieval.base.retriever_override`,
+they stand in for (`sleuth.llm.base.model_override`, `sleuth.retrieval.base.retriever_override`,
 `sleuth.retrieval.base.embedder_override`). A slot is a `ContextVar`, as pydantic-ai's `Agent.override` is:
 it holds in the block's task and in what that task starts (`asyncio.run`, tasks, `asyncio.to_thread`), and
 concurrent tests cannot see each other's stand-ins.

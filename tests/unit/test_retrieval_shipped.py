@@ -92,7 +92,7 @@ def test_an_edited_passage_is_embedded_again_and_the_others_are_not(tmp_path: Pa
 
     embedder = RecordingEmbedder(64)
     collection = open_collection(Settings(), "demo", embedder=embedder)
-    collection.add([path], shipped=shipped)
+    collection.add([path], shipped=lambda: shipped)
 
     edited = f"{records[5]['title']}\n{records[5]['text']}"
     assert sorted(embedder.passages_embedded) == sorted(
@@ -112,7 +112,7 @@ def test_the_shipped_demo_vectors_are_not_used_with_another_embedder() -> None:
     assert shipped is not None
     collection = open_collection(Settings(), "demo", embedder=embedder)
     with demo_file(CORPUS) as corpus:
-        collection.add([corpus], shipped=shipped)
+        collection.add([corpus], shipped=lambda: shipped)
     assert shipped.used == 0
     assert len(embedder.passages_embedded) == collection.count == 396
     assert embedder.texts == embedder.passages_embedded  # not even the probes: the identity differs
@@ -123,7 +123,7 @@ def test_an_embedder_under_the_same_name_is_caught_by_the_probes(tmp_path: Path)
     impostor = Impostor(64)
     collection = open_collection(Settings(), "demo", embedder=impostor)
     with demo_file(CORPUS) as corpus:
-        collection.add([corpus], shipped=shipped)
+        collection.add([corpus], shipped=lambda: shipped)
     assert shipped.used == 0 and len(impostor.passages_embedded) == 396
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from sleuth.config import Settings
 from sleuth.feedback.policy import PatchPolicy
-from sleuth.feedback.store import PatchStore
 from sleuth.retrieval.base import Embedder, Vectors
+
+if TYPE_CHECKING:
+    from sleuth.feedback.store import PatchStore
 
 
 class LazyEmbedder:
@@ -53,6 +55,7 @@ def open_patch_store(settings: Settings, embedder: Embedder | None = None) -> Pa
         embedder: the embedder to use; default: the retrieval embedder of `settings` (so patches and
             passages share one vector space), loaded on first use.
     """
+    from sleuth.feedback.store import PatchStore  # with numpy: a run with no store (`lazy_embedder`) skips it
     from sleuth.retrieval.embedders import load_embedder  # imported late: commands that never embed skip it
 
     chosen = embedder or lazy_embedder(lambda: load_embedder(settings))

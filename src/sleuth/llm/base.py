@@ -7,6 +7,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
+from sleuth.override import Override
+
 
 class Message(TypedDict):
     """One chat message, as the OpenAI API takes it."""
@@ -143,3 +145,8 @@ class StructuredOutputError(LLMError):
     def __init__(self, message: str, raw_outputs: list[str]) -> None:
         super().__init__(message)
         self.raw_outputs = raw_outputs
+
+
+model_override: Override[ChatModel] = Override("model")
+"""The model `connect` and `open_model` yield instead of building one (tests); here, not with them, so a
+caller can ask whether one is in force without importing the client."""

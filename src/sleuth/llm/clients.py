@@ -9,15 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sleuth.config import Settings
-from sleuth.llm.base import ChatModel, ModelWrapper
+from sleuth.llm.base import ChatModel, ModelWrapper, model_override
 from sleuth.llm.cache import CachedModel
 from sleuth.llm.openai_compat import OpenAICompatModel
 from sleuth.llm.roles import default_route, role_routes
 from sleuth.llm.router import RoleRouter, Route
-from sleuth.override import Override
-
-model_override: Override[ChatModel] = Override("model")
-"""The model `connect` and `open_model` yield instead of building one (tests)."""
 
 
 def openai_client(

@@ -7,17 +7,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from sleuth.override import Override
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 Filter = dict[str, Any]
 """A metadata filter in Chroma's `where` syntax, e.g. `{"source": "wiki.jsonl"}`."""
 
-Vectors = npt.NDArray[np.float32]
+Vectors: TypeAlias = "npt.NDArray[np.float32]"
+"""A matrix of float32 vectors, one row each (named here only: importing numpy waits for the first vector)."""
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from sleuth.private import private_dir
 from sleuth.retrieval.base import Filter, Hit, Passage
-from sleuth.retrieval.bm25_counts import TermCounts
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sleuth.retrieval.bm25_counts import TermCounts
 
 NUMBA_MIN_DOCS = 50_000
 """Below this many documents numpy scoring takes about a millisecond, so the numba backend's JIT compile
@@ -111,6 +113,8 @@ class BM25Index:
         Args:
             backend: "numpy", "numba", or "auto" (numba from `NUMBA_MIN_DOCS` documents when installed).
         """
+        from sleuth.retrieval.bm25_counts import TermCounts  # numpy: loaded by an index, not by opening one
+
         tokenizer = tokenizer or Tokenizer()
         params = params or BM25Params()
         counts = TermCounts.empty().extend(tokenizer(text) for text in texts)  # one document's tokens at a time
@@ -120,6 +124,8 @@ class BM25Index:
     def from_tokens(
         cls, tokens: list[list[str]], params: BM25Params, tokenizer: Tokenizer, backend: str = "auto"
     ) -> BM25Index:
+        from sleuth.retrieval.bm25_counts import TermCounts
+
         return cls.from_counts(TermCounts.empty().extend(tokens), params, tokenizer, backend)
 
     @classmethod
@@ -164,7 +170,7 @@ class BM25Index:
     ) -> list[tuple[int, float]]:
         if self._model is None or k <= 0:
             return []
-        weights = None if mask is None else mask.astype(np.float32)
+        weights = None if mask is None else mask.astype("float32")
         docs, scores = self._model.retrieve(
             [tokens], k=min(k, self.num_docs), show_progress=False, weight_mask=weights
         )
@@ -184,6 +190,8 @@ class BM25Index:
         cls, directory: Path, tokenizer: Tokenizer | None = None, mmap: bool = False, backend: str = "auto"
     ) -> BM25Index:
         import bm25s
+
+        from sleuth.retrieval.bm25_counts import TermCounts
 
         meta = json.loads((directory / "sleuth-bm25.json").read_text())
         params = BM25Params(**meta["params"])

@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file, files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder, Passage
 from sleuth.retrieval.chunking import ChunkingConfig
 from sleuth.retrieval.index import Collection, CollectionError, Progress, open_collection
 from sleuth.retrieval.ingest import load_file
-from sleuth.retrieval.shipped import ShippedVectors
+
+if TYPE_CHECKING:
+    from sleuth.retrieval.shipped import ShippedVectors
 
 CORPUS = "corpus.jsonl"
 VECTORS = "vectors.npz"
@@ -34,7 +37,7 @@ def ensure_demo_collection(
     shipped vectors for the passages they match (all of them, with the default embedder)."""
     collection = open_collection(settings, "demo", embedder=embedder)
     with demo_file(CORPUS) as corpus, demo_file(VECTORS) as vectors:
-        report = collection.add([corpus], progress, shipped=ShippedVectors.load(vectors))
+        report = collection.add([corpus], progress, shipped=lambda: _load_shipped(vectors))
     if report.errors:
         raise CollectionError(f"cannot index the demo corpus: {report.errors[0].error}")
     return collection
@@ -49,8 +52,16 @@ def demo_passages(config: ChunkingConfig | None = None) -> list[Passage]:
     return loaded.passages
 
 
+def _load_shipped(path: Path) -> ShippedVectors | None:
+    from sleuth.retrieval.shipped import ShippedVectors  # numpy: only when the corpus is to be indexed
+
+    return ShippedVectors.load(path)
+
+
 def write_demo_vectors(embedder: Embedder, path: Path) -> ShippedVectors:
     """Embed the demo corpus with `embedder` and write the shipped-vectors file to `path`."""
+    from sleuth.retrieval.shipped import ShippedVectors
+
     shipped = ShippedVectors.build(embedder, demo_passages())
     shipped.save(path)
     return shipped

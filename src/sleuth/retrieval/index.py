@@ -14,9 +14,7 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from sleuth.config import Settings
 from sleuth.retrieval.base import Embedder, Filter, Hit, Passage, Retriever, embedder_identity
@@ -26,8 +24,12 @@ from sleuth.retrieval.chunking import ChunkingConfig
 from sleuth.retrieval.filters import fields, matches
 from sleuth.retrieval.ingest import collect_files, display_path, iter_batches, load_file
 from sleuth.retrieval.ingest_report import FileReport, IngestReport
-from sleuth.retrieval.shipped import ShippedVectors, embedding_text
 from sleuth.retrieval.store import PassageStore, SourceChange
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sleuth.retrieval.shipped import ShippedVectors
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
@@ -111,14 +113,19 @@ class Collection:
 
     # --- adding and removing ------------------------------------------------------------------------
     def add(
-        self, paths: list[Path], progress: Progress | None = None, *, shipped: ShippedVectors | None = None
+        self,
+        paths: list[Path],
+        progress: Progress | None = None,
+        *,
+        shipped: Callable[[], ShippedVectors | None] | None = None,
     ) -> IngestReport:
         """Index files and directories. Re-adding an unchanged file does nothing; a changed file replaces
         its earlier version. Bad files are reported per file and never stop the others.
 
         Args:
             progress: called with (passages embedded so far, passages to embed).
-            shipped: vectors made ahead of time (the demo corpus's), used for the passages they match.
+            shipped: reads vectors made ahead of time (the demo corpus's), used for the passages they match;
+                called only when something is to be embedded (an unchanged corpus reads no vectors).
         """
         files, ignored = collect_files([Path(p) for p in paths])
         config = ChunkingConfig(
@@ -228,6 +235,8 @@ class Collection:
         index, ids = state.index, state.ids
         mask = None
         if where:
+            import numpy as np  # the first search's, not the collection's opening: a run's plan comes first
+
             values = self._filter_values(state.generation, ids)
             mask = np.fromiter((matches(v, where) for v in values), dtype=bool, count=len(ids))
         pairs = index.search(query, k, mask)
@@ -288,14 +297,15 @@ class Collection:
         self,
         work: list[tuple[FileReport, str, list[Passage], list[Passage]]],
         progress: Progress | None,
-        shipped: ShippedVectors | None = None,
+        read_shipped: Callable[[], ShippedVectors | None] | None = None,
     ) -> None:
         """Embed and commit each (report, digest, passages, passages to embed), one source at a time."""
         total = sum(len(embed) for *_, embed in work)
         done = 0
         if progress:
             progress(0, total)
-        if shipped is not None and (total == 0 or not shipped.fits(self.embedder)):
+        shipped = read_shipped() if read_shipped is not None and total else None
+        if shipped is not None and not shipped.fits(self.embedder):
             shipped = None
         for file_report, digest, passages, embed in work:
             if embed:
@@ -328,6 +338,8 @@ class Collection:
         self.store.set_state("vectors_pending", "0")
 
     def _embed_passages(self, passages: list[Passage]) -> np.ndarray:
+        from sleuth.retrieval.shipped import embedding_text
+
         return self.embedder.embed([embedding_text(p) for p in passages])
 
     def _has_vectors(self) -> bool:

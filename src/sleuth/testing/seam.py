@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-from sleuth.llm.base import ChatModel
-from sleuth.llm.clients import model_override
+from sleuth.llm.base import ChatModel, model_override
 from sleuth.retrieval.base import Embedder, Lookup, Retriever, embedder_override, retriever_override
 
 

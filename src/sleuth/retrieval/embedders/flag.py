@@ -7,8 +7,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from sleuth.retrieval.base import Vectors
 
 
@@ -101,6 +99,7 @@ class FlagEmbedder:
         We call the model directly rather than `FlagModel.encode`, which runs its first batch twice (to
         probe memory) and draws tqdm bars on stderr that would break `--json` output and progress bars.
         """
+        import numpy as np  # here, not at the top: finding the model's folder needs no numpy
         import torch
 
         if not texts:

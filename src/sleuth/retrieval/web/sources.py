@@ -1,5 +1,9 @@
 """Web sources built from settings: the search provider, a run's pages, and a run's retriever (the web alone,
-or the collection and the web fused by reciprocal-rank fusion)."""
+or the collection and the web fused by reciprocal-rank fusion).
+
+The parts that fetch and index pages are imported where they are used: every research and ask command asks
+`web_mode` before it runs, most of them of a run that never reads the web.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sleuth.config import Settings
 from sleuth.names import WEB_MODES, WebMode
 from sleuth.retrieval.base import Lookup, Passage, Retriever
-from sleuth.retrieval.hybrid import HybridRetriever
 from sleuth.retrieval.web.base import SearchProvider, WebSetupError
-from sleuth.retrieval.web.pages import RunPages
-from sleuth.retrieval.web.retriever import Warn, WebConfig, WebRetriever
-from sleuth.retrieval.web.searxng import SearxngSearch
-from sleuth.retrieval.web.tavily import TavilySearch
+
+if TYPE_CHECKING:
+    from sleuth.retrieval.web.pages import RunPages
+    from sleuth.retrieval.web.retriever import Warn
 
 NO_PROVIDER = (
     "web sources need a search provider: set SLEUTH_WEB_SEARCH=searxng (with SLEUTH_SEARXNG_URL) or "
@@ -47,6 +51,9 @@ def search_provider(settings: Settings) -> SearchProvider:
     Raises:
         WebSetupError: none is configured, or its URL or key is missing.
     """
+    from sleuth.retrieval.web.searxng import SearxngSearch
+    from sleuth.retrieval.web.tavily import TavilySearch
+
     if settings.web_search == "searxng":
         if not settings.searxng_url:
             raise WebSetupError(
@@ -79,6 +86,8 @@ def run_pages(settings: Settings, run_id: str | None, mode: WebMode | None) -> I
     if mode == "off":
         yield None
         return
+    from sleuth.retrieval.web.pages import RunPages
+
     with ExitStack() as stack:
         if run_id is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="sleuth-web-"))
@@ -99,6 +108,9 @@ def web_sources(
         local: the collection's retriever and lookup, in mixed mode; None for the web alone.
         warn: where skipped pages and failed searches are reported (the run's warning events).
     """
+    from sleuth.retrieval.hybrid import HybridRetriever
+    from sleuth.retrieval.web.retriever import WebConfig, WebRetriever
+
     web = WebRetriever(search_provider(settings), pages, WebConfig.from_settings(settings), warn=warn)
     if local is None:
         return web, web.get
@@ -113,6 +125,8 @@ def web_sources(
 def _recorded_mode(settings: Settings, run_id: str | None) -> WebMode:
     if run_id is None or not pages_path(settings, run_id).exists():
         return "off"
+    from sleuth.retrieval.web.pages import RunPages
+
     pages = RunPages(pages_path(settings, run_id))
     try:
         return "mixed" if pages.mode == "mixed" else "web"
