@@ -99,12 +99,13 @@ class Sleuth:
         collection: str | None = None,
         prompts: PromptsArg = None,
         tenant: str | None = None,
-        worker: bool = False,
+        worker: bool | WorkerLink = False,
     ) -> AsyncIterator[Sleuth]:
         """A `Sleuth` on the configured LLM (`sleuth.llm.connect`: a URL or the embedded model), the
         collection's retriever and the patch store when one exists; all closed when the block ends. Tracing
         is set up for the process as `SLEUTH_TRACING` says (once). With `worker`, searches and embeddings go
-        through the warm worker as `SLEUTH_WORKER` says (`sleuth.retrieval.worker`)."""
+        through the warm worker as `SLEUTH_WORKER` says (`sleuth.retrieval.worker`), or through the link
+        given."""
         from sleuth.llm import connect
         from sleuth.retrieval.worker import WorkerLink
 
@@ -113,7 +114,7 @@ class Sleuth:
         prices = load_prices(settings.prices_path)  # a bad price file fails before any model starts
         async with AsyncExitStack() as stack:
             llm = await stack.enter_async_context(connect(settings))
-            link = WorkerLink(settings) if worker else None
+            link = worker if isinstance(worker, WorkerLink) else WorkerLink(settings) if worker else None
             patches = _open_patch_store(settings, stack, _lazy_embedder(link))
             sleuth = cls(
                 settings,

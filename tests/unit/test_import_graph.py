@@ -204,3 +204,21 @@ def test_starting_the_cli_imports_no_heavy_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe, *HEAVY], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == [[], []]
+
+
+def test_sending_a_research_run_to_the_warm_worker_imports_no_heavy_library() -> None:
+    # What `sleuth research` loads to send its run to a warm worker and show what comes back (the run's
+    # records, the worker's client, the web-mode check); the worker holds the rest. numpy too: it waits for a
+    # run that searches here.
+    probe = (
+        "import json, sys\n"
+        "import sleuth.cli, sleuth.commands.research_runs, sleuth.server.worker_research\n"
+        "from sleuth.config import Settings\n"
+        "from sleuth.retrieval.web.sources import web_mode\n"
+        "web_mode(Settings())\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *HEAVY, "numpy"], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == []

@@ -8,8 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from sleuth.retrieval.filters import FilterError
 from sleuth.retrieval.index import CollectionError, open_collection
 from sleuth.retrieval.worker import WorkerClient, WorkerLink, WorkerUnavailable, connect_worker, probe_worker
 from sleuth.retrieval.worker.protocol import read_record, write_record
-from sleuth.testing import HashEmbedder, grounded_llm, override
+from sleuth.testing import HashEmbedder, fake_worker, grounded_llm, override
 
 runner = CliRunner()
 
@@ -59,33 +57,10 @@ def corpus(tmp_path: Path) -> Path:
     return path
 
 
-def _start_worker(*extra: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sleuth.cli", "worker", "run", "--fake-embedder", *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        record = read_record(Settings().worker_file)
-        if record is not None and record.pid == proc.pid and probe_worker(Settings()).problem is None:
-            return proc
-        if proc.poll() is not None:
-            raise AssertionError(f"the worker exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the worker did not answer")
-
-
 @pytest.fixture
 def worker() -> Iterator[subprocess.Popen[bytes]]:
-    proc = _start_worker()
-    try:
+    with fake_worker() as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=20)
 
 
 def _served() -> tuple[int, int]:
@@ -214,8 +189,8 @@ def test_worker_start_status_stop_and_idle_exit(monkeypatch: pytest.MonkeyPatch)
     assert runner.invoke(app, ["worker", "status"]).exit_code == 1
 
     monkeypatch.setenv("SLEUTH_WORKER_IDLE_S", "0.5")
-    idle = _start_worker()
-    assert idle.wait(timeout=30) == 0
+    with fake_worker() as idle:
+        assert idle.wait(timeout=30) == 0
     assert read_record(Settings().worker_file) is None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -166,11 +167,8 @@ async def _research(
     live: bool,
     ask: bool,
 ) -> ResearchReport:
-    from sleuth.agents.research.nodes.outline import PlanError
-    from sleuth.agents.research.policy import PolicyViolationError
-    from sleuth.agents.research.run import UnknownRunError
-    from sleuth.api import Sleuth
-    from sleuth.retrieval.index import CollectionError
+    from sleuth.agents.research.job import ResearchJob, reported_errors
+    from sleuth.commands.research_runs import ResearchRuns
     from sleuth.retrieval.web.sources import web_mode
 
     current = settings()
@@ -178,32 +176,31 @@ async def _research(
     try:
         if web_mode(current, request.web) != "web":  # the web alone needs no collection
             index_demo_if_missing(current, collection)
-        async with Sleuth.open(current, collection=collection, prompts=prompts, worker=True) as sleuth:
-            stream = sleuth.research_stream(
-                question,
-                collection=collection,
-                max_rounds=max_rounds,
-                run_id=resume,
-                resume=bool(resume),
-                options=request.options,
-                follow_up=request.follow_up,
-                approve=request.approve,
-                plan=request.plan,
-                web=request.web,  # type: ignore[arg-type]  # checked by web_mode above
-            )
-            report = await _follow(stream, live)
-            # A paused report: ask here (in a terminal), then run the plan in the same process.
+        job = ResearchJob(
+            question=question,
+            collection=collection,
+            prompts=prompts,
+            run_id=resume,
+            resume=bool(resume),
+            max_rounds=max_rounds,
+            options=request.options,
+            follow_up=request.follow_up,
+            approve=request.approve,
+            plan=request.plan,
+            web=request.web,  # type: ignore[arg-type]  # checked by web_mode above
+        )
+        async with AsyncExitStack() as stack:
+            runs = ResearchRuns(current, stack)  # on the warm worker when one answers, else here
+            report = await _follow(runs.stream(job), live)
+            # A paused report: ask here (in a terminal), then run the plan the same way.
             if report.status == "awaiting_approval" and ask:
                 from sleuth.commands.approval import approval
 
                 go, plan = approval(report)
                 if go:
-                    resumed = sleuth.research_stream(run_id=report.run_id, resume=True, approve=True, plan=plan)
-                    report = await _follow(resumed, live)
-            worker_note(sleuth.worker)
-    except (UnknownRunError, FileNotFoundError, PolicyViolationError, CollectionError, PlanError) as exc:
-        fail(str(exc))
-    except ValueError as exc:  # bad prompt files, unknown collection, empty question
+                    report = await _follow(runs.stream(job.approved(report.run_id, plan)), live)
+            worker_note(runs)
+    except reported_errors() as exc:
         fail(str(exc))
     if report is None:
         fail("the run ended without a report")

@@ -12,7 +12,7 @@ import typer
 from sleuth.commands.common import console, fail, plain, settings
 
 app = typer.Typer(
-    help="The warm worker: the embedding model and collections kept loaded for CLI searches.",
+    help="The warm worker: the embedding model and collections kept loaded for CLI searches and research runs.",
     no_args_is_help=True,
 )
 
@@ -60,6 +60,7 @@ def run(
     from contextlib import ExitStack
 
     from sleuth.retrieval.worker.process import serve
+    from sleuth.server.worker_research import research_router
 
     current = settings()
     with ExitStack() as stack:
@@ -68,7 +69,7 @@ def run(
 
             stack.enter_context(override(embedder=HashEmbedder()))
         try:
-            serve(current, port=port)
+            serve(current, port=port, routers=[research_router])  # CLIs' research runs, too
         except OSError as exc:
             fail(f"the worker cannot listen on port {port}: {exc}")
 
@@ -108,6 +109,8 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
             collections=info.collections,
             searches=info.searches,
             embeds=info.embeds,
+            research_runs=info.runs,
+            research_running=info.runs_running,
         )
     if as_json:
         print(json.dumps(report, indent=2))

@@ -2,7 +2,7 @@
 private names: the seam that puts fakes in place of the configured model, retriever and embedder
 (`override`), the switch that blocks real model calls (`block_real_models`; the project's conftest turns it
 on), a schema-driven fake model (`SchemaLLM`), a scripted LLM, a hash embedder, a static retriever, a hostile corpus, a fault-injecting
-OpenAI-compatible server, a stand-in web (pages and search APIs), an in-memory span recorder
+OpenAI-compatible server, a warm worker on the hash embedder, a stand-in web (pages and search APIs), an in-memory span recorder
 (`recorded_spans`), and the grounded stand-in model the server demo and browser test run on.
 
 Production code never imports this package (an import-graph test holds it so); it may import anything.
@@ -15,7 +15,7 @@ from sleuth.testing.models import Call, Reply, ScriptedLLM, SlowModel
 from sleuth.testing.retrieval import HashEmbedder, StaticRetriever
 from sleuth.testing.schema import SchemaError, SchemaLLM, fake_from_schema
 from sleuth.testing.seam import override
-from sleuth.testing.servers import FakeOpenAIServer, Fault, FaultKind, serve_in_thread
+from sleuth.testing.servers import FakeOpenAIServer, Fault, FaultKind, fake_worker, serve_in_thread
 from sleuth.testing.tracing import recorded_spans
 from sleuth.testing.web import FakeWeb, WebPage, html_page, pdf_bytes, redirect
 
@@ -41,6 +41,7 @@ __all__ = [
     "block_real_models",
     "fake_from_schema",
     "fake_sleuth",
+    "fake_worker",
     "grounded_llm",
     "grounded_reply",
     "hostile_passages",

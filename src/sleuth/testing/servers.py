@@ -1,9 +1,11 @@
-"""Real servers on 127.0.0.1 for tests and benchmarks: a fault-injecting OpenAI-compatible chat server, and an
-ASGI app (the sleuth API) run under uvicorn in a background thread."""
+"""Real servers on 127.0.0.1 for tests and benchmarks: a fault-injecting OpenAI-compatible chat server, an
+ASGI app (the sleuth API) run under uvicorn in a background thread, and a warm worker process on the hash
+embedder."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -221,3 +223,43 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def fake_worker(*args: str, timeout_s: float = 60.0) -> Iterator[subprocess.Popen[bytes]]:
+    """A real warm worker for the current `SLEUTH_HOME` (`sleuth worker run --fake-embedder`, serving the hash
+    embedder), yielded once it answers for these settings (so the caller's embedder must be `HashEmbedder()`
+    too: `override(embedder=HashEmbedder())`); terminated when the block ends, if it still runs.
+
+    Args:
+        args: more arguments of `sleuth worker run`.
+    """
+    import sys
+    import tempfile
+    import time
+
+    from sleuth.config import Settings
+    from sleuth.retrieval.worker import probe_worker
+    from sleuth.retrieval.worker.protocol import read_record
+
+    with tempfile.TemporaryFile() as err:
+        command = [sys.executable, "-m", "sleuth.cli", "worker", "run", "--fake-embedder", *args]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while (
+                (record := read_record(Settings().worker_file)) is None
+                or record.pid != proc.pid
+                or (probe_worker(Settings()).problem is not None)
+            ):
+                if proc.poll() is not None:
+                    err.seek(0)
+                    raise RuntimeError(f"the worker exited: {err.read().decode(errors='replace')[-2000:]}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not answer within {timeout_s:g} s")
+                time.sleep(0.05)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)

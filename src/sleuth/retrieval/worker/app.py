@@ -7,17 +7,17 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from sleuth.config import Settings
-from sleuth.retrieval.base import Embedder, Hit, embedder_identity
+from sleuth.retrieval.base import Embedder, Filter, Hit, Vectors, embedder_identity
 from sleuth.retrieval.filters import FilterError
-from sleuth.retrieval.index import CollectionError, open_collection
+from sleuth.retrieval.index import CollectionError, Mode, open_collection
 from sleuth.retrieval.worker.protocol import (
     EmbedderInfo,
     EmbedReply,
@@ -71,57 +71,72 @@ class WorkerState:
         self.last_request = time.monotonic()
         self.searches = 0
         self.embeds = 0
+        self.runs = 0
+        """Research runs CLIs sent here (the route mounted by `sleuth.server.worker_research`)."""
+        self.runs_running = 0
         self._open: dict[str, _Open] = {}
         self._lock = threading.Lock()
         self._embed_lock = threading.Lock()  # one forward pass at a time: torch already uses every core
+
+    @property
+    def embedder_info(self) -> EmbedderInfo:
+        return EmbedderInfo(
+            name=embedder_identity(self.embedder).rsplit(":", 1)[0],
+            dim=self.embedder.dim,
+            pooling=getattr(self.embedder, "pooling", None),
+            max_length=getattr(self.embedder, "max_length", None),
+        )
 
     def status(self) -> WorkerStatus:
         return WorkerStatus(
             pid=os.getpid(),
             key=self.key,
-            embedder=EmbedderInfo(
-                name=embedder_identity(self.embedder).rsplit(":", 1)[0],
-                dim=self.embedder.dim,
-                pooling=getattr(self.embedder, "pooling", None),
-                max_length=getattr(self.embedder, "max_length", None),
-            ),
+            embedder=self.embedder_info,
             started_at=self.started_at,
             idle_s=self.idle_s,
             collections=sorted(self._open),
             searches=self.searches,
             embeds=self.embeds,
+            runs=self.runs,
+            runs_running=self.runs_running,
         )
 
-    def embed(self, texts: list[str]) -> EmbedReply:
+    def embed(self, texts: list[str]) -> Vectors:
         with self._embed_lock:
             vectors = self.embedder.embed(texts)
         self.embeds += 1
-        return encode_vectors(vectors)
+        return vectors
 
-    def search(self, request: SearchRequest) -> list[Hit]:
-        held = self._held(request.collection)
+    def search(self, collection: str, mode: Mode, query: str, k: int, where: Filter | None) -> list[Hit]:
+        """The hits of one search, as the collection searched in this process gives them.
+
+        Raises:
+            CollectionError: no such collection, or it cannot be searched in `mode`.
+            FilterError: `where` is not a valid filter.
+        """
+        held = self._held(collection)
         with held.lock:
             generation = held.collection.store.generation
             if generation != held.generation:
                 held.collection.reopen_vectors()
                 held.generation = generation
             try:
-                hits = self._search(held.collection, request)
-            except (CollectionError, FilterError, Refused):
+                hits = self._search(held.collection, mode, query, k, where)
+            except (CollectionError, FilterError):
                 raise
             except Exception:  # a Chroma client left stale by a writer still at work: reopen it, once
                 held.collection.reopen_vectors()
-                hits = self._search(held.collection, request)
+                hits = self._search(held.collection, mode, query, k, where)
         self.searches += 1
         return hits
 
-    def _search(self, collection: Collection, request: SearchRequest) -> list[Hit]:
-        try:
-            return collection.retriever(request.mode).search(request.query, request.k, where=request.where)
-        except FilterError as exc:
-            raise Refused(WorkerError(kind="filter", detail=str(exc))) from exc
-        except CollectionError as exc:
-            raise Refused(WorkerError(kind="collection", detail=str(exc))) from exc
+    @staticmethod
+    def _search(collection: Collection, mode: Mode, query: str, k: int, where: Filter | None) -> list[Hit]:
+        return collection.retriever(mode).search(query, k, where=where)  # type: ignore[no-any-return]  # Any: its retrievers differ
+
+    def busy(self) -> bool:
+        """Whether a call is under way that the idle exit must wait for (a research run)."""
+        return self.runs_running > 0
 
     def _held(self, name: str) -> _Open:
         path = self.settings.indexes_dir / name / "passages.sqlite"
@@ -136,11 +151,8 @@ class WorkerState:
                 held = None
             if held is None:
                 if stat is None:
-                    raise Refused(WorkerError(kind="collection", detail=f"no collection {name!r}"))
-                try:
-                    collection = open_collection(self.settings, name, embedder=self.embedder, read_only=True)
-                except CollectionError as exc:
-                    raise Refused(WorkerError(kind="collection", detail=str(exc))) from exc
+                    raise CollectionError(f"no collection {name!r}")
+                collection = open_collection(self.settings, name, embedder=self.embedder, read_only=True)
                 held = _Open(collection, collection.store.generation, (stat.st_dev, stat.st_ino))
                 self._open[name] = held
             return held
@@ -151,11 +163,14 @@ class WorkerState:
                 self._open.popitem()[1].collection.close()
 
 
-def create_worker_app(state: WorkerState, token: str, stop: Callable[[], None]) -> FastAPI:
+def create_worker_app(
+    state: WorkerState, token: str, stop: Callable[[], None], routers: Sequence[APIRouter] = ()
+) -> FastAPI:
     """The worker's routes over `state`; every call needs `Authorization: Bearer <token>`.
 
     Args:
         stop: ends the server (`POST /v1/stop`, `sleuth worker stop`).
+        routers: more routes, under the same token (the research route of the layers above).
     """
     app = FastAPI(title="sleuth worker", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -177,15 +192,23 @@ def create_worker_app(state: WorkerState, token: str, stop: Callable[[], None]) 
 
     @app.post("/v1/embed", dependencies=guarded)
     def embed(body: EmbedRequest) -> EmbedReply:
-        return state.embed(body.texts)
+        return encode_vectors(state.embed(body.texts))
 
     @app.post("/v1/search", dependencies=guarded)
     def search(body: SearchRequest) -> SearchReply:
-        return SearchReply(hits=[WireHit.of(hit) for hit in state.search(body)])
+        try:
+            hits = state.search(body.collection, body.mode, body.query, body.k, body.where)
+        except FilterError as exc:
+            raise Refused(WorkerError(kind="filter", detail=str(exc))) from exc
+        except CollectionError as exc:
+            raise Refused(WorkerError(kind="collection", detail=str(exc))) from exc
+        return SearchReply(hits=[WireHit.of(hit) for hit in hits])
 
     @app.post("/v1/stop", dependencies=guarded)
     def stop_route() -> dict[str, bool]:
         stop()
         return {"stopping": True}
 
+    for router in routers:
+        app.include_router(router, dependencies=guarded)
     return app

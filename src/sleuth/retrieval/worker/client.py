@@ -10,11 +10,12 @@ unknown collection, a bad filter) the same error is raised as in-process.
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from pydantic import ValidationError
@@ -36,6 +37,12 @@ from sleuth.retrieval.worker.protocol import (
 if TYPE_CHECKING:
     from sleuth.retrieval.index import Collection, Mode
 
+_LOOPBACK: dict[str, Any] = {
+    "trust_env": False,  # loopback: never through a proxy from the environment
+    # Plain HTTP only: a context with no CA certificates (loading the system's takes 50-100 ms of a start-up
+    # that should take well under a second) would refuse any certificate it were shown.
+    "verify": ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+}
 CONNECT_TIMEOUT_S = 1.0
 """Loopback: a worker that does not accept within a second is not one to wait for."""
 READ_TIMEOUT_S = 600.0
@@ -44,6 +51,18 @@ READ_TIMEOUT_S = 600.0
 
 class WorkerUnavailable(RuntimeError):
     """The worker could not answer (not running, killed, another token, failing): nothing was done there."""
+
+
+class SearchService(Protocol):
+    """What a `WorkerLink` searches and embeds through: a `WorkerClient`, or, in the worker itself, its
+    state (`app.WorkerState`)."""
+
+    @property
+    def embedder_info(self) -> EmbedderInfo: ...
+
+    def embed(self, texts: list[str]) -> Vectors: ...
+
+    def search(self, collection: str, mode: Mode, query: str, k: int, where: Filter | None) -> list[Hit]: ...
 
 
 @dataclass(frozen=True)
@@ -68,10 +87,7 @@ class WorkerClient:
             base_url=record.url,
             headers={"Authorization": f"Bearer {record.token}"},
             timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
-            trust_env=False,  # loopback: never through a proxy from the environment
-            # Plain HTTP only: a context with no CA certificates (loading the system's takes 50-100 ms of a
-            # start-up that should take well under a second) would refuse any certificate it were shown.
-            verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+            **_LOOPBACK,
         )
 
     @property
@@ -92,6 +108,32 @@ class WorkerClient:
 
     def stop(self) -> None:
         self._call("POST", "/v1/stop", {}, None)
+
+    async def stream(self, path: str, body: Any) -> AsyncIterator[dict[str, Any]]:
+        """POST `body` to `path` and yield the reply's JSON lines as they come; leaving early (or being
+        cancelled, Ctrl-C) closes the connection, which the worker takes as the caller gone. No read
+        timeout: a line may take as long as the work behind it.
+
+        Raises:
+            WorkerUnavailable: the worker did not take the call (not answering, another status; its
+                detail is in the message), or the connection broke after it did.
+        """
+        async with httpx.AsyncClient(
+            base_url=self.record.url,
+            headers={"Authorization": f"Bearer {self.record.token}"},
+            timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_S),
+            **_LOOPBACK,
+        ) as http:
+            try:
+                async with http.stream("POST", path, json=body) as answer:
+                    if answer.status_code != 200:
+                        detail = (await answer.aread()).decode("utf-8", "replace")[:300]
+                        raise WorkerUnavailable(f"the worker answered {answer.status_code}: {detail}")
+                    async for line in answer.aiter_lines():
+                        if line.strip():
+                            yield json.loads(line)
+            except (httpx.HTTPError, ValueError) as exc:
+                raise WorkerUnavailable(f"the worker at {self.record.url} did not answer: {exc!r}") from exc
 
     def close(self) -> None:
         self._http.close()
@@ -167,13 +209,13 @@ class WorkerEmbedder:
     """An `Embedder` that embeds on the worker; with the worker gone, the in-process embedder from `fallback`
     (built once, on the first failure). Its name, dimension, pooling and token limit are the worker's."""
 
-    def __init__(self, client: WorkerClient, fallback: Callable[[], Embedder]) -> None:
+    def __init__(self, client: SearchService, fallback: Callable[[], Embedder]) -> None:
         info = client.embedder_info
         self.name = info.name
         self.dim = info.dim
         self.pooling = info.pooling
         self.max_length = info.max_length
-        self._client: WorkerClient | None = client
+        self._client: SearchService | None = client
         self._fallback = fallback
         self._local: Embedder | None = None
 
@@ -218,11 +260,20 @@ class WorkerLink:
     Args:
         start: starts a worker and returns a client of it (default: `process.start_worker`); tests pass
             their own.
+        service: what to search and embed through instead of looking for a worker (the worker's own state,
+            for a research run it runs).
     """
 
-    def __init__(self, settings: Settings, *, start: Callable[[Settings], WorkerClient] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        start: Callable[[Settings], WorkerClient] | None = None,
+        service: SearchService | None = None,
+    ) -> None:
         self.settings = settings
         self._start = start
+        self._service = service
         self._client: WorkerClient | None = None
         self._looked = False
         self._tried_start = False
@@ -231,9 +282,11 @@ class WorkerLink:
         self.note: str | None = None
         """Why a worker was wanted and not used (a start that failed), for the command to show."""
 
-    def client(self, *, needs_model: bool) -> WorkerClient | None:
+    def client(self, *, needs_model: bool) -> SearchService | None:
         """The worker to use, or None: work in-process. With `needs_model` under `auto`, one is started (and
         waited for) when none answers: the load it does once is the one this command would do anyway."""
+        if self._service is not None:
+            return self._service
         if self.settings.worker == "off":
             return None
         with self._lock:
@@ -260,16 +313,17 @@ class WorkerLink:
             self.note = f"the warm worker did not start ({exc}); working in-process"
         return self._client
 
-    def lost(self, client: WorkerClient) -> None:
+    def lost(self, client: SearchService) -> None:
         """`client` stopped answering: work in-process from now on."""
         with self._lock:
             if self._client is client:
                 self._client = None
-        client.close()
+        if isinstance(client, WorkerClient):
+            client.close()
 
     def retriever(self, collection: Collection, mode: Mode) -> Any:
         """`collection`'s retriever in `mode`, searched on the worker when there is one to use."""
-        if self.settings.worker == "off":
+        if self.settings.worker == "off" and self._service is None:
             return collection.retriever(mode)
         return WorkerRetriever(self, collection, mode)
 

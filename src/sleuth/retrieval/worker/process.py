@@ -3,17 +3,15 @@ with a fresh token), start one in the background and wait for it, stop it."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +23,7 @@ from sleuth.retrieval.worker.protocol import WorkerKey, WorkerRecord, read_recor
 
 if TYPE_CHECKING:
     import uvicorn
+    from fastapi import APIRouter
 
     from sleuth.retrieval.worker.app import WorkerState
 
@@ -37,13 +36,20 @@ def log_path(settings: Settings) -> Path:
     return settings.home / "logs" / "worker.log"
 
 
-def serve(settings: Settings, *, port: int = 0, embedder: Embedder | None = None) -> None:
+def serve(
+    settings: Settings,
+    *,
+    port: int = 0,
+    embedder: Embedder | None = None,
+    routers: Sequence[Callable[[WorkerState], APIRouter]] = (),
+) -> None:
     """Load the embedding model, then answer on 127.0.0.1 until stopped (SIGINT/SIGTERM, `sleuth worker
     stop`) or idle for `settings.worker_idle_s`; the record is written once it listens and removed at exit.
 
     Args:
         port: 0 picks a free one.
         embedder: the embedder to serve; default: the configured one (or a test's stand-in).
+        routers: build more routes over the worker's state (`sleuth worker run` adds research).
     """
     import uvicorn
 
@@ -55,7 +61,12 @@ def serve(settings: Settings, *, port: int = 0, embedder: Embedder | None = None
     state = WorkerState(settings, embedder, WorkerKey.of(settings), settings.worker_idle_s)
     token = secrets.token_urlsafe(32)
     config = uvicorn.Config(
-        create_worker_app(state, token, stop=lambda: setattr(server, "should_exit", True)),
+        create_worker_app(
+            state,
+            token,
+            stop=lambda: setattr(server, "should_exit", True),
+            routers=[build(state) for build in routers],
+        ),
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -80,7 +91,7 @@ def serve(settings: Settings, *, port: int = 0, embedder: Embedder | None = None
 def _exit_when_idle(server: uvicorn.Server, state: WorkerState) -> None:
     while not server.should_exit:
         time.sleep(min(5.0, state.idle_s / 4) if state.idle_s else 5.0)
-        if state.idle_s and time.monotonic() - state.last_request > state.idle_s:
+        if state.idle_s and not state.busy() and time.monotonic() - state.last_request > state.idle_s:
             server.should_exit = True
 
 
@@ -89,7 +100,8 @@ def start_worker(settings: Settings, command: Sequence[str] | None = None) -> Wo
     another command started it meanwhile). It outlives this process.
 
     Args:
-        command: the process to run; default: `python -m sleuth.retrieval.worker.process`.
+        command: the process to run; default: `python -m sleuth.cli worker run`, the one entry point of a
+            worker (it mounts the routes of the layers above this one: research).
 
     Raises:
         WorkerUnavailable: it exited, or did not answer within `settings.worker_start_timeout_s`.
@@ -103,7 +115,7 @@ def start_worker(settings: Settings, command: Sequence[str] | None = None) -> Wo
             remove_record(settings.worker_file, record.pid)  # a killed worker's
         log = log_path(settings)
         private_dir(log.parent)
-        argv = list(command or [sys.executable, "-m", "sleuth.retrieval.worker.process"])
+        argv = list(command or [sys.executable, "-m", "sleuth.cli", "worker", "run"])
         env = {**os.environ, "SLEUTH_HOME": str(settings.home)}
         with private_file(log).open("ab") as out:
             child = subprocess.Popen(
@@ -182,15 +194,3 @@ def _start_lock(settings: Settings) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _main() -> None:
-    parser = argparse.ArgumentParser(description="Run sleuth's warm worker for SLEUTH_HOME (`sleuth worker`).")
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args()
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # detached: the terminal that started it may close
-    serve(Settings(), port=args.port)
-
-
-if __name__ == "__main__":
-    _main()

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sleuth.config import Settings
@@ -94,6 +93,10 @@ class WorkerStatus(BaseModel):
     """The collections it holds open."""
     searches: int = 0
     embeds: int = 0
+    runs: int = 0
+    """Research runs CLIs sent here."""
+    runs_running: int = 0
+    """Of those, the ones running now."""
 
 
 class EmbedRequest(BaseModel):
@@ -156,6 +159,8 @@ class WorkerError(BaseModel):
 
 
 def encode_vectors(vectors: Vectors) -> EmbedReply:
+    import numpy as np  # a client that only searches never loads it
+
     matrix = np.ascontiguousarray(vectors, dtype="<f4")
     rows, dim = matrix.shape
     return EmbedReply(rows=rows, dim=dim, vectors=base64.b64encode(matrix.tobytes()).decode("ascii"))
@@ -165,6 +170,8 @@ def decode_vectors(reply: EmbedReply) -> Vectors:
     raw = base64.b64decode(reply.vectors)
     if len(raw) != reply.rows * reply.dim * 4:
         raise ValueError(f"{len(raw)} bytes are not {reply.rows} x {reply.dim} float32 values")
+    import numpy as np
+
     return np.frombuffer(raw, dtype="<f4").reshape(reply.rows, reply.dim).astype(np.float32)
 
 
