@@ -5,13 +5,16 @@
   server (SLEUTH_LLM_BASE_URL points at it; it answers with the grounded fake model), and until it exits;
 - the peak RSS of that research process (and of the worker, which holds the model instead).
 
-    .venv/bin/python bench/cli_start.py [--runs 3]
+    .venv/bin/python bench/cli_start.py [--runs 3] [--before ../main/src]
 
-A temporary SLEUTH_HOME gets the bundled demo collection (2,884 passages) first, untimed. Then the worker
-is started (`sleuth worker start`, timed: it loads the model) and the calls alternate, one in-process
-(SLEUTH_WORKER=off) then one through the worker (SLEUTH_WORKER=reuse), so a change in the machine's load
-hits both alike. Loads the real MiniLM model once per in-process dense call, once for the worker. Ratios are
-from this one run on this machine; the load average is printed with them.
+A temporary SLEUTH_HOME gets the bundled demo collection first, untimed. Then the worker is started
+(`sleuth worker start`, timed: it loads the model) and the calls alternate, one in-process (SLEUTH_WORKER=off)
+then one through the worker (SLEUTH_WORKER=reuse), so a change in the machine's load hits both alike.
+
+`--before SRC` measures another source tree too (a checkout of main, say) in the same run: it gets a home of its
+own (a copy of the index) and a worker of its own, started from its code, and its calls take turns with this
+tree's. Loads the real MiniLM model once per in-process dense call, once per worker. Ratios are from this one
+run on this machine; the load average is printed with them.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ from sleuth.testing import FakeOpenAIServer, openai_body_reply  # noqa: E402
 
 QUERY = "Which river flows through the capital?"
 QUESTION = "Which river flows through the capital of Austria?"
+MODES = ("off", "warm")
 
 
 class FirstRequest:
@@ -52,6 +58,26 @@ class FirstRequest:
             if self.at is None:
                 self.at = time.perf_counter()
         return openai_body_reply(body)
+
+
+@dataclass
+class Tree:
+    """One source tree's home, environment and measurements (per mode: off, warm)."""
+
+    name: str
+    src: Path
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+    search_s: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
+    first_s: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
+    exit_s: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
+    rss: dict[str, list[int]] = field(default_factory=lambda: {m: [] for m in MODES})
+    cpu: dict[str, list[float]] = field(default_factory=dict)
+    start_s: float = 0.0
+    worker_rss: tuple[int, int] = (0, 0)
+
+    def mode_env(self, mode: str) -> dict[str, str]:
+        return {**self.env, "SLEUTH_WORKER": "off" if mode == "off" else "reuse"}
 
 
 def run(env: dict[str, str], *args: str) -> tuple[float, str, int, float, float]:
@@ -77,79 +103,92 @@ def worker_rss_mb(home: Path) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
 
 
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(tree: Tree) -> None:
+    print(f"{tree.name} ({tree.src}); worker start (loads the model, once): {tree.start_s:.2f} s")
+    print("                                      in-process   with worker   ratio")
+    for label, series in (
+        ("search -m hybrid, per CLI call", tree.search_s),
+        ("research, first LLM request", tree.first_s),
+        ("research, exit (fake LLM)", tree.exit_s),
+    ):
+        off, warm = med(series["off"]), med(series["warm"])
+        print(f"{label:<37}{off:9.2f} s  {warm:10.2f} s  {off / warm:5.1f}x")
+    peak = {m: max(tree.rss[m]) for m in MODES}
+    print(
+        f"research, peak RSS of the CLI        {peak['off']:7d} MB  {peak['warm']:8d} MB  "
+        f"{peak['off'] / peak['warm']:5.1f}x"
+    )
+    print(
+        "CPU seconds of the CLI process (less sensitive to the load): "
+        + ", ".join(f"{name} {med(values):.2f}" for name, values in tree.cpu.items())
+    )
+    print(f"worker RSS now / peak: {tree.worker_rss[0]} / {tree.worker_rss[1]} MB")
+    print(f"all runs: first request {tree.first_s}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="timed calls each way, for each command")
+    parser.add_argument("--before", type=Path, help="another source tree to measure in the same run (its src/)")
     args = parser.parse_args()
 
     first = FirstRequest()
+    hits: set[str] = set()
+    answers: set[str] = set()
     with tempfile.TemporaryDirectory() as scratch, FakeOpenAIServer(first) as fake:
-        home = Path(scratch)
+        trees = [Tree("this tree", SRC, Path(scratch) / "after")]
+        if args.before:
+            trees.insert(0, Tree("before", args.before.resolve(), Path(scratch) / "before"))
         base = {k: v for k, v in os.environ.items() if not k.startswith("SLEUTH_")}
-        base.update(SLEUTH_HOME=str(home), PYTHONPATH=str(SRC), SLEUTH_LLM_BASE_URL=fake.base_url)
-        off, warm = {**base, "SLEUTH_WORKER": "off"}, {**base, "SLEUTH_WORKER": "reuse"}
+        for tree in trees:
+            tree.env = {**base, "SLEUTH_HOME": str(tree.home), "PYTHONPATH": str(tree.src)}
+            tree.env["SLEUTH_LLM_BASE_URL"] = fake.base_url
         search = ["search", QUERY, "-m", "hybrid", "--json"]
         research = ["research", QUESTION, "--json"]
-        run(off, *search)  # indexes the demo corpus: not timed
-        start_s = run(base, "worker", "start")[0]
+        run(trees[-1].mode_env("off"), *search)  # indexes the demo corpus: not timed
+        for tree in trees[:-1]:  # the same index for the other tree
+            shutil.copytree(trees[-1].home / "indexes", tree.home / "indexes")
+        for tree in trees:
+            tree.start_s = run(tree.env, "worker", "start")[0]
+        try:
+            for _ in range(args.runs):
+                for tree in trees:
+                    for mode in MODES:
+                        env = tree.mode_env(mode)
+                        wall, out, _, _, used = run(env, *search)
+                        tree.search_s[mode].append(wall)
+                        tree.cpu.setdefault(f"search {mode}", []).append(used)
+                        hits.add(out)
+                        first.reset()
+                        wall, out, peak, started, used = run(env, *research)
+                        tree.cpu.setdefault(f"research {mode}", []).append(used)
+                        assert first.at is not None, "the research run sent no LLM request"
+                        tree.first_s[mode].append(round(first.at - started, 3))
+                        tree.exit_s[mode].append(wall)
+                        tree.rss[mode].append(peak)
+                        done = json.loads(out)
+                        answers.add(json.dumps([done["answer"], done["citations"]]))
+            for tree in trees:
+                tree.worker_rss = worker_rss_mb(tree.home)
+        finally:
+            for tree in trees:
+                run(tree.env, "worker", "stop")
 
-        times: dict[str, list[float]] = {"off": [], "warm": []}
-        outputs: dict[str, set[str]] = {"off": set(), "warm": set()}
-        first_s: dict[str, list[float]] = {"off": [], "warm": []}
-        exit_s: dict[str, list[float]] = {"off": [], "warm": []}
-        rss: dict[str, list[int]] = {"off": [], "warm": []}
-        cpu: dict[str, list[float]] = {
-            "search off": [],
-            "search warm": [],
-            "research off": [],
-            "research warm": [],
-        }
-        for _ in range(args.runs):
-            for name, env in (("off", off), ("warm", warm)):
-                wall, out, _, _, used = run(env, *search)
-                times[name].append(wall)
-                cpu[f"search {name}"].append(used)
-                outputs[name].add(out)
-                first.reset()
-                wall, _, peak, started, used = run(env, *research)
-                cpu[f"research {name}"].append(used)
-                assert first.at is not None, "the research run sent no LLM request"
-                first_s[name].append(first.at - started)
-                exit_s[name].append(wall)
-                rss[name].append(peak)
-        worker_now, worker_peak = worker_rss_mb(home)
-        run(base, "worker", "stop")
-
-    med = {name: statistics.median(values) for name, values in times.items()}
-    med_first = {name: statistics.median(values) for name, values in first_s.items()}
-    med_exit = {name: statistics.median(values) for name, values in exit_s.items()}
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"demo collection, {args.runs} alternating runs each way, {os.cpu_count()} CPUs, load average {load}")
-    print(f"worker start (loads the model, once): {start_s:.2f} s")
-    print("                                      in-process   with worker   ratio")
-    print(
-        f"search -m hybrid, per CLI call       {med['off']:9.2f} s  {med['warm']:10.2f} s  {med['off'] / med['warm']:5.1f}x"
-    )
-    print(
-        f"research, first LLM request          {med_first['off']:9.2f} s  {med_first['warm']:10.2f} s  "
-        f"{med_first['off'] / med_first['warm']:5.1f}x"
-    )
-    print(
-        f"research, exit (fake LLM)            {med_exit['off']:9.2f} s  {med_exit['warm']:10.2f} s  "
-        f"{med_exit['off'] / med_exit['warm']:5.1f}x"
-    )
-    print(
-        f"research, peak RSS of the CLI        {max(rss['off']):7d} MB  {max(rss['warm']):8d} MB  "
-        f"{max(rss['off']) / max(rss['warm']):5.1f}x"
-    )
-    print(
-        f"CPU seconds of the CLI process (less sensitive to the load), search: {statistics.median(cpu['search off']):.2f}"
-        f" in-process, {statistics.median(cpu['search warm']):.2f} with worker; research: "
-        f"{statistics.median(cpu['research off']):.2f} in-process, {statistics.median(cpu['research warm']):.2f} with worker"
-    )
-    print(f"worker RSS now / peak: {worker_now} / {worker_peak} MB")
-    print(f"all runs: search {times}, first request {first_s}")
-    print(f"same hits every way: {len(outputs['off'] | outputs['warm']) == 1}")
+    for tree in trees:
+        report(tree)
+    if args.before:
+        before, after = trees
+        print("first LLM request, before -> this tree (medians):")
+        for mode, label in (("off", "in-process"), ("warm", "with worker")):
+            old, new = med(before.first_s[mode]), med(after.first_s[mode])
+            print(f"  {label:<12} {old:.2f} s -> {new:.2f} s ({old / new:.1f}x)")
+    print(f"same hits every way: {len(hits) == 1}; same answers and citations every way: {len(answers) == 1}")
 
 
 if __name__ == "__main__":
