@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from sleuth.commands import agents, ask, demo, evals, feedback, index, optimize, prompts, server, worker
@@ -34,11 +32,6 @@ for module in (index, agents, ask, feedback, prompts, optimize, evals, server, m
 def main() -> None:
     from sleuth.database import DatabaseError
 
-    # openai imports its optional aiohttp transport (~0.1 s with aiohttp) whenever aiohttp is installed, as
-    # chromadb's dependencies make it; sleuth calls through httpx and never uses it. A None entry makes that
-    # one import fail, which openai takes as "aiohttp not installed". Only here: a library user's process is
-    # theirs.
-    sys.modules.setdefault("openai._vendor.httpx_aiohttp", None)  # type: ignore[arg-type]
     try:
         app()
     except DatabaseError as exc:  # any command that opens a store: an unreachable database is no traceback
