@@ -7,8 +7,9 @@ cost before the last reader's call is on the wire (goal: <= 25 ms for 16 readers
 
     .venv/bin/python bench/fanout.py [--readers 16] [--repeats 9] [--delay 0.3]
 
-Runs go as `sleuth research` runs them (SQLite checkpoints), through sleuth's client (the openai SDK), with
-the old default of 4 calls in flight and the new default of 16, interleaved in one process.
+Runs go as `sleuth research` runs them (SQLite checkpoints, 16 calls in flight), through sleuth's client (the
+openai SDK), in two arms interleaved in one process: each request sent through the SDK's own
+`chat.completions.create` (before), and through its request path with the body sleuth builds (after).
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx2
 from agents import (  # bench/agents.py: the same fake replies (the script's folder is on sys.path)
     fake_reply,
     start_server,
 )
+
+from sleuth.llm import OpenAICompatModel
 
 # --- the fake server (child process) -------------------------------------------------------------------
 
@@ -87,19 +91,27 @@ def fanout_of(events: list[tuple[str, str, float]], readers: int) -> dict[str, f
     }
 
 
-ARMS = {"4 in flight (old default)": 4, "16 in flight (default)": 16}
-"""Calls in flight at once: the old default queued 16 readers in four waves."""
+class SdkCreateModel(OpenAICompatModel):
+    """The client as it was: each request through `chat.completions.create`, whose parameter transform
+    walks every argument (the same body and headers reach the server; `test_llm_client` asserts it)."""
+
+    async def _post(self, body: bytes) -> httpx2.Response:
+        raw = await self._client.chat.completions.with_raw_response.create(**json.loads(body))
+        return raw.http_response
+
+
+ARMS: dict[str, type[OpenAICompatModel]] = {
+    "SDK create (before)": SdkCreateModel,
+    "built body (after)": OpenAICompatModel,
+}
 
 
 async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str, float]:
     """One research run (1 round, `readers` batches of one passage) as `sleuth research` runs it, every step
     checkpointed to SQLite under `home`; the fan-out figures from the server's log."""
-    import httpx
-
     from sleuth.agents.deps import AgentDeps
     from sleuth.agents.research.run import run_research, sqlite_checkpointer
     from sleuth.config import Settings
-    from sleuth.llm import OpenAICompatModel
     from sleuth.prompts.sets import load_prompt_set
     from sleuth.retrieval.base import Passage
     from sleuth.testing import StaticRetriever
@@ -111,7 +123,7 @@ async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str
     settings = Settings(
         home=home, max_rounds=1, reader_batch_size=1, search_k=readers, research_direct_answer=False
     )
-    client = OpenAICompatModel(base_url, "fake", concurrency=ARMS[arm], max_retries=0)
+    client = ARMS[arm](base_url, "fake", concurrency=readers, max_retries=0)
     deps = AgentDeps(llm=client, retriever=StaticRetriever(passages), prompts=load_prompt_set(), settings=settings)
     try:
         async with sqlite_checkpointer(settings) as saver:
@@ -119,7 +131,7 @@ async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str
     finally:
         await client.aclose()
     assert report.status == "answered", report.answer
-    events = httpx.get(base_url.removesuffix("/v1") + "/log").json()
+    events = httpx2.get(base_url.removesuffix("/v1") + "/log").json()
     return fanout_of([tuple(e) for e in events], readers)
 
 
@@ -151,7 +163,7 @@ def main() -> None:
         server.terminate()
         server.wait(10)
     print(f"{args.readers} readers, fake LLM delay {args.delay}s per call, median of {args.repeats} runs")
-    print(f"{'concurrency':<26} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>14} {'in flight':>10}")
+    print(f"{'request path':<26} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>14} {'in flight':>10}")
     medians = {}
     for arm, rows in runs.items():
         lasts = [r["last_ms"] for r in rows]
