@@ -13,6 +13,7 @@ from sleuth.agents.research.nodes.reader import ReaderOutput
 from sleuth.llm import CachedModel, GenParams, LLMBadReplyError, LLMError, LLMUnavailableError, OpenAICompatModel
 from sleuth.llm.base import ChatRequest
 from sleuth.llm.structured import schema_for
+from sleuth.names import LLM_HTTPS, LLMHttp
 from sleuth.testing import FakeOpenAIServer, Fault, ScriptedLLM
 
 pytestmark = pytest.mark.allow_llm
@@ -217,16 +218,37 @@ def _create_kwargs(model: str, request: ChatRequest) -> dict[str, Any]:
         ChatRequest([{"role": "user", "content": "x"}], GenParams(seed=0), {"type": "object"}),  # untitled
     ],
 )
-async def test_a_request_is_sent_as_the_sdks_own_create_call_sends_it(request_: ChatRequest) -> None:
-    """The client posts a body it builds itself (the SDK's transform was most of its cost per request): what
-    reaches the server is the JSON and the headers of `chat.completions.create` with the same arguments."""
+@pytest.mark.parametrize("http", LLM_HTTPS)
+async def test_a_request_is_sent_as_the_sdks_own_create_call_sends_it(
+    request_: ChatRequest, http: LLMHttp
+) -> None:
+    """The client posts a body it builds itself (the SDK's transform was most of its cost per request), over
+    either HTTP backend: what reaches the server is the JSON and the headers of the SDK's own
+    `chat.completions.create` with the same arguments, on the SDK's default client."""
     with FakeOpenAIServer(lambda body: "ok") as server:
-        client = OpenAICompatModel(server.base_url, "m", api_key="sk-test", max_retries=0)
-        await client.respond(request_)
-        # The same SDK client (its timeouts and key), through its public high-level call.
-        await client._client.chat.completions.create(**_create_kwargs("m", request_))
-        await client.aclose()
+        ours = OpenAICompatModel(server.base_url, "m", api_key="sk-test", max_retries=0, http=http)
+        sdk = OpenAICompatModel(server.base_url, "m", api_key="sk-test", max_retries=0, http="httpx")
+        try:
+            await ours.respond(request_)
+            # The same SDK settings (timeouts, key) through its public high-level call.
+            await sdk._client.chat.completions.create(**_create_kwargs("m", request_))
+        finally:
+            await ours.aclose()
+            await sdk.aclose()
     (ours_headers, ours_body), (sdk_headers, sdk_body) = server.raw_requests
     assert json.loads(ours_body) == json.loads(sdk_body)
     assert ours_headers == sdk_headers  # auth, user agent, the SDK's x-stainless-* and length alike
     assert ours_headers["authorization"] == "Bearer sk-test"
+
+
+def test_the_http_backend_comes_from_settings_and_a_wrong_one_is_refused(monkeypatch) -> None:
+    from pydantic import ValidationError
+
+    from sleuth.config import Settings
+    from sleuth.llm.clients import openai_client
+
+    assert openai_client(Settings(), "http://127.0.0.1:1/v1", "m").http == "aiohttp"
+    monkeypatch.setenv("SLEUTH_LLM_HTTP", "httpx")
+    assert openai_client(Settings(), "http://127.0.0.1:1/v1", "m").http == "httpx"
+    with pytest.raises(ValidationError, match="'aiohttp' or 'httpx'"):
+        Settings(llm_http="curl")
