@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     (`SLEUTH_LOCAL_PARALLEL`, or the slots a running `sleuth llm serve` was started with); a lower value
     here still caps it."""
     llm_http: LLMHttp = "aiohttp"
-    """The openai SDK's HTTP backend: `aiohttp` (its `DefaultAioHttpClient`: half the CPU per call of its
+    """The openai SDK's HTTP backend: `aiohttp` (its `DefaultAioHttpClient`: less CPU per call than its
     default, so a round's readers leave sooner) or `httpx` (the SDK's default httpx2 client)."""
     llm_cache: bool = False
     """Keep an on-disk cache of responses keyed by model, messages and parameters."""
