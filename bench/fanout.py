@@ -5,10 +5,13 @@ when each reader request arrives, on the machine's monotonic clock; the time bet
 server and the last of N reader requests reaching it is what the graph, the search and request building
 cost before the last reader's call is on the wire (goal: <= 25 ms for 16 readers).
 
-    .venv/bin/python bench/fanout.py [--readers 16] [--repeats 9] [--delay 0.3]
+    .venv/bin/python bench/fanout.py [--readers 16] [--repeats 15] [--delay 0.3]
 
-Runs go as `sleuth research` runs them (SQLite checkpoints), through sleuth's client (the openai SDK), with
-the old default of 4 calls in flight and the new default of 16, interleaved in one process.
+Runs go as `sleuth research` runs them (SQLite checkpoints, 16 calls in flight), through sleuth's client (the
+openai SDK), in three arms interleaved in one process: each request sent through the SDK's own
+`chat.completions.create` on its default httpx2 client (before); through its request path with the body
+sleuth builds, on httpx2; and the same on the SDK's aiohttp client (after, the default). The CPU time of
+the whole run is printed too: unlike the wall times, it hardly moves with the load on the machine.
 """
 
 from __future__ import annotations
@@ -16,15 +19,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import httpx2
 from agents import (  # bench/agents.py: the same fake replies (the script's folder is on sys.path)
     fake_reply,
     start_server,
 )
+
+from sleuth.llm import OpenAICompatModel
+from sleuth.names import LLMHttp
 
 # --- the fake server (child process) -------------------------------------------------------------------
 
@@ -87,19 +95,28 @@ def fanout_of(events: list[tuple[str, str, float]], readers: int) -> dict[str, f
     }
 
 
-ARMS = {"4 in flight (old default)": 4, "16 in flight (default)": 16}
-"""Calls in flight at once: the old default queued 16 readers in four waves."""
+class SdkCreateModel(OpenAICompatModel):
+    """The client as it was: each request through `chat.completions.create`, whose parameter transform
+    walks every argument (the same body and headers reach the server; `test_llm_client` asserts it)."""
+
+    async def _post(self, body: bytes) -> httpx2.Response:
+        raw = await self._client.chat.completions.with_raw_response.create(**json.loads(body))
+        return raw.http_response
+
+
+ARMS: dict[str, tuple[type[OpenAICompatModel], LLMHttp]] = {
+    "SDK create, httpx2 (before)": (SdkCreateModel, "httpx"),
+    "built body, httpx2": (OpenAICompatModel, "httpx"),
+    "built body, aiohttp (after)": (OpenAICompatModel, "aiohttp"),
+}
 
 
 async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str, float]:
     """One research run (1 round, `readers` batches of one passage) as `sleuth research` runs it, every step
     checkpointed to SQLite under `home`; the fan-out figures from the server's log."""
-    import httpx
-
     from sleuth.agents.deps import AgentDeps
     from sleuth.agents.research.run import run_research, sqlite_checkpointer
     from sleuth.config import Settings
-    from sleuth.llm import OpenAICompatModel
     from sleuth.prompts.sets import load_prompt_set
     from sleuth.retrieval.base import Passage
     from sleuth.testing import StaticRetriever
@@ -111,16 +128,19 @@ async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str
     settings = Settings(
         home=home, max_rounds=1, reader_batch_size=1, search_k=readers, research_direct_answer=False
     )
-    client = OpenAICompatModel(base_url, "fake", concurrency=ARMS[arm], max_retries=0)
+    model, http = ARMS[arm]
+    client = model(base_url, "fake", concurrency=readers, max_retries=0, http=http)
+    cpu = time.process_time()
     deps = AgentDeps(llm=client, retriever=StaticRetriever(passages), prompts=load_prompt_set(), settings=settings)
     try:
         async with sqlite_checkpointer(settings) as saver:
             report = await run_research("What facts are known about the topic?", deps, checkpointer=saver)
     finally:
         await client.aclose()
+    cpu = time.process_time() - cpu
     assert report.status == "answered", report.answer
-    events = httpx.get(base_url.removesuffix("/v1") + "/log").json()
-    return fanout_of([tuple(e) for e in events], readers)
+    events = httpx2.get(base_url.removesuffix("/v1") + "/log").json()
+    return {**fanout_of([tuple(e) for e in events], readers), "cpu_ms": 1000 * cpu}
 
 
 async def bench(base_url: str, readers: int, repeats: int, arms: list[str]) -> dict[str, list[dict[str, float]]]:
@@ -138,30 +158,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=0.3, help="Seconds the fake server waits per call.")
     parser.add_argument("--readers", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.delay)
         return
+    start_load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     server, base_url = start_server(__file__, args.delay)
     try:
         runs = asyncio.run(bench(base_url, args.readers, args.repeats, list(ARMS)))
     finally:
         server.terminate()
         server.wait(10)
-    print(f"{args.readers} readers, fake LLM delay {args.delay}s per call, median of {args.repeats} runs")
-    print(f"{'concurrency':<26} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>14} {'in flight':>10}")
-    medians = {}
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{args.readers} readers, fake LLM delay {args.delay}s per call, median of {args.repeats} runs per arm")
+    print(f"load average (1, 5, 15 min) at the start: {start_load}; at the end: {load}")
+    print(
+        f"{'request path':<30} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>10} {'in flight':>10}"
+        f" {'CPU ms/run':>11}"
+    )
+    last, cpu = {}, {}
     for arm, rows in runs.items():
         lasts = [r["last_ms"] for r in rows]
-        medians[arm] = statistics.median(lasts)
+        last[arm], cpu[arm] = statistics.median(lasts), statistics.median(r["cpu_ms"] for r in rows)
         first = statistics.median(r["first_ms"] for r in rows)
         peak = min(r["peak_in_flight"] for r in rows)
         spread = f"{min(lasts):.0f}-{max(lasts):.0f}"
-        print(f"{arm:<26} {first:>15.1f} {medians[arm]:>14.1f} {spread:>14} {peak:>10.0f}")
-    old, new = list(medians)
-    print(f"plan->last reader request, {new} / {old}: {medians[new] / medians[old]:.3f}x")
+        print(f"{arm:<30} {first:>15.1f} {last[arm]:>14.1f} {spread:>10} {peak:>10.0f} {cpu[arm]:>11.0f}")
+    before = next(iter(runs))
+    for arm in list(runs)[1:]:
+        print(
+            f"{arm} / {before}: plan->last {last[arm] / last[before]:.3f}x, "
+            f"CPU per run {cpu[arm] / cpu[before]:.3f}x"
+        )
 
 
 if __name__ == "__main__":

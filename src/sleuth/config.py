@@ -10,7 +10,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from sleuth.names import ROLES, Strategy, WebSearch
+from sleuth.names import ROLES, LLMHttp, Strategy, WebSearch
 
 LocalModelName = Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     at once rather than in waves. The embedded llama.cpp server takes its slot count instead
     (`SLEUTH_LOCAL_PARALLEL`, or the slots a running `sleuth llm serve` was started with); a lower value
     here still caps it."""
+    llm_http: LLMHttp = "aiohttp"
+    """The openai SDK's HTTP backend: `aiohttp` (its `DefaultAioHttpClient`: less CPU per call than its
+    default, so a round's readers leave sooner) or `httpx` (the SDK's default httpx2 client)."""
     llm_cache: bool = False
     """Keep an on-disk cache of responses keyed by model, messages and parameters."""
     role_models: dict[str, RoleModel] = Field(default_factory=dict)

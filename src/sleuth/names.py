@@ -1,5 +1,5 @@
 """The names every layer shares: the ask strategies and the ASP loop's variants, the research forms, the model
-roles, and the web search providers and modes (the settings, the agents, the evals, the CLI, the API and the MCP
+roles, the LLM client's HTTP backends, and the web search providers and modes (the settings, the agents, the evals, the CLI, the API and the MCP
 tools all speak of them)."""
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ ROLES: tuple[Role, ...] = get_args(Role)
 research graph's nodes (`planner` drafts a report's outline, `section_writer` writes its sections), `ask`
 (both ask strategies, and the grounded reading that opens a research answer), the ASP loop's `summarizer`,
 and the eval `judge`."""
+
+LLMHttp = Literal["aiohttp", "httpx"]
+LLM_HTTPS: tuple[LLMHttp, ...] = get_args(LLMHttp)
+"""The openai SDK's HTTP backends: aiohttp (its `DefaultAioHttpClient`), or its default httpx2 client."""
 
 WebSearch = Literal["off", "searxng", "tavily"]
 WEB_SEARCHES: tuple[WebSearch, ...] = get_args(WebSearch)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
+from typing import Any
 
 import pytest
 
+from sleuth.agents.research.nodes.reader import ReaderOutput
 from sleuth.llm import CachedModel, GenParams, LLMBadReplyError, LLMError, LLMUnavailableError, OpenAICompatModel
+from sleuth.llm.base import ChatRequest
+from sleuth.llm.structured import schema_for
+from sleuth.names import LLM_HTTPS, LLMHttp
 from sleuth.testing import FakeOpenAIServer, Fault, ScriptedLLM
 
 pytestmark = pytest.mark.allow_llm
@@ -175,3 +181,74 @@ async def test_the_request_body_is_the_chat_completion_asked_for() -> None:
         "max_tokens": 512,
         "seed": 7,
     }
+
+
+def _create_kwargs(model: str, request: ChatRequest) -> dict[str, Any]:
+    """The arguments of the SDK's own `chat.completions.create` for `request` (the client's former call)."""
+    params = request.params
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": request.messages,
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+    }
+    if params.stop:
+        kwargs["stop"] = list(params.stop)
+    if params.seed is not None:
+        kwargs["seed"] = params.seed
+    if request.json_schema is not None:
+        name = request.json_schema.get("title", "output")
+        kwargs["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": request.json_schema},
+        }
+    return kwargs
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ChatRequest([{"role": "user", "content": "hi"}]),
+        ChatRequest(
+            [{"role": "system", "content": 'Quote "exactly".\n\tTabs, ünïcode, emoji 🦉, </s>'}],
+            GenParams(temperature=0.7, max_tokens=64, stop=("</s>", "\n\n"), seed=3),
+            schema_for(ReaderOutput),
+            "reader",
+        ),
+        ChatRequest([{"role": "user", "content": "x"}], GenParams(seed=0), {"type": "object"}),  # untitled
+    ],
+)
+@pytest.mark.parametrize("http", LLM_HTTPS)
+async def test_a_request_is_sent_as_the_sdks_own_create_call_sends_it(
+    request_: ChatRequest, http: LLMHttp
+) -> None:
+    """The client posts a body it builds itself (the SDK's transform was most of its cost per request), over
+    either HTTP backend: what reaches the server is the JSON and the headers of the SDK's own
+    `chat.completions.create` with the same arguments, on the SDK's default client."""
+    with FakeOpenAIServer(lambda body: "ok") as server:
+        ours = OpenAICompatModel(server.base_url, "m", api_key="sk-test", max_retries=0, http=http)
+        sdk = OpenAICompatModel(server.base_url, "m", api_key="sk-test", max_retries=0, http="httpx")
+        try:
+            await ours.respond(request_)
+            # The same SDK settings (timeouts, key) through its public high-level call.
+            await sdk._client.chat.completions.create(**_create_kwargs("m", request_))
+        finally:
+            await ours.aclose()
+            await sdk.aclose()
+    (ours_headers, ours_body), (sdk_headers, sdk_body) = server.raw_requests
+    assert json.loads(ours_body) == json.loads(sdk_body)
+    assert ours_headers == sdk_headers  # auth, user agent, the SDK's x-stainless-* and length alike
+    assert ours_headers["authorization"] == "Bearer sk-test"
+
+
+def test_the_http_backend_comes_from_settings_and_a_wrong_one_is_refused(monkeypatch) -> None:
+    from pydantic import ValidationError
+
+    from sleuth.config import Settings
+    from sleuth.llm.clients import openai_client
+
+    assert openai_client(Settings(), "http://127.0.0.1:1/v1", "m").http == "aiohttp"
+    monkeypatch.setenv("SLEUTH_LLM_HTTP", "httpx")
+    assert openai_client(Settings(), "http://127.0.0.1:1/v1", "m").http == "httpx"
+    with pytest.raises(ValidationError, match="'aiohttp' or 'httpx'"):
+        Settings(llm_http="curl")

@@ -42,6 +42,7 @@ def openai_client(
         max_retries=settings.llm_max_retries,
         retry_wait_s=settings.llm_retry_wait_s,
         concurrency=settings.llm_concurrency if concurrency is None else concurrency,
+        http=settings.llm_http,
     )
 
 

@@ -83,6 +83,8 @@ class FakeOpenAIServer:
         import time
 
         self.requests: list[dict[str, Any]] = []
+        self.raw_requests: list[tuple[dict[str, str], bytes]] = []
+        """Each request's headers (names lower-cased) and body bytes, as they arrived."""
         self.faults_injected = 0
         """Requests answered with a fault so far."""
         self._lock = threading.Lock()  # handler threads take faults concurrently
@@ -99,8 +101,10 @@ class FakeOpenAIServer:
                 self._send(200, {"status": "ok"})
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = json.loads(data or b"{}")
                 outer.requests.append(body)
+                outer.raw_requests.append(({k.lower(): v for k, v in self.headers.items()}, data))
                 model = body.get("model", "fake")
                 fault = outer._take_fault()
                 if fault is None:
