@@ -68,9 +68,11 @@ class Settings(BaseSettings):
     at once rather than in waves. The embedded llama.cpp server takes its slot count instead
     (`SLEUTH_LOCAL_PARALLEL`, or the slots a running `sleuth llm serve` was started with); a lower value
     here still caps it."""
-    llm_http: LLMHttp = "aiohttp"
-    """The openai SDK's HTTP backend: `aiohttp` (its `DefaultAioHttpClient`: less CPU per call than its
-    default, so a round's readers leave sooner) or `httpx` (the SDK's default httpx2 client)."""
+    llm_http: LLMHttp = "httpx"
+    """The openai SDK's HTTP backend: `httpx` (its default httpx2 client) or `aiohttp` (its
+    `DefaultAioHttpClient`: less CPU per call, so a round's readers leave sooner, but its session belongs to the
+    event loop of its first call: a client used from a second `asyncio.run` fails, and one never closed warns
+    at exit; for a server or a long-lived process that runs one loop)."""
     llm_cache: bool = False
     """Keep an on-disk cache of responses keyed by model, messages and parameters."""
     role_models: dict[str, RoleModel] = Field(default_factory=dict)

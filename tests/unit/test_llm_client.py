@@ -247,8 +247,20 @@ def test_the_http_backend_comes_from_settings_and_a_wrong_one_is_refused(monkeyp
     from sleuth.config import Settings
     from sleuth.llm.clients import openai_client
 
-    assert openai_client(Settings(), "http://127.0.0.1:1/v1", "m").http == "aiohttp"
-    monkeypatch.setenv("SLEUTH_LLM_HTTP", "httpx")
     assert openai_client(Settings(), "http://127.0.0.1:1/v1", "m").http == "httpx"
+    monkeypatch.setenv("SLEUTH_LLM_HTTP", "aiohttp")
+    assert openai_client(Settings(), "http://127.0.0.1:1/v1", "m").http == "aiohttp"
     with pytest.raises(ValidationError, match="'aiohttp' or 'httpx'"):
         Settings(llm_http="curl")
+
+
+def test_the_default_client_serves_one_event_loop_after_another() -> None:
+    """A library user's script may call sleuth from several `asyncio.run`s with one model: the default backend
+    must not be tied to the first loop (aiohttp's session is: "Event loop is closed" on the second run)."""
+    import asyncio
+
+    with FakeOpenAIServer(lambda body: "ok") as server:
+        model = OpenAICompatModel(server.base_url, "m", max_retries=0)
+        texts = [asyncio.run(model.complete([{"role": "user", "content": f"hi {i}"}])).text for i in range(3)]
+    assert texts == ["ok", "ok", "ok"]
+    assert len(server.requests) == 3

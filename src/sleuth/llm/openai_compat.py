@@ -111,8 +111,9 @@ class OpenAICompatModel(BaseChatModel):
         max_retries: retries on 429, 5xx, timeouts and refused connections.
         retry_wait_s: wait before the first retry; doubled on each further one, up to 8 s.
         concurrency: most requests in flight at once through this client.
-        http: the SDK's HTTP backend: aiohttp (`openai.DefaultAioHttpClient`, the SDK's choice "for
-            improved concurrency performance"), or its default httpx2 client.
+        http: the SDK's HTTP backend: its default httpx2 client, or aiohttp (`openai.DefaultAioHttpClient`,
+            the SDK's choice "for improved concurrency performance"), whose session is bound to the event loop
+            of the first call.
     """
 
     def __init__(
@@ -127,7 +128,7 @@ class OpenAICompatModel(BaseChatModel):
         max_retries: int = 3,
         retry_wait_s: float = 0.5,
         concurrency: int = 4,
-        http: LLMHttp = "aiohttp",
+        http: LLMHttp = "httpx",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
