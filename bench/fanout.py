@@ -10,7 +10,7 @@ cost before the last reader's call is on the wire (goal: <= 25 ms for 16 readers
 Runs go as `sleuth research` runs them (SQLite checkpoints, 16 calls in flight), through sleuth's client (the
 openai SDK), in three arms interleaved in one process: each request sent through the SDK's own
 `chat.completions.create` on its default httpx2 client (before); through its request path with the body
-sleuth builds, on httpx2; and the same on the SDK's aiohttp client (after, the default). The CPU time of
+sleuth builds, on httpx2 (the default); and the same on the SDK's aiohttp client (`SLEUTH_LLM_HTTP=aiohttp`). The CPU time of
 the whole run is printed too: unlike the wall times, it hardly moves with the load on the machine.
 """
 
@@ -106,8 +106,8 @@ class SdkCreateModel(OpenAICompatModel):
 
 ARMS: dict[str, tuple[type[OpenAICompatModel], LLMHttp]] = {
     "SDK create, httpx2 (before)": (SdkCreateModel, "httpx"),
-    "built body, httpx2": (OpenAICompatModel, "httpx"),
-    "built body, aiohttp (after)": (OpenAICompatModel, "aiohttp"),
+    "built body, httpx2 (default)": (OpenAICompatModel, "httpx"),
+    "built body, aiohttp (opt-in)": (OpenAICompatModel, "aiohttp"),
 }
 
 
