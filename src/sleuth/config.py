@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sleuth.names import ROLES, LLMHttp, Strategy, WebSearch
 
@@ -354,38 +354,3 @@ class Settings(BaseSettings):
     def local_server_file(self) -> Path:
         """Where a running `sleuth llm serve` records its URL and pid, so other commands reuse it."""
         return self.home / "llm-server.json"
-
-
-def settings_values(settings: Settings) -> dict[str, Any]:
-    """`settings` as JSON values that `settings_from` rebuilds in another process (a CLI's, for its warm worker):
-    every field, API keys included, relative paths made absolute (that process works in another directory)."""
-    values = settings.model_dump(mode="json")
-    for name, value in vars(settings).items():
-        if isinstance(value, Path) and not value.is_absolute() and not str(value).startswith("~"):
-            values[name] = str(value.absolute())
-    return values
-
-
-def settings_from(values: dict[str, Any]) -> Settings:
-    """The settings `values` (from `settings_values`) say, validated as ever, with nothing read from this
-    process's environment: another process's settings, exactly.
-
-    Raises:
-        pydantic.ValidationError: `values` are not valid settings.
-    """
-    return _Given(**values)
-
-
-class _Given(Settings):
-    """Settings made of the values given only."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)

@@ -19,10 +19,11 @@ import pytest
 from typer.testing import CliRunner
 
 from sleuth.cli import app
-from sleuth.config import Settings, settings_from, settings_values
+from sleuth.config import Settings
 from sleuth.retrieval.index import open_collection
 from sleuth.retrieval.worker import connect_worker
 from sleuth.retrieval.worker.protocol import WorkerStatus
+from sleuth.settings_wire import settings_from, settings_values
 from sleuth.testing import FakeOpenAIServer, HashEmbedder, fake_worker, openai_body_reply, override
 
 pytestmark = pytest.mark.allow_llm  # the real client code path, against a local fake server

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from sleuth.agents.events import Event
 from sleuth.agents.research.job import ResearchJob
 from sleuth.commands.common import fail
-from sleuth.config import Settings, settings_values
+from sleuth.config import Settings
+from sleuth.settings_wire import settings_values
 
 if TYPE_CHECKING:
     from sleuth.agents.results import ResearchReport

@@ -2,7 +2,7 @@
 embedding model and collections loaded) and streamed back to the CLI as JSON lines, one event each, then the
 report or why the run failed.
 
-The run is the CLI's own: its `ResearchJob` on the CLI's settings (`config.settings_from`), through the same
+The run is the CLI's own: its `ResearchJob` on the CLI's settings (`settings_wire.settings_from`), through the same
 `Sleuth.open` and `ResearchJob.stream` the CLI would follow in-process, searching and embedding on the worker's
 state. The worker takes it only when the run would go exactly as in the CLI's process; otherwise it answers 409
 and the CLI runs it in-process. The CLI leaving (Ctrl-C) closes the stream, which cancels the run.
@@ -26,7 +26,8 @@ from pydantic import BaseModel, ValidationError
 from sleuth.agents.events import Event
 from sleuth.agents.research.job import ResearchJob
 from sleuth.agents.results import ResearchReport
-from sleuth.config import Settings, settings_from
+from sleuth.config import Settings
+from sleuth.settings_wire import settings_from
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -47,7 +48,7 @@ def run_environment() -> dict[str, str]:
 
 
 class ResearchCall(BaseModel):
-    """What a CLI sends: its settings (`config.settings_values`), its `run_environment()`, and the job."""
+    """What a CLI sends: its settings (`settings_wire.settings_values`), its `run_environment()`, and the job."""
 
     settings: dict[str, Any]
     environment: dict[str, str]
