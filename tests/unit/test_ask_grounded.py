@@ -331,6 +331,49 @@ def test_decide_by_year_only_when_the_question_compares_two_names_by_time() -> N
     assert decide_by_year("Which band was formed first, The Exies or Circus Diablo?", same) is None
 
 
+def test_compared_names_without_a_comma_or_in_a_statement() -> None:
+    assert compared_names("Which band was formed first The Exies or Circus Diablo ?") == [
+        "The Exies",
+        "Circus Diablo",
+    ]
+    assert compared_names("Which came first the forming of The Dandy Warhols or the birth of Robert Young?") == [
+        "The Dandy Warhols",
+        "Robert Young",
+    ]
+    assert compared_names("Between Iain Banks and Irwin Shaw, which writer had a more diverse career?") == [
+        "Iain Banks",
+        "Irwin Shaw",
+    ]
+    stated = "Little Caesars and Pizza Hut were founded in the 1950s. Which was the first to serve pizza?"
+    assert compared_names(stated) == ["Little Caesars", "Pizza Hut"]
+    # No names to compare: a count, a statement whose asking sentence compares nothing, a plain bridge.
+    assert compared_names("Who wrote more than 20 novels or plays?") == []
+    assert compared_names("Ed Roland and Adam Duritz were singers. Which bands did they front?") == []
+    assert compared_names("Which city is the director of Jaws from?") == []
+
+
+def test_a_comparison_by_time_reads_each_side_s_own_passage_and_its_dated_sentence() -> None:
+    from sleuth.agents.ask.grounding import decide_by_year, side_quotes
+
+    guitar = Passage(
+        "p-gw", "Guitar World is a monthly music magazine, published since July 1980.", "Guitar World"
+    )
+    students = Passage(
+        "p-sns", "Science News for Students is an online magazine started in 2003.", "Science News for Students"
+    )
+    science = Passage(
+        "p-sn",
+        "Science News is an American bi-weekly magazine about science. "
+        '"Science News" has been published since 1922 by Society for Science & the Public.',
+        "Science News",
+    )
+    question = "Which magazine was published first, Guitar World or Science News?"
+    quotes = side_quotes(question, [guitar, students, science])
+    assert [p.id for p, _ in quotes] == ["p-gw", "p-sn"]  # not the higher-ranked "... for Students"
+    assert "1922" in quotes[1][1]  # the dated sentence, not the opening description
+    assert decide_by_year(question, quotes) == "Science News"
+
+
 def test_a_yes_no_question_may_open_with_a_statement() -> None:
     from sleuth.agents.ask.grounding import asks_yes_no
 

@@ -24,6 +24,20 @@ _BOTH = re.compile(
     r"^\s*(?:are|were|is|was|do|does|did|have|has)\s+(?:the\s+)?(.+?)\s+and\s+(?:the\s+)?(.+?)\s+both\b",
     re.IGNORECASE,
 )
+# "Which came first the forming of X or the birth of Y?": the two names after the comparing word, no comma.
+_AFTER_COMPARING = re.compile(
+    r"\b(?:first|earlier|later|older|oldest|younger|youngest|larger|bigger|smaller|longer|shorter|taller|"
+    r"higher|lower)\b\s*(?:,\s*)?(.+?)\s+or\s+(.+?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+# "Between Iain Banks and Irwin Shaw, which writer ...?"
+_BETWEEN = re.compile(r"^\s*between\s+(.+?)\s+and\s+(.+?)\s*,", re.IGNORECASE)
+# "Little Caesars and Pizza Hut were founded in the 1950s. Which was the first to serve pizza?": the names
+# open the statement, the asking sentence names neither.
+_PAIR_STATED = re.compile(r"^\s*(.+?)\s+and\s+(.+?)\s+(?:were|are|was|is|have|had|both)\b", re.IGNORECASE)
+_WHICH = re.compile(r"^\s*(?:which|who)\b", re.IGNORECASE)
+# "the birth of Robert Young" names Robert Young: a lower-case noun and "of" before a capitalised name.
+_EVENT_OF = re.compile(r"^(?:the\s+)?[a-z]+\s+of\s+(?=[A-Z])")
 _WORDS = re.compile(r"\w+", re.UNICODE)
 _ASKS_NUMBER = re.compile(
     r"\b(when|year|decade|century|date|how (?:many|much|old|long|far|tall|big|large)|what age|population|"
@@ -183,9 +197,18 @@ def supporting_quotes(answer: str, passages: Sequence[Passage], limit: int = 3) 
 
 
 def side_passages(question: str, passages: Sequence[Passage]) -> list[Passage | None]:
-    """For a comparison, each side's first passage titled by it (None where no passage is); else []."""
-    sides = [content_words(name) for name in compared_names(question)]
-    return [next((p for p in passages if side and side <= content_words(p.title)), None) for side in sides]
+    """For a comparison, each side's passage titled by it (None where no passage is); else [].
+
+    The passage titled by the name alone wins over a longer title holding it ("Science News", not the
+    first-ranked "Science News for Students"), then the first one whose title holds the name's words.
+    """
+    found: list[Passage | None] = []
+    for name in compared_names(question):
+        side = content_words(name)
+        titled = [p for p in passages if side and side <= content_words(p.title)]
+        exact = [p for p in titled if content_words(p.title) == side]
+        found.append((exact or titled or [None])[0])
+    return found
 
 
 def side_quotes(question: str, passages: Sequence[Passage]) -> list[tuple[Passage, str]]:
@@ -196,8 +219,19 @@ def side_quotes(question: str, passages: Sequence[Passage]) -> list[tuple[Passag
         wanted = content_words(name)
         passage = titled or next((p for p in passages if wanted and wanted <= content_words(p.text)), None)
         if passage is not None:
-            quotes.append((passage, best_sentence(passage.text, question)))
+            quotes.append((passage, _deciding_sentence(passage.text, question)))
     return quotes
+
+
+def _deciding_sentence(text: str, question: str) -> str:
+    """The sentence of a side's passage a comparison rests on: the one sharing most words with the
+    question; for a comparison by time, the best of those that give a year ("has been published since
+    1922", not the passage's opening description)."""
+    if _EARLIER.search(question) or _LATER.search(question):
+        dated = " ".join(s for s in split_sentences(text) if _YEAR.search(s))
+        if dated:
+            return best_sentence(dated, question)
+    return best_sentence(text, question)
 
 
 _EARLIER = re.compile(r"\b(first|earlier|earliest|older|oldest|sooner)\b", re.IGNORECASE)
@@ -226,11 +260,27 @@ def decide_by_year(question: str, quotes: Sequence[tuple[Passage, str]]) -> str 
 
 
 def compared_names(question: str) -> list[str]:
-    """The two names a comparison question sets side by side ("..., A or B?", "Are A and B both ...?")."""
-    match = _EITHER_OR.search(question) or _BOTH.search(question)
+    """The two names a comparison question sets side by side: "..., A or B?", "Are A and B both ...?",
+    "Which came first A or B?", "Between A and B, which ...?", and "A and B were ... . Which was first?"."""
+    match = _EITHER_OR.search(question) or _BOTH.search(question) or _BETWEEN.search(question)
+    sentences = split_sentences(question) or [question]
+    asks_which = bool(_WHICH.match(sentences[-1]))
+    if match is None and asks_which:
+        match = _named(_AFTER_COMPARING.search(sentences[-1]))
+    if match is None and asks_which and len(sentences) > 1 and _COMPARES.search(sentences[-1]):
+        match = _named(_PAIR_STATED.search(sentences[0]))
     if match is None:
         return []
-    return [name.strip(" \"'") for name in match.groups() if name.strip(" \"'")]
+    found = [_EVENT_OF.sub("", name.strip(" \"'")) for name in match.groups()]
+    return [name for name in found if name]
+
+
+def _named(match: re.Match[str] | None) -> re.Match[str] | None:
+    """A match of a pattern without a comma to anchor it counts only if both parts hold a capitalised
+    word ("more than 20 novels or plays" compares nothing)."""
+    if match is None or not all(re.search(r"\b[A-Z0-9]", part) for part in match.groups()):
+        return None
+    return match
 
 
 def query_key(text: str) -> str:
