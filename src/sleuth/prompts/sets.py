@@ -21,6 +21,7 @@ ROLES = (
     "ask_read",
     "ask_read_next",
     "ask_read_final",
+    "ask_read_side",
     "ask_nudge_no_tag",
     "ask_nudge_search_first",
     "ask_nudge_repeated",

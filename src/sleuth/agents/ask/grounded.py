@@ -16,6 +16,8 @@ passages and fill a two-field JSON object. So the loop is code:
    asked only for `{"answer": ...}`. A later reading sees a focused few passages (the one holding the draft
    answer, each follow-up's best hits), not the whole pool: a 0.5B reader given the two gold passages
    scores about twice what it scores among distractors.
+   A yes/no comparison ("Are A and B in the same province?", "... both P?") is first read one side at
+   a time, a narrow question per side (`sides`), and code combines the two answers.
 4. The answer must be grounded: unless it is yes/no, its content words occur in a pooled passage or a
    user correction's evidence. A guess is replaced by the latest grounded answer, or refused.
 """
@@ -46,6 +48,7 @@ from sleuth.agents.ask.grounding import (
 from sleuth.agents.ask.linking import linked_context, names
 from sleuth.agents.ask.parse import best_sentence
 from sleuth.agents.ask.pool import Pool, listing
+from sleuth.agents.ask.sides import Sides, split_sides
 from sleuth.agents.deps import AgentDeps
 from sleuth.agents.records import Citation, SearchCall
 from sleuth.agents.results import NO_ANSWER, AskResult, Finish, TrajectoryStep
@@ -97,6 +100,8 @@ class _GroundedRun:
         self.found: list[list[Passage]] = []
         """Each search's hits in rank order (pooled before or not), for the focused readings."""
         self.readings: list[Reading] = []
+        self.side_reads = 0
+        """Readings of one side of a yes/no comparison each (`read_sides`), not in `readings`."""
         self.shown: list[Passage] = []
         """What the latest reading showed the model."""
         self.trajectory: list[TrajectoryStep] = []
@@ -155,14 +160,14 @@ class _GroundedRun:
                 chosen.append(passage.id)
         return [p for p in pooled if p.id in chosen]
 
-    def user_prompt(self, final: bool, passages: list[Passage]) -> str:
+    def user_prompt(self, final: bool, passages: list[Passage], *, role: str = "", question: str = "") -> str:
         # Corrections and passages first, the question and the instruction last, so the server reuses
         # the cached system prompt and corrections across readings.
         block = render_patches(self.patches)
         head = f"{block}\n\n" if block else ""
-        instruction = self.deps.prompts.get("ask_read_final" if final else "ask_read_next").strip()
+        instruction = self.deps.prompts.get(role or ("ask_read_final" if final else "ask_read_next")).strip()
         shown = listing(passages) or "(none)"
-        return f"{head}Passages:\n{shown}\n\nQuestion: {self.question}\n\n{instruction}"
+        return f"{head}Passages:\n{shown}\n\nQuestion: {question or self.question}\n\n{instruction}"
 
     async def ask_json(self, user: str, schema: type[Choice], max_tokens: int = READ_MAX_TOKENS) -> Choice | None:
         """One schema-constrained call under the shared system prompt, kept in the trajectory; an invalid
@@ -200,9 +205,35 @@ class _GroundedRun:
         """Yes/no to a yes/no question, or an answer whose words are in a pooled passage or correction."""
         return is_grounded(self.question, answer, [*self.patch_passages, *self.pool.passages])
 
+    async def read_sides(self, sides: Sides) -> str | None:
+        """A yes/no comparison answered one side at a time: each side's own passage read for the narrow
+        question about it (`sides.Sides`), the two answers combined in code. None when a side has no
+        passage, or its answer is empty or in no passage of its own: the whole question is read instead."""
+        answers: list[str] = []
+        for side, passage in enumerate(side_passages(self.question, self.pool.passages)):
+            if passage is None:
+                return None
+            self.side_reads += 1
+            user = self.user_prompt(True, [passage], role="ask_read_side", question=sides.question(side))
+            reply = await self.ask_json(user, FinalReading)
+            answer = " ".join(reply.answer.split()) if reply else ""
+            if not (is_yes_no(answer) or grounding_passage(answer, [passage], slack=1)):
+                return None
+            answers.append(answer)
+        decided = sides.combine((answers[0], answers[1]))
+        if decided:
+            self.emit(
+                "node_finished", node="decide", answer=decided, reason="each side read on its own", sides=answers
+            )
+        return decided
+
     async def loop(self) -> str:
         """Search, read, search the follow-ups, read again; returns the accepted answer or ""."""
         first = await self.first_context()
+        sides = split_sides(self.question)
+        decided = await self.read_sides(sides) if sides else None
+        if decided:
+            return decided
         reading = await self.read(first)
         while len(self.readings) < self.settings.ask_max_reads and not self.settled(reading):
             asked = [s.query for s in self.searches]
@@ -318,7 +349,7 @@ async def run_grounded(question: str, deps: AgentDeps) -> AskResult:
 
     Args:
         question: the user's question.
-        deps: model, retriever, prompts (roles `ask_read`, `ask_read_next`, `ask_read_final`), patches, settings, events.
+        deps: model, retriever, prompts (roles `ask_read`, `ask_read_next`, `ask_read_final`, `ask_read_side`), patches, settings, events.
 
     Returns:
         The answer (or "No answer found." when every candidate was a guess), its citations, the searches,
@@ -338,14 +369,14 @@ async def run_grounded(question: str, deps: AgentDeps) -> AskResult:
     citations = run.citations(answer) if answer else []
     answer = answer or NO_ANSWER
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
-    run.emit("node_finished", turns=len(run.readings), searches=len(run.searches))
+    run.emit("node_finished", turns=len(run.readings) + run.side_reads, searches=len(run.searches))
     run.usage.write_errors(deps.settings.run_log_path, node="ask", question=question)
     return AskResult(
         question=question,
         answer=answer,
         citations=citations,
         search_calls=run.searches,
-        turns=len(run.readings),
+        turns=len(run.readings) + run.side_reads,
         finish=finish,
         trajectory=run.trajectory,
         patches_used=[p.id for p in run.patches],

@@ -35,6 +35,12 @@ _BETWEEN = re.compile(r"^\s*between\s+(.+?)\s+and\s+(.+?)\s*,", re.IGNORECASE)
 # "Little Caesars and Pizza Hut were founded in the 1950s. Which was the first to serve pizza?": the names
 # open the statement, the asking sentence names neither.
 _PAIR_STATED = re.compile(r"^\s*(.+?)\s+and\s+(.+?)\s+(?:were|are|was|is|have|had|both)\b", re.IGNORECASE)
+# "Are Marian Gold and Jung Eun-ji members of the same band?": no "both" ends the second name, so it is the
+# run of capitalised words (with name particles: "Géza von Cziffra") before the rest of the question.
+_NAME = r"[A-Z0-9][\w.'-]*(?:\s+(?:(?:von|van|de|der|da|di|du|la|le|of|the)\s+)?[A-Z0-9][\w.'-]*)*"
+_SAME_PAIR = re.compile(
+    rf"^\s*(?i:are|were|is|was|do|does|did)\s+(?:the\s+)?(.+?)\s+and\s+(?:the\s+)?({_NAME})\s+[^?]*\bsame\b"
+)
 _WHICH = re.compile(r"^\s*(?:which|who)\b", re.IGNORECASE)
 # "the birth of Robert Young" names Robert Young: a lower-case noun and "of" before a capitalised name.
 _EVENT_OF = re.compile(r"^(?:the\s+)?[a-z]+\s+of\s+(?=[A-Z])")
@@ -207,7 +213,7 @@ def side_passages(question: str, passages: Sequence[Passage]) -> list[Passage | 
         side = content_words(name)
         titled = [p for p in passages if side and side <= content_words(p.title)]
         exact = [p for p in titled if content_words(p.title) == side]
-        found.append((exact or titled or [None])[0])
+        found.append(next(iter(exact or titled), None))
     return found
 
 
@@ -261,8 +267,14 @@ def decide_by_year(question: str, quotes: Sequence[tuple[Passage, str]]) -> str 
 
 def compared_names(question: str) -> list[str]:
     """The two names a comparison question sets side by side: "..., A or B?", "Are A and B both ...?",
-    "Which came first A or B?", "Between A and B, which ...?", and "A and B were ... . Which was first?"."""
-    match = _EITHER_OR.search(question) or _BOTH.search(question) or _BETWEEN.search(question)
+    "Which came first A or B?", "Between A and B, which ...?", "Are A and B in the same X?", and "A and B
+    were ... . Which was first?"."""
+    match = (
+        _EITHER_OR.search(question)
+        or _BOTH.search(question)
+        or _BETWEEN.search(question)
+        or _named(_SAME_PAIR.search(question))
+    )
     sentences = split_sentences(question) or [question]
     asks_which = bool(_WHICH.match(sentences[-1]))
     if match is None and asks_which:
