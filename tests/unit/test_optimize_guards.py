@@ -110,12 +110,14 @@ def test_the_proposal_guard_refuses_empty_copies_growth_and_leaks_and_counts_the
     assert growth_caps({"a": "x" * 1000}, 2.0, absolute=1500) == {"a": 1500}
     guard = ProposalGuard(seed, caps, LeakGuard.of(TRAIN, PASSAGES), on_reject=events.append)
     assert guard.check("ask_read", "  ", seed) == "the reply held no instructions"
+    assert "no instruction" in (guard.check("ask_read", "...", seed) or "")  # a measured reply
+    assert guard.check("ask_read", 'Reply as JSON {"answer": "..."}.', seed) is None  # the shortest seed
     assert guard.check("ask_read", SEED + "\n", seed) == "the reply repeats the current text"
     assert "over the cap" in (guard.check("ask_read", SEED + " Be brief." * 60, seed) or "")
     assert "'jaws'" in (guard.check("ask_read", f"{SEED} Answer Jaws.", seed) or "")
     assert guard.check("ask_read", f"{SEED} Copy names exactly as the passage spells them.", seed) is None
-    assert dict(guard.rejected) == {"empty": 1, "copy": 1, "growth": 1, "leak": 1}
-    assert [e["kind"] for e in events] == ["empty", "copy", "growth", "leak"]
+    assert dict(guard.rejected) == {"empty": 2, "copy": 1, "growth": 1, "leak": 1}
+    assert [e["kind"] for e in events] == ["empty", "empty", "copy", "growth", "leak"]
     assert events[-1] == {
         "event": "guard",
         "role": "ask_read",

@@ -1,5 +1,5 @@
 """Guards on proposed prompts, the same for GEPA and the baseline: a rewrite that copies training data into a
-prompt, grows past its cap, or repeats the current text is refused before any agent runs it; and a warning
+prompt, grows past its cap, repeats the current text or holds no instruction ("...") is refused before any agent runs it; and a warning
 when the budget cannot give each optimized role a few proposals.
 
 A refused proposal is re-asked (`replies.first_new_text`, told why); when every try is refused the iteration
@@ -31,7 +31,12 @@ GROWTH_FLOOR = 400
 text plus 2 to 5 short rules (about 60 characters each), which a one-line seed (32 to 146 characters in
 `minimal`) could not take at twice its length."""
 
+MIN_WORDS = 3
+"""Words a proposal needs to be an instruction at all: the shortest seed (`minimal`'s `Reply as JSON
+{"answer": "..."}.`) has 4, and a measured run let "..." through to a minibatch of agent runs."""
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_LETTERS = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 
 
 def words(text: str) -> list[str]:
@@ -167,6 +172,8 @@ class ProposalGuard:
     def _problem(self, role: str, text: str, parent: Mapping[str, str]) -> tuple[str | None, str]:
         if not text.strip():
             return "empty", "the reply held no instructions"
+        if len(_LETTERS.findall(text)) < MIN_WORDS:
+            return "empty", f"the reply holds fewer than {MIN_WORDS} words: no instruction"
         if text.strip() == parent.get(role, "").strip():
             return "copy", "the reply repeats the current text"
         cap = self.caps.get(role)
