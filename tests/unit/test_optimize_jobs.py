@@ -119,7 +119,9 @@ async def test_gepa_rejects_a_worse_candidate(dataset: Path, tmp_path: Path) -> 
     good = tmp_path / "good"
     load_builtin("minimal").with_prompts({"ask_read": "HALF: answer from the passages."}).save(good)
     result = await run_job(
-        config(dataset, tmp_path / "job", seed_prompts=str(good), budget=12), Settings(), scripted("Any answer.")
+        config(dataset, tmp_path / "job", seed_prompts=str(good), budget=12),
+        Settings(),
+        scripted("Give any answer at all."),
     )
     gepa = result.report["methods"]["gepa"]
     events = [e["event"] for e in gepa["iterations"]]
@@ -127,6 +129,19 @@ async def test_gepa_rejects_a_worse_candidate(dataset: Path, tmp_path: Path) -> 
     assert 0 < gepa["best_val_score"] < 1
     assert "rejected" in events and "accepted" not in events
     assert gepa["test"]["delta"] == {**gepa["test"]["delta"], "mean": 0.0, "low": 0.0, "high": 0.0}
+
+
+@pytest.mark.parametrize("method", ["gepa", "textgrad"])
+@pytest.mark.parametrize("accept_ties", [False, True])
+async def test_a_tie_on_the_minibatch_is_validated_only_when_ties_are_accepted(
+    dataset: Path, tmp_path: Path, method: str, accept_ties: bool
+) -> None:
+    # The seed and the rewrite both answer "Rome": every minibatch is a tie (0 against 0).
+    job = config(dataset, tmp_path / "job", method=method, accept_ties=accept_ties)
+    result = await run_job(job, Settings(), scripted("Answer from the passages."))
+    candidates = result.outcome.candidates
+    assert len(candidates) == (2 if accept_ties else 1)  # a validated tie joins the pool
+    assert result.report["methods"][method]["best_candidate"] == 0  # no better on validation: the seed stays
 
 
 async def test_both_methods_share_the_splits_and_budget_in_one_report(dataset: Path, tmp_path: Path) -> None:
@@ -268,7 +283,7 @@ async def test_corrections_are_never_regress_questions_reported_on_validation_an
     result = await run_job(
         config(dataset, tmp_path / "job", corrections=True, budget=10),
         Settings(),
-        scripted("MAGIC"),
+        scripted("MAGIC: answer with the city."),
         patch_store=Store(),
     )
     report = result.report

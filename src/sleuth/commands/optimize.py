@@ -64,6 +64,11 @@ def optimize(
     merge: bool = typer.Option(
         True, "--merge/--no-merge", help="GEPA: merge candidates that improved other roles."
     ),
+    accept_ties: bool = typer.Option(
+        False,
+        "--accept-ties/--strict",
+        help="Validate a proposal that ties its parent on the minibatch too (each costs a validation run).",
+    ),
     no_improvement: int = typer.Option(
         None, "--no-improvement", min=1, help="Stop after this many iterations without a better validation score."
     ),
@@ -107,6 +112,7 @@ def optimize(
                 "max_growth": max_growth,
                 "merge": merge,
                 "skip_perfect": skip_perfect,
+                "accept_ties": accept_ties,
                 "no_improvement": no_improvement,
                 "timeout_min": timeout_min,
                 "max_reflection_cost": max_reflection_cost,

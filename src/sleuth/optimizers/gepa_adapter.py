@@ -274,6 +274,7 @@ def run_gepa(
     run_dir: Path,
     guard: ProposalGuard | None = None,
     minibatch_size: int = 3,
+    accept_ties: bool = False,
     seed_value: int = 0,
     merge: bool = True,
     max_merges: int = 5,
@@ -281,7 +282,7 @@ def run_gepa(
     on_event: ProgressSink | None = None,
 ) -> Outcome:
     """Optimize `seed` with `gepa.optimize`: Pareto selection, round-robin over roles, strict improvement on
-    the minibatch, perfect minibatches skipped (unless not `skip_perfect`), merges of candidates that improved different roles (`merge`),
+    the minibatch (a tie too with `accept_ties`), perfect minibatches skipped (unless not `skip_perfect`), merges of candidates that improved different roles (`merge`),
     until one of `stoppers` fires; resumes when `run_dir` holds a saved state (`gepa.stop` there ends it)."""
     import gepa
 
@@ -297,7 +298,7 @@ def run_gepa(
         module_selector="round_robin",
         reflection_minibatch_size=minibatch_size,
         skip_perfect_score=skip_perfect,
-        acceptance_criterion="strict_improvement",
+        acceptance_criterion="improvement_or_equal" if accept_ties else "strict_improvement",
         use_merge=merge and len(seed) > 1,  # a merge combines roles: with one role there is nothing to combine
         max_merge_invocations=max_merges,
         stop_callbacks=stoppers,

@@ -142,6 +142,7 @@ class MethodRun:
             "run_dir": run_dir,
             "guard": guard,
             "minibatch_size": config.minibatch_size,
+            "accept_ties": config.accept_ties,
             "seed_value": config.seed,
             "on_event": record,
         }

@@ -103,6 +103,7 @@ def run_textgrad(
     run_dir: Path,
     guard: ProposalGuard | None = None,
     minibatch_size: int = 3,
+    accept_ties: bool = False,
     seed_value: int = 0,
     on_event: ProgressSink | None = None,
 ) -> Outcome:
@@ -110,8 +111,8 @@ def run_textgrad(
     one of `stoppers` fires.
 
     A rewrite must pass `guard` (re-asked up to 3 times, as GEPA's proposals are); it is then scored on the
-    same minibatch as the current prompt; only a strict improvement there earns a validation run, and only a
-    strictly better validation score makes it the current candidate.
+    same minibatch as the current prompt; only a strict improvement there (or a tie, with `accept_ties`) earns
+    a validation run, and only a strictly better validation score makes it the current candidate.
     """
     emit = on_event or (lambda event: None)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -203,17 +204,24 @@ def run_textgrad(
             }
         )
         candidate = {**current, role: new_text}
+        if candidate in state["candidates"]:
+            # Tried before (a tie let through, or a rewrite that lost on validation): its score is known.
+            emit({"event": "rejected", "iteration": state["iteration"], "reason": "already validated"})
+            save()
+            continue
         after = adapter.evaluate(batch, candidate).scores
         spend(len(batch))
         old_sum, new_sum = sum(before.scores), sum(after)
-        if new_sum <= old_sum:
+        if new_sum < old_sum or (new_sum == old_sum and not accept_ties):
             emit(
                 {
                     "event": "rejected",
                     "iteration": state["iteration"],
                     "before": old_sum,
                     "after": new_sum,
-                    "reason": "no strict improvement on the minibatch",
+                    "reason": "worse than the current prompt on the minibatch"
+                    if new_sum < old_sum
+                    else "no strict improvement on the minibatch",
                 }
             )
             save()

@@ -165,6 +165,7 @@ class OptimizeRequest(_Body):
     max_growth: float = Field(2.0, ge=1.0)
     merge: bool = True
     skip_perfect: bool = True
+    accept_ties: bool = False
     no_improvement: int | None = Field(None, ge=1)
     timeout_min: float | None = Field(None, gt=0)
 
