@@ -240,6 +240,9 @@ def test_an_answer_must_have_the_shape_the_question_asks_for() -> None:
     # A name the question already gives is no answer, unless the question compares it with another.
     assert not fits_question("Which film by Steven Spielberg won in 1994?", "Steven Spielberg")
     assert fits_question("Who is older, Sid Haig or Vic Darchinyan?", "Sid Haig")
+    # "first" alone compares nothing: the question's own name is no answer to it.
+    assert not fits_question("Who was the first president of Damerjog's country?", "Damerjog")
+    assert fits_question("Pizza Hut and Little Caesars opened in the 1950s: which was first?", "Pizza Hut")
     assert fits_question("Are The Exies and Circus Diablo both bands?", "yes")
     assert not fits_question("Who founded The Exies?", "no")
 

@@ -50,6 +50,7 @@ _ASKS_NUMBER = re.compile(
     r"number|percent(?:age)?|rank|score)\b",
     re.IGNORECASE,
 )
+_OPTIONS = re.compile(r"\b(?:or|and)\b", re.IGNORECASE)
 _NUMERIC = re.compile(r"^[\d\s.,:/%-]+(?:s|st|nd|rd|th|bc|ad|bce|ce)?$", re.IGNORECASE)
 _COMPARES = re.compile(
     r"\b(first|earlier|earliest|later|latest|older|oldest|younger|youngest|more|most|less|fewer|larger|"
@@ -145,7 +146,7 @@ def fits_question(question: str, answer: str) -> bool:
     """Whether the answer has the shape the question asks for (a cheap check of a small model's reading).
 
     A bare number or year answers only a question about a number, a date or a quantity; an answer that
-    repeats a name the question already gives answers only a comparison (which of the two...). Such
+    repeats a name the question already gives answers only a comparison between named options. Such
     answers are what a 0.5B reader writes when it picks the wrong line of the right passage.
     """
     text = answer.strip()
@@ -157,7 +158,10 @@ def fits_question(question: str, answer: str) -> bool:
         return False
     key = query_key(text)
     repeats = bool(key) and f" {key} " in f" {query_key(question)} "
-    return not repeats or bool(compared_names(question) or _COMPARES.search(question))
+    # A comparing word alone is no comparison: "Who was the first president of Damerjog's country?" is not
+    # answered "Damerjog". The question must also set options side by side ("A or B", "A and B").
+    picks = compared_names(question) or (_COMPARES.search(question) and _OPTIONS.search(question))
+    return not repeats or bool(picks)
 
 
 _ASKED_TYPE = re.compile(r"\b(?:which|what)\s+((?:[\w'-]+\s*)+)", re.IGNORECASE)
