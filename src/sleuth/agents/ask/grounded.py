@@ -29,7 +29,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
-from sleuth.agents.ask.answer_check import evidence_passages, is_grounded
+from sleuth.agents.ask.answer_check import cite, evidence_passages, is_grounded
 from sleuth.agents.ask.grounding import (
     asks_yes_no,
     compared_names,
@@ -42,17 +42,14 @@ from sleuth.agents.ask.grounding import (
     query_key,
     side_passages,
     side_quotes,
-    supporting_quotes,
     trim_answer,
 )
 from sleuth.agents.ask.linking import linked_context, names
-from sleuth.agents.ask.parse import best_sentence
 from sleuth.agents.ask.pool import Pool, listing
 from sleuth.agents.ask.sides import Sides, split_sides
 from sleuth.agents.deps import AgentDeps
-from sleuth.agents.records import Citation, SearchCall
+from sleuth.agents.records import SearchCall
 from sleuth.agents.results import NO_ANSWER, AskResult, Finish, TrajectoryStep
-from sleuth.agents.support import content_words
 from sleuth.feedback.render import render_patches
 from sleuth.llm.base import GenParams, Message, StructuredOutputError
 from sleuth.llm.structured import generate
@@ -160,12 +157,12 @@ class _GroundedRun:
                 chosen.append(passage.id)
         return [p for p in pooled if p.id in chosen]
 
-    def user_prompt(self, final: bool, passages: list[Passage], *, role: str = "", question: str = "") -> str:
+    def user_prompt(self, role: str, passages: list[Passage], question: str = "") -> str:
         # Corrections and passages first, the question and the instruction last, so the server reuses
         # the cached system prompt and corrections across readings.
         block = render_patches(self.patches)
         head = f"{block}\n\n" if block else ""
-        instruction = self.deps.prompts.get(role or ("ask_read_final" if final else "ask_read_next")).strip()
+        instruction = self.deps.prompts.get(role).strip()
         shown = listing(passages) or "(none)"
         return f"{head}Passages:\n{shown}\n\nQuestion: {question or self.question}\n\n{instruction}"
 
@@ -192,7 +189,10 @@ class _GroundedRun:
         """One reading of `passages`; an invalid reply counts as "nothing found" (and is logged)."""
         self.emit("node_started", node="reader", passages=len(passages), passage_ids=[p.id for p in passages])
         self.shown = passages
-        reply = await self.ask_json(self.user_prompt(final, passages), FinalReading if final else Reading)
+        reply = await self.ask_json(
+            self.user_prompt("ask_read_final" if final else "ask_read_next", passages),
+            FinalReading if final else Reading,
+        )
         if reply is None:
             self.emit("warning", message="the reading was not valid JSON; taken as nothing found")
         answer, next_search = getattr(reply, "answer", ""), getattr(reply, "next_search", "")
@@ -214,7 +214,7 @@ class _GroundedRun:
             if passage is None:
                 return None
             self.side_reads += 1
-            user = self.user_prompt(True, [passage], role="ask_read_side", question=sides.question(side))
+            user = self.user_prompt("ask_read_side", [passage], sides.question(side))
             reply = await self.ask_json(user, FinalReading)
             answer = " ".join(reply.answer.split()) if reply else ""
             if not (is_yes_no(answer) or grounding_passage(answer, [passage], slack=1)):
@@ -331,18 +331,6 @@ class _GroundedRun:
         pooled = [*self.patch_passages, *self.pool.passages]
         return any(grounding_passage(start, [p]) and grounding_passage(answer, [p], slack=1) for p in pooled)
 
-    def citations(self, answer: str) -> list[Citation]:
-        """The passages that contain the answer, then, for a comparison, each side's deciding sentence."""
-        sources = [*self.patch_passages, *self.pool.passages]
-        pairs = [] if is_yes_no(answer) else supporting_quotes(answer, sources)
-        pairs += [pair for pair in side_quotes(self.question, sources) if pair[0] not in [p for p, _ in pairs]]
-        if not pairs and is_yes_no(answer):
-            # Nothing to quote for yes/no: the passages sharing most words with the question stand in.
-            words = content_words(self.question)
-            ranked = sorted(sources, key=lambda p: -len(words & content_words(f"{p.title} {p.text}")))
-            pairs = [(p, best_sentence(p.text, self.question)) for p in ranked[:2]]
-        return [Citation.of(p, q, n) for n, (p, q) in enumerate(pairs, start=1)]
-
 
 async def run_grounded(question: str, deps: AgentDeps) -> AskResult:
     """Answer in a few words with code-driven searches and schema-constrained readings.
@@ -366,7 +354,7 @@ async def run_grounded(question: str, deps: AgentDeps) -> AskResult:
         run.emit("patches", ids=[p.id for p in run.patches])
     answer = await run.loop()
     finish: Finish = "answer" if answer else "refused"
-    citations = run.citations(answer) if answer else []
+    citations = cite(question, answer, [*run.patch_passages, *run.pool.passages]) if answer else []
     answer = answer or NO_ANSWER
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
     run.emit("node_finished", turns=len(run.readings) + run.side_reads, searches=len(run.searches))
