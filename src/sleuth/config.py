@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     """Grounded strategy: passages the first reading shows: the two best hits and the hits they name."""
     ask_follow_k: int = Field(default=3, ge=1, le=50)
     """Grounded strategy: new hits pooled from each follow-up search."""
-    ask_pool_size: int = Field(default=9, ge=1, le=50)
+    ask_pool_size: int = Field(default=12, ge=1, le=50)
     """Grounded strategy: most passages pooled in a run (what answers are grounded in and cited from)."""
     ask_focus_size: int = Field(default=3, ge=0, le=50)
     """Grounded strategy: most passages a reading after the first shows the model (the passage holding

@@ -69,12 +69,12 @@ def reading(answer: str, next_search: str = "") -> dict[str, str]:
 async def test_first_search_is_the_question_and_the_missing_fact_is_searched_next() -> None:
     llm = ScriptedLLM(by_agent={"ask": [reading("", "Where was Steven Spielberg born?"), reading("Cincinnati")]})
     deps = make_deps(llm, [JAWS, SPIELBERG, OTHER])
-    result = await run_grounded("Where was the director of Jaws born?", deps)
+    result = await run_grounded("Where was the man who directed Jaws born?", deps)
 
     assert result.answer == "Cincinnati"
     assert result.strategy == "grounded" and result.finish == "answer"
     queries = [s.query for s in result.search_calls]
-    assert queries[:2] == ["Where was the director of Jaws born?", "Where was Steven Spielberg born?"]
+    assert queries[:2] == ["Where was the man who directed Jaws born?", "Where was Steven Spielberg born?"]
     assert [c.passage_id for c in result.citations] == ["p-sp"]
     assert "Cincinnati" in result.citations[0].quote
     # The model reads whole passages, the first hop's ahead of the second's (the prompt prefix repeats).
@@ -101,7 +101,7 @@ async def test_a_later_reading_sees_the_draft_passage_and_the_follow_ups_not_eve
     passages = [JAWS, *SEQUELS, SPIELBERG]
     deps = make_deps(llm, passages)
     deps.settings = Settings(ask_focus_size=size)
-    result = await run_grounded("Where was the director of Jaws born?", deps)
+    result = await run_grounded("Where was the man who directed Jaws born?", deps)
 
     assert result.answer == "Cincinnati"
     first, second = (c.prompt for c in llm.calls)
@@ -118,7 +118,7 @@ async def test_a_guess_found_in_no_passage_is_rejected_for_the_grounded_candidat
         by_agent={"ask": [reading("Paris", "Where was Steven Spielberg born?"), reading("Cincinnati")]}
     )
     deps = make_deps(llm, [JAWS, SPIELBERG])
-    result = await run_grounded("Where was the director of Jaws born?", deps)
+    result = await run_grounded("Where was the man who directed Jaws born?", deps)
 
     assert result.answer == "Cincinnati"  # "Paris" occurs in no passage: a guess, so the next hop ran
     assert any(e.type == "warning" and "guess" in str(e.data.get("message")) for e in result.events)
@@ -126,7 +126,7 @@ async def test_a_guess_found_in_no_passage_is_rejected_for_the_grounded_candidat
 
 async def test_every_candidate_ungrounded_is_refused_with_no_citation() -> None:
     llm = ScriptedLLM(by_agent={"ask": [reading("42", "What is the answer?"), reading("probably 42")]})
-    result = await run_grounded("Where was the director of Jaws born?", make_deps(llm, [JAWS, SPIELBERG]))
+    result = await run_grounded("Where was the man who directed Jaws born?", make_deps(llm, [JAWS, SPIELBERG]))
 
     assert result.answer == NO_ANSWER and result.finish == "refused" and result.citations == []
 
@@ -177,7 +177,7 @@ async def test_a_correction_is_shown_as_quoted_data_and_grounds_its_answer() -> 
 
 async def test_invalid_json_twice_counts_as_nothing_found_not_a_crash() -> None:
     llm = ScriptedLLM(by_agent={"ask": "not json"})
-    result = await run_grounded("Where was the director of Jaws born?", make_deps(llm, [JAWS]))
+    result = await run_grounded("Where was the man who directed Jaws born?", make_deps(llm, [JAWS]))
     assert result.finish == "refused" and result.searches >= 1
 
 
@@ -274,14 +274,14 @@ async def test_a_name_is_searched_with_the_question_and_a_hop_beyond_it_is_taken
     llm = ScriptedLLM(
         by_agent={"ask": [reading("Steven Spielberg", "Where was Steven Spielberg born?"), reading("Cincinnati")]}
     )
-    result = await run_grounded("Where was the director of Jaws born?", make_deps(llm, [JAWS, SPIELBERG]))
+    result = await run_grounded("Where was the man who directed Jaws born?", make_deps(llm, [JAWS, SPIELBERG]))
 
     # The first answer is a name: the first hop's entity as often as the final answer, so code searches it
     # together with the question; the second reading's answer sits in a passage that names it: a hop beyond.
     queries = [s.query for s in result.search_calls]
     assert queries == [
-        "Where was the director of Jaws born?",
-        "Steven Spielberg Where was the director of Jaws born?",
+        "Where was the man who directed Jaws born?",
+        "Steven Spielberg Where was the man who directed Jaws born?",
     ]
     assert len(llm.calls) == 2 and result.answer == "Cincinnati"
     assert [c.passage_id for c in result.citations] == ["p-sp"]

@@ -17,7 +17,9 @@ passages and fill a two-field JSON object. So the loop is code:
    answer, each follow-up's best hits), not the whole pool: a 0.5B reader given the two gold passages
    scores about twice what it scores among distractors.
    A yes/no comparison ("Are A and B in the same province?", "... both P?") is first read one side at
-   a time, a narrow question per side (`sides`), and code combines the two answers.
+   a time, a narrow question per side (`sides`), and code combines the two answers. A composed question
+   ("the spouse of the director of Jaws") is first read inside out (`inside_out`): each inner question
+   searched and read on its own, its answer put in its place, the rewritten question searched and read.
 4. The answer must be grounded: unless it is yes/no, its content words occur in a pooled passage or a
    user correction's evidence. A guess is replaced by the latest grounded answer, or refused.
 """
@@ -44,6 +46,7 @@ from sleuth.agents.ask.grounding import (
     side_quotes,
     trim_answer,
 )
+from sleuth.agents.ask.inside_out import read_inside_out
 from sleuth.agents.ask.linking import linked_context, names
 from sleuth.agents.ask.pool import Pool, listing
 from sleuth.agents.ask.sides import Sides, split_sides
@@ -97,8 +100,9 @@ class _GroundedRun:
         self.found: list[list[Passage]] = []
         """Each search's hits in rank order (pooled before or not), for the focused readings."""
         self.readings: list[Reading] = []
-        self.side_reads = 0
-        """Readings of one side of a yes/no comparison each (`read_sides`), not in `readings`."""
+        self.narrow_reads = 0
+        """Readings of one narrow question each (a comparison's side, a composed question's link), not in
+        `readings`."""
         self.shown: list[Passage] = []
         """What the latest reading showed the model."""
         self.trajectory: list[TrajectoryStep] = []
@@ -205,6 +209,12 @@ class _GroundedRun:
         """Yes/no to a yes/no question, or an answer whose words are in a pooled passage or correction."""
         return is_grounded(self.question, answer, [*self.patch_passages, *self.pool.passages])
 
+    async def read_narrow(self, role: str, passages: list[Passage], question: str) -> str:
+        """The answer to one narrow question about `passages` ("" when the reply is invalid or empty)."""
+        self.narrow_reads += 1
+        reply = await self.ask_json(self.user_prompt(role, passages, question), FinalReading)
+        return " ".join(reply.answer.split()) if reply else ""
+
     async def read_sides(self, sides: Sides) -> str | None:
         """A yes/no comparison answered one side at a time: each side's own passage read for the narrow
         question about it (`sides.Sides`), the two answers combined in code. None when a side has no
@@ -213,10 +223,7 @@ class _GroundedRun:
         for side, passage in enumerate(side_passages(self.question, self.pool.passages)):
             if passage is None:
                 return None
-            self.side_reads += 1
-            user = self.user_prompt("ask_read_side", [passage], sides.question(side))
-            reply = await self.ask_json(user, FinalReading)
-            answer = " ".join(reply.answer.split()) if reply else ""
+            answer = await self.read_narrow("ask_read_side", [passage], sides.question(side))
             if not (is_yes_no(answer) or grounding_passage(answer, [passage], slack=1)):
                 return None
             answers.append(answer)
@@ -231,7 +238,7 @@ class _GroundedRun:
         """Search, read, search the follow-ups, read again; returns the accepted answer or ""."""
         first = await self.first_context()
         sides = split_sides(self.question)
-        decided = await self.read_sides(sides) if sides else None
+        decided = await self.read_sides(sides) if sides else await read_inside_out(self)
         if decided:
             return decided
         reading = await self.read(first)
@@ -357,14 +364,14 @@ async def run_grounded(question: str, deps: AgentDeps) -> AskResult:
     citations = cite(question, answer, [*run.patch_passages, *run.pool.passages]) if answer else []
     answer = answer or NO_ANSWER
     run.emit("answer", answer=answer, citations=[c.passage_id for c in citations], finish=finish)
-    run.emit("node_finished", turns=len(run.readings) + run.side_reads, searches=len(run.searches))
+    run.emit("node_finished", turns=len(run.readings) + run.narrow_reads, searches=len(run.searches))
     run.usage.write_errors(deps.settings.run_log_path, node="ask", question=question)
     return AskResult(
         question=question,
         answer=answer,
         citations=citations,
         search_calls=run.searches,
-        turns=len(run.readings) + run.side_reads,
+        turns=len(run.readings) + run.narrow_reads,
         finish=finish,
         trajectory=run.trajectory,
         patches_used=[p.id for p in run.patches],

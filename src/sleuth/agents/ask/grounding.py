@@ -47,7 +47,7 @@ _EVENT_OF = re.compile(r"^(?:the\s+)?[a-z]+\s+of\s+(?=[A-Z])")
 _WORDS = re.compile(r"\w+", re.UNICODE)
 _ASKS_NUMBER = re.compile(
     r"\b(when|year|decade|century|date|how (?:many|much|old|long|far|tall|big|large)|what age|population|"
-    r"number|percent(?:age)?|rank|score)\b",
+    r"number|percent(?:age)?|rank|score|code)\b",
     re.IGNORECASE,
 )
 _OPTIONS = re.compile(r"\b(?:or|and)\b", re.IGNORECASE)
