@@ -18,126 +18,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-RELATIONS = frozenset(
-    [
-        "country",
-        "state",
-        "city",
-        "town",
-        "village",
-        "county",
-        "region",
-        "province",
-        "district",
-        "continent",
-        "territory",
-        "area",
-        "location",
-        "place",
-        "birthplace",
-        "island",
-        "nation",
-        "capital",
-        "municipality",
-        "team",
-        "club",
-        "band",
-        "group",
-        "association",
-        "organization",
-        "organisation",
-        "university",
-        "school",
-        "college",
-        "institution",
-        "league",
-        "party",
-        "network",
-        "label",
-        "publisher",
-        "employer",
-        "church",
-        "company",
-        "director",
-        "author",
-        "writer",
-        "performer",
-        "performers",
-        "singer",
-        "producer",
-        "composer",
-        "creator",
-        "founder",
-        "owner",
-        "spouse",
-        "wife",
-        "husband",
-        "father",
-        "mother",
-        "parent",
-        "sibling",
-        "brother",
-        "sister",
-        "child",
-        "son",
-        "daughter",
-        "president",
-        "leader",
-        "member",
-        "actor",
-        "actress",
-        "artist",
-        "person",
-        "manufacturer",
-        "developer",
-        "designer",
-        "architect",
-        "language",
-        "religion",
-        "mater",
-    ]
-)
+_PERSON_HEADS = """director author writer performer performers singer producer composer creator founder owner
+spouse wife husband father mother parent sibling brother sister child son daughter president leader member
+actor actress artist person manufacturer developer designer architect"""
+_THING_HEADS = """country state city town village county region province district continent territory area
+location place birthplace island nation capital municipality team club band group association organization
+organisation university school college institution league party network label publisher employer church
+company language religion mater"""
+_PEOPLE = frozenset(_PERSON_HEADS.split())
+RELATIONS = _PEOPLE | frozenset(_THING_HEADS.split())
 """Heads of a description that names a thing by a relation (MuSiQue composes its questions from such
 Wikidata relations). A head outside this list is no description: the question is read whole."""
-
-_PEOPLE = frozenset(
-    [
-        "director",
-        "author",
-        "writer",
-        "performer",
-        "performers",
-        "singer",
-        "producer",
-        "composer",
-        "creator",
-        "founder",
-        "owner",
-        "spouse",
-        "wife",
-        "husband",
-        "father",
-        "mother",
-        "parent",
-        "sibling",
-        "brother",
-        "sister",
-        "child",
-        "son",
-        "daughter",
-        "president",
-        "leader",
-        "member",
-        "actor",
-        "actress",
-        "artist",
-        "person",
-        "manufacturer",
-        "developer",
-        "designer",
-        "architect",
-    ]
-)
 _MODIFIERS = r"(?:(?:main|birth|home|current|original|parent|record|native|alma|lead|founding)\s+)?"
 _HEAD = rf"{_MODIFIERS}(?P<noun>[a-z]+)(?:\s+of\s+(?:birth|citizenship|origin|death))?"
 # A capitalised name, with the small words names hold ("Journal of Psychotherapy Integration", "Songs I
