@@ -141,7 +141,18 @@ def test_a_failing_run_fails_the_same_way_on_the_worker(worker: Any, monkeypatch
     assert _status().runs == 2
 
 
-def test_ctrl_c_cancels_the_run_on_the_worker(worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own Ctrl-C handler, as a CLI process starts with: an earlier test in the same pytest process
+    may have left another one installed, and then a SIGINT would not interrupt the run."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_cancels_the_run_on_the_worker(
+    worker: Any, monkeypatch: pytest.MonkeyPatch, python_sigint: None
+) -> None:
     arrived, release = threading.Event(), threading.Event()
 
     def held(body: dict[str, Any]) -> str:
