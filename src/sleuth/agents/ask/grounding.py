@@ -214,11 +214,17 @@ def side_passages(question: str, passages: Sequence[Passage]) -> list[Passage | 
     """
     found: list[Passage | None] = []
     for name in compared_names(question):
-        side = content_words(name)
-        titled = [p for p in passages if side and side <= content_words(p.title)]
-        exact = [p for p in titled if content_words(p.title) == side]
+        titled = titled_by(name, passages)
+        exact = [p for p in titled if content_words(p.title) == content_words(name)]
         found.append(next(iter(exact or titled), None))
     return found
+
+
+def titled_by(name: str, passages: Sequence[Passage]) -> list[Passage]:
+    """The passages whose title holds the name's content words (the passages about it), once each, in order."""
+    wanted = content_words(name)
+    titled = [p for p in passages if wanted and wanted <= content_words(p.title)]
+    return [p for n, p in enumerate(titled) if p.id not in {q.id for q in titled[:n]}]
 
 
 def side_quotes(question: str, passages: Sequence[Passage]) -> list[tuple[Passage, str]]:

@@ -19,10 +19,9 @@ from sleuth.agents.ask.grounding import (
     is_number,
     is_yes_no,
     query_key,
+    titled_by,
     trim_answer,
 )
-from sleuth.agents.support import content_words
-from sleuth.retrieval.base import Passage
 
 if TYPE_CHECKING:
     from sleuth.agents.ask.grounded import _GroundedRun
@@ -85,7 +84,7 @@ async def _answer_inner(run: _GroundedRun, inner: Inner, read: set[str]) -> str 
     # alone too, and only passages titled by it are shown when there are any.
     await run.search(inner.name.removeprefix("the "), run.settings.ask_follow_k)
     await run.search(asked, run.settings.ask_follow_k)
-    shown = _titled(inner.name, [*run.found[-2], *run.found[-1]]) or run.found[-1]
+    shown = titled_by(inner.name, [*run.found[-2], *run.found[-1]]) or run.found[-1]
     shown = shown[:INNER_SHOWN]
     read.update(p.id for p in shown)
     answer = trim_answer(asked, await run.read_narrow("ask_read_final", shown, asked))
@@ -96,10 +95,3 @@ async def _answer_inner(run: _GroundedRun, inner: Inner, read: set[str]) -> str 
         return None
     run.emit("node_finished", node="link", question=asked, answer=answer)
     return answer
-
-
-def _titled(name: str, hits: list[Passage]) -> list[Passage]:
-    """The hits whose title holds the name's words (the thing the question is about), once each, in order."""
-    wanted = content_words(name)
-    titled = [p for p in hits if wanted and wanted <= content_words(p.title)]
-    return [p for n, p in enumerate(titled) if p.id not in {q.id for q in titled[:n]}]
