@@ -5,13 +5,15 @@ when each reader request arrives, on the machine's monotonic clock; the time bet
 server and the last of N reader requests reaching it is what the graph, the search and request building
 cost before the last reader's call is on the wire (goal: <= 25 ms for 16 readers).
 
-    .venv/bin/python bench/fanout.py [--readers 16] [--repeats 15] [--delay 0.3]
+    .venv/bin/python bench/fanout.py [--readers 16] [--repeats 15] [--delay 0.3] [--freeze]
 
 Runs go as `sleuth research` runs them (SQLite checkpoints, 16 calls in flight), through sleuth's client (the
 openai SDK), in three arms interleaved in one process: each request sent through the SDK's own
 `chat.completions.create` on its default httpx2 client (before); through its request path with the body
 sleuth builds, on httpx2 (the default); and the same on the SDK's aiohttp client (`SLEUTH_LLM_HTTP=aiohttp`). The CPU time of
-the whole run is printed too: unlike the wall times, it hardly moves with the load on the machine.
+the whole run is printed too: unlike the wall times, it hardly moves with the load on the machine. With
+`--freeze` the heap is frozen after the warm-up, as the API server and the warm worker freeze theirs
+(`sleuth.heap.freeze_loaded`); a CLI run in its own process does not.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from agents import (  # bench/agents.py: the same fake replies (the script's fol
     start_server,
 )
 
+from sleuth.heap import freeze_loaded
 from sleuth.llm import OpenAICompatModel
 from sleuth.names import LLMHttp
 
@@ -143,10 +146,14 @@ async def one_run(base_url: str, readers: int, arm: str, home: Path) -> dict[str
     return {**fanout_of([tuple(e) for e in events], readers), "cpu_ms": 1000 * cpu}
 
 
-async def bench(base_url: str, readers: int, repeats: int, arms: list[str]) -> dict[str, list[dict[str, float]]]:
+async def bench(
+    base_url: str, readers: int, repeats: int, arms: list[str], freeze: bool
+) -> dict[str, list[dict[str, float]]]:
     with tempfile.TemporaryDirectory() as home:
         for arm in arms:
             await one_run(base_url, 2, arm, Path(home))  # warm-up: imports, graph compile, first connections
+        if freeze:
+            freeze_loaded()
         runs: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
         for _ in range(repeats):
             for arm in arms:  # interleaved, so load on the machine falls on every arm alike
@@ -159,6 +166,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.3, help="Seconds the fake server waits per call.")
     parser.add_argument("--readers", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--freeze", action="store_true", help="Freeze the heap after the warm-up.")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -167,12 +175,15 @@ def main() -> None:
     start_load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     server, base_url = start_server(__file__, args.delay)
     try:
-        runs = asyncio.run(bench(base_url, args.readers, args.repeats, list(ARMS)))
+        runs = asyncio.run(bench(base_url, args.readers, args.repeats, list(ARMS), args.freeze))
     finally:
         server.terminate()
         server.wait(10)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"{args.readers} readers, fake LLM delay {args.delay}s per call, median of {args.repeats} runs per arm")
+    frozen = ", heap frozen after the warm-up" if args.freeze else ""
+    print(
+        f"{args.readers} readers, fake LLM delay {args.delay}s per call, median of {args.repeats} runs per arm{frozen}"
+    )
     print(f"load average (1, 5, 15 min) at the start: {start_load}; at the end: {load}")
     print(
         f"{'request path':<30} {'plan->first ms':>15} {'plan->last ms':>14} {'(min-max)':>10} {'in flight':>10}"

@@ -29,7 +29,7 @@ FLOORS: list[set[str]] = [
     {"llm", "retrieval", "prompts"},
     {"tracing"},  # the spans every layer above opens; set up from settings
     {"config", "settings_wire"},  # settings_wire: settings sent to the warm worker
-    {"text", "sqlite", "database", "private", "override", "names"},
+    {"text", "sqlite", "database", "private", "override", "names", "heap"},
 ]
 """Top to bottom: a part may import its own floor and the floors below it."""
 

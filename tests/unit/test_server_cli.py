@@ -94,3 +94,28 @@ def test_serve_fake_llm_keeps_runs_in_sqlite_so_a_paused_plan_outlives_a_restart
     assert result.exit_code == 0, result.output
     [server] = served
     assert server.state.sleuth.runner.sleuth.checkpoints == "sqlite"
+
+
+def test_serve_loads_the_agents_and_freezes_them_out_of_garbage_collection_before_it_listens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    import uvicorn
+
+    scanned_at_start: list[bool] = []
+
+    def run(app: Any, **kwargs: Any) -> None:
+        from sleuth.agents.research import run as research_run
+
+        # gc.get_objects() lists what collections scan; frozen objects are not among them.
+        scanned_at_start.append(any(o is research_run.run_research for o in gc.get_objects()))
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    gc.unfreeze()
+    try:
+        result = CliRunner().invoke(app, ["serve", "--fake-llm", "--port", "0"])
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as before
+    assert result.exit_code == 0, result.output
+    assert scanned_at_start == [False]

@@ -206,3 +206,19 @@ def test_the_settings_of_a_run_sent_to_the_worker_are_the_clis(
     assert set(there.role_models) == {"writer"}  # nothing merged in from the worker's environment
     assert there.prices_path == tmp_path / "prices.yaml"
     assert settings_values(there) == sent
+
+
+def test_the_worker_freezes_what_it_loaded_for_runs_out_of_garbage_collection() -> None:
+    import gc
+
+    from sleuth.agents.research.graph import research_graph
+    from sleuth.server.worker_research import _load_run_modules
+
+    gc.unfreeze()
+    try:
+        _load_run_modules()
+        # gc.get_objects() lists what collections scan; frozen objects are not among them.
+        scanned = any(o is research_graph for o in gc.get_objects())
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as before
+    assert not scanned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 
@@ -35,6 +36,7 @@ def serve(
     """Run the HTTP API and web page: research/ask jobs with live progress, corrections, tokens."""
     import uvicorn
 
+    from sleuth.heap import freeze_loaded
     from sleuth.server.app import create_app
 
     config = settings()
@@ -51,6 +53,9 @@ def serve(
         f"sleuth API on http://{host}:{port}  (docs: /docs; MCP tools: /mcp; create a token: sleuth token create)"
     )
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    # The agents load now rather than in the app's start (where tests build apps): then the heap is frozen.
+    importlib.import_module("sleuth.agents.research.run")
+    freeze_loaded()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     except OSError as exc:

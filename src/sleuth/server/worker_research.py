@@ -102,10 +102,12 @@ _RUN_MODULES = ("sleuth.api", "sleuth.llm.clients", "langgraph.checkpoint.sqlite
 
 def _load_run_modules() -> None:
     from sleuth.agents.research.graph import research_graph
+    from sleuth.heap import freeze_loaded
 
     for name in _RUN_MODULES:
         importlib.import_module(name)
     research_graph()  # compiled once per process
+    freeze_loaded()  # with the embedding model, loaded before the worker listened
 
 
 def _why_not(state: WorkerState, settings: Settings, environment: dict[str, str]) -> str | None:
