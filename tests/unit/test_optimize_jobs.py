@@ -157,6 +157,10 @@ async def test_both_methods_share_the_splits_and_budget_in_one_report(dataset: P
     gepa, textgrad = report["methods"]["gepa"], report["methods"]["textgrad"]
     assert set(gepa["test"]["per_question"]) == set(textgrad["test"]["per_question"])
     assert set(gepa["pareto_by_val_question"]) == set(textgrad["pareto_by_val_question"])
+    # Every test answer went from wrong to right: all better, none worse, in the table too.
+    n_test = len(gepa["test"]["per_question"])
+    assert [row["test_changed"] for row in report["comparison"]] == [[n_test, 0], [n_test, 0]]
+    assert f"| {n_test} / 0 |" in (out / "report.md").read_text(encoding="utf-8")
     # Once MAGIC is in, a reflection that proposes it again is a copy, refused without a run.
     assert set(gepa["refused_proposals"]) | set(textgrad["refused_proposals"]) <= {"copy"}
     # The baseline's seed runs came from the shared cache: same questions, same prompts, not run twice.
@@ -325,9 +329,10 @@ def test_cli_compares_both_methods_against_an_openai_compatible_server(
     assert load_prompt_set(out / "best").hash == report["methods"]["gepa"]["best_hash"]
     assert shown.exit_code == 0, shown.output
     summary = " ".join(shown.output.split())  # the console wraps to the terminal's width
+    n_test = len(report["methods"]["gepa"]["test"]["per_question"])
     assert (
-        "gepa: validation 0.000 -> 1.000; test 0.000 -> 1.000, difference +1.000 [95% CI +1.000, +1.000]"
-        in summary
+        "gepa: validation 0.000 -> 1.000; test 0.000 -> 1.000, difference +1.000 [95% CI +1.000, +1.000] "
+        f"({n_test} answers better, 0 worse)" in summary
     )
 
 

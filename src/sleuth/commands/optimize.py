@@ -229,7 +229,8 @@ def _summary(result: JobResult) -> None:
         interval = f"{delta['mean']:+.3f} [95% CI {delta['low']:+.3f}, {delta['high']:+.3f}]" if delta else "n/a"
         console.print(
             f"[bold]{row['method']}[/]: validation {fmt(row['val'][0])} -> {fmt(row['val'][1])}; test "
-            f"{fmt(row['test'][0])} -> {fmt(row['test'][1])}, difference {interval}; {row['metric_calls']} metric "
+            f"{fmt(row['test'][0])} -> {fmt(row['test'][1])}, difference {interval} ({row['test_changed'][0]} answers "
+            f"better, {row['test_changed'][1]} worse); {row['metric_calls']} metric "
             f"calls, {row['refused_proposals']} proposals refused, stopped by {row['stopped_by']}",
             highlight=False,
         )

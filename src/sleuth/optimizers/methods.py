@@ -39,6 +39,12 @@ class Scored:
         """Questions the winner scores below the seed on."""
         return [i for i, a, b in zip(self.ids, self.seed, self.best, strict=True) if b < a]
 
+    @property
+    def improved(self) -> list[str]:
+        """Questions the winner scores above the seed on. With `regressed`, this says how much of the agent's
+        behaviour the prompts reach: a mean gain from 3 answers up and 3 down is not a rule that works."""
+        return [i for i, a, b in zip(self.ids, self.seed, self.best, strict=True) if b > a]
+
     def to_json(self) -> dict[str, Any]:
         mean = _mean(self.seed), _mean(self.best)
         return {
@@ -47,6 +53,7 @@ class Scored:
             "best": mean[1],
             "delta": self.delta.to_json() if self.delta else None,
             "regressed": self.regressed,
+            "improved": self.improved,
             "per_question": {i: [a, b] for i, a, b in zip(self.ids, self.seed, self.best, strict=True)},
         }
 

@@ -148,6 +148,7 @@ def build_report(
                 "val": [r["seed_val_score"], r["best_val_score"]],
                 "test": [r["test"]["seed"], r["test"]["best"]],
                 "test_delta": r["test"]["delta"],
+                "test_changed": [len(r["test"]["improved"]), len(r["test"]["regressed"])],
                 "metric_calls": r["metric_calls_used"],
                 "agent_runs": r["agent_runs"],
                 "reflection_calls": r["reflection_calls"],
@@ -238,14 +239,15 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"## Test result: winner minus seed on {split['test']} held-out questions (95% paired bootstrap)",
         "",
-        "| method | validation seed -> best | test seed -> best | test difference [95% CI] | metric calls "
-        "| agent runs | reflection calls | refused proposals | stopped by |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | validation seed -> best | test seed -> best | test difference [95% CI] | test answers better "
+        "/ worse | metric calls | agent runs | reflection calls | refused proposals | stopped by |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["comparison"]:
         lines.append(
             f"| {row['method']} | {_fmt(row['val'][0])} -> {_fmt(row['val'][1])} | {_fmt(row['test'][0])} -> "
-            f"{_fmt(row['test'][1])} | {_delta(row['test_delta'])} | {row['metric_calls']} | {row['agent_runs']} "
+            f"{_fmt(row['test'][1])} | {_delta(row['test_delta'])} | {row['test_changed'][0]} / {row['test_changed'][1]} "
+            f"| {row['metric_calls']} | {row['agent_runs']} "
             f"| {row['reflection_calls']} | {row['refused_proposals']} | {row['stopped_by'] or 'n/a'} |"
         )
     lines += ["", "![progress](progress.png)", ""]
