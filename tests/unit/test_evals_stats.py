@@ -50,3 +50,18 @@ def test_bad_input_is_refused_clearly() -> None:
         paired_bootstrap([], [])
     with pytest.raises(ValueError, match="confidence"):
         paired_bootstrap([1.0], [0.0], confidence=1.5)
+
+
+def test_questions_needed_is_where_the_same_difference_starts_to_exclude_zero() -> None:
+    # 3 answers up by 0.5, 2 down by 0.5, 15 unchanged: a gain of +0.025 that 20 questions cannot show.
+    pattern = [0.5] * 3 + [-0.5] * 2 + [0.0] * 15
+    small = paired_bootstrap([0.0] * 20, pattern)
+    assert not small.excludes_zero and small.sd == pytest.approx(0.2552, abs=1e-4)
+    needed = small.questions_needed
+    assert needed is not None and 350 < needed < 450
+    # The same mix over more questions: about `needed` of them show it, half as many do not.
+    repeats = needed // 20 + 1
+    assert paired_bootstrap([0.0] * 20 * repeats, pattern * repeats).excludes_zero
+    assert not paired_bootstrap([0.0] * 20 * (repeats // 2), pattern * (repeats // 2)).excludes_zero
+    assert paired_bootstrap([1.0, 0.0], [0.0, 1.0]).questions_needed is None  # no difference to show
+    assert small.to_json()["questions_needed"] == needed

@@ -14,8 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from sleuth.config import Settings
+from sleuth.evals.stats import paired_bootstrap
 from sleuth.optimizers.config import OptimizeConfig
 from sleuth.optimizers.jobs import JobError, run_job
+from sleuth.optimizers.report import power_notes
 from sleuth.prompts.sets import load_builtin, load_prompt_set
 from sleuth.testing import Call, FakeOpenAIServer, ScriptedLLM
 
@@ -470,3 +472,21 @@ async def test_gepa_merges_candidates_that_improved_different_roles(tmp_path: Pa
         config(folder, tmp_path / "b", merge=False, **options), Settings(), ScriptedLLM(fn=_two_role_reply)
     )
     assert not any(len(p) > 1 for p in plain.outcome.parents)
+
+
+def test_a_test_difference_that_covers_zero_says_how_many_questions_would_show_it() -> None:
+    pattern = [0.5] * 3 + [-0.5] * 2 + [0.0] * 15  # +0.025 from 3 answers up and 2 down
+    covers = paired_bootstrap([0.0] * 20, pattern).to_json()
+    shows = paired_bootstrap([0.0] * 20, [0.5] * 20).to_json()
+    notes = power_notes(
+        [
+            {"method": "gepa", "test_delta": covers},
+            {"method": "textgrad", "test_delta": shows},
+            {"method": "none", "test_delta": None},
+        ],
+        20,
+    )
+    assert notes == [
+        f"gepa: the interval covers zero; a difference of +0.025 with this spread (sd 0.255 per question) needs "
+        f"about {covers['questions_needed']} test questions to exclude it (this test has 20)"
+    ]

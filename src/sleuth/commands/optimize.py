@@ -213,6 +213,8 @@ def _collection_retriever(current: Settings, name: str) -> Any:
 
 
 def _summary(result: JobResult) -> None:
+    from sleuth.optimizers.report import power_notes
+
     report = result.report
 
     def fmt(value: float | None) -> str:
@@ -234,6 +236,8 @@ def _summary(result: JobResult) -> None:
             f"calls, {row['refused_proposals']} proposals refused, stopped by {row['stopped_by']}",
             highlight=False,
         )
+    for note in power_notes(report["comparison"], split["test"]):
+        console.print(note, highlight=False)
     for method in report["methods"].values():
         corrections = method["corrections_test"]
         if corrections["questions"]:

@@ -3,8 +3,10 @@ bootstrap interval (resampling questions), as in the IR and QA literature's pair
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -23,14 +25,26 @@ class PairedDelta:
     n: int
     confidence: float = 0.95
     resamples: int = RESAMPLES
+    sd: float = 0.0
+    """Sample standard deviation of the per-question differences."""
 
     @property
     def excludes_zero(self) -> bool:
         """Whether the interval lies wholly above or wholly below zero."""
         return self.low > 0 or self.high < 0
 
+    @property
+    def questions_needed(self) -> int | None:
+        """About how many questions an interval around this mean, with this spread, needs to exclude zero
+        (normal approximation: z·sd/√n < |mean|); None when the mean is zero. It tells a user whether a
+        difference that covers zero is noise at any size or just a test set too small to show it."""
+        if self.mean == 0:
+            return None
+        z = NormalDist().inv_cdf((1 + self.confidence) / 2)
+        return max(2, math.ceil((z * self.sd / abs(self.mean)) ** 2))
+
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "excludes_zero": self.excludes_zero}
+        return {**asdict(self), "excludes_zero": self.excludes_zero, "questions_needed": self.questions_needed}
 
     def describe(self, digits: int = 3) -> str:
         """`+0.050 [95% CI +0.010, +0.090], n=80`."""
@@ -77,4 +91,5 @@ def paired_bootstrap(
     )
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
-    return PairedDelta(float(diffs.mean()), float(low), float(high), len(diffs), confidence, resamples)
+    sd = float(diffs.std(ddof=1)) if len(diffs) > 1 else 0.0
+    return PairedDelta(float(diffs.mean()), float(low), float(high), len(diffs), confidence, resamples, sd)

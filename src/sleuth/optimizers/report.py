@@ -173,6 +173,22 @@ def _delta(delta: dict[str, Any] | None) -> str:
     )
 
 
+def power_notes(comparison: list[dict[str, Any]], test_size: int) -> list[str]:
+    """For each test interval that covers zero: how many test questions the measured difference would need to
+    show, so a reader can tell a test set too small from a difference that is noise at any size."""
+    notes = []
+    for row in comparison:
+        delta = row["test_delta"]
+        needed = delta and not delta["excludes_zero"] and delta.get("questions_needed")
+        if needed:
+            notes.append(
+                f"{row['method']}: the interval covers zero; a difference of {delta['mean']:+.3f} with this spread "
+                f"(sd {delta['sd']:.3f} per question) needs about {needed} test questions to exclude it "
+                f"(this test has {test_size})"
+            )
+    return notes
+
+
 def _method_markdown(report: dict[str, Any], m: dict[str, Any]) -> list[str]:
     lines = [
         f"## {m['method']}",
@@ -250,7 +266,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {row['metric_calls']} | {row['agent_runs']} "
             f"| {row['reflection_calls']} | {row['refused_proposals']} | {row['stopped_by'] or 'n/a'} |"
         )
-    lines += ["", "![progress](progress.png)", ""]
+    notes = power_notes(report["comparison"], split["test"])
+    lines += ["", *(f"- {note}" for note in notes), *([""] if notes else []), "![progress](progress.png)", ""]
     for method in report["methods"].values():
         lines += _method_markdown(report, method)
     return "\n".join(lines)
