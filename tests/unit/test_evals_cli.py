@@ -75,6 +75,11 @@ def test_eval_qa_writes_reports_and_resumes(dataset: Path, tmp_path: Path, llm: 
     assert report["arms"]["grounded"]["em"]["mean"] == 1.0 and report["arms"]["grounded"]["errors"] == 0
     assert "gap_closed_f1" in report["breakdown"] and "f1_by_type" in report["breakdown"]
     assert report["arms"]["naive"]["em"]["mean"] == 0.5  # "a spirit" right on q1, wrong on q2
+    # Paired with the floor on the same questions: grounded is right where naive was wrong, and no worse.
+    versus = report["breakdown"]["f1_vs_naive"]["grounded"]
+    assert (versus["n"], versus["better"], versus["worse"]) == (2, 1, 0) and versus["mean"] > 0
+    assert "naive" not in report["breakdown"]["f1_vs_naive"]
+    assert "- **grounded**: +" in (out / "report.md").read_text()
     for name in ("report.json", "report.md", "report.html", "results.jsonl", "run.json"):
         assert (out / name).exists()
     calls = len(llm.calls)

@@ -1,10 +1,11 @@
 """The paired bootstrap on constructed cases: a gain on every question lies above zero, symmetric noise covers
-zero, the interval is seeded, and bad input is refused."""
+zero, the interval is seeded, and bad input is refused; arms paired with the naive floor."""
 
 from __future__ import annotations
 
 import pytest
 
+from sleuth.evals.breakdown import paired_with
 from sleuth.evals.stats import paired_bootstrap
 
 
@@ -65,3 +66,19 @@ def test_questions_needed_is_where_the_same_difference_starts_to_exclude_zero() 
     assert not paired_bootstrap([0.0] * 20 * (repeats // 2), pattern * (repeats // 2)).excludes_zero
     assert paired_bootstrap([1.0, 0.0], [0.0, 1.0]).questions_needed is None  # no difference to show
     assert small.to_json()["questions_needed"] == needed
+
+
+def test_arms_are_paired_with_the_naive_floor_on_the_questions_both_answered() -> None:
+    def rec(arm: str, q: str, f1: float) -> dict[str, object]:
+        return {"arm": arm, "example_id": q, "f1": f1}
+
+    records = [rec("naive", f"q{i}", 0.0) for i in range(4)]
+    records += [rec("grounded", f"q{i}", s) for i, s in enumerate([1.0, 0.0, 0.5])]  # q3 not run
+    records += [rec("closed", "q0", 0.0), rec("oracle", "q9", 1.0)]  # oracle shares no question with naive
+    paired = paired_with(records)
+    assert set(paired) == {"grounded", "closed"}
+    grounded = paired["grounded"]
+    assert (grounded["n"], grounded["better"], grounded["worse"]) == (3, 2, 0)
+    assert grounded["mean"] == pytest.approx(0.5) and not grounded["excludes_zero"]
+    assert (paired["closed"]["better"], paired["closed"]["worse"], paired["closed"]["mean"]) == (0, 0, 0.0)
+    assert paired_with([rec("grounded", "q0", 1.0)]) == {}  # no floor, nothing to pair with

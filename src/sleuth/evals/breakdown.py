@@ -1,7 +1,8 @@
 """Where an eval's score comes from: per question type, per number of searches, and the naive→oracle gap.
 
 The naive arm (one retrieve-then-read) is the floor and the oracle arm (the gold passages) the ceiling;
-an agent is judged by the share of that gap it closes, so the report states it per arm.
+an agent is judged by the share of that gap it closes, and by its paired difference from the floor on the
+same questions, so the report states both per arm.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+
+from sleuth.evals.stats import paired_bootstrap
 
 _HOPS = re.compile(r"^(\d)hop")
 
@@ -61,10 +64,36 @@ def gap_closed(summary: dict[str, dict[str, Any]], metric: str = "f1") -> dict[s
     }
 
 
+def paired_with(records: list[dict[str, Any]], base: str = "naive", metric: str = "f1") -> dict[str, Any]:
+    """arm -> its `metric` minus `base`'s on the questions both answered: the paired bootstrap interval and how
+    many answers scored better and worse. Pairing removes the spread between questions, so a difference too
+    small for two separate intervals to tell apart can still be shown (or shown to be noise)."""
+    by_arm: dict[str, dict[str, float]] = {}
+    for record in records:
+        if record.get(metric) is not None:
+            by_arm.setdefault(record["arm"], {})[record["example_id"]] = float(record[metric])
+    floor = by_arm.pop(base, None)
+    if not floor:
+        return {}
+    result: dict[str, Any] = {}
+    for arm, scores in by_arm.items():
+        shared = [q for q in floor if q in scores]
+        if not shared:
+            continue
+        a, b = [floor[q] for q in shared], [scores[q] for q in shared]
+        result[arm] = {
+            **paired_bootstrap(a, b).to_json(),
+            "better": sum(y > x for x, y in zip(a, b, strict=True)),
+            "worse": sum(y < x for x, y in zip(a, b, strict=True)),
+        }
+    return result
+
+
 def breakdown(records: list[dict[str, Any]], summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The report's breakdown section as JSON: gap closed, F1 and searches by type, F1 by searches."""
     return {
         "gap_closed_f1": gap_closed(summary),
+        "f1_vs_naive": paired_with(records),
         "f1_by_type": group_table(records, question_type, "f1"),
         "searches_by_type": group_table(records, question_type, "search_calls"),
         "f1_by_searches": group_table(records, searches_bucket, "f1"),
@@ -88,6 +117,14 @@ def breakdown_markdown(data: dict[str, Any], arms: list[str]) -> str:
     if gap:
         lines = "\n".join(f"- **{arm}**: {share:+.2f}" for arm, share in gap.items())
         parts.append(f"## Share of the naive→oracle F1 gap closed\n\n(0 = naive, 1 = oracle)\n\n{lines}")
+    paired = data.get("f1_vs_naive") or {}
+    if paired:
+        lines = "\n".join(
+            f"- **{arm}**: {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]{' (excludes 0)' if d['excludes_zero'] else ''}"
+            f"; {d['better']} answers better, {d['worse']} worse, of {d['n']}"
+            for arm, d in paired.items()
+        )
+        parts.append(f"## F1 minus the naive arm's on the same questions (95% paired bootstrap)\n\n{lines}")
     by_type = data.get("f1_by_type") or {}
     if by_type and (len(by_type) > 1 or "unknown" not in by_type):
         parts.append("## F1 by question type\n\n" + _markdown(data["f1_by_type"], arms, "type", 3))
