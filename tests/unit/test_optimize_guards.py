@@ -182,7 +182,7 @@ def test_splits_are_seeded_and_validation_stays_put_when_the_test_size_changes()
 
 def test_default_sizes_are_shares_of_the_questions_and_too_few_questions_fail_clearly() -> None:
     split = make_split(_questions(), train_size=None, val_size=None, test_size=None, seed=0)
-    assert (len(split.val), len(split.test), len(split.train)) == (8, 16, 15)
+    assert (len(split.val), len(split.test), len(split.train)) == (8, 23, 8)
     with pytest.raises(
         JobError, match=r"39 distinct questions in 37 passage-sharing groups: too few .*test 39 of 40"
     ):

@@ -39,7 +39,7 @@ def optimize(
         None, "--val-limit", min=1, help="Validation questions (default: a fifth of the questions)."
     ),
     test_limit: int = typer.Option(
-        None, "--test-limit", min=1, help="Held-out test questions (default: two fifths of the questions)."
+        None, "--test-limit", min=1, help="Held-out test questions (default: three fifths of the questions)."
     ),
     seed_prompts: str = typer.Option("minimal", "--seed-prompts", help="minimal, defaults, or a directory."),
     method: str = typer.Option(

@@ -32,7 +32,7 @@ class OptimizeConfig(BaseModel):
     test_limit: int | None = Field(default=None, ge=1)
     """Held-out test questions, disjoint from train and validation by question and gold passage, scored for the
     seed and each method's winner after the search (outside the budget) with a paired bootstrap interval
-    (default: two fifths of the distinct questions)."""
+    (default: three fifths of the distinct questions)."""
     metric: str = "em"
     budget: int = Field(default=60, ge=1)
     """Metric calls per method (one agent run scored on one question), the seed's validation run included."""
