@@ -203,3 +203,24 @@ def test_a_saved_split_is_reused_and_a_vanished_question_is_refused(tmp_path: Pa
     assert [e.id for e in again.test] == [e.id for e in first.test] and again.joined == first.joined
     with pytest.raises(JobError, match="not in the dataset any more"):
         load_split(path, _questions()[5:], train_size=None, val_size=8, test_size=12, seed=1)
+
+
+def test_a_proposal_echoing_the_reflection_prompts_own_instructions_is_refused() -> None:
+    # The GEPA winner measured from `defaults` (2026-12-04): the request for rules became a heading.
+    measured = (
+        "1. **Use only the passages provided.** Do not use any external sources or memory.\n"
+        "2. **Generate a single answer that matches the gold answer as closely as possible.**\n\n"
+        "### 2 to 5 Short Numbered Rules\n1"
+    )
+    seed = {"ask_read": SEED, "ask_read_next": 'Reply as JSON {"answer": "...", "next_search": "..."}.'}
+    guard = ProposalGuard(seed, {})
+    assert guard.check("ask_read", measured, seed) == (
+        "repeats the reflection prompt's instructions: '2 to 5 short numbered'"
+    )
+    told = seed["ask_read_next"] + " The instructions must be general, one or two sentences of plain English."
+    assert "one or two sentences of" in (guard.check("ask_read_next", told, seed) or "")
+    assert dict(guard.rejected) == {"echo": 2}
+    # A rule in its own words passes, and so does an echo the current text already held.
+    assert guard.check("ask_read", f"{SEED} Name one thing, copied from a passage.", seed) is None
+    echoing_seed = {"ask_read": f"{SEED} Follow 2 to 5 short numbered rules."}
+    assert guard.check("ask_read", echoing_seed["ask_read"] + " Be brief.", echoing_seed) is None

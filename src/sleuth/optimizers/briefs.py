@@ -158,6 +158,10 @@ that tell it what to do instead. Write the rules in general words that fit any q
 from these examples."""
 
 
+DIAGNOSIS = """First, for each example above, write one short line: what went wrong, and what it should have done \
+instead according to the feedback."""
+
+
 def reflection_template(role: str) -> str:
     """gepa's `reflection_prompt_template` for `role`: a task-specific reflection prompt (the GEPA paper's
     strongest setting). The brief keeps a small reflection model on task (with a generic template a 1.5B
@@ -191,6 +195,5 @@ How it did with them on some questions (its input, its output, and feedback):
 
 <side_info>
 
-First, for each example above, write one short line: what went wrong, and what it should have done \
-instead according to the feedback.
+{DIAGNOSIS}
 {rewrite_rules(role)}"""

@@ -1,6 +1,7 @@
 """Guards on proposed prompts, the same for GEPA and the baseline: a rewrite that copies training data into a
-prompt, grows past its cap, repeats the current text or holds no instruction ("...") is refused before any agent runs it; and a warning
-when the budget cannot give each optimized role a few proposals.
+prompt, grows past its cap, repeats the current text, echoes the reflection prompt's own instructions or holds no
+instruction ("...") is refused before any agent runs it; and a warning when the budget cannot give each optimized
+role a few proposals.
 
 A refused proposal is re-asked (`replies.first_new_text`, told why); when every try is refused the iteration
 proposes nothing (gepa then skips the minibatch run; the baseline goes on to its next iteration). Each
@@ -14,9 +15,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from sleuth.evals.datasets import QAExample
+from sleuth.optimizers.briefs import DIAGNOSIS, rewrite_rules
 from sleuth.retrieval.base import Passage
 from sleuth.text import STOPWORDS
 
@@ -30,6 +33,11 @@ GROWTH_FLOOR = 400
 """Characters every role may grow by whatever its seed's length: the reflection prompt asks for the current
 text plus 2 to 5 short rules (about 60 characters each), which a one-line seed (32 to 146 characters in
 `minimal`) could not take at twice its length."""
+
+ECHO = 5
+"""Words in a run shared with the reflection prompt's own instructions that make an echo: a measured GEPA winner
+(from `defaults`, 2026-12-04) ended in "### 2 to 5 Short Numbered Rules" and a dangling "1", the request turned
+into a heading the agent then read. Five words, not `SHINGLE`: those instructions are short."""
 
 MIN_WORDS = 3
 """Words a proposal needs to be an instruction at all: the shortest seed (`minimal`'s `Reply as JSON
@@ -65,8 +73,14 @@ def _contains(haystack: str, needle: str) -> bool:
     return f" {needle} " in f" {haystack} "
 
 
-def _shingles(tokens: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1)}
+def _shingles(tokens: list[str], size: int = SHINGLE) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+
+
+@cache
+def _instruction_runs(role: str) -> frozenset[tuple[str, ...]]:
+    """`ECHO`-word runs of what the reflection prompt asks of the model for `role` (both methods ask it)."""
+    return frozenset(_shingles(words(f"{DIAGNOSIS}\n{rewrite_rules(role)}"), ECHO))
 
 
 @dataclass
@@ -179,8 +193,13 @@ class ProposalGuard:
         cap = self.caps.get(role)
         if cap is not None and len(text) > cap:
             return "growth", f"{len(text)} characters, over the cap of {cap} for {role}"
+        exempt = [*parent.values(), *self.seed.values()]
+        echoed = _shingles(words(text), ECHO) & _instruction_runs(role)
+        echoed -= {run for e in exempt for run in _shingles(words(e), ECHO)}
+        if echoed:
+            return "echo", f"repeats the reflection prompt's instructions: '{' '.join(sorted(echoed)[0])}'"
         if self.leaks is not None:
-            leak = self.leaks.check(text, [*parent.values(), *self.seed.values()])
+            leak = self.leaks.check(text, exempt)
             if leak:
                 return "leak", leak
         return None, ""
