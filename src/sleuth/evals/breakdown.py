@@ -80,12 +80,7 @@ def paired_with(records: list[dict[str, Any]], base: str = "naive", metric: str 
         shared = [q for q in floor if q in scores]
         if not shared:
             continue
-        a, b = [floor[q] for q in shared], [scores[q] for q in shared]
-        result[arm] = {
-            **paired_bootstrap(a, b).to_json(),
-            "better": sum(y > x for x, y in zip(a, b, strict=True)),
-            "worse": sum(y < x for x, y in zip(a, b, strict=True)),
-        }
+        result[arm] = paired_bootstrap([floor[q] for q in shared], [scores[q] for q in shared]).to_json()
     return result
 
 

@@ -27,6 +27,10 @@ class PairedDelta:
     resamples: int = RESAMPLES
     sd: float = 0.0
     """Sample standard deviation of the per-question differences."""
+    better: int = 0
+    """Questions where `b` scored above `a`."""
+    worse: int = 0
+    """Questions where `b` scored below `a`."""
 
     @property
     def excludes_zero(self) -> bool:
@@ -92,4 +96,7 @@ def paired_bootstrap(
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     sd = float(diffs.std(ddof=1)) if len(diffs) > 1 else 0.0
-    return PairedDelta(float(diffs.mean()), float(low), float(high), len(diffs), confidence, resamples, sd)
+    better, worse = int((diffs > 0).sum()), int((diffs < 0).sum())
+    return PairedDelta(
+        float(diffs.mean()), float(low), float(high), len(diffs), confidence, resamples, sd, better, worse
+    )
