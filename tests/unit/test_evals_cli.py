@@ -220,3 +220,12 @@ def test_report_only_compares_arms_on_complete_questions(dataset: Path, tmp_path
     report = json.loads(result.stdout)
     assert report["questions"] == 1 and report["meta"]["questions_left_out"] == 1
     assert report["arms"]["naive"]["em"]["mean"] == 1.0 and not llm.calls
+
+
+@pytest.mark.parametrize("folder", ["ds", "x", "..", "hotpot qa (dev)", "a" * 80 + "_b", "set_"])
+def test_collection_name_is_valid_for_any_dataset_folder(folder: str):
+    from sleuth.evals.datasets import Dataset
+    from sleuth.retrieval.index import _NAME
+
+    name = corpus.collection_name(Dataset(name=folder, examples=[], corpus_path=None))
+    assert _NAME.match(name), name

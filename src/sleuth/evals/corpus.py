@@ -16,7 +16,9 @@ Progress = Callable[[int, int], None]
 def collection_name(dataset: Dataset) -> str:
     """The collection a dataset's corpus is indexed into: the dataset folder's name, made Chroma-safe."""
     name = re.sub(r"[^A-Za-z0-9._-]", "_", dataset.name).strip("._-") or "eval"
-    return (name + "___")[:63] if len(name) < 3 else name[:63]
+    # Chroma wants 3 to 63 characters that start and end with a letter or digit: pad short names with a
+    # word, not with "_" (a name ending in "_" is refused).
+    return f"{name}-eval" if len(name) < 3 else name[:63].rstrip("._-")
 
 
 def open_retrievers(
