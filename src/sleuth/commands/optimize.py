@@ -78,6 +78,12 @@ def optimize(
     max_reflection_cost: float = typer.Option(
         None, "--max-reflection-cost", min=0.0001, help="Stop when reflection calls cost this many USD."
     ),
+    exact: bool = typer.Option(
+        True,
+        "--exact/--cached-prefix",
+        help="Compute each prompt whole, so the same prompts always give the same answers (~1.7x slower on "
+        "CPU); --cached-prefix reuses the server's prompt cache.",
+    ),
     corrections: bool = typer.Option(
         False, "--corrections", help="Add active corrections as never-regress validation questions."
     ),
@@ -117,6 +123,7 @@ def optimize(
                 "timeout_min": timeout_min,
                 "max_reflection_cost": max_reflection_cost,
                 "corrections": corrections,
+                "exact": exact,
                 "collection": collection,
             }
         )

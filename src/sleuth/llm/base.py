@@ -4,7 +4,7 @@ classes a backend (`BaseChatModel`) or a decorator around one (`ModelWrapper`) s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from sleuth.override import Override
@@ -25,14 +25,22 @@ class GenParams:
     max_tokens: int = 512
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    exact: bool = False
+    """Compute the whole prompt anew (llama.cpp's `cache_prompt: false`), so the same request always gets the
+    same reply. Reusing a cached prefix evaluates the rest in other batch shapes: at temperature 0 the 0.5B
+    model then answered 4 of 60 repeated reading calls differently (0 of 60 with the cache off, at 1.7x the
+    time). Sent only to the embedded llama.cpp server; other servers never see it."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "stop": list(self.stop),
             "seed": self.seed,
         }
+        if self.exact:  # only then: the cache keys of every other call stay what they were
+            fields["exact"] = True
+        return fields
 
 
 @dataclass
@@ -124,6 +132,14 @@ class ModelWrapper(BaseChatModel):
         return await self.inner.complete(
             request.messages, params=request.params, json_schema=request.json_schema, agent=request.agent
         )
+
+
+class ExactModel(ModelWrapper):
+    """Asks for reproducible replies on every call (`GenParams.exact`): scores compared answer by answer
+    (an optimization job's candidates) then differ only where the prompts do."""
+
+    async def respond(self, request: ChatRequest) -> Completion:
+        return await self.forward(replace(request, params=replace(request.params, exact=True)))
 
 
 class LLMError(RuntimeError):

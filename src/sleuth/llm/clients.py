@@ -24,6 +24,7 @@ def openai_client(
     api_key: str | None = None,
     timeout_s: float | None = None,
     concurrency: int | None = None,
+    llama_cpp: bool = False,
 ) -> OpenAICompatModel:
     """A client for `base_url` configured from `settings`.
 
@@ -31,6 +32,7 @@ def openai_client(
         api_key: default `llm_api_key`.
         timeout_s: the whole-call and per-request timeout; default `llm_timeout_s` and `llm_request_timeout_s`.
         concurrency: calls in flight at once; default `llm_concurrency` (a server given by URL).
+        llama_cpp: the server is the embedded llama.cpp one (it takes `GenParams.exact`).
     """
     return OpenAICompatModel(
         base_url,
@@ -43,6 +45,7 @@ def openai_client(
         retry_wait_s=settings.llm_retry_wait_s,
         concurrency=settings.llm_concurrency if concurrency is None else concurrency,
         http=settings.llm_http,
+        llama_cpp=llama_cpp,
     )
 
 
@@ -80,7 +83,9 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
         server = EmbeddedServer(settings)
         base_url = server.start()
     embedded = None if default.base_url else embedded_concurrency(settings, reused=server is None)
-    client = openai_client(settings, base_url, settings.llm_model, concurrency=embedded)
+    client = openai_client(
+        settings, base_url, settings.llm_model, concurrency=embedded, llama_cpp=embedded is not None
+    )
     opened = [client]
     models: dict[tuple[str | None, str, str], ChatModel] = {
         default.client_key: _cached(settings, client, client.model)
@@ -98,6 +103,7 @@ async def connect(settings: Settings) -> AsyncIterator[ChatModel]:
                     spec.request_model,
                     api_key=spec.api_key,
                     concurrency=None if spec.base_url else embedded,
+                    llama_cpp=not spec.base_url and embedded is not None,
                 )
                 opened.append(other)
                 # Another server's replies are cached under its URL too: two servers may share a model name.

@@ -75,7 +75,7 @@ def _parse_reply(body: bytes) -> _ChatReply:
         raise _MalformedReply(f"{where}: {first['msg']} (body: {excerpt!r})") from None
 
 
-def chat_completion_body(model: str, request: ChatRequest) -> bytes:
+def chat_completion_body(model: str, request: ChatRequest, *, llama_cpp: bool = False) -> bytes:
     """The JSON body `openai.AsyncOpenAI().chat.completions.create` sends for `request`.
 
     The SDK's own call walks every argument through its type-driven transform (`maybe_transform`): two
@@ -95,6 +95,8 @@ def chat_completion_body(model: str, request: ChatRequest) -> bytes:
     if params.stop:
         body["stop"] = list(params.stop)
     body["temperature"] = params.temperature
+    if params.exact and llama_cpp:  # OpenAI refuses fields it does not know
+        body["cache_prompt"] = False
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -129,8 +131,11 @@ class OpenAICompatModel(BaseChatModel):
         retry_wait_s: float = 0.5,
         concurrency: int = 4,
         http: LLMHttp = "httpx",
+        llama_cpp: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.llama_cpp = llama_cpp
+        """The server is llama.cpp's (the embedded one): `GenParams.exact` turns its prefix cache off."""
         self.model = model
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -151,7 +156,7 @@ class OpenAICompatModel(BaseChatModel):
 
     async def respond(self, request: ChatRequest) -> Completion:
         check_real_model_call(f"a call to the model server at {self.base_url}")
-        body = chat_completion_body(self.model, request)
+        body = chat_completion_body(self.model, request, llama_cpp=self.llama_cpp)
         try:
             # The concurrency slot is taken before the clock starts: waiting for our turn behind other
             # readers is not the server being slow.

@@ -16,7 +16,7 @@ from sleuth.agents.events import ProgressSink
 from sleuth.config import Settings
 from sleuth.evals.datasets import Dataset, QAExample, load_dataset
 from sleuth.feedback.base import NoPatches, PatchSource
-from sleuth.llm.base import ChatModel, GenParams
+from sleuth.llm.base import ChatModel, ExactModel, GenParams
 from sleuth.llm.clients import reflection_model
 from sleuth.llm.pricing import load_prices
 from sleuth.optimizers.base import JobError, Task
@@ -214,6 +214,7 @@ async def _run(
     by_id = {p.id: p for p in passages if p.id in gold}
     patches: PatchSource = patch_store if patch_store is not None else NoPatches()
     collection = config.collection or dataset.name
+    llm = ExactModel(llm) if config.exact else llm
     task: Task = (
         AskTask(llm, retriever, settings, patches, collection, strategy=config.strategy)
         if config.agent == "ask"

@@ -166,6 +166,7 @@ class OptimizeRequest(_Body):
     merge: bool = True
     skip_perfect: bool = True
     accept_ties: bool = False
+    exact: bool = True
     no_improvement: int | None = Field(None, ge=1)
     timeout_min: float | None = Field(None, gt=0)
 
