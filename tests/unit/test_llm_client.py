@@ -183,6 +183,20 @@ async def test_the_request_body_is_the_chat_completion_asked_for() -> None:
     }
 
 
+@pytest.mark.parametrize("llama_cpp", [True, False])
+async def test_an_exact_call_turns_the_prompt_cache_off_on_a_llama_cpp_server_only(llama_cpp: bool) -> None:
+    with FakeOpenAIServer(lambda body: "ok") as server:
+        client = OpenAICompatModel(server.base_url, "m", max_retries=0, llama_cpp=llama_cpp)
+        await client.complete([{"role": "user", "content": "a"}], params=GenParams(exact=True))
+        await client.complete([{"role": "user", "content": "b"}])
+        await client.aclose()
+    exact, plain = server.requests
+    assert exact.get("cache_prompt") is (False if llama_cpp else None)
+    assert "cache_prompt" not in plain
+    # The response cache keys every other call as before: `exact` is in the key only when set.
+    assert "exact" not in GenParams().as_dict() and GenParams(exact=True).as_dict()["exact"] is True
+
+
 def _create_kwargs(model: str, request: ChatRequest) -> dict[str, Any]:
     """The arguments of the SDK's own `chat.completions.create` for `request` (the client's former call)."""
     params = request.params

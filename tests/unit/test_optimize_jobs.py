@@ -490,3 +490,36 @@ def test_a_test_difference_that_covers_zero_says_how_many_questions_would_show_i
         f"gepa: the interval covers zero; a difference of +0.025 with this spread (sd 0.255 per question) needs "
         f"about {covers['questions_needed']} test questions to exclude it (this test has 20)"
     ]
+
+
+@pytest.mark.allow_llm
+@pytest.mark.parametrize(
+    ("server_kind", "flag", "exact_calls"),
+    [("embedded", "--exact", True), ("embedded", "--cached-prefix", False), ("url", "--exact", False)],
+)
+def test_exact_scoring_turns_the_prompt_cache_off_on_the_embedded_server_only(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_kind: str, flag: str, exact_calls: bool
+) -> None:
+    """A reading sent to the embedded llama.cpp server (here a fake one recorded as `sleuth llm serve`) carries
+    `cache_prompt: false`; a server given by URL may be OpenAI's, which refuses fields it does not know."""
+    from sleuth.cli import app
+
+    with FakeOpenAIServer(_http_reply) as server:
+        if server_kind == "embedded":
+            settings = Settings()
+            settings.home.mkdir(parents=True, exist_ok=True)
+            url = server.base_url.removesuffix("/v1")
+            settings.local_server_file.write_text(
+                json.dumps({"url": url, "pid": 1, "model": settings.local_model})
+            )
+        else:
+            monkeypatch.setenv("SLEUTH_LLM_BASE_URL", server.base_url)
+        sizes = ["--val-limit", "4", "--limit", "5", "--test-limit", "3", "--budget", "8"]
+        args = ["optimize", "--dataset", str(dataset), "--out", str(tmp_path / "job"), "--roles", "ask_read"]
+        result = CliRunner().invoke(app, [*args, *sizes, flag, "--json"])
+    assert result.exit_code == 0, result.output
+    readings = [r for r in server.requests if "response_format" in r]
+    others = [r for r in server.requests if "response_format" not in r]  # the reflection model's
+    assert readings and others
+    assert {r.get("cache_prompt", True) for r in readings} == {not exact_calls}
+    assert all("cache_prompt" not in r for r in others)
