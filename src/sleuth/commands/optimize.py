@@ -81,7 +81,7 @@ def optimize(
     exact: bool = typer.Option(
         True,
         "--exact/--cached-prefix",
-        help="Compute each prompt whole, so the same prompts always give the same answers (~1.7x slower on "
+        help="Compute each prompt whole, so the same prompts always give the same answers (~1.2x slower on "
         "CPU); --cached-prefix reuses the server's prompt cache.",
     ),
     corrections: bool = typer.Option(
